@@ -1,0 +1,187 @@
+"""The consumer: takes deliveries, claims records, runs handlers, writes outcomes.
+
+Per delivery (one task each, all tracked in one set; the delivery's prefetch is the
+concurrency limit, so there is no second counter):
+
+1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease. Deleted or
+   already final → ack and skip. Held by a live lease elsewhere → wait and retry (never run
+   it twice at once);
+2. run the handler with a ``ctx``; the heartbeat renews the lease meanwhile;
+3. write the final status, conditional on still holding it (a delete while ``INPROGRESS``
+   is not undone);
+4. ack (``consumer.settle`` decides, in one place).
+
+Store outages at 1 and 3 are retried while holding the delivery.
+
+Shutdown sequence (one deadline, ``grace_seconds``): stop taking deliveries; wait for
+in-flight handlers up to the grace period; cancel the rest, which puts their records back to
+``PENDING`` and requeues their deliveries; stop the heartbeat. The caller then closes
+delivery (channel, connection) and the store, in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from consumer.execute import execute
+from consumer.leases import Leases
+from consumer.settle import settlement
+from shared.client_auth import ClientAuth
+from shared.context import Context, HandlerMessaging
+from shared.ports import Claim, ClaimOutcome, Delivered, MessageRef, StoreUnavailable
+from shared.records import MessageRecord
+from shared.registry import LoadedQueue
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+STORE_RETRY_MAX_SECONDS = 5.0
+
+
+class Consumer:
+    """Runs handlers for deliveries on ``queues``. Start with :meth:`start`."""
+
+    def __init__(self, runtime: Runtime, queues: Sequence[str]) -> None:
+        self._rt = runtime
+        self._queues = list(queues)
+        settings = runtime.settings
+        owner = f"{runtime.instance}:{uuid.uuid4().hex[:8]}"
+        self._leases = Leases(runtime.store, owner, settings.lease_seconds)
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Sync handlers run here; one thread per message that may run at once.
+        workers = min(64, settings.concurrency * max(1, len(self._queues)))
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
+        self._messaging = HandlerMessaging(runtime.messaging)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.processed = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries being processed now."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Start the heartbeat and consuming (prefetch = ``concurrency`` per queue)."""
+        self._heartbeat = asyncio.create_task(self._leases.run(), name="lease-heartbeat")
+        await self._rt.delivery.consume(
+            self._queues, self._on_delivery, self._rt.settings.concurrency
+        )
+        log.info(
+            "consuming %s (concurrency %d per queue)",
+            ", ".join(self._queues) or "(none)",
+            self._rt.settings.concurrency,
+        )
+
+    async def _on_delivery(self, delivery: Delivered) -> None:
+        task = asyncio.create_task(self._process(delivery), name=f"msg:{delivery.message_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retry_store(self, op: Callable[[], Awaitable[T]], what: str) -> T:
+        delay = 0.1
+        while True:
+            try:
+                return await op()
+            except StoreUnavailable as exc:
+                log.warning("store unavailable during %s (%s); retrying in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+
+    async def _claim(self, delivery: Delivered) -> Claim:
+        while True:
+            claim = await self._retry_store(
+                lambda: self._rt.store.claim(
+                    delivery.queue, delivery.message_id, self._leases.owner, self._leases.until()
+                ),
+                "claim",
+            )
+            if claim.outcome is not ClaimOutcome.BUSY:
+                return claim
+            # Another live consumer holds it (e.g. a redelivery after a network blip):
+            # hold this delivery and wait; if that consumer dies its lease expires.
+            await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
+
+    async def _process(self, delivery: Delivered) -> None:
+        async with settlement(delivery):
+            queue = self._rt.registry().get(delivery.queue)
+            if queue is None or queue.handler is None:
+                raise LookupError(f"no loaded handler for queue {delivery.queue}")
+            claim = await self._claim(delivery)
+            if claim.outcome is not ClaimOutcome.CLAIMED or claim.record is None:
+                log.debug(
+                    "skipping %s on %s: %s",
+                    delivery.message_id,
+                    delivery.queue,
+                    claim.outcome.value,
+                )
+                return
+            await self._run(queue, claim.record)
+
+    async def _run(self, queue: LoadedQueue, record: MessageRecord) -> None:
+        assert queue.handler is not None
+        ref = MessageRef(record.queue, record.id)
+        self._leases.held.add(ref)
+        started = time.perf_counter()
+        bound = logging.LoggerAdapter(
+            logging.getLogger(f"conveyor.handler.{record.queue}"),
+            {"message_id": record.id, "queue": record.queue, "attempt": record.attempts},
+        )
+        ctx = Context(
+            id=record.id,
+            queue=record.queue,
+            attempt=record.attempts,
+            log=bound,
+            messaging=self._messaging,
+            http=self._rt.http,
+            services=self._rt.services,
+            auth=ClientAuth(self._rt.tokens, queue.definition.client_id),
+        )
+        try:
+            outcome = await execute(queue.handler, record.request, ctx, self._executor)
+            written = await self._retry_store(
+                lambda: self._rt.store.finish(record.queue, record.id, self._leases.owner, outcome),
+                "finish",
+            )
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release(ref))
+            raise
+        finally:
+            self._leases.held.discard(ref)
+        self.processed += 1
+        log.info(
+            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
+            record.id,
+            record.queue,
+            record.attempts,
+            outcome.status.value,
+            (time.perf_counter() - started) * 1000,
+            "" if written else " (record deleted or taken over meanwhile; not written)",
+        )
+
+    async def _release(self, ref: MessageRef) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            await self._rt.store.release(ref.queue, ref.id, self._leases.owner)
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest."""
+        await self._rt.delivery.stop_consuming()
+        if self._tasks:
+            log.info("waiting up to %.0fs for %d in-flight messages", grace, len(self._tasks))
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("grace period over: %d messages put back to PENDING", len(pending))
+                await asyncio.wait(pending)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,119 @@
+"""The ``conveyor`` command: serve, gateway, consumer, token, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from shared.settings import Settings, SettingsError, add_arguments, parse_settings
+
+COMMON = [
+    "store",
+    "broker",
+    "handlers",
+    "log_level",
+    "queue_prefix",
+    "delivery_limit",
+    "mongo_database",
+    "mongo_collection",
+    "lease_seconds",
+    "republish_after_seconds",
+]
+HTTP = [
+    "host",
+    "port",
+    "max_body_bytes",
+    "jwt_secret",
+    "jwt_public_key",
+    "jwks_url",
+    "jwt_issuer",
+    "jwt_audience",
+    "roles_claim",
+    "jwt_leeway_seconds",
+]
+CONSUMER = ["queues", "concurrency", "grace_seconds", "token_url", "sweep_interval_seconds"]
+KEYS = ["store", "jwt_secret", "jwt_issuer", "jwt_audience", "log_level"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand and its flags."""
+    parser = argparse.ArgumentParser(
+        prog="conveyor", description="Named queues behind an authenticated HTTP API."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="gateway and consumer in one process (embedded)")
+    add_arguments(serve, COMMON + HTTP + CONSUMER)
+    gateway = sub.add_parser("gateway", help="the HTTP gateway alone")
+    add_arguments(gateway, COMMON + HTTP)
+    consumer = sub.add_parser("consumer", help="the consumer daemon alone")
+    add_arguments(consumer, COMMON + CONSUMER)
+    token = sub.add_parser("token", help="print a signed token for trying things out")
+    token.add_argument("--sub", default="conveyor-user", help="subject (default conveyor-user)")
+    token.add_argument("--roles", default="", help="comma-separated roles")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    add_arguments(token, KEYS)
+    check = sub.add_parser("check", help="load every definition and handler; exit 1 on a problem")
+    add_arguments(check, ["handlers", "log_level"])
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
+    if command == "check":
+        from conveyor.check import check
+
+        report, ok = check(settings.handlers)
+        print(report)
+        return 0 if ok else 1
+    if command == "token":
+        from conveyor.serve import with_signing_key
+        from conveyor.tokens import mint_token
+
+        roles = [r.strip() for r in args["roles"].split(",") if r.strip()]
+        print(mint_token(with_signing_key(settings), args["sub"], roles, args["ttl"]))
+        return 0
+    if command == "serve":
+        from conveyor.serve import run_serve
+
+        asyncio.run(run_serve(settings))
+    elif command == "gateway":
+        from gateway.app import run_gateway
+
+        asyncio.run(run_gateway(settings))
+    else:
+        from consumer.main import run_consumer
+
+        asyncio.run(run_consumer(settings))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = vars(build_parser().parse_args(argv))
+    try:
+        settings = parse_settings(args)
+        _configure_logging(settings.log_level)
+        return _run(args["command"], settings, args)
+    except SettingsError as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from shared.ports import DeliveryUnavailable, StoreUnavailable
+
+        if isinstance(exc, StoreUnavailable | DeliveryUnavailable):
+            print(f"conveyor: cannot start: {exc}", file=sys.stderr)
+            return 3
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""``conveyor serve``: gateway and consumer in one process (the embedded mode).
+
+Shutdown order on SIGTERM/SIGINT: stop accepting HTTP, then the consumer's shutdown
+sequence (in-flight handlers get the grace period), then delivery and store close.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from consumer.main import running_consumer
+from consumer.worker import Consumer
+from gateway.app import serving_http
+from shared.runtime import Runtime, open_runtime
+from shared.settings import Settings
+from shared.signals import wait_for_stop_signal
+
+log = logging.getLogger(__name__)
+
+
+def generated_secret(path: Path) -> str:
+    """The HS256 secret kept at ``path`` (mode 0600), created on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    log.warning("generated a token signing secret in %s", path)
+    return secret
+
+
+def with_signing_key(settings: Settings) -> Settings:
+    """``settings`` with the generated secret when no key is configured (serve/token only)."""
+    if settings.has_keys:
+        return settings
+    return dataclasses.replace(settings, jwt_secret=generated_secret(settings.secret_file))
+
+
+@dataclass
+class Served:
+    """A running all-in-one Conveyor."""
+
+    runtime: Runtime
+    consumer: Consumer
+    http: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        host, port = self.http.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Served]:
+    """Gateway + consumer over one runtime until the block exits."""
+    async with (
+        open_runtime(settings, with_handlers=True) as rt,
+        running_consumer(rt) as consumer,
+        serving_http(rt) as http,
+    ):
+        yield Served(rt, consumer, http)
+
+
+async def run_serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT."""
+    settings = with_signing_key(settings)
+    async with serving(settings) as served:
+        if not settings.jwt_public_key and not settings.jwks_url:
+            log.info("mint a token with: conveyor token --sub me --roles system_admin")
+        log.info("conveyor is ready at %s", served.url)
+        await wait_for_stop_signal()
+        log.info("stop signal received; shutting down")

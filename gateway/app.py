@@ -1,0 +1,87 @@
+"""Composition root of the HTTP gateway: the app factory and ``conveyor gateway``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from aiohttp import web
+
+from gateway.errors import json_errors
+from gateway.security import AUTHENTICATOR
+from gateway.views import RUNTIME, add_routes
+from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
+from shared.jwks import JwksCache
+from shared.runtime import Runtime, open_runtime
+from shared.settings import Settings, SettingsError
+from shared.signals import wait_for_stop_signal
+
+log = logging.getLogger(__name__)
+
+
+def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Authenticator:
+    """The token verifier for the configured keys. Raises SettingsError on a bad key file."""
+    keys: list[VerificationKey] = []
+    if settings.jwt_secret:
+        keys.append(VerificationKey(settings.jwt_secret, HMAC_ALGS))
+    for path in settings.jwt_public_key:
+        try:
+            keys.append(load_public_key(path))
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"--jwt-public-key {path}: {exc}") from None
+    jwks = JwksCache(settings.jwks_url, http) if settings.jwks_url else None
+    return Authenticator(
+        keys,
+        jwks=jwks,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        roles_claim=settings.roles_claim,
+        leeway=settings.jwt_leeway_seconds,
+    )
+
+
+def create_app(rt: Runtime) -> web.Application:
+    """The gateway application over an open runtime."""
+    app = web.Application(middlewares=[json_errors], client_max_size=rt.settings.max_body_bytes)
+    app[RUNTIME] = rt
+    app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
+    add_routes(app)
+    return app
+
+
+def require_keys(rt: Runtime) -> None:
+    """Refuse to run with no key unless every queue has auth switched off."""
+    if rt.settings.has_keys:
+        return
+    protected = [q.name for q in rt.registry().queues.values() if q.definition.auth_enabled]
+    if protected:
+        raise SettingsError(
+            "no token verification key configured: set --jwks-url, --jwt-public-key or "
+            f"--jwt-secret (queues needing auth: {', '.join(protected)})"
+        )
+
+
+@asynccontextmanager
+async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
+    """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close)."""
+    runner = web.AppRunner(create_app(rt), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
+        await site.start()
+        for address in runner.addresses:
+            log.info("gateway listening on http://%s:%s", *address[:2])
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
+async def run_gateway(settings: Settings) -> None:
+    """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
+    async with open_runtime(settings, with_handlers=False) as rt:
+        require_keys(rt)
+        async with serving_http(rt):
+            await wait_for_stop_signal()
+            log.info("stop signal received; shutting down gateway")

@@ -1,0 +1,53 @@
+"""Authenticating a request against a queue's rules (before its body is read)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import ApiError
+from shared.auth import Authenticator, AuthError, Principal
+from shared.registry import LoadedQueue
+from shared.roles import is_permitted
+
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+ANONYMOUS = Principal(subject="", roles=frozenset(), claims={})
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token from ``Authorization: Bearer …`` or ``x-access-token``."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("Authorization header must be 'Bearer <token>'", invalid=True)
+        return token.strip()
+    fallback = request.headers.get("x-access-token")
+    return fallback.strip() if fallback else None
+
+
+def _unauthorized(reason: str, *, invalid: bool) -> ApiError:
+    challenge = 'Bearer realm="conveyor"'
+    if invalid:
+        challenge += ', error="invalid_token"'
+    return ApiError(401, reason, headers={"WWW-Authenticate": challenge})
+
+
+async def authorize(request: web.Request, queue: LoadedQueue) -> Principal:
+    """The caller's principal if it may use ``queue``; raises 401 or 403 otherwise."""
+    if not queue.definition.auth_enabled:
+        return ANONYMOUS
+    token = bearer_token(request)
+    if token is None:
+        raise _unauthorized("a bearer token is required", invalid=False)
+    authenticator = request.app[AUTHENTICATOR]
+    try:
+        principal = await authenticator.verify(token)
+    except AuthError as exc:
+        raise _unauthorized(str(exc), invalid=True) from None
+    rules = queue.definition.roles
+    if not is_permitted(principal.roles, queue.allowed_roles, rules.needs_role):
+        raise ApiError(
+            403,
+            f"queue {queue.name} needs one of the roles: {', '.join(sorted(queue.allowed_roles))}",
+        )
+    return principal

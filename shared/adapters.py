@@ -1,0 +1,31 @@
+"""Pick the store and delivery adapters a settings object asks for (no I/O here)."""
+
+from __future__ import annotations
+
+from shared.ports import Delivery, Store
+from shared.settings import Settings
+
+
+def make_store(settings: Settings) -> Store:
+    """The store for ``--store``: SQLite for ``sqlite:///``, MongoDB for ``mongodb://``."""
+    path = settings.sqlite_path
+    if path is not None:
+        from shared.stores.sqlite import SqliteStore
+
+        return SqliteStore(path)
+    from shared.stores.mongo import MongoStore
+
+    return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)
+
+
+def make_delivery(settings: Settings) -> Delivery:
+    """RabbitMQ for ``--broker amqp://…``, in-process delivery otherwise."""
+    if settings.broker is None:
+        from shared.delivery.inprocess import InProcessDelivery
+
+        return InProcessDelivery()
+    from shared.delivery.rabbitmq import RabbitDelivery
+
+    return RabbitDelivery(
+        settings.broker, prefix=settings.queue_prefix, delivery_limit=settings.delivery_limit
+    )

@@ -1,0 +1,264 @@
+"""One frozen settings object per process, built once from CLI flags and ``CONVEYOR_*``.
+
+Every setting is a flag and an environment variable (flag ``--jwt-secret`` ↔ variable
+``CONVEYOR_JWT_SECRET``); a flag wins over the variable. A bad value, or an unknown
+``CONVEYOR_*`` variable, fails at start with a one-line reason (:class:`SettingsError`). The
+only variables outside the table are ``CONVEYOR_CLIENT_SECRET_<CLIENT_ID>``, the OAuth2
+client secrets handlers use through ``ctx.auth``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_PREFIX = "CONVEYOR_"
+CLIENT_SECRET_PREFIX = "CONVEYOR_CLIENT_SECRET_"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message is one line naming it."""
+
+
+def mask_url(url: str | None) -> str:
+    """``url`` with any password replaced by ``***`` (safe to log)."""
+    if not url:
+        return str(url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a TCP port (0-65535)")
+    return value
+
+
+def _store_url(text: str) -> str:
+    if not (text.startswith("sqlite:///") or text.startswith(("mongodb://", "mongodb+srv://"))):
+        raise ValueError("must be sqlite:///PATH or mongodb://…")
+    return text
+
+
+def _broker_url(text: str) -> str:
+    if not text.startswith(("amqp://", "amqps://")):
+        raise ValueError("must be amqp://… or amqps://…")
+    return text
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of debug, info, warning, error")
+    return level
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _str(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its flag, parser, help and whether it repeats."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    repeat: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Conveyor process is configured with. Build with :func:`parse_settings`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    store: str = "sqlite:///./conveyor.db"
+    broker: str | None = None
+    handlers: Path = Path("./handlers")
+    queues: tuple[str, ...] = ()
+    concurrency: int = 16
+    grace_seconds: float = 30.0
+    lease_seconds: float = 30.0
+    max_body_bytes: int = 1024 * 1024
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_public_key: tuple[Path, ...] = ()
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    roles_claim: str | None = None
+    jwt_leeway_seconds: float = 30.0
+    token_url: str | None = None
+    queue_prefix: str = "conveyor."
+    delivery_limit: int = 5
+    mongo_database: str = "conveyor"
+    mongo_collection: str = "messages"
+    sweep_interval_seconds: float = 15.0
+    republish_after_seconds: float = 60.0
+    log_level: str = "INFO"
+    client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of a ``sqlite:///`` store, else None."""
+        if self.store.startswith("sqlite:///"):
+            return Path(self.store.removeprefix("sqlite:///"))
+        return None
+
+    @property
+    def secret_file(self) -> Path:
+        """Where ``serve`` keeps the HS256 secret it generates: beside the database."""
+        db = self.sqlite_path
+        return (db.parent if db else Path(".")) / "conveyor.secret"
+
+    @property
+    def has_keys(self) -> bool:
+        """True if any token verification key is configured."""
+        return bool(self.jwt_secret or self.jwt_public_key or self.jwks_url)
+
+    def client_secret(self, client_id: str) -> str | None:
+        """The OAuth2 secret for ``client_id`` from ``CONVEYOR_CLIENT_SECRET_<CLIENT_ID>``."""
+        return self.client_secrets.get(client_secret_env(client_id))
+
+    def describe(self) -> str:
+        """A one-line summary safe to log (no secrets, passwords masked)."""
+        broker = mask_url(self.broker) if self.broker else "in-process"
+        return f"store={mask_url(self.store)} broker={broker} handlers={self.handlers}"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", _str, "address to listen on"),
+    Option("port", _port, "TCP port to listen on"),
+    Option("store", _store_url, "record store: sqlite:///PATH (embedded) or mongodb://…"),
+    Option("broker", _broker_url, "RabbitMQ URL amqp://…; in-process delivery when absent"),
+    Option("handlers", Path, "directory of *.queue.json definitions and their handlers"),
+    Option("queues", _csv, "consumer: only these queues (comma-separated); default all"),
+    Option("concurrency", _positive_int, "consumer: messages run at once per queue (prefetch)"),
+    Option("grace_seconds", _positive_float, "on SIGTERM, how long in-flight handlers may finish"),
+    Option("lease_seconds", _positive_float, "how long a claim holds before others may take over"),
+    Option("max_body_bytes", _positive_int, "largest accepted request body in bytes"),
+    Option("jwt_secret", _str, "HS256 shared secret for verifying tokens"),
+    Option("jwt_public_key", Path, "PEM public key file (RSA or EC); repeatable", repeat=True),
+    Option("jwks_url", _str, "JWKS URL of the OIDC identity provider"),
+    Option("jwt_issuer", _str, "required `iss` claim"),
+    Option("jwt_audience", _str, "required `aud` claim"),
+    Option("roles_claim", _str, "extra dotted claim path holding roles, e.g. realm_access.roles"),
+    Option("jwt_leeway_seconds", float, "clock skew allowed on exp/nbf"),
+    Option("token_url", _str, "OAuth2 token endpoint for ctx.auth (client credentials)"),
+    Option("queue_prefix", _str, "RabbitMQ queue name prefix"),
+    Option("delivery_limit", _positive_int, "RabbitMQ deliveries before dead-lettering"),
+    Option("mongo_database", _str, "MongoDB database name"),
+    Option("mongo_collection", _str, "MongoDB collection for messages"),
+    Option(
+        "sweep_interval_seconds", _positive_float, "consumer: seconds between recovery sweeps"
+    ),
+    Option("republish_after_seconds", _positive_float, "republish unpublished PENDING this old"),
+    Option("log_level", _log_level, "debug, info, warning or error"),
+)
+
+_BY_NAME = {opt.name: opt for opt in OPTIONS}
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    """Add the flags for ``names`` to ``parser``; defaults are resolved later, not here."""
+    defaults = Settings()
+    for name in names:
+        opt = _BY_NAME[name]
+        default = getattr(defaults, name)
+        shown = "unset" if default in (None, ()) or name == "jwt_secret" else default
+        parser.add_argument(
+            opt.flag,
+            dest=name,
+            action="append" if opt.repeat else "store",
+            default=None,
+            metavar=name.split("_")[-1].upper(),
+            help=f"{opt.help} (env {opt.env}; default {shown})",
+        )
+
+
+def _parse_one(opt: Option, raw: str, source: str) -> Any:
+    try:
+        return opt.parse(raw)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{source}: bad value {raw!r}: {exc}") from None
+
+
+def parse_settings(args: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from parsed flags (``None`` = not given) and the environment.
+
+    Raises SettingsError on a bad value or an unknown ``CONVEYOR_*`` variable.
+    """
+    env = os.environ if environ is None else environ
+    known = {opt.env for opt in OPTIONS}
+    for key in env:
+        if key.startswith(ENV_PREFIX) and key not in known:
+            if key.startswith(CLIENT_SECRET_PREFIX):
+                continue
+            raise SettingsError(f"{key}: unknown setting (see `conveyor serve --help`)")
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        raw = args.get(opt.name)
+        if raw is not None:
+            items = raw if opt.repeat else [raw]
+            parsed = [_parse_one(opt, str(item), opt.flag) for item in items]
+            values[opt.name] = tuple(parsed) if opt.repeat else parsed[0]
+        elif opt.env in env and env[opt.env] != "":
+            if opt.repeat:
+                parts = env[opt.env].split(os.pathsep)
+                values[opt.name] = tuple(_parse_one(opt, p, opt.env) for p in parts if p)
+            else:
+                values[opt.name] = _parse_one(opt, env[opt.env], opt.env)
+    secrets = {key: value for key, value in env.items() if key.startswith(CLIENT_SECRET_PREFIX)}
+    settings = Settings(**values, client_secrets=secrets)
+    for path in settings.jwt_public_key:
+        if not path.is_file():
+            raise SettingsError(f"--jwt-public-key: no such file {path}")
+    return settings
+
+
+def client_secret_env(client_id: str) -> str:
+    """The variable that holds ``client_id``'s secret (non-alphanumerics become ``_``)."""
+    return CLIENT_SECRET_PREFIX + "".join(c if c.isalnum() else "_" for c in client_id).upper()
+
+
+def setting_names() -> list[str]:
+    """Every setting name, in table order."""
+    return [f.name for f in fields(Settings) if f.name in _BY_NAME]

@@ -1,0 +1,33 @@
+"""Conversions between :class:`MessageRecord` fields and what stores keep."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from shared.records import ErrorInfo, Json
+
+
+def to_epoch(ts: datetime) -> float:
+    """Seconds since the epoch for a UTC datetime."""
+    return ts.timestamp()
+
+
+def from_epoch(value: float) -> datetime:
+    """A UTC datetime from seconds since the epoch."""
+    return datetime.fromtimestamp(value, UTC)
+
+
+def error_to_text(error: ErrorInfo | None) -> str | None:
+    """The stored (JSON text) form of an error."""
+    return json.dumps(error.to_json()) if error else None
+
+
+def error_from_text(text: str | None) -> ErrorInfo | None:
+    """Parse a stored error."""
+    return ErrorInfo.from_json(json.loads(text)) if text else None
+
+
+def json_from_text(text: str | None) -> Json:
+    """Parse stored JSON text; NULL is JSON null."""
+    return json.loads(text) if text is not None else None

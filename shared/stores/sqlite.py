@@ -1,0 +1,302 @@
+"""The embedded store: one SQLite file in WAL mode, for ``conveyor serve`` on one machine.
+
+All statements run on one dedicated thread holding one connection, so the event loop never
+blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction
+and is committed before the awaiting coroutine resumes (WAL + ``synchronous=NORMAL``: a
+committed write survives the process being killed; an OS crash may lose the last moments).
+
+Only one process may serve a database file: :meth:`SqliteStore.open` takes an exclusive
+lock on ``<db>.lock`` and fails if another process holds it. That is what makes
+:meth:`release_all_inprogress` safe at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import functools
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shared.ports import Claim, ClaimOutcome, MessageRef, Outcome, StoreUnavailable
+from shared.records import ErrorInfo, MessageRecord, Status, utcnow
+from shared.stores.codec import (
+    error_from_text,
+    error_to_text,
+    from_epoch,
+    json_from_text,
+    to_epoch,
+)
+from shared.validation import dumps
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id          TEXT PRIMARY KEY,
+    queue       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    request     TEXT NOT NULL,
+    result      TEXT,
+    error       TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    owner       TEXT,
+    lease_until REAL,
+    published   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_queue_status_created
+    ON messages (queue, status, created_at);
+CREATE INDEX IF NOT EXISTS messages_status_created ON messages (status, created_at);
+"""
+
+COLUMNS = "id, queue, status, request, result, error, created_at, updated_at, attempts"
+PAGE = 500
+
+
+class StoreLocked(StoreUnavailable):
+    """Another process serves this database file."""
+
+
+def _fetchall(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _row_to_record(row: Sequence[Any]) -> MessageRecord:
+    return MessageRecord(
+        id=row[0],
+        queue=row[1],
+        status=Status(row[2]),
+        request=json_from_text(row[3]),
+        result=json_from_text(row[4]),
+        error=error_from_text(row[5]),
+        created_at=from_epoch(row[6]),
+        updated_at=from_epoch(row[7]),
+        attempts=row[8],
+    )
+
+
+class SqliteStore:
+    """:class:`shared.ports.Store` on a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise StoreUnavailable("store is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, conn)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+
+    def _lock(self) -> None:
+        lock_path = self._path.with_name(self._path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLocked(f"{self._path} is in use by another Conveyor process") from None
+        self._lock_fd = fd
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock()
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(SCHEMA)
+            return conn
+
+        loop = asyncio.get_running_loop()
+        try:
+            self._conn = await loop.run_in_executor(self._executor, connect)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def ping(self) -> None:
+        await self._run(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def insert(self, record: MessageRecord) -> None:
+        row = (
+            record.id,
+            record.queue,
+            record.status.value,
+            dumps(record.request),
+            to_epoch(record.created_at),
+            to_epoch(record.updated_at),
+            record.attempts,
+        )
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO messages (id, queue, status, request, created_at, updated_at,"
+                " attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
+
+    async def get(self, queue: str, message_id: str) -> MessageRecord | None:
+        row = await self._run(
+            lambda c: c.execute(
+                f"SELECT {COLUMNS} FROM messages WHERE id = ? AND queue = ?", (message_id, queue)
+            ).fetchone()
+        )
+        return _row_to_record(row) if row else None
+
+    async def delete(self, queue: str, message_id: str) -> bool:
+        cur = await self._run(
+            lambda c: c.execute(
+                "DELETE FROM messages WHERE id = ? AND queue = ?", (message_id, queue)
+            )
+        )
+        return cur.rowcount > 0
+
+    async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
+        now = to_epoch(utcnow())
+
+        def claim(c: sqlite3.Connection) -> Claim:
+            row = c.execute(
+                "UPDATE messages SET status = 'INPROGRESS', attempts = attempts + 1,"
+                " owner = ?, lease_until = ?, updated_at = ?, published = 1"
+                " WHERE id = ? AND queue = ? AND (status = 'PENDING'"
+                "  OR (status = 'INPROGRESS' AND lease_until < ?))"
+                f" RETURNING {COLUMNS}",
+                (owner, to_epoch(lease_until), now, message_id, queue, now),
+            ).fetchone()
+            if row:
+                return Claim(ClaimOutcome.CLAIMED, _row_to_record(row))
+            row = c.execute(
+                f"SELECT {COLUMNS} FROM messages WHERE id = ? AND queue = ?", (message_id, queue)
+            ).fetchone()
+            if row is None:
+                return Claim(ClaimOutcome.GONE)
+            record = _row_to_record(row)
+            outcome = ClaimOutcome.FINAL if record.status.final else ClaimOutcome.BUSY
+            return Claim(outcome, record)
+
+        return await self._run(claim)
+
+    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+        if not refs:
+            return
+        params = [(to_epoch(lease_until), r.id, owner) for r in refs]
+        await self._run(
+            lambda c: c.executemany(
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND owner = ?"
+                " AND status = 'INPROGRESS'",
+                params,
+            )
+        )
+
+    async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
+        params = (
+            outcome.status.value,
+            dumps(outcome.result),
+            error_to_text(outcome.error),
+            to_epoch(utcnow()),
+            message_id,
+            queue,
+            owner,
+        )
+        cur = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
+                " owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
+                params,
+            )
+        )
+        return cur.rowcount > 0
+
+    async def release(self, queue: str, message_id: str, owner: str) -> bool:
+        params = (to_epoch(utcnow()), message_id, queue, owner)
+        cur = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
+                " updated_at = ? WHERE id = ? AND queue = ? AND owner = ?"
+                " AND status = 'INPROGRESS'",
+                params,
+            )
+        )
+        return cur.rowcount > 0
+
+    async def release_all_inprogress(self) -> int:
+        now = to_epoch(utcnow())
+        cur = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
+                " updated_at = ? WHERE status = 'INPROGRESS'",
+                (now,),
+            )
+        )
+        return cur.rowcount
+
+    async def mark_published(self, refs: Sequence[MessageRef]) -> None:
+        if refs:
+            params = [(r.id,) for r in refs]
+            await self._run(
+                lambda c: c.executemany("UPDATE messages SET published = 1 WHERE id = ?", params)
+            )
+
+    async def _scan(self, where: str, params: tuple[Any, ...]) -> AsyncIterator[MessageRef]:
+        after: tuple[float, str] = (float("-inf"), "")
+        while True:
+            sql = (
+                f"SELECT queue, id, created_at FROM messages WHERE {where}"
+                " AND (created_at > ? OR (created_at = ? AND id > ?))"
+                f" ORDER BY created_at, id LIMIT {PAGE}"
+            )
+            rows = await self._run(
+                functools.partial(_fetchall, sql, (*params, after[0], after[0], after[1]))
+            )
+            for queue, message_id, _ in rows:
+                yield MessageRef(queue, message_id)
+            if len(rows) < PAGE:
+                return
+            after = (rows[-1][2], rows[-1][1])
+
+    def unpublished(self, older_than: datetime) -> AsyncIterator[MessageRef]:
+        return self._scan(
+            "status = 'PENDING' AND published = 0 AND created_at < ?", (to_epoch(older_than),)
+        )
+
+    def pending(self) -> AsyncIterator[MessageRef]:
+        return self._scan("status = 'PENDING'", ())
+
+    async def fail_abandoned(
+        self, expired_before: datetime, min_attempts: int, error: ErrorInfo
+    ) -> list[MessageRef]:
+        params = (error_to_text(error), to_epoch(utcnow()), to_epoch(expired_before), min_attempts)
+        rows = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
+                " lease_until = NULL WHERE status = 'INPROGRESS' AND lease_until < ?"
+                " AND attempts >= ? RETURNING queue, id",
+                params,
+            ).fetchall()
+        )
+        return [MessageRef(q, i) for q, i in rows]
