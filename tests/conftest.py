@@ -1,0 +1,206 @@
+"""Shared fixtures: signing keys, tokens, and a running Conveyor in each mode.
+
+``conveyor`` starts gateway + consumer in this test's event loop over real HTTP on a free
+port, in the mode the test is parametrised with (``embedded``: SQLite + in-process delivery;
+``distributed``: MongoDB wire server + RabbitMQ, with unique queue prefix and database).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conveyor.serve import Served, serving
+from shared.settings import Settings
+from tests.services import require_rabbitmq, start_mongo_wire
+
+QUEUES_DIR = Path(__file__).with_name("queues")
+HS_SECRET = "test-secret-" + "x" * 40
+MODES = ["embedded", "distributed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Keys:
+    """Signing material the tests own."""
+
+    hs_secret: str
+    rsa_private: rsa.RSAPrivateKey
+    rsa_public_path: Path
+
+    def token(
+        self,
+        roles: list[str] | str | None = None,
+        *,
+        sub: str = "tester",
+        alg: str = "HS256",
+        ttl: int = 300,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        """A signed token; ``roles=None`` omits the claim."""
+        now = int(time.time())
+        claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + ttl}
+        if roles is not None:
+            claims["roles"] = roles
+        claims.update(extra or {})
+        key: Any = self.hs_secret if alg.startswith("HS") else self.rsa_private
+        return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path_factory.mktemp("keys") / "rsa.pub.pem"
+    path.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return Keys(HS_SECRET, private, path)
+
+
+@pytest.fixture
+def queues_dir(tmp_path: Path) -> Path:
+    """A fresh copy of tests/queues a test may add definitions to before starting."""
+    target = tmp_path / "queues"
+    shutil.copytree(QUEUES_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    """A MongoDB wire server shared by the session (each test uses its own database)."""
+    yield from start_mongo_wire()
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """The deployment mode a behaviour test runs in."""
+    return str(request.param)
+
+
+@pytest.fixture
+def base_settings(
+    request: pytest.FixtureRequest, mode: str, keys: Keys, tmp_path: Path, queues_dir: Path
+) -> Settings:
+    """Settings for ``mode``: free port, test keys, short leases, per-test isolation."""
+    settings = Settings(
+        host="127.0.0.1",
+        port=0,
+        store=f"sqlite:///{tmp_path / 'conveyor.db'}",
+        handlers=queues_dir,
+        jwt_secret=keys.hs_secret,
+        jwt_public_key=(keys.rsa_public_path,),
+        grace_seconds=5.0,
+        lease_seconds=3.0,
+        concurrency=8,
+        sweep_interval_seconds=1.0,
+        republish_after_seconds=2.0,
+    )
+    if mode == "distributed":
+        broker = require_rabbitmq()
+        mongo = request.getfixturevalue("mongo_url")
+        unique = uuid.uuid4().hex[:10]
+        settings = dataclasses.replace(
+            settings,
+            broker=broker,
+            store=mongo,
+            mongo_database=f"t_{unique}",
+            queue_prefix=f"test.{unique}.",
+        )
+    return settings
+
+
+StartConveyor = Callable[..., Awaitable[Served]]
+
+
+@pytest.fixture
+async def start_conveyor(base_settings: Settings) -> AsyncIterator[StartConveyor]:
+    """Start a Conveyor (settings overridable by keyword); stopped at test end."""
+    stack: list[Any] = []
+
+    async def start(**overrides: Any) -> Served:
+        cm = serving(dataclasses.replace(base_settings, **overrides))
+        served = await cm.__aenter__()
+        stack.append(cm)
+        return served
+
+    yield start
+    for cm in reversed(stack):
+        await cm.__aexit__(None, None, None)
+
+
+class Api:
+    """A thin HTTP client for one running Conveyor."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, keys: Keys) -> None:
+        self.session = session
+        self.base = base
+        self.keys = keys
+
+    def auth(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def post(
+        self, queue: str, body: Any, token: str | None = None, **kw: Any
+    ) -> aiohttp.ClientResponse:
+        headers = {**self.auth(token), **kw.pop("headers", {})}
+        resp = await self.session.post(f"{self.base}/{queue}", json=body, headers=headers, **kw)
+        await resp.read()
+        return resp
+
+    async def get(self, path: str, token: str | None = None) -> aiohttp.ClientResponse:
+        resp = await self.session.get(f"{self.base}{path}", headers=self.auth(token))
+        await resp.read()
+        return resp
+
+    async def delete(self, path: str, token: str | None = None) -> aiohttp.ClientResponse:
+        resp = await self.session.delete(f"{self.base}{path}", headers=self.auth(token))
+        await resp.read()
+        return resp
+
+    async def push(self, queue: str, body: Any, token: str) -> str:
+        """POST and assert 201; the message id."""
+        resp = await self.post(queue, body, token)
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["id"])
+
+    async def wait_final(
+        self, queue: str, message_id: str, token: str, timeout: float = 20.0
+    ) -> dict[str, Any]:
+        """Poll until the message is COMPLETE or ERROR; the record."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = await self.get(f"/{queue}/{message_id}", token)
+            assert resp.status == 200, await resp.text()
+            record: dict[str, Any] = await resp.json()
+            if record["status"] in ("COMPLETE", "ERROR"):
+                return record
+            assert time.monotonic() < deadline, f"not final in {timeout}s: {record}"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def api_for(keys: Keys) -> AsyncIterator[Callable[[Served], Api]]:
+    """Make an :class:`Api` for a started Conveyor."""
+    async with aiohttp.ClientSession() as session:
+        yield lambda served: Api(session, served.url, keys)
+
+
+@pytest.fixture
+async def api(start_conveyor: StartConveyor, api_for: Callable[[Served], Api]) -> Api:
+    """A started Conveyor with the default test settings, and a client for it."""
+    return api_for(await start_conveyor())

@@ -1,0 +1,87 @@
+"""Test services: RabbitMQ reachability and the MongoDB wire server (mongoeco).
+
+Locally a missing service skips the distributed tests with the reason; with ``CI=true`` it
+fails the run instead (a green CI must mean the distributed suite ran).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MONGO_PYTHON_ENV = "MONGOECO_PYTHON"
+WIRE_SCRIPT = Path(__file__).with_name("mongo_wire.py")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"required test service missing in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_rabbitmq() -> str:
+    """The RabbitMQ URL, or skip/fail if nothing listens there."""
+    if not port_open("127.0.0.1", 5672):
+        unavailable("RabbitMQ is not running on 127.0.0.1:5672")
+    return RABBITMQ_URL
+
+
+def mongo_python() -> str | None:
+    """The Python (>= 3.13, with mongoeco[wire]) that runs the wire server."""
+    return os.environ.get(MONGO_PYTHON_ENV)
+
+
+def start_mongo_wire() -> Iterator[str]:
+    """Run the MongoDB wire server in a subprocess; yield its mongodb:// URL."""
+    python = mongo_python()
+    if not python or not Path(python).exists():
+        unavailable(
+            f"no MongoDB wire server: set {MONGO_PYTHON_ENV} to a Python 3.13 with "
+            "mongoeco[wire] (the README's test command does)"
+        )
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [python, str(WIRE_SCRIPT), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=sys.stderr,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", port, 0.2):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                unavailable("the MongoDB wire server did not start")
+            time.sleep(0.1)
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
