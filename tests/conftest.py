@@ -177,19 +177,19 @@ class Api:
         return str((await resp.json())["id"])
 
     async def wait_final(
-        self, queue: str, message_id: str, token: str, timeout: float = 20.0
+        self, queue: str, message_id: str, token: str, within: float = 20.0
     ) -> dict[str, Any]:
         """Poll until the message is COMPLETE or ERROR; the record."""
         import asyncio
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             resp = await self.get(f"/{queue}/{message_id}", token)
             assert resp.status == 200, await resp.text()
             record: dict[str, Any] = await resp.json()
             if record["status"] in ("COMPLETE", "ERROR"):
                 return record
-            assert time.monotonic() < deadline, f"not final in {timeout}s: {record}"
+            assert time.monotonic() < deadline, f"not final in {within}s: {record}"
             await asyncio.sleep(0.05)
 
 
