@@ -99,7 +99,7 @@ def _parse_security(path: Path, raw: Json) -> bool:
     mechanism = raw.get("mechanism", "default")
     if mechanism not in ("none", "default"):
         raise DefinitionError(
-            path, "security.mechanism must be none or default, " f"not {mechanism!r}"
+            path, f"security.mechanism must be none or default, not {mechanism!r}"
         )
     return bool(mechanism != "none")
 

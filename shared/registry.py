@@ -95,7 +95,7 @@ def load_handler(definition: QueueDefinition) -> Handler:
         module = import_module_from(path, f"conveyor_handlers.{definition.name}")
     except Exception as exc:  # any error in user code is a load failure, not a crash
         raise DefinitionError(
-            path, "handler does not import: " f"{type(exc).__name__}: {exc}"
+            path, f"handler does not import: {type(exc).__name__}: {exc}"
         ) from None
     func = getattr(module, "handle", None)
     if not callable(func):

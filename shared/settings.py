@@ -187,9 +187,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("delivery_limit", _positive_int, "RabbitMQ deliveries before dead-lettering"),
     Option("mongo_database", _str, "MongoDB database name"),
     Option("mongo_collection", _str, "MongoDB collection for messages"),
-    Option(
-        "sweep_interval_seconds", _positive_float, "consumer: seconds between recovery sweeps"
-    ),
+    Option("sweep_interval_seconds", _positive_float, "consumer: seconds between recovery sweeps"),
     Option("republish_after_seconds", _positive_float, "republish unpublished PENDING this old"),
     Option("log_level", _log_level, "debug, info, warning or error"),
 )

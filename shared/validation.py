@@ -27,9 +27,7 @@ def parse_json(body: bytes) -> Json:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise BadJson(
-            f"malformed JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
-        ) from None
+        raise BadJson(f"malformed JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") from None
     except RecursionError:
         raise BadJson("JSON nested too deeply") from None
 
