@@ -1,0 +1,78 @@
+"""Real ``conveyor`` processes for the process-level tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.services import free_port
+
+
+@dataclass
+class Proc:
+    """A running ``python -m conveyor ...`` with its log file."""
+
+    args: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes] = field(init=False)
+
+    def start(self, env: dict[str, str] | None = None) -> Proc:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "conveyor", *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**clean_env(), **(env or {})},
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, needle: str, within: float = 30.0) -> None:
+        """Block until ``needle`` appears in the log; fail if the process dies first."""
+        deadline = time.monotonic() + within
+        while needle not in self.text():
+            if not self.alive():
+                raise AssertionError(f"process exited ({self.popen.returncode}):\n{self.text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not logged in {within}s:\n{self.text()}")
+            time.sleep(0.05)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait; the exit status."""
+        self.kill(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+            raise
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without CONVEYOR_* settings leaking in from the caller."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+
+
+def http_args(port: int | None = None) -> tuple[int, list[str]]:
+    """A free port and the flags to listen on it."""
+    chosen = port or free_port()
+    return chosen, ["--host", "127.0.0.1", "--port", str(chosen)]
