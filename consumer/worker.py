@@ -35,6 +35,7 @@ from consumer.leases import Leases
 from consumer.settle import settlement
 from shared.client_auth import ClientAuth
 from shared.context import Context, HandlerMessaging
+from shared.logs import message_logger
 from shared.ports import Claim, ClaimOutcome, Delivered, MessageRef, StoreUnavailable
 from shared.records import MessageRecord
 from shared.registry import LoadedQueue
@@ -129,10 +130,7 @@ class Consumer:
         ref = MessageRef(record.queue, record.id)
         self._leases.held.add(ref)
         started = time.perf_counter()
-        bound = logging.LoggerAdapter(
-            logging.getLogger(f"conveyor.handler.{record.queue}"),
-            {"message_id": record.id, "queue": record.queue, "attempt": record.attempts},
-        )
+        bound = message_logger(record.queue, record.id, record.attempts)
         ctx = Context(
             id=record.id,
             queue=record.queue,
