@@ -1,0 +1,328 @@
+"""RabbitMQ delivery (aio-pika): :class:`shared.ports.Delivery` on quorum queues.
+
+Topology, declared idempotently by :meth:`RabbitDelivery.open` in every process, for each
+queue definition ``name`` (no exchange: publishing and dead-lettering use the default one):
+
+- ``<prefix><name>``: durable quorum queue, ``x-delivery-limit=<delivery_limit - 1>``,
+  ``x-dead-letter-exchange=""``, ``x-dead-letter-routing-key=<prefix><name>.dead``;
+- ``<prefix><name>.dead``: durable quorum queue of dead letters; nothing consumes it.
+
+Queue arguments are fixed once a queue exists: declaring it with another ``delivery_limit``
+fails (delete the queue first). A publish to a queue nobody declared fails (mandatory).
+
+Delivery limit, measured on RabbitMQ 3.10.8: ``x-delivery-limit = N`` allows **N + 1**
+deliveries, the first and N returns. A return is a nack/reject with requeue or the consumer's
+channel closing with the delivery unsettled (crash, broker restart); the (N+1)th return
+dead-letters the message (reason ``delivery_limit``). Conveyor's ``delivery_limit`` counts
+deliveries, so the queue is declared with ``x-delivery-limit = delivery_limit - 1``: a message
+is delivered at most ``delivery_limit`` times. ``Delivered.delivery_count`` is the
+``x-delivery-count`` header: the returns so far, 0 on the first delivery.
+
+Messages are persistent, body ``{"id": ..., "queue": ...}`` (JSON), ``message_id`` = id,
+``app_id`` ``conveyor``, a timestamp and a ``conveyor-queue`` header. A body that does not
+parse is logged and rejected without requeue, i.e. dead-lettered.
+
+Publishing: one confirm-mode channel shared by all publishes; each writes its frames and
+awaits its own confirm, so concurrent publishes pipeline. ``publish`` returns once confirmed
+and raises ``DeliveryUnavailable`` on a nack, a return, a lost connection or no confirm within
+``publish_timeout`` s; while disconnected it fails at once.
+
+Consuming: a second connection, one channel per queue with ``basic.qos(prefetch)`` (a slow
+queue never starves another), manual acks. Both connections are robust and named
+``<name>-publish@<host>:<pid>`` / ``<name>-consume@<host>:<pid>``: they reconnect every
+``reconnect_interval`` s and restore channels, qos, queues and consumers. A delivery from
+before a reconnect cannot be settled (``DeliveryUnavailable``); the broker redelivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+
+from shared.ports import DeliveryCallback, DeliveryUnavailable
+
+log = logging.getLogger(__name__)
+
+#: What aio-pika/aiormq raise when the broker or the connection fails (includes timeouts).
+_FAILURES: tuple[type[BaseException], ...] = (*CONNECTION_EXCEPTIONS, TimeoutError)
+
+
+def _fail(what: str, exc: BaseException) -> DeliveryUnavailable:
+    return DeliveryUnavailable(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "))
+
+
+class RabbitDelivered:
+    """One RabbitMQ delivery; settle once with :meth:`ack` or :meth:`requeue`."""
+
+    __slots__ = ("_message", "_settled", "delivery_count", "message_id", "queue")
+
+    def __init__(
+        self, message: AbstractIncomingMessage, queue: str, message_id: str, count: int
+    ) -> None:
+        self._message = message
+        self._settled = False
+        self.queue = queue
+        self.message_id = message_id
+        self.delivery_count = count
+
+    async def ack(self) -> None:
+        await self._settle("ack", self._message.ack)
+
+    async def requeue(self) -> None:
+        await self._settle("requeue", partial(self._message.nack, requeue=True))
+
+    async def _settle(self, what: str, send: Callable[[], Awaitable[None]]) -> None:
+        if self._settled:
+            raise RuntimeError(f"delivery of {self.message_id} settled twice")
+        self._settled = True
+        try:
+            await send()
+        except _FAILURES as exc:
+            raise _fail(f"{what} not sent", exc) from exc
+
+
+@dataclass
+class _Lane:
+    """The consumer side of one queue: its channel, queue object and consumer tag."""
+
+    channel: AbstractRobustChannel
+    queue: AbstractQueue
+    tag: str | None = None
+
+
+class RabbitDelivery:
+    """:class:`shared.ports.Delivery` on RabbitMQ; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "conveyor.",
+        delivery_limit: int = 5,
+        name: str = "conveyor",
+        publish_timeout: float = 5.0,
+        reconnect_interval: float = 2.0,
+    ) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._delivery_limit = delivery_limit
+        self._name = name
+        self._where = f"{socket.gethostname()}:{os.getpid()}"
+        self._timeout = publish_timeout
+        self._reconnect_interval = reconnect_interval
+        self._publisher: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._consumer: AbstractRobustConnection | None = None
+        self._lanes: dict[str, _Lane] = {}
+        self._closed = False
+
+    def queue_name(self, queue: str) -> str:
+        """The RabbitMQ queue of definition ``queue``; its dead letters go to ``+ '.dead'``."""
+        return self._prefix + queue
+
+    def connection_name(self, role: str) -> str:
+        """The name shown in the management UI for this process's ``role`` connection."""
+        return f"{self._name}-{role}@{self._where}"
+
+    async def _connect(self, role: str) -> AbstractRobustConnection:
+        name = self.connection_name(role)
+        options: dict[str, Any] = {}
+        if "reconnect_interval" not in parse_qs(urlsplit(self._url).query):
+            options["reconnect_interval"] = self._reconnect_interval
+        conn: AbstractRobustConnection = await aio_pika.connect_robust(
+            self._url,
+            client_properties={"connection_name": name},
+            timeout=self._timeout,
+            **options,
+        )
+        watch = _Watch(name)
+        conn.close_callbacks.add(watch.lost)
+        conn.reconnect_callbacks.add(watch.back)
+        log.info("connected to RabbitMQ as %s", name)
+        return conn
+
+    async def _declare(self, channel: AbstractRobustChannel, queue: str) -> AbstractQueue:
+        name = self.queue_name(queue)
+        await channel.declare_queue(
+            name + ".dead", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        return await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self._delivery_limit - 1,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": name + ".dead",
+            },
+        )
+
+    async def open(self, queues: Sequence[str]) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
+        try:
+            if self._publisher is None:
+                self._publisher = await self._connect("publish")
+            if self._channel is None:
+                self._channel = await self._publisher.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+            for queue in queues:
+                await self._declare(self._channel, queue)
+        except _FAILURES as exc:
+            await self._teardown()
+            raise _fail("cannot open RabbitMQ delivery", exc) from exc
+
+    async def publish(self, queue: str, message_id: str) -> None:
+        channel, conn = self._channel, self._publisher
+        if self._closed or channel is None or conn is None:
+            raise DeliveryUnavailable("delivery is not open")
+        if not conn.connected.is_set() or channel.is_closed:
+            raise DeliveryUnavailable("not connected to RabbitMQ (reconnecting)")
+        message = aio_pika.Message(
+            json.dumps({"id": message_id, "queue": queue}, separators=(",", ":")).encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            app_id="conveyor",
+            timestamp=datetime.now(UTC),
+            headers={"conveyor-queue": queue},
+        )
+        target = self.queue_name(queue)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await channel.default_exchange.publish(message, target, mandatory=True)
+        except PublishError as exc:
+            raise DeliveryUnavailable(f"{target} does not exist (message returned)") from exc
+        except DeliveryError as exc:
+            raise DeliveryUnavailable(f"RabbitMQ refused the message for {target}") from exc
+        except TimeoutError as exc:
+            raise DeliveryUnavailable(f"no confirm from RabbitMQ in {self._timeout}s") from exc
+        except _FAILURES as exc:
+            raise _fail("publish failed", exc) from exc
+
+    async def consume(
+        self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
+    ) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
+        try:
+            if self._consumer is None:
+                self._consumer = await self._connect("consume")
+            for queue in queues:
+                lane = self._lanes.get(queue)
+                if lane is None:
+                    channel = await self._consumer.channel(publisher_confirms=False)
+                    lane = _Lane(channel, await self._declare(channel, queue))
+                    self._lanes[queue] = lane
+                await lane.channel.set_qos(prefetch_count=prefetch)
+                if lane.tag is None:
+                    tag = f"{self.connection_name('consume')}/{queue}"[:255]
+                    on_message = partial(self._on_message, queue, callback)
+                    lane.tag = await lane.queue.consume(on_message, consumer_tag=tag)
+        except _FAILURES as exc:
+            raise _fail("cannot start consuming", exc) from exc
+
+    async def _on_message(
+        self, queue: str, callback: DeliveryCallback, message: AbstractIncomingMessage
+    ) -> None:
+        try:
+            body = json.loads(message.body)
+            message_id = body["id"]
+            if not isinstance(message_id, str) or not message_id:
+                raise TypeError("id is not a non-empty string")
+        except (ValueError, LookupError, TypeError) as exc:
+            where, body = self.queue_name(queue), message.body
+            log.error("dead-lettering unreadable delivery on %s: %s; body=%.200r", where, exc, body)
+            with contextlib.suppress(*_FAILURES):
+                await message.reject(requeue=False)
+            return
+        count = (message.headers or {}).get("x-delivery-count")
+        await callback(
+            RabbitDelivered(message, queue, message_id, count if isinstance(count, int) else 0)
+        )
+
+    async def stop_consuming(self) -> None:
+        # The robust queue forgets a consumer before the cancel RPC, so it is not restored
+        # even when the RPC fails; with the connection down there is no point waiting.
+        up = self._consumer is not None and self._consumer.connected.is_set()
+        cancels = [(q, lane.queue, lane.tag) for q, lane in self._lanes.items() if lane.tag]
+        for lane in self._lanes.values():
+            lane.tag = None
+
+        async def cancel(queue: str, amqp: AbstractQueue, tag: str) -> None:
+            try:
+                async with asyncio.timeout(self._timeout if up else 0):
+                    await amqp.cancel(tag)
+            except _FAILURES as exc:
+                log.info("consumer of %s cancelled locally only (%r)", queue, exc)
+
+        await asyncio.gather(*(cancel(*args) for args in cancels))
+
+    async def ping(self) -> None:
+        channel, conn = self._channel, self._publisher
+        if self._closed or channel is None or conn is None:
+            raise DeliveryUnavailable("delivery is not open")
+        for connection in (conn, self._consumer):
+            if connection is not None and not connection.connected.is_set():
+                raise DeliveryUnavailable("not connected to RabbitMQ (reconnecting)")
+        try:
+            async with asyncio.timeout(self._timeout):
+                raw = await channel.get_underlay_channel()
+                await raw.basic_qos(prefetch_count=0)  # a round trip; this channel never consumes
+        except _FAILURES as exc:
+            raise _fail("RabbitMQ does not answer", exc) from exc
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._teardown()
+
+    async def _teardown(self) -> None:
+        """Close consumer channels, then connections; unsettled deliveries return."""
+        closing: list[AbstractRobustChannel | AbstractRobustConnection | None]
+        closing = [*(lane.channel for lane in self._lanes.values())]
+        closing += [self._consumer, self._channel, self._publisher]
+        self._lanes, self._consumer, self._channel, self._publisher = {}, None, None, None
+        for item in closing:
+            try:
+                if item is not None:
+                    async with asyncio.timeout(self._timeout):
+                        await item.close()
+            except _FAILURES as exc:
+                log.debug("closing %r: %r", item, exc)
+
+
+class _Watch:
+    """Logs a connection's outage once (aio-pika logs every reconnection attempt)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.up = True
+
+    def lost(self, _sender: object, exc: BaseException | None) -> None:
+        if self.up and exc is not None and not isinstance(exc, asyncio.CancelledError):
+            self.up = False
+            log.warning("RabbitMQ connection %s lost (%s); reconnecting", self.name, exc)
+
+    def back(self, _sender: object) -> None:
+        self.up = True
+        log.warning("RabbitMQ connection %s re-established", self.name)
