@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import functools
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.ports import Claim, ClaimOutcome, MessageRef, Outcome, StoreUnavailable
-from shared.records import ErrorInfo, MessageRecord, Status, utcnow
+from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.stores.codec import (
     error_from_text,
     error_to_text,
@@ -62,6 +63,16 @@ PAGE = 500
 
 class StoreLocked(StoreUnavailable):
     """Another process serves this database file."""
+
+
+def _json_text(value: Json) -> str:
+    """``dumps(value)``, \\u-escaped if it holds lone surrogates (SQLite text is UTF-8)."""
+    text = dumps(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return text
 
 
 def _fetchall(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> list[Any]:
@@ -146,7 +157,7 @@ class SqliteStore:
             record.id,
             record.queue,
             record.status.value,
-            dumps(record.request),
+            _json_text(record.request),
             to_epoch(record.created_at),
             to_epoch(record.updated_at),
             record.attempts,
@@ -215,7 +226,7 @@ class SqliteStore:
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         params = (
             outcome.status.value,
-            dumps(outcome.result),
+            _json_text(outcome.result),
             error_to_text(outcome.error),
             to_epoch(utcnow()),
             message_id,

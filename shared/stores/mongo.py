@@ -1,0 +1,346 @@
+"""The distributed store: one MongoDB collection, through PyMongo's async API.
+
+One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
+``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
+precision), ``attempts``, ``owner``, ``lease_until`` and ``published``. Only plain
+single-document operations are used (no transactions, no change streams), so it behaves the
+same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
+makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
+expired lease. Lease times come from the caller's clock, as in the SQLite store (leases must
+be much longer than the clock skew between consumer machines).
+
+JSON values (``request``, ``result``, ``error``) are stored as native BSON when that is
+exact, so they stay queryable, and otherwise as JSON text in a ``<field>_json`` sibling (the
+native field is then null). BSON cannot hold integers beyond int64, strings with lone
+surrogates or keys containing NUL, and MongoDB restricts keys that are empty, start with
+``$`` or contain ``.`` (update operators and queries treat them specially) and nesting depth.
+A message the gateway accepted is therefore never refused or altered: reading gives back
+exactly the value written, in either form (the text form is ASCII-escaped ``json``).
+
+Every driver error becomes :class:`StoreUnavailable`. Unless the URL sets them, short
+server-selection and connect timeouts make an outage a quick 503 and a socket timeout bounds
+a hung server (not ``timeoutMS``: under it the driver retries until the budget is spent).
+Durability is the URL's write concern (e.g. ``w=majority&journal=true``).
+
+Retention is future work: a TTL index on an ``expires_at`` field set by :meth:`finish`
+(``expireAfterSeconds=0``) would let MongoDB delete finished records by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from bson.errors import BSONError
+from bson.int64 import Int64
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DocumentTooLarge, PyMongoError, WriteError
+
+from shared.ports import (
+    Claim,
+    ClaimOutcome,
+    MessageRef,
+    Outcome,
+    StoreRejected,
+    StoreUnavailable,
+)
+from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+
+Doc = dict[str, Any]
+
+#: Client options used unless the URL sets them (keyword options would override the URL).
+DEFAULT_OPTIONS = dict(serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=10000)
+INDEXES: list[list[str]] = [
+    ["queue", "status", "created_at"],  # per-queue listing (as the SQLite schema has)
+    ["status", "published", "created_at", "_id"],  # unpublished(): the recovery sweep
+    ["status", "created_at", "_id"],  # pending(): start-up recovery
+    ["status", "lease_until"],  # fail_abandoned()
+]
+PAGE = 500
+MAX_NATIVE_DEPTH = 32  # MongoDB refuses documents nested deeper than 100 levels
+CLAIM_TRIES = 3
+INT64 = 1 << 63
+PENDING, INPROGRESS = Status.PENDING.value, Status.INPROGRESS.value
+
+
+def client_options(url: str) -> dict[str, Any]:
+    """The :data:`DEFAULT_OPTIONS` the URL leaves unset."""
+    given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    if "timeoutms" in given:  # client-side operation timeouts replace socketTimeoutMS
+        given.add("sockettimeoutms")
+    return {key: value for key, value in DEFAULT_OPTIONS.items() if key.lower() not in given}
+
+
+#: Server codes for "the document would exceed the BSON size limit".
+TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+
+
+@contextlib.contextmanager
+def _mapped() -> Iterator[None]:
+    """Turn driver and BSON errors into StoreUnavailable (StoreRejected: too large)."""
+    try:
+        yield
+    except DocumentTooLarge as exc:
+        raise StoreRejected(f"mongodb: {exc}") from exc
+    except WriteError as exc:
+        if exc.code in TOO_LARGE_CODES:
+            raise StoreRejected(f"mongodb: {exc}") from exc
+        raise StoreUnavailable(f"mongodb: {exc}") from exc
+    except (PyMongoError, BSONError) as exc:
+        raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+
+def _utf8(text: str) -> bool:
+    """False for strings with lone surrogates (``json`` reads ``"\\ud800"`` as one)."""
+    try:
+        return text.isascii() or bool(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+
+
+def _safe_key(key: str) -> bool:
+    return key != "" and key[0] != "$" and "." not in key and "\x00" not in key and _utf8(key)
+
+
+def _native(value: Json, depth: int = 0) -> bool:
+    """True if ``value`` survives a BSON round trip exactly, on any MongoDB."""
+    if value is None or isinstance(value, bool | float):
+        return True
+    if isinstance(value, int):
+        return -INT64 <= value < INT64
+    if isinstance(value, str):
+        return _utf8(value)
+    if depth >= MAX_NATIVE_DEPTH:
+        return False
+    if isinstance(value, list):
+        return all(_native(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(_safe_key(k) and _native(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _put(name: str, value: Json) -> Doc:
+    """The fields storing ``value``: native ``name``, or JSON text in ``name_json``."""
+    if _native(value):
+        return {name: value, f"{name}_json": None}
+    return {name: None, f"{name}_json": json.dumps(value, separators=(",", ":"))}
+
+
+def _plain(value: Any) -> Json:
+    """A decoded BSON value as ``json.loads`` gives it (``Int64`` becomes ``int``)."""
+    if isinstance(value, Int64):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _take(doc: Mapping[str, Any], name: str) -> Json:
+    text = doc.get(f"{name}_json")
+    return json.loads(text) if text is not None else _plain(doc.get(name))
+
+
+def _error(error: ErrorInfo | None) -> Doc:
+    return _put("error", error.to_json() if error else None)
+
+
+def _record(doc: Mapping[str, Any]) -> MessageRecord:
+    return MessageRecord(
+        id=doc["_id"],
+        queue=doc["queue"],
+        status=Status(doc["status"]),
+        request=_take(doc, "request"),
+        result=_take(doc, "result"),
+        error=ErrorInfo.from_json(_take(doc, "error")),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        attempts=int(doc.get("attempts", 0)),
+    )
+
+
+def _held(queue: str, message_id: str, owner: str) -> Doc:
+    return {"_id": message_id, "queue": queue, "owner": owner, "status": INPROGRESS}
+
+
+def _released() -> Doc:
+    return {"status": PENDING, "owner": None, "lease_until": None, "updated_at": utcnow()}
+
+
+class MongoStore:
+    """:class:`shared.ports.Store` on one MongoDB collection."""
+
+    def __init__(self, url: str, database: str, collection: str, *, page: int = PAGE) -> None:
+        self._url = url
+        self._names = (database, collection)
+        self._page = page
+        self._client: AsyncMongoClient[Doc] | None = None
+
+    @property
+    def _col(self) -> AsyncCollection[Doc]:
+        if self._client is None:
+            raise StoreUnavailable("store is not open")
+        database, collection = self._names
+        return self._client[database][collection]
+
+    async def open(self) -> None:
+        try:
+            with _mapped():
+                options = client_options(self._url)
+                self._client = AsyncMongoClient(self._url, tz_aware=True, tzinfo=UTC, **options)
+                await self._col.create_indexes(
+                    [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES]
+                )
+        except StoreUnavailable:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(PyMongoError):
+                await client.close()
+
+    async def ping(self) -> None:
+        with _mapped():
+            await self._col.database.client.admin.command("ping")
+
+    async def insert(self, record: MessageRecord) -> None:
+        doc: Doc = {"_id": record.id, "queue": record.queue, "status": record.status.value}
+        doc |= _put("request", record.request) | _put("result", record.result)
+        doc |= _error(record.error)
+        doc |= {"created_at": record.created_at, "updated_at": record.updated_at}
+        doc |= {"attempts": record.attempts, "owner": None, "lease_until": None, "published": False}
+        with _mapped():
+            await self._col.insert_one(doc)
+
+    async def get(self, queue: str, message_id: str) -> MessageRecord | None:
+        with _mapped():
+            doc = await self._col.find_one({"_id": message_id, "queue": queue})
+        return _record(doc) if doc is not None else None
+
+    async def delete(self, queue: str, message_id: str) -> bool:
+        with _mapped():
+            result = await self._col.delete_one({"_id": message_id, "queue": queue})
+        return result.deleted_count > 0
+
+    async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
+        key: Doc = {"_id": message_id, "queue": queue}
+        record: MessageRecord | None = None
+        for _ in range(CLAIM_TRIES):
+            now = utcnow()
+            claimable = [{"status": PENDING}, {"status": INPROGRESS, "lease_until": {"$lt": now}}]
+            fields = {"status": INPROGRESS, "owner": owner, "lease_until": lease_until}
+            update = {
+                "$set": {**fields, "updated_at": now, "published": True},
+                "$inc": {"attempts": 1},
+            }
+            with _mapped():
+                doc = await self._col.find_one_and_update(
+                    {**key, "$or": claimable}, update, return_document=ReturnDocument.AFTER
+                )
+                if doc is not None:
+                    return Claim(ClaimOutcome.CLAIMED, _record(doc))
+                doc = await self._col.find_one(key)
+            if doc is None:
+                return Claim(ClaimOutcome.GONE)
+            record = _record(doc)
+            if record.status.final:
+                return Claim(ClaimOutcome.FINAL, record)
+            lease = doc.get("lease_until")
+            if record.status is Status.INPROGRESS and (lease is None or lease >= utcnow()):
+                return Claim(ClaimOutcome.BUSY, record)
+            # Released, or its lease ran out, between the two reads: claimable again.
+        return Claim(ClaimOutcome.BUSY, record)
+
+    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+        if refs:
+            with _mapped():
+                await self._col.update_many(
+                    {"_id": {"$in": [r.id for r in refs]}, "owner": owner, "status": INPROGRESS},
+                    {"$set": {"lease_until": lease_until}},
+                )
+
+    async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
+        fields: Doc = {
+            "status": outcome.status.value,
+            **_put("result", outcome.result),
+            **_error(outcome.error),
+            "updated_at": utcnow(),
+            "owner": None,
+            "lease_until": None,
+        }
+        with _mapped():
+            result = await self._col.update_one(_held(queue, message_id, owner), {"$set": fields})
+        return result.matched_count > 0
+
+    async def release(self, queue: str, message_id: str, owner: str) -> bool:
+        with _mapped():
+            result = await self._col.update_one(
+                _held(queue, message_id, owner), {"$set": _released()}
+            )
+        return result.matched_count > 0
+
+    async def release_all_inprogress(self) -> int:
+        with _mapped():
+            result = await self._col.update_many({"status": INPROGRESS}, {"$set": _released()})
+        return result.modified_count
+
+    async def mark_published(self, refs: Sequence[MessageRef]) -> None:
+        if refs:
+            with _mapped():
+                await self._col.update_many(
+                    {"_id": {"$in": [r.id for r in refs]}}, {"$set": {"published": True}}
+                )
+
+    async def _scan(self, where: Doc) -> AsyncIterator[MessageRef]:
+        """Matching records oldest first, paged by (created_at, _id)."""
+        query = where
+        while True:
+            with _mapped():
+                cursor = self._col.find(query, {"queue": 1, "created_at": 1})
+                cursor = cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+                docs = await cursor.limit(self._page).to_list(None)
+            for doc in docs:
+                yield MessageRef(doc["queue"], doc["_id"])
+            if len(docs) < self._page:
+                return
+            at, last = docs[-1]["created_at"], docs[-1]["_id"]
+            after = [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": last}}]
+            query = {**where, "$or": after}
+
+    def unpublished(self, older_than: datetime) -> AsyncIterator[MessageRef]:
+        return self._scan(
+            {"status": PENDING, "published": False, "created_at": {"$lt": older_than}}
+        )
+
+    def pending(self) -> AsyncIterator[MessageRef]:
+        return self._scan({"status": PENDING})
+
+    async def fail_abandoned(
+        self, expired_before: datetime, min_attempts: int, error: ErrorInfo
+    ) -> list[MessageRef]:
+        # MongoDB has no multi-document RETURNING: find candidates, then fail each under the
+        # same condition, so one claimed or finished meanwhile is left alone.
+        cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
+        cond["attempts"] = {"$gte": min_attempts}
+        fields: Doc = {"status": Status.ERROR.value, **_error(error), "owner": None}
+        failed: list[MessageRef] = []
+        while True:
+            with _mapped():
+                docs = await self._col.find(cond, {"queue": 1}).limit(self._page).to_list(None)
+                for doc in docs:
+                    result = await self._col.update_one(
+                        {**cond, "_id": doc["_id"]},
+                        {"$set": {**fields, "lease_until": None, "updated_at": utcnow()}},
+                    )
+                    if result.matched_count:
+                        failed.append(MessageRef(doc["queue"], doc["_id"]))
+            if len(docs) < self._page:
+                return failed
