@@ -27,7 +27,7 @@ def error_outcome(exc: BaseException) -> Outcome:
 def result_outcome(value: Any) -> Outcome:
     """``COMPLETE`` with ``value``, or ``ERROR`` if ``value`` is not storable JSON."""
     try:
-        dumps(value)
+        dumps(value).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         return Outcome(
             Status.ERROR,

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Executor, Future
+from typing import ParamSpec, TypeVar
 
 from consumer.execute import execute
 from consumer.leases import Leases
@@ -36,14 +38,54 @@ from consumer.settle import settlement
 from shared.client_auth import ClientAuth
 from shared.context import Context, HandlerMessaging
 from shared.logs import message_logger
-from shared.ports import Claim, ClaimOutcome, Delivered, MessageRef, StoreUnavailable
-from shared.records import MessageRecord
+from shared.ports import (
+    Claim,
+    ClaimOutcome,
+    Delivered,
+    MessageRef,
+    Outcome,
+    StoreRejected,
+    StoreUnavailable,
+)
+from shared.records import ErrorInfo, MessageRecord, Status
 from shared.registry import LoadedQueue
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 STORE_RETRY_MAX_SECONDS = 5.0
+
+
+class HandlerThreads(Executor):
+    """Runs each sync handler call on its own daemon thread.
+
+    Daemon, so that a sync handler still running when the grace period is over (its record
+    already put back to ``PENDING``) cannot keep the process from exiting: the threads of a
+    ``ThreadPoolExecutor`` are joined at interpreter exit. The number of threads is bounded
+    by the deliveries in flight (the prefetch).
+    """
+
+    def __init__(self, prefix: str = "handler") -> None:
+        self._prefix = prefix
+        self._numbers = itertools.count(1)
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # delivered to the awaiting coroutine
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        name = f"{self._prefix}-{next(self._numbers)}"
+        threading.Thread(target=run, name=name, daemon=True).start()
+        return future
 
 
 class Consumer:
@@ -56,9 +98,8 @@ class Consumer:
         owner = f"{runtime.instance}:{uuid.uuid4().hex[:8]}"
         self._leases = Leases(runtime.store, owner, settings.lease_seconds)
         self._tasks: set[asyncio.Task[None]] = set()
-        # Sync handlers run here; one thread per message that may run at once.
-        workers = min(64, settings.concurrency * max(1, len(self._queues)))
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
+        # Sync handlers run here, one daemon thread per call (see HandlerThreads).
+        self._executor = HandlerThreads()
         self._messaging = HandlerMessaging(runtime.messaging)
         self._heartbeat: asyncio.Task[None] | None = None
         self.processed = 0
@@ -143,10 +184,7 @@ class Consumer:
         )
         try:
             outcome = await execute(queue.handler, record.request, ctx, self._executor)
-            written = await self._retry_store(
-                lambda: self._rt.store.finish(record.queue, record.id, self._leases.owner, outcome),
-                "finish",
-            )
+            outcome, written = await self._finish(record, outcome)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(ref))
             raise
@@ -162,6 +200,21 @@ class Consumer:
             (time.perf_counter() - started) * 1000,
             "" if written else " (record deleted or taken over meanwhile; not written)",
         )
+
+    async def _finish(self, record: MessageRecord, outcome: Outcome) -> tuple[Outcome, bool]:
+        """Write the outcome (retrying outages); a result the store refuses becomes ERROR."""
+
+        async def write(final: Outcome) -> bool:
+            return await self._retry_store(
+                lambda: self._rt.store.finish(record.queue, record.id, self._leases.owner, final),
+                "finish",
+            )
+
+        try:
+            return outcome, await write(outcome)
+        except StoreRejected as exc:
+            rejected = Outcome(Status.ERROR, error=ErrorInfo("ResultRejected", str(exc)))
+            return rejected, await write(rejected)
 
     async def _release(self, ref: MessageRef) -> None:
         with contextlib.suppress(StoreUnavailable):
@@ -182,4 +235,3 @@ class Consumer:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
-        self._executor.shutdown(wait=False, cancel_futures=True)

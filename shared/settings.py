@@ -10,6 +10,7 @@ client secrets handlers use through ``ctx.auth``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -48,8 +49,15 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
+    if not (math.isfinite(value) and value > 0):
         raise ValueError("must be a positive number")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError("must be a number >= 0")
     return value
 
 
@@ -181,7 +189,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("jwt_issuer", _str, "required `iss` claim"),
     Option("jwt_audience", _str, "required `aud` claim"),
     Option("roles_claim", _str, "extra dotted claim path holding roles, e.g. realm_access.roles"),
-    Option("jwt_leeway_seconds", float, "clock skew allowed on exp/nbf"),
+    Option("jwt_leeway_seconds", _non_negative_float, "clock skew allowed on exp/nbf"),
     Option("token_url", _str, "OAuth2 token endpoint for ctx.auth (client credentials)"),
     Option("queue_prefix", _str, "RabbitMQ queue name prefix"),
     Option("delivery_limit", _positive_int, "RabbitMQ deliveries before dead-lettering"),

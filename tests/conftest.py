@@ -23,7 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conveyor.serve import Served, serving
 from shared.settings import Settings
-from tests.services import require_rabbitmq, start_mongo_wire
+from tests.services import (
+    delete_leftover_test_queues,
+    delete_rabbit_queues,
+    require_rabbitmq,
+    start_mongo_wire,
+)
 
 QUEUES_DIR = Path(__file__).with_name("queues")
 HS_SECRET = "test-secret-" + "x" * 40
@@ -84,6 +89,12 @@ def mongo_url() -> Iterator[str]:
     yield from start_mongo_wire()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_leftover_test_queues() -> None:
+    """Remove test queues an earlier, killed run left in the local RabbitMQ."""
+    delete_leftover_test_queues()
+
+
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     """The deployment mode a behaviour test runs in."""
@@ -139,6 +150,12 @@ async def start_conveyor(base_settings: Settings) -> AsyncIterator[StartConveyor
     yield start
     for cm in reversed(stack):
         await cm.__aexit__(None, None, None)
+    if base_settings.broker is not None:
+        names = [
+            path.name.removesuffix(".queue.json")
+            for path in base_settings.handlers.glob("*.queue.json")
+        ]
+        await delete_rabbit_queues(base_settings.broker, base_settings.queue_prefix, names)
 
 
 class Api:

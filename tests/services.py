@@ -85,3 +85,47 @@ def start_mongo_wire() -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+async def delete_rabbit_queues(url: str, prefix: str, names: list[str]) -> None:
+    """Delete ``<prefix><name>`` and its ``.dead`` queue for each name (test clean-up).
+
+    Quorum queues each hold file handles in RabbitMQ; hundreds of leftovers starve its
+    socket allowance and new connections hang, so every test removes what it declared.
+    """
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        for name in names:
+            for queue in (f"{prefix}{name}", f"{prefix}{name}.dead"):
+                await channel.queue_delete(queue)
+
+
+def delete_leftover_test_queues(prefixes: tuple[str, ...] = ("test.", "ptest.")) -> int:
+    """Delete queues left by earlier, killed test runs (via the management API, if on)."""
+    import base64
+    import json
+    import urllib.parse
+    import urllib.request
+
+    if not port_open("127.0.0.1", 15672):
+        return 0
+    headers = {"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()}
+    api = "http://127.0.0.1:15672/api/queues"
+    listing = urllib.request.Request(f"{api}?columns=name,consumers", headers=headers)
+    try:
+        with urllib.request.urlopen(listing, timeout=30) as resp:
+            queues = json.loads(resp.read())
+    except OSError:  # best effort: the per-test clean-up is what keeps RabbitMQ healthy
+        return 0
+    doomed = [q["name"] for q in queues if q["name"].startswith(prefixes) and not q["consumers"]]
+    for name in doomed:
+        quoted = urllib.parse.quote(name, safe="")
+        request = urllib.request.Request(f"{api}/%2F/{quoted}", method="DELETE", headers=headers)
+        try:
+            urllib.request.urlopen(request, timeout=30).close()
+        except OSError:  # HTTPError included: gone meanwhile, or still starting
+            continue
+    return len(doomed)

@@ -8,6 +8,7 @@ Every test uses its own queue prefix and database. The RabbitMQ management API
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import time
 import uuid
@@ -22,12 +23,13 @@ import pytest
 
 from tests.conftest import HS_SECRET, Api, Keys
 from tests.procs import Proc, http_args
-from tests.services import port_open, require_rabbitmq, unavailable
+from tests.services import delete_rabbit_queues, port_open, require_rabbitmq, unavailable
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
+CONSUMER_FLAGS = ["--sweep-interval-seconds", "1", "--grace-seconds", "5"]
 MANAGEMENT = "http://127.0.0.1:15672/api"
-GUEST = aiohttp.BasicAuth("guest", "guest")
+GUEST = {"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()}
 
 
 @dataclass
@@ -41,14 +43,18 @@ class Cluster:
 
     def gateway(self) -> tuple[Proc, str]:
         port, listen = http_args()
-        proc = Proc(["gateway", *self.flags, *listen], self.tmp / f"gateway-{port}.log").start()
+        proc = Proc(
+            ["gateway", *self.flags, "--jwt-secret", HS_SECRET, *listen],
+            self.tmp / f"gateway-{port}.log",
+        ).start()
         self.procs.append(proc)
         proc.wait_for_log("gateway listening")
         return proc, f"http://127.0.0.1:{port}"
 
     def consumer(self, *extra: str) -> Proc:
         n = len(self.procs)
-        proc = Proc(["consumer", *self.flags, *extra], self.tmp / f"consumer-{n}.log").start()
+        args = ["consumer", *self.flags, *CONSUMER_FLAGS, *extra]
+        proc = Proc(args, self.tmp / f"consumer-{n}.log").start()
         self.procs.append(proc)
         proc.wait_for_log("consuming")
         return proc
@@ -70,18 +76,12 @@ def cluster(tmp_path: Path, queues_dir: Path, mongo_url: str) -> Iterator[Cluste
         prefix,
         "--handlers",
         str(queues_dir),
-        "--jwt-secret",
-        HS_SECRET,
         "--lease-seconds",
         "3",
-        "--sweep-interval-seconds",
-        "1",
         "--republish-after-seconds",
         "2",
         "--delivery-limit",
         "2",
-        "--grace-seconds",
-        "5",
     ]
     made = Cluster(tmp_path, flags, prefix)
     try:
@@ -90,6 +90,8 @@ def cluster(tmp_path: Path, queues_dir: Path, mongo_url: str) -> Iterator[Cluste
         for proc in made.procs:
             proc.kill()
             proc.popen.wait()
+        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
+        asyncio.run(delete_rabbit_queues(broker, prefix, names))
 
 
 @pytest.fixture
@@ -101,7 +103,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 async def management(session: aiohttp.ClientSession, path: str) -> Any:
     if not port_open("127.0.0.1", 15672):
         unavailable("the RabbitMQ management API is not on 127.0.0.1:15672")
-    async with session.get(f"{MANAGEMENT}{path}", auth=GUEST) as resp:
+    async with session.get(f"{MANAGEMENT}{path}", headers=GUEST) as resp:
         assert resp.status == 200, await resp.text()
         return await resp.json()
 
@@ -271,9 +273,8 @@ async def test_message_recorded_but_never_published_is_swept(
 ) -> None:
     # The state a gateway killed between "record" and "publish" leaves behind: a PENDING
     # record that never reached RabbitMQ. Written with the store adapter itself.
-    from shared.stores.mongo import MongoStore
-
     from shared.records import MessageRecord
+    from shared.stores.mongo import MongoStore
 
     database = cluster.flags[cluster.flags.index("--mongo-database") + 1]
     store = MongoStore(mongo_url, database, "messages")

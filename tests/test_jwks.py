@@ -1,0 +1,217 @@
+"""Tokens verified against an identity provider's JWKS, served by a local aiohttp server the
+tests own and count requests on: kid lookup, caching, refetch on an unknown kid, and the rate
+limit on refetches.
+
+The cache's rate limit is 10 s of ``time.monotonic``; instead of sleeping, the tests give
+``shared.jwks`` (and only it) a clock they can move forward.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from functools import cache
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+import shared.jwks
+from conveyor.serve import Served
+from tests.conftest import Api, StartConveyor
+from tests.helpers import JwksServer, claims, error_list, hs256_token
+
+
+@cache
+def rsa_key(name: str) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwk(name: str, **extra: Any) -> dict[str, Any]:
+    """The public JWK of key ``name`` with ``kid = name``."""
+    data: dict[str, Any] = RSAAlgorithm.to_jwk(rsa_key(name).public_key(), as_dict=True)
+    return {**data, "kid": name, "alg": "RS256", "use": "sig", **extra}
+
+
+def signed(
+    name: str, roles: list[str] | None = None, kid: str | None = "same", **extra: Any
+) -> str:
+    """An RS256 token signed with key ``name``; ``kid`` defaults to ``name``."""
+    headers = {"kid": name if kid == "same" else kid} if kid is not None else None
+    body = {**claims(roles or ["tester"]), **extra}
+    return jwt.encode(body, rsa_key(name), algorithm="RS256", headers=headers)
+
+
+class FakeClock:
+    """``time`` for ``shared.jwks``: real monotonic time plus an offset the test moves."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(shared.jwks, "time", fake)
+    return fake
+
+
+@pytest.fixture
+async def idp() -> AsyncIterator[JwksServer]:
+    server = JwksServer()
+    server.keys = [jwk("key-a")]
+    async with server.running():
+        yield server
+
+
+@pytest.fixture
+async def jwks_api(
+    idp: JwksServer, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> Api:
+    """A Conveyor whose only key source is the JWKS URL."""
+    return api_for(await start_conveyor(jwt_secret=None, jwt_public_key=(), jwks_url=idp.url))
+
+
+async def test_token_verified_by_kid_and_keys_cached(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock
+) -> None:
+    assert idp.hits == 0, "the key set is fetched lazily"
+    for _ in range(5):
+        assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    assert idp.hits == 1
+    # a known kid is served from the cache however long ago the set was fetched
+    clock.advance(3600)
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    assert idp.hits == 1
+
+
+async def test_kid_selects_the_key(jwks_api: Api, idp: JwksServer) -> None:
+    idp.keys = [jwk("key-a"), jwk("key-b")]
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    assert (await jwks_api.post("echo", {}, signed("key-b"))).status == 201
+    # signed by b but claiming to be a: only a is tried, so the signature does not match
+    await error_list(await jwks_api.post("echo", {}, signed("key-b", kid="key-a")), 401)
+    assert idp.hits == 1
+
+
+async def test_token_without_kid_tries_every_key(jwks_api: Api, idp: JwksServer) -> None:
+    idp.keys = [jwk("key-a"), jwk("key-b")]
+    assert (await jwks_api.post("echo", {}, signed("key-b", kid=None))).status == 201
+    await error_list(await jwks_api.post("echo", {}, signed("key-c", kid=None)), 401)
+
+
+async def test_unknown_kid_refetches_the_key_set_at_most_once_per_interval(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock
+) -> None:
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    assert idp.hits == 1
+
+    # the identity provider rotates in key-b; right after a fetch, a refetch is rate-limited
+    idp.keys = [jwk("key-a"), jwk("key-b")]
+    await error_list(await jwks_api.post("echo", {}, signed("key-b")), 401)
+    assert idp.hits == 1
+
+    clock.advance(11)
+    assert (await jwks_api.post("echo", {}, signed("key-b"))).status == 201
+    assert idp.hits == 2
+    assert (await jwks_api.post("echo", {}, signed("key-b"))).status == 201
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    assert idp.hits == 2
+
+
+async def test_a_flood_of_made_up_kids_does_not_amplify_requests(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock
+) -> None:
+    for n in range(20):
+        await error_list(await jwks_api.post("echo", {}, signed("key-x", kid=f"made-up-{n}")), 401)
+    assert idp.hits == 1
+    clock.advance(11)
+    for n in range(20):
+        await error_list(await jwks_api.post("echo", {}, signed("key-x", kid=f"again-{n}")), 401)
+    assert idp.hits == 2
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+
+
+async def test_identity_provider_down_is_401_not_500(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock
+) -> None:
+    idp.broken = True
+    errors = await error_list(await jwks_api.post("echo", {}, signed("key-a")), 401)
+    assert "JWKS" in errors[0]
+    idp.broken = False
+    clock.advance(11)
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+
+
+async def test_cached_keys_survive_a_failed_refetch(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock
+) -> None:
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    idp.broken = True
+    clock.advance(11)
+    await error_list(await jwks_api.post("echo", {}, signed("key-b")), 401)
+    assert idp.hits == 2
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+
+
+async def test_encryption_keys_are_not_used_for_signatures(jwks_api: Api, idp: JwksServer) -> None:
+    idp.keys = [jwk("key-a", use="enc"), jwk("key-b")]
+    await error_list(await jwks_api.post("echo", {}, signed("key-a")), 401)
+    assert (await jwks_api.post("echo", {}, signed("key-b"))).status == 201
+
+
+@pytest.fixture
+def jwks_key_pem() -> bytes:
+    """The PEM of the public key the JWKS publishes (what an attacker can download)."""
+    return (
+        rsa_key("key-a")
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+async def test_hmac_tokens_are_not_verified_against_jwks(
+    jwks_api: Api, jwks_key_pem: bytes
+) -> None:
+    await error_list(await jwks_api.post("echo", {}, jwks_api.keys.token(["tester"])), 401)
+    jwk_json = RSAAlgorithm.to_jwk(rsa_key("key-a").public_key()).encode()
+    for secret in (jwks_key_pem, jwk_json):
+        forged = hs256_token(claims(), secret, header={"alg": "HS256", "kid": "key-a"})
+        await error_list(await jwks_api.post("echo", {}, forged), 401)
+
+
+async def test_jwks_tokens_with_roles_claim_path_issuer_and_audience(
+    idp: JwksServer, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    api = api_for(
+        await start_conveyor(
+            jwt_secret=None,
+            jwt_public_key=(),
+            jwks_url=idp.url,
+            roles_claim="realm_access.roles",
+            jwt_issuer="https://idp.test",
+            jwt_audience="conveyor",
+        )
+    )
+    good = {"iss": "https://idp.test", "aud": "conveyor"}
+    token = jwt.encode(
+        {**claims(None), **good, "realm_access": {"roles": ["tester"]}},
+        rsa_key("key-a"),
+        algorithm="RS256",
+        headers={"kid": "key-a"},
+    )
+    assert (await api.post("echo", {}, token)).status == 201
+    no_role = signed("key-a", roles=["nobody"], **good)
+    await error_list(await api.post("echo", {}, no_role), 403)
+    await error_list(
+        await api.post("echo", {}, signed("key-a", iss="https://other", aud="conveyor")), 401
+    )

@@ -1,0 +1,208 @@
+"""``conveyor serve`` as a real process: killed with SIGKILL mid-handler and restarted, every
+accepted message still completes; SIGTERM lets in-flight handlers finish within the grace
+period, and what does not finish is left PENDING for the next start; ``conveyor token``
+mints what ``serve`` accepts."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.helpers import (
+    ServeProcess,
+    add_queue,
+    claims,
+    clean_env,
+    conveyor,
+    http_call,
+    touch,
+)
+
+pytestmark = pytest.mark.slow
+
+SECRET = "process-test-secret-" + "s" * 40
+Spawn = Callable[..., ServeProcess]
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    """Start ``conveyor serve`` processes (healthy before returned); all killed at the end."""
+    started: list[ServeProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> ServeProcess:
+        proc = ServeProcess(
+            args,
+            env if env is not None else clean_env(CONVEYOR_JWT_SECRET=SECRET),
+            tmp_path / f"serve-{len(started)}.log",
+        )
+        started.append(proc)
+        proc.wait_healthy()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.close()
+
+
+def token(roles: list[str] | None = None) -> str:
+    return jwt.encode(claims(roles or ["tester"], ttl=600), SECRET, algorithm="HS256")
+
+
+def push(proc: ServeProcess, queue: str, body: Any) -> str:
+    status, record = http_call("POST", f"{proc.url}/{queue}", body, token())
+    assert status == 201, (status, record)
+    return str(record["id"])
+
+
+def get(proc: ServeProcess, queue: str, message_id: str) -> dict[str, Any]:
+    status, record = http_call("GET", f"{proc.url}/{queue}/{message_id}", token=token())
+    assert status == 200, (status, record)
+    assert isinstance(record, dict)
+    return record
+
+
+def wait_final(
+    proc: ServeProcess, queue: str, message_id: str, within: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        record = get(proc, queue, message_id)
+        if record["status"] in ("COMPLETE", "ERROR"):
+            return record
+        assert time.monotonic() < deadline, f"not final: {record}\n{proc.log()}"
+        time.sleep(0.05)
+
+
+def wait_for_file(path: Path, proc: ServeProcess, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while not path.exists():
+        assert proc.proc.poll() is None, proc.log()
+        assert time.monotonic() < deadline, f"{path} never appeared\n{proc.log()}"
+        time.sleep(0.02)
+
+
+def serve_args(tmp_path: Path, queues_dir: Path, *extra: str) -> list[str]:
+    store = f"sqlite:///{tmp_path / 'db' / 'conveyor.db'}"
+    return ["--store", store, "--handlers", str(queues_dir), *extra]
+
+
+def test_kill_9_mid_handler_then_restart_completes_every_accepted_message(
+    spawn: Spawn, tmp_path: Path, queues_dir: Path
+) -> None:
+    args = serve_args(tmp_path, queues_dir, "--concurrency", "1")
+    first = spawn(*args)
+    marker = tmp_path / "interrupted.started"
+    interrupted = push(first, "slow", {"seconds": 3, "marker": str(marker)})
+    waiting = [push(first, "slow", {"seconds": 0.05}) for _ in range(3)]
+    echoes = [push(first, "echo", {"n": n}) for n in range(3)]
+    wait_for_file(marker, first)
+    assert get(first, "slow", interrupted)["status"] == "INPROGRESS"
+
+    first.proc.send_signal(signal.SIGKILL)
+    assert first.wait_exit(10) == -signal.SIGKILL
+
+    second = spawn(*args)
+    record = wait_final(second, "slow", interrupted)
+    assert record["status"] == "COMPLETE", record
+    assert record["attempts"] == 2
+    assert record["result"] == {"slept": 3, "attempt": 2}
+    assert marker.read_text().split() == [interrupted, "2"]
+    for message_id in waiting:
+        record = wait_final(second, "slow", message_id)
+        assert (record["status"], record["attempts"]) == ("COMPLETE", 1), record
+    for message_id in echoes:
+        assert wait_final(second, "echo", message_id)["status"] == "COMPLETE"
+
+
+def test_sigterm_lets_in_flight_handlers_finish_and_exits_0(
+    spawn: Spawn, tmp_path: Path, queues_dir: Path
+) -> None:
+    """Both handlers are running when SIGTERM arrives and are released only after it."""
+    add_queue(queues_dir, "held", handler="gate", roles={"roles": ["tester"]})
+    add_queue(queues_dir, "heldsync", handler="syncgate", roles={"roles": ["tester"]})
+    args = serve_args(tmp_path, queues_dir, "--grace-seconds", "30")
+    release = tmp_path / "release"
+    first = spawn(*args)
+    ids = {}
+    for queue in ("held", "heldsync"):
+        marker = tmp_path / f"{queue}.started"
+        ids[queue] = push(first, queue, {"marker": str(marker), "release": str(release)})
+        wait_for_file(marker, first)
+
+    first.proc.send_signal(signal.SIGTERM)
+    touch(release)
+    assert first.wait_exit(25) == 0, first.log()
+    assert "for 2 in-flight messages" in first.log()
+
+    second = spawn(*args)
+    for queue, message_id in ids.items():
+        record = get(second, queue, message_id)
+        assert (record["status"], record["attempts"]) == ("COMPLETE", 1), record
+
+
+@pytest.mark.parametrize("handler", ["gate", "syncgate"])
+def test_sigterm_past_the_grace_period_leaves_the_message_pending(
+    spawn: Spawn, tmp_path: Path, queues_dir: Path, handler: str
+) -> None:
+    """The handler waits for a release file the test only creates after the restart, so the
+    process must exit while the handler is still running (async: cancelled; sync: its
+    thread abandoned) and the message must be back to PENDING."""
+    add_queue(queues_dir, "held", handler=handler, roles={"roles": ["tester"]})
+    args = serve_args(tmp_path, queues_dir, "--grace-seconds", "0.5")
+    marker, release = tmp_path / "held.started", tmp_path / "release"
+    first = spawn(*args)
+    held = push(first, "held", {"marker": str(marker), "release": str(release)})
+    wait_for_file(marker, first)
+
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.wait_exit(30) == 0, first.log()
+    assert not release.exists()
+    assert "put back to PENDING" in first.log()
+
+    # restarted without a consumer for "held", the record shows what shutdown left
+    inspect = spawn(*args, "--queues", "echo")
+    record = get(inspect, "held", held)
+    assert (record["status"], record["attempts"]) == ("PENDING", 1), record
+    inspect.proc.send_signal(signal.SIGTERM)
+    assert inspect.wait_exit(30) == 0
+
+    marker.unlink()
+    touch(release)
+    final = spawn(*args)
+    record = wait_final(final, "held", held)
+    assert (record["status"], record["attempts"]) == ("COMPLETE", 2), record
+    assert marker.read_text().split() == [held, "2"]
+
+
+def test_token_command_mints_what_serve_accepts(
+    spawn: Spawn, tmp_path: Path, queues_dir: Path
+) -> None:
+    """No key configured anywhere: both use the secret generated beside the database."""
+    add_queue(queues_dir, "vip", roles={"replace": True, "roles": ["a"]})
+    args = serve_args(tmp_path, queues_dir)
+    store = args[1]
+
+    minted = conveyor("token", "--roles", "a,b", "--store", store, cwd=tmp_path)
+    assert minted.returncode == 0, minted.stderr
+    outsider = conveyor("token", "--roles", "b", "--store", store, cwd=tmp_path)
+    secret_file = tmp_path / "db" / "conveyor.secret"
+    secret = secret_file.read_text()
+
+    proc = spawn(*args, env=clean_env())
+    assert secret_file.read_text() == secret, "serve reuses the secret"
+    status, record = http_call("POST", f"{proc.url}/vip", {"x": 1}, minted.stdout.strip())
+    assert status == 201, record
+    status, _ = http_call("POST", f"{proc.url}/vip", {"x": 1}, outsider.stdout.strip())
+    assert status == 403
+    status, _ = http_call("POST", f"{proc.url}/vip", {"x": 1}, token(["a"]))
+    assert status == 401, "a token signed with any other secret is refused"
+
+    later = conveyor("token", "--roles", "a", "--store", store, cwd=tmp_path)
+    status, _ = http_call("POST", f"{proc.url}/vip", {"x": 2}, later.stdout.strip())
+    assert status == 201
