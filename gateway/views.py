@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.errors import ApiError, json_response
 from gateway.security import authorize
-from shared.messaging import Unavailable, UnknownQueue, ValidationFailed
+from shared.messaging import TooLarge, Unavailable, UnknownQueue, ValidationFailed
 from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.registry import LoadedQueue
 from shared.runtime import Runtime
@@ -62,6 +62,8 @@ async def post_message(request: web.Request) -> web.Response:
         raise ApiError(404, f"unknown queue {queue.name!r}") from None
     except Unavailable as exc:
         raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
+    except TooLarge as exc:
+        raise ApiError(413, str(exc)) from None
     return json_response(
         record.to_public(), status=201, headers={"Location": _location(queue.name, record.id)}
     )

@@ -17,7 +17,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.ports import Delivery, DeliveryUnavailable, MessageRef, Store, StoreUnavailable
+from shared.ports import (
+    Delivery,
+    DeliveryUnavailable,
+    MessageRef,
+    Store,
+    StoreRejected,
+    StoreUnavailable,
+)
 from shared.records import Json, MessageRecord
 from shared.registry import Registry
 from shared.validation import validation_errors
@@ -38,6 +45,10 @@ class ValidationFailed(MessagingError):
     """The message breaks the queue's schema; ``errors`` lists every violation."""
 
     errors: list[dict[str, str]]
+
+
+class TooLarge(MessagingError):
+    """The store refuses a message this large."""
 
 
 class Unavailable(MessagingError):
@@ -82,6 +93,8 @@ class Messaging:
         except StoreUnavailable as exc:
             log.warning("store refused message on %s: %s", queue, exc)
             raise Unavailable("the message store is unavailable") from None
+        except StoreRejected as exc:
+            raise TooLarge(f"the store refuses this message: {exc}") from None
         try:
             await self._delivery.publish(queue, record.id)
         except DeliveryUnavailable as exc:

@@ -25,6 +25,13 @@ class StoreUnavailable(Exception):
     """The store cannot be reached or refused the operation; nothing was half-written."""
 
 
+class StoreRejected(Exception):
+    """The store refuses this content for good (e.g. larger than its document limit).
+
+    Retrying cannot help, unlike :class:`StoreUnavailable`.
+    """
+
+
 class DeliveryUnavailable(Exception):
     """The delivery channel could not accept (or confirm) a message."""
 

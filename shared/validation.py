@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from jsonschema.protocols import Validator
@@ -18,14 +20,34 @@ def _reject_constant(name: str) -> Any:
     raise BadJson(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise BadJson(f"number {text[:40]} is out of range")
+    return value
+
+
+# A \uD800-\uDFFF escape: only then can the parsed text hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse_json(body: bytes) -> Json:
-    """Parse a request body as strict UTF-8 JSON. Raises BadJson with a client-safe reason."""
+    """Parse a request body as strict UTF-8 JSON. Raises BadJson with a client-safe reason.
+
+    Rejects what is not interoperable JSON: NaN/Infinity, numbers that overflow a double,
+    and strings with lone UTF-16 surrogates (they cannot be stored as UTF-8).
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadJson(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        if _SURROGATE_ESCAPE.search(text):
+            dumps(value).encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raise BadJson("string holds a lone UTF-16 surrogate escape") from None
     except json.JSONDecodeError as exc:
         raise BadJson(f"malformed JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") from None
     except RecursionError:
