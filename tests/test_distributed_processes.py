@@ -108,6 +108,22 @@ async def management(session: aiohttp.ClientSession, path: str) -> Any:
         return await resp.json()
 
 
+async def queue_stats(
+    session: aiohttp.ClientSession, queue: str, messages: int | None = None
+) -> Any:
+    """The management API's view of ``queue`` once its statistics are in (they lag)."""
+
+    async def fetch() -> Any:
+        stats = await management(session, f"/queues/%2F/{quote(queue, safe='')}")
+        if "consumers" not in stats or "messages" not in stats:
+            return None
+        if messages is not None and stats["messages"] != messages:
+            return None
+        return stats
+
+    return await wait_until(fetch, 20, f"management statistics of {queue}")
+
+
 async def wait_until(check: Callable[[], Any], within: float, what: str) -> Any:
     deadline = time.monotonic() + within
     while True:
@@ -160,10 +176,10 @@ async def test_three_consumers_share_300_messages_exactly_once(
     pids = {pid for _, pid, _ in runs(log)}
     assert pids == {c.pid for c in consumers}, "every consumer should have done part"
 
-    queue = await management(session, f"/queues/%2F/{quote(cluster.prefix + 'runlog')}")
+    queue = await queue_stats(session, cluster.prefix + "runlog")
     assert queue["consumers"] == 3
     assert queue["arguments"]["x-queue-type"] == "quorum"
-    dead = await management(session, f"/queues/%2F/{quote(cluster.prefix + 'runlog.dead')}")
+    dead = await queue_stats(session, cluster.prefix + "runlog.dead")
     assert dead["messages"] == 0
     names = {
         c["client_properties"].get("connection_name", "")
@@ -213,7 +229,11 @@ async def test_poison_message_is_dead_lettered_and_marked_error(
         await asyncio.sleep(0.3)
     assert record["status"] == "ERROR", record
     assert record["error"]["type"] == "DeliveryLimitExceeded"
-    dead = await management(session, f"/queues/%2F/{quote(cluster.prefix + 'poison.dead')}")
+    dead = await wait_until(
+        lambda: queue_stats(session, cluster.prefix + "poison.dead", messages=1),
+        20,
+        "the dead-letter queue to show the message",
+    )
     assert dead["messages"] == 1
 
 
