@@ -310,3 +310,55 @@ async def test_message_recorded_but_never_published_is_swept(
     final = await api.wait_final("runlog", record.id, token, within=30)
     assert final["status"] == "COMPLETE"
     assert [m for m, _, _ in runs(log)] == [record.id]
+
+
+async def test_duplicate_delivery_waits_for_a_live_lease_instead_of_running_twice(
+    cluster: Cluster, keys: Keys, session: aiohttp.ClientSession
+) -> None:
+    # The handler outlives several leases (3 s); its consumer keeps renewing. A second
+    # delivery of the same message (as after a network blip) reaches another consumer,
+    # which must wait, not run it concurrently, and then ack it as a duplicate.
+    from shared.delivery.rabbitmq import RabbitDelivery
+
+    _, url = cluster.gateway()
+    cluster.consumer()
+    cluster.consumer()
+    api = Api(session, url, keys)
+    token = keys.token(["tester"])
+    log = cluster.tmp / "runs.log"
+    mid = await api.push("runlog", {"log": str(log), "seconds": 8}, token)
+    await wait_until(lambda: asyncio.sleep(0, runs(log)), 20, "the handler to start")
+    duplicate = RabbitDelivery(require_rabbitmq(), prefix=cluster.prefix, delivery_limit=2)
+    await duplicate.open(["runlog"])
+    await duplicate.publish("runlog", mid)
+    await duplicate.close()
+    record = await api.wait_final("runlog", mid, token, within=60)
+    assert record["status"] == "COMPLETE"
+    assert record["attempts"] == 1
+    await asyncio.sleep(2)  # give the duplicate time to be (wrongly) run
+    assert len(runs(log)) == 1
+    queue = await queue_stats(session, cluster.prefix + "runlog", messages=0)
+    assert queue["messages"] == 0, "the duplicate delivery should have been acked"
+
+
+async def test_consumer_sigterm_requeues_unfinished_work_and_exits_0(
+    cluster: Cluster, keys: Keys, session: aiohttp.ClientSession
+) -> None:
+    _, url = cluster.gateway()
+    first = cluster.consumer("--grace-seconds", "1")
+    api = Api(session, url, keys)
+    token = keys.token(["tester"])
+    log = cluster.tmp / "runs.log"
+    quick = await api.push("runlog", {"log": str(log), "seconds": 0}, token)
+    assert (await api.wait_final("runlog", quick, token))["status"] == "COMPLETE"
+    slow = await api.push("runlog", {"log": str(log), "seconds": 30}, token)
+    await wait_until(lambda: asyncio.sleep(0, len(runs(log)) == 2), 20, "the slow handler")
+    assert await asyncio.to_thread(first.stop) == 0
+    record = await (await api.get(f"/runlog/{slow}", token)).json()
+    assert record["status"] == "PENDING", record
+    second = cluster.consumer()
+    final = await api.wait_final("runlog", slow, token, within=60)
+    assert final["status"] == "COMPLETE"
+    assert final["attempts"] == 2
+    assert runs(log)[-1][1:] == (second.pid, 2)
+    assert "shutting down consumer" in first.text()
