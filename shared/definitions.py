@@ -22,7 +22,19 @@ from shared.records import Json
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUFFIX = ".queue.json"
-TOP_LEVEL_KEYS = frozenset({"name", "client_id", "roles", "incoming", "security", "description"})
+OPTION_KEYS = frozenset(
+    {
+        "timeout_seconds",
+        "max_attempts",
+        "retry_backoff_seconds",
+        "retry_backoff_max_seconds",
+        "result_ttl_seconds",
+        "rate_limit",
+    }
+)
+TOP_LEVEL_KEYS = frozenset(
+    {"name", "client_id", "roles", "incoming", "security", "description"} | OPTION_KEYS
+)
 ROLES_KEYS = frozenset({"needsRole", "replace", "roles"})
 RESERVED_NAMES = frozenset({"healthz", "readyz", "metrics", "docs", "queues"})
 DEFAULT_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -47,6 +59,33 @@ class RoleRules:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``requests`` pushes per ``per_seconds`` for one caller."""
+
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOptions:
+    """Behaviour beyond the original service; the defaults keep the original behaviour.
+
+    ``timeout_seconds``: a run longer than this is cancelled and ends ``ERROR`` (None: no
+    limit). ``max_attempts``: runs before a failure is final (1: no retries), waiting
+    ``retry_backoff_seconds * 2**(attempt-1)`` (capped at ``retry_backoff_max_seconds``, with
+    jitter) between them. ``result_ttl_seconds``: final messages are deleted this long after
+    they finished (None: kept). ``rate_limit``: pushes per caller (None: unlimited).
+    """
+
+    timeout_seconds: float | None = None
+    max_attempts: int = 1
+    retry_backoff_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 300.0
+    result_ttl_seconds: float | None = None
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueDefinition:
     """A validated queue definition."""
 
@@ -58,6 +97,7 @@ class QueueDefinition:
     client_id: str | None = None
     auth_enabled: bool = True
     description: str | None = None
+    options: QueueOptions = QueueOptions()
 
     @property
     def handler_path(self) -> Path:
@@ -102,6 +142,55 @@ def _parse_security(path: Path, raw: Json) -> bool:
             path, f"security.mechanism must be none or default, not {mechanism!r}"
         )
     return bool(mechanism != "none")
+
+
+def _number(path: Path, data: dict[str, Any], key: str, *, integer: bool = False) -> Any:
+    """``data[key]`` if absent/None or a positive number (an integer if asked)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        kind = "a positive integer" if integer else "a positive number"
+        raise DefinitionError(path, f"{key} must be {kind}")
+    if not integer and value == float("inf"):
+        raise DefinitionError(path, f"{key} must be finite")
+    return value
+
+
+def _parse_rate_limit(path: Path, raw: Json) -> RateLimit | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"requests", "per_seconds"}:
+        raise DefinitionError(path, 'rate_limit must be {"requests": N, "per_seconds": S}')
+    requests = _number(path, raw, "requests", integer=True)
+    per_seconds = _number(path, raw, "per_seconds")
+    return RateLimit(requests=requests, per_seconds=float(per_seconds))
+
+
+def parse_options(path: Path, data: dict[str, Any]) -> QueueOptions:
+    """The :class:`QueueOptions` keys of a definition, validated."""
+    defaults = QueueOptions()
+    timeout = _number(path, data, "timeout_seconds")
+    attempts = _number(path, data, "max_attempts", integer=True)
+    backoff = _number(path, data, "retry_backoff_seconds")
+    backoff_max = _number(path, data, "retry_backoff_max_seconds")
+    ttl = _number(path, data, "result_ttl_seconds")
+    options = QueueOptions(
+        timeout_seconds=float(timeout) if timeout is not None else None,
+        max_attempts=attempts if attempts is not None else defaults.max_attempts,
+        retry_backoff_seconds=float(backoff)
+        if backoff is not None
+        else defaults.retry_backoff_seconds,
+        retry_backoff_max_seconds=float(backoff_max)
+        if backoff_max is not None
+        else defaults.retry_backoff_max_seconds,
+        result_ttl_seconds=float(ttl) if ttl is not None else None,
+        rate_limit=_parse_rate_limit(path, data.get("rate_limit")),
+    )
+    if options.retry_backoff_max_seconds < options.retry_backoff_seconds:
+        raise DefinitionError(path, "retry_backoff_max_seconds must be >= retry_backoff_seconds")
+    return options
 
 
 def build_validator(path: Path, schema: Json) -> Validator:
@@ -159,6 +248,7 @@ def parse_definition(path: Path, data: Json) -> QueueDefinition:
         client_id=client_id,
         auth_enabled=_parse_security(path, data.get("security")),
         description=description,
+        options=parse_options(path, data),
     )
 
 

@@ -120,7 +120,9 @@ def delete_leftover_test_queues(prefixes: tuple[str, ...] = ("test.", "ptest."))
             queues = json.loads(resp.read())
     except OSError:  # best effort: the per-test clean-up is what keeps RabbitMQ healthy
         return 0
-    doomed = [q["name"] for q in queues if q["name"].startswith(prefixes) and not q["consumers"]]
+    doomed = [
+        q["name"] for q in queues if q["name"].startswith(prefixes) and not q.get("consumers")
+    ]
     for name in doomed:
         quoted = urllib.parse.quote(name, safe="")
         request = urllib.request.Request(f"{api}/%2F/{quoted}", method="DELETE", headers=headers)
