@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from conveyor.serve import Served, serving
 from shared.settings import Settings
 from tests.services import (
-    delete_leftover_test_queues,
     delete_rabbit_queues,
     require_rabbitmq,
     start_mongo_wire,
@@ -87,12 +86,6 @@ def queues_dir(tmp_path: Path) -> Path:
 def mongo_url() -> Iterator[str]:
     """A MongoDB wire server shared by the session (each test uses its own database)."""
     yield from start_mongo_wire()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _no_leftover_test_queues() -> None:
-    """Remove test queues an earlier, killed run left in the local RabbitMQ."""
-    delete_leftover_test_queues()
 
 
 @pytest.fixture(params=MODES)
