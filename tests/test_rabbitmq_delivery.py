@@ -128,7 +128,7 @@ async def test_open_declares_quorum_queues_with_limit_and_dead_letter(env: Env) 
     name = env.prefix + "orders"
     expected: dict[str, Any] = {
         "x-queue-type": "quorum",
-        "x-delivery-limit": 3,
+        "x-delivery-limit": 2,  # delivery_limit counts deliveries; RabbitMQ counts returns
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": name + ".dead",
     }
@@ -140,7 +140,7 @@ async def test_open_declares_quorum_queues_with_limit_and_dead_letter(env: Env) 
     # ...and refuses a different limit (the channel closes; take another).
     with pytest.raises(ChannelPreconditionFailed):
         await env.channel.declare_queue(
-            name, durable=True, arguments={**expected, "x-delivery-limit": 4}
+            name, durable=True, arguments={**expected, "x-delivery-limit": 3}
         )
     env.channel = await env.admin.channel()
     if RABBITMQCTL is not None:
@@ -203,8 +203,8 @@ async def test_requeue_redelivers_with_count_incremented(env: Env) -> None:
 
 
 @pytest.mark.parametrize("how", ["requeue", "crash"])
-async def test_delivery_limit_dead_letters_after_limit_plus_one(env: Env, how: str) -> None:
-    gateway = await env.delivery(["limited"], delivery_limit=2)
+async def test_delivery_limit_dead_letters_after_limit_deliveries(env: Env, how: str) -> None:
+    gateway = await env.delivery(["limited"], delivery_limit=3)
     await gateway.publish("limited", "doomed")
     counts = []
     consumer, inbox = gateway, Inbox()
@@ -216,10 +216,10 @@ async def test_delivery_limit_dead_letters_after_limit_plus_one(env: Env, how: s
             await got.requeue()
         else:  # the consumer dies holding it; the next one takes over
             await consumer.close()
-            consumer, inbox = await env.delivery(["limited"], delivery_limit=2), Inbox()
+            consumer, inbox = await env.delivery(["limited"], delivery_limit=3), Inbox()
             await consumer.consume(["limited"], inbox, prefetch=1)
     await inbox.nothing(1.0)
-    assert counts == [0, 1, 2]  # x-delivery-limit N allows N + 1 deliveries
+    assert counts == [0, 1, 2]  # delivery_limit 3: exactly three deliveries
     dead = await env.get(env.prefix + "limited.dead")
     assert json.loads(dead.body)["id"] == "doomed"
     assert dead.headers["x-first-death-reason"] == "delivery_limit"
