@@ -36,6 +36,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def delete_queues(url: str, prefix: str) -> None:
+    """Remove the benchmark's quorum queues (each holds broker resources)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        for name in (f"{prefix}bench", f"{prefix}bench.dead"):
+            await channel.queue_delete(name)
+
+
 async def wait_ready(session: aiohttp.ClientSession, url: str) -> None:
     for _ in range(200):
         try:
@@ -69,8 +80,9 @@ async def run(args: argparse.Namespace) -> None:
         "--concurrency",
         str(args.concurrency),
     ]
+    prefix = f"bench.{uuid.uuid4().hex[:8]}."
     if args.broker:
-        cmd += ["--broker", args.broker, "--queue-prefix", f"bench.{uuid.uuid4().hex[:8]}."]
+        cmd += ["--broker", args.broker, "--queue-prefix", prefix]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     proc = subprocess.Popen(cmd, env=env)  # noqa: ASYNC220 (started once, before timing)
     url = f"http://127.0.0.1:{port}"
@@ -106,6 +118,8 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+        if args.broker:
+            await delete_queues(args.broker, prefix)
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
     mode = "rabbitmq delivery" if args.broker else "in-process delivery"
