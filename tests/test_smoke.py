@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from conveyor.serve import Served
+from tests.conftest import QUEUES_DIR, Api, StartConveyor
+from tests.services import delete_rabbit_queues, require_rabbitmq
 
 
 async def test_push_and_complete(api: Api) -> None:
@@ -12,3 +19,34 @@ async def test_push_and_complete(api: Api) -> None:
     assert record["status"] == "COMPLETE"
     assert record["result"]["echo"] == {"hello": "there"}
     assert record["attempts"] == 1
+
+
+async def test_one_slow_queue_does_not_starve_another(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    # One message at a time per queue: a long handler on `slow` must not hold up `echo`.
+    api = api_for(await start_conveyor(concurrency=1))
+    token = api.keys.token(["tester"])
+    slow_id = await api.push("slow", {"seconds": 30}, token)
+    echo_id = await api.push("echo", {"n": 1}, token)
+    assert (await api.wait_final("echo", echo_id, token, within=10))["status"] == "COMPLETE"
+    slow = await (await api.get(f"/slow/{slow_id}", token)).json()
+    assert slow["status"] == "INPROGRESS"
+
+
+async def test_rabbitmq_delivery_with_the_sqlite_store(
+    mode: str, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    # Store and broker are chosen independently: RabbitMQ with SQLite on one machine.
+    if mode != "embedded":
+        pytest.skip("one combination is enough")
+    prefix = f"test.{uuid.uuid4().hex[:10]}."
+    api = api_for(await start_conveyor(broker=require_rabbitmq(), queue_prefix=prefix))
+    token = api.keys.token(["tester"])
+    try:
+        message_id = await api.push("echo", {"n": 2}, token)
+        record = await api.wait_final("echo", message_id, token)
+        assert record["status"] == "COMPLETE"
+    finally:
+        names = [p.name.removesuffix(".queue.json") for p in QUEUES_DIR.glob("*.queue.json")]
+        await delete_rabbit_queues(require_rabbitmq(), prefix, names)
