@@ -29,46 +29,8 @@ die() {
     exit 1
 }
 
-# first_python / ensure_venv: as in scripts/test.sh.
-first_python() {
-    local min=$1 cand
-    shift
-    for cand in "$@"; do
-        [ -n "$cand" ] || continue
-        if "$cand" -c "import sys; sys.exit(sys.version_info < ($min))" >/dev/null 2>&1; then
-            "$cand" -c 'import sys; print(sys.executable)'
-            return 0
-        fi
-    done
-    return 1
-}
-
-ensure_venv() {
-    local dir=$1 min=$2 stamps=$3 key=$4 python s
-    shift 4
-    if [ -e "$dir" ] && ! "$dir/bin/python" -c "import sys; sys.exit(sys.version_info < ($min))" \
-        >/dev/null 2>&1; then
-        say "$dir is unusable (its Python is gone or too old): recreating it"
-        rm -rf "$dir"
-    fi
-    if [ ! -e "$dir" ]; then
-        python=$(first_python "$min" "${PY_CANDIDATES[@]}") || die "no Python >= ${min/,/.} found"
-        say "creating $dir with $("$python" --version 2>&1)"
-        "$python" -m venv "$dir"
-    fi
-    for s in $stamps; do
-        if [ "$(cat "$dir/$s" 2>/dev/null)" = "$key" ]; then
-            say "$dir is up to date"
-            return 0
-        fi
-    done
-    say "pip install $* (log: $dir/pip.log)"
-    if ! "$dir/bin/python" -m pip install --disable-pip-version-check "$@" >"$dir/pip.log" 2>&1; then
-        tail -n 40 "$dir/pip.log" >&2
-        die "pip install failed (full log: $dir/pip.log)"
-    fi
-    printf '%s\n' "$key" >"$dir/${stamps%% *}"
-}
+# shellcheck source=scripts/venv-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/venv-lib.sh"
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
