@@ -3,6 +3,11 @@
 Never raises except ``CancelledError``: a handler's exception becomes ``ERROR`` with
 ``{"type", "message"}``, and a return value that cannot be stored as JSON becomes ``ERROR``
 with a message saying so.
+
+:func:`run_handler` adds what the retry policy needs (``consumer.retries.Failure``): a run
+longer than the queue's ``timeout_seconds`` is cancelled and becomes ``HandlerTimeout``
+(retryable; a sync handler's thread cannot be killed, so it runs on detached while the
+message moves on), ``Retry`` carries its delay, ``Reject`` becomes a final ``Rejected``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ import asyncio
 import contextvars
 import functools
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
+from consumer.retries import Failure
+from shared.outcomes import Reject, Retry
 from shared.ports import Outcome
 from shared.records import ErrorInfo, Status
 from shared.registry import Handler
@@ -48,4 +56,53 @@ async def execute(handler: Handler, message: Any, ctx: Any, executor: Executor) 
         raise
     except Exception as exc:  # the handler's failure is the message's result
         return error_outcome(exc)
+    return result_outcome(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A run's outcome and, when it failed, how (None: it succeeded)."""
+
+    outcome: Outcome
+    failure: Failure | None = None
+
+
+def _timeout_outcome(seconds: float) -> Outcome:
+    message = f"the handler ran longer than timeout_seconds={seconds:g} and was cancelled"
+    return Outcome(Status.ERROR, error=ErrorInfo("HandlerTimeout", message))
+
+
+async def run_handler(
+    handler: Handler, message: Any, ctx: Any, executor: Executor, limit: float | None
+) -> RunResult:
+    """:func:`execute` for ``limit`` seconds at most, classified for the retry policy."""
+    try:
+        async with asyncio.timeout(limit) as scope:
+            outcome = await _execute_raising(handler, message, ctx, executor)
+    except TimeoutError as exc:
+        if scope.expired() and limit is not None:
+            return RunResult(_timeout_outcome(limit), Failure())
+        return RunResult(error_outcome(exc), Failure())  # the handler's own TimeoutError
+    except Retry as exc:
+        return RunResult(error_outcome(exc), Failure(delay=exc.delay))
+    except Reject as exc:
+        return RunResult(
+            Outcome(Status.ERROR, error=ErrorInfo("Rejected", exc.reason)), Failure(retryable=False)
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the handler's failure is the message's result
+        return RunResult(error_outcome(exc), Failure())
+    if outcome.status is Status.COMPLETE:
+        return RunResult(outcome)
+    return RunResult(outcome, Failure(retryable=False))  # e.g. a result that is not JSON
+
+
+async def _execute_raising(handler: Handler, message: Any, ctx: Any, executor: Executor) -> Outcome:
+    """Call ``handler`` and let its exceptions through (``run_handler`` classifies them)."""
+    if handler.is_async:
+        value = await handler.call(message, ctx)
+    else:
+        call = functools.partial(contextvars.copy_context().run, handler.call, message, ctx)
+        value = await asyncio.get_running_loop().run_in_executor(executor, call)
     return result_outcome(value)

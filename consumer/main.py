@@ -9,8 +9,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from consumer.completion import sweep_expired_forever
 from consumer.recovery import recover_at_start, sweep_forever
 from consumer.worker import Consumer
+from shared.metrics_http import serving_metrics
+from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings
 from shared.signals import wait_for_stop_signal
@@ -39,10 +42,14 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     await consumer.start()
     sweeper: asyncio.Task[None] | None = None
     if not rt.embedded_delivery:
-        sweeper = asyncio.create_task(sweep_forever(rt, frozenset(queues)), name="sweep")
+        sweeper = asyncio.create_task(sweep_forever(rt, consumer.consumed), name="sweep")
+    expiry = asyncio.create_task(sweep_expired_forever(rt), name="expiry-sweep")
     try:
         yield consumer
     finally:
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -52,6 +59,11 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
 
 async def run_consumer(settings: Settings) -> None:
     """Run the consumer daemon until SIGTERM/SIGINT, then shut down cleanly."""
-    async with open_runtime(settings, with_handlers=True) as rt, running_consumer(rt):
-        await wait_for_stop_signal()
+    async with (
+        open_runtime(settings, with_handlers=True) as rt,
+        running_consumer(rt) as consumer,
+        serving_metrics(rt),
+        running_reloader(rt, with_handlers=True, on_queues=consumer.follow) as reloader,
+    ):
+        await wait_for_stop_signal(on_reload=reloader.request)
         log.info("stop signal received; shutting down consumer")

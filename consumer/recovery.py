@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 
 from shared.ports import DeliveryUnavailable, MessageRef, StoreUnavailable
@@ -53,7 +54,7 @@ def dead_letter_error(limit: int) -> ErrorInfo:
     )
 
 
-async def sweep(rt: Runtime, queues: frozenset[str]) -> tuple[int, int]:
+async def sweep(rt: Runtime, queues: Collection[str]) -> tuple[int, int]:
     """One pass of the recovery sweep; (republished, failed) counts."""
     settings = rt.settings
     cutoff = utcnow() - timedelta(seconds=settings.republish_after_seconds)
@@ -72,6 +73,7 @@ async def sweep(rt: Runtime, queues: frozenset[str]) -> tuple[int, int]:
     if republished:
         log.warning("sweep republished %d messages recorded but never published", len(republished))
     for ref in failed:
+        rt.metrics.dead_lettered(ref.queue)
         log.error(
             "message %s on %s dead-lettered after %d deliveries; marked ERROR",
             ref.id,
@@ -81,8 +83,11 @@ async def sweep(rt: Runtime, queues: frozenset[str]) -> tuple[int, int]:
     return len(republished), len(failed)
 
 
-async def sweep_forever(rt: Runtime, queues: frozenset[str]) -> None:
-    """Run :func:`sweep` every ``sweep_interval_seconds`` until cancelled."""
+async def sweep_forever(rt: Runtime, queues: Collection[str]) -> None:
+    """Run :func:`sweep` every ``sweep_interval_seconds`` until cancelled.
+
+    ``queues`` is read at each pass (the consumer's live list follows hot reloads).
+    """
     while True:
         await asyncio.sleep(rt.settings.sweep_interval_seconds)
         try:

@@ -2,7 +2,10 @@
 
 Every delivery is processed inside :func:`settlement`:
 
-- the body returns normally (done, or the record was deleted/already final) → ack;
+- the body returns normally (done, or the record was deleted/already final) → ack; a
+  failed run with attempts left also returns normally: its retry is already recorded and
+  handed to ``Delivery.publish_later`` (``consumer.reschedule``), so this delivery is done
+  and no consumer holds a waiting retry;
 - ``CancelledError`` (shutdown past the grace period) → requeue for another consumer,
   then re-raise;
 - any other exception (a bug, not a handler failure: those are outcomes) → log and requeue.

@@ -25,15 +25,19 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor, Future
 from typing import ParamSpec, TypeVar
 
-from consumer.execute import execute
+from consumer.completion import announce, queue_ttl, with_expiry
+from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
+from consumer.reschedule import defer, schedule_retry
+from consumer.retries import retry_delay
 from consumer.settle import settlement
 from shared.client_auth import ClientAuth
 from shared.context import Context, HandlerMessaging
@@ -121,6 +125,35 @@ class Consumer:
             self._rt.settings.concurrency,
         )
 
+    async def follow(self, added: Sequence[str], removed: Sequence[str]) -> None:
+        """Hot reload: start consuming ``added`` queues, stop consuming ``removed`` ones.
+
+        Added queues are limited to ``--queues`` when it is set; the other queues are not
+        disturbed, and messages of a removed queue already in flight finish.
+        """
+        wanted = self._rt.settings.queues
+        stop = [q for q in removed if q in self._queues]
+        start = [q for q in added if q not in self._queues and (not wanted or q in wanted)]
+        if stop:
+            await self._rt.delivery.stop_consuming(stop)
+            self._queues[:] = [q for q in self._queues if q not in stop]
+            log.info("stopped consuming %s", ", ".join(stop))
+        if start:
+            concurrency = self._rt.settings.concurrency
+            await self._rt.delivery.consume(start, self._on_delivery, concurrency)
+            self._queues.extend(start)
+            log.info("consuming %s (concurrency %d per queue)", ", ".join(start), concurrency)
+
+    @property
+    def queues(self) -> list[str]:
+        """The queues being consumed (a copy)."""
+        return list(self._queues)
+
+    @property
+    def consumed(self) -> Collection[str]:
+        """The queues being consumed, live: it follows hot reloads (the recovery sweep's)."""
+        return self._queues
+
     async def _on_delivery(self, delivery: Delivered) -> None:
         task = asyncio.create_task(self._process(delivery), name=f"msg:{delivery.message_id}")
         self._tasks.add(task)
@@ -152,10 +185,15 @@ class Consumer:
 
     async def _process(self, delivery: Delivered) -> None:
         async with settlement(delivery):
+            # Captured once, before any await: a hot reload (``shared.reload``) meanwhile
+            # does not change the code this message runs; the next message gets the new one.
             queue = self._rt.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
                 raise LookupError(f"no loaded handler for queue {delivery.queue}")
             claim = await self._claim(delivery)
+            if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
+                await defer(self._rt, delivery.queue, delivery.message_id, claim.due)
+                return
             if claim.outcome is not ClaimOutcome.CLAIMED or claim.record is None:
                 log.debug(
                     "skipping %s on %s: %s",
@@ -171,7 +209,7 @@ class Consumer:
         ref = MessageRef(record.queue, record.id)
         self._leases.held.add(ref)
         started = time.perf_counter()
-        bound = message_logger(record.queue, record.id, record.attempts)
+        bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
         ctx = Context(
             id=record.id,
             queue=record.queue,
@@ -181,34 +219,73 @@ class Consumer:
             http=self._rt.http,
             services=self._rt.services,
             auth=ClientAuth(self._rt.tokens, queue.definition.client_id),
+            request_id=record.request_id,
         )
         try:
-            outcome = await execute(queue.handler, record.request, ctx, self._executor)
-            outcome, written = await self._finish(record, outcome)
+            with self._rt.metrics.running(record.queue):
+                run = await run_handler(
+                    queue.handler,
+                    record.request,
+                    ctx,
+                    self._executor,
+                    queue.definition.options.timeout_seconds,
+                )
+            outcome, written = await self._conclude(queue, record, run)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(ref))
             raise
         finally:
             self._leases.held.discard(ref)
         self.processed += 1
+        duration = time.perf_counter() - started
+        if written:
+            self._rt.metrics.finished(record.queue, outcome.status, duration)
         log.info(
             "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
             record.id,
             record.queue,
             record.attempts,
             outcome.status.value,
-            (time.perf_counter() - started) * 1000,
+            duration * 1000,
             "" if written else " (record deleted or taken over meanwhile; not written)",
+            extra={
+                **(bound.extra or {}),
+                "outcome": outcome.status.value,
+                "duration_ms": duration * 1000,
+            },
         )
+
+    async def _conclude(
+        self, queue: LoadedQueue, record: MessageRecord, run: RunResult
+    ) -> tuple[Outcome, bool]:
+        """Success → finish; a failure with attempts left → schedule a retry (the record
+        stays PENDING, written; see ``consumer.reschedule``); a final failure → finish ERROR."""
+        options = queue.definition.options
+        error = run.outcome.error
+        if run.failure is None or error is None:
+            return await self._finish(record, run.outcome)
+        delay = retry_delay(run.failure, record.attempts, options, random.random())
+        if delay is None:
+            return await self._finish(record, run.outcome)
+        written = await self._retry_store(
+            lambda: schedule_retry(self._rt, record, self._leases.owner, error, delay), "retry"
+        )
+        return Outcome(Status.PENDING, error=error), written
 
     async def _finish(self, record: MessageRecord, outcome: Outcome) -> tuple[Outcome, bool]:
         """Write the outcome (retrying outages); a result the store refuses becomes ERROR."""
 
+        ttl = queue_ttl(self._rt, record.queue)
+
         async def write(final: Outcome) -> bool:
-            return await self._retry_store(
+            final = with_expiry(final, ttl)
+            written = await self._retry_store(
                 lambda: self._rt.store.finish(record.queue, record.id, self._leases.owner, final),
                 "finish",
             )
+            if written:  # wake GET ?wait= clients (after the final status is stored)
+                await announce(self._rt, record.queue, record.id)
+            return written
 
         try:
             return outcome, await write(outcome)

@@ -16,17 +16,22 @@ COMMON = [
     "broker",
     "handlers",
     "log_level",
+    "log_format",
     "queue_prefix",
     "delivery_limit",
     "mongo_database",
     "mongo_collection",
     "lease_seconds",
     "republish_after_seconds",
+    "reload_interval_seconds",
 ]
 HTTP = [
     "host",
     "port",
     "max_body_bytes",
+    "rate_limit_requests",
+    "rate_limit_per_seconds",
+    "batch_max_items",
     "jwt_secret",
     "jwt_public_key",
     "jwks_url",
@@ -50,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway = sub.add_parser("gateway", help="the HTTP gateway alone")
     add_arguments(gateway, COMMON + HTTP)
     consumer = sub.add_parser("consumer", help="the consumer daemon alone")
-    add_arguments(consumer, COMMON + CONSUMER)
+    add_arguments(consumer, [*COMMON, *CONSUMER, "host", "metrics_port"])
     token = sub.add_parser("token", help="print a signed token for trying things out")
     token.add_argument("--sub", default="conveyor-user", help="subject (default conveyor-user)")
     token.add_argument("--roles", default="", help="comma-separated roles")
@@ -61,10 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        from shared.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
@@ -101,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     try:
         settings = parse_settings(args)
-        _configure_logging(settings.log_level)
+        _configure_logging(settings.log_level, settings.log_format)
         return _run(args["command"], settings, args)
     except SettingsError as exc:
         print(f"conveyor: {exc}", file=sys.stderr)

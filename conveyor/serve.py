@@ -20,6 +20,7 @@ from aiohttp import web
 from consumer.main import running_consumer
 from consumer.worker import Consumer
 from gateway.app import serving_http
+from shared.reload import Reloader, running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings
 from shared.signals import wait_for_stop_signal
@@ -56,6 +57,7 @@ class Served:
     runtime: Runtime
     consumer: Consumer
     http: web.AppRunner
+    reloader: Reloader
 
     @property
     def url(self) -> str:
@@ -70,8 +72,9 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_http(rt) as http,
+        running_reloader(rt, with_handlers=True, on_queues=consumer.follow) as reloader,
     ):
-        yield Served(rt, consumer, http)
+        yield Served(rt, consumer, http, reloader)
 
 
 async def run_serve(settings: Settings) -> None:
@@ -81,5 +84,5 @@ async def run_serve(settings: Settings) -> None:
         if not settings.jwt_public_key and not settings.jwks_url:
             log.info("mint a token with: conveyor token --sub me --roles system_admin")
         log.info("conveyor is ready at %s", served.url)
-        await wait_for_stop_signal()
+        await wait_for_stop_signal(on_reload=served.reloader.request)
         log.info("stop signal received; shutting down")

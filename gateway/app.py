@@ -9,11 +9,21 @@ from contextlib import asynccontextmanager
 import aiohttp
 from aiohttp import web
 
+from gateway.admin import add_admin_routes
+from gateway.batch import add_batch_routes
+from gateway.docs import add_docs_routes
 from gateway.errors import json_errors
+from gateway.listing import add_listing_routes
+from gateway.observe import observe
+from gateway.openapi import add_openapi_routes
+from gateway.ratelimit import RateLimiter
+from gateway.redrive import add_redrive_routes
 from gateway.security import AUTHENTICATOR
+from gateway.throttle import RATE_LIMITER
 from gateway.views import RUNTIME, add_routes
 from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
 from shared.jwks import JwksCache
+from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings, SettingsError
 from shared.signals import wait_for_stop_signal
@@ -44,10 +54,19 @@ def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Auth
 
 def create_app(rt: Runtime) -> web.Application:
     """The gateway application over an open runtime."""
-    app = web.Application(middlewares=[json_errors], client_max_size=rt.settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[observe, json_errors], client_max_size=rt.settings.max_body_bytes
+    )
     app[RUNTIME] = rt
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
+    app[RATE_LIMITER] = RateLimiter()
+    add_batch_routes(app)
     add_routes(app)
+    add_redrive_routes(app)
+    add_admin_routes(app)
+    add_openapi_routes(app)
+    add_docs_routes(app)
+    add_listing_routes(app)  # last: GET /{queue} must not shadow fixed paths
     return app
 
 
@@ -67,6 +86,8 @@ def require_keys(rt: Runtime) -> None:
 async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close)."""
     runner = web.AppRunner(create_app(rt), access_log=None, handle_signals=False)
+    # Completion events from consumers (in other processes too) wake GET ?wait= clients.
+    await rt.delivery.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
     await runner.setup()
     try:
         site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
@@ -82,6 +103,6 @@ async def run_gateway(settings: Settings) -> None:
     """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
     async with open_runtime(settings, with_handlers=False) as rt:
         require_keys(rt)
-        async with serving_http(rt):
-            await wait_for_stop_signal()
+        async with serving_http(rt), running_reloader(rt, with_handlers=False) as reloader:
+            await wait_for_stop_signal(on_reload=reloader.request)
             log.info("stop signal received; shutting down gateway")

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.callers import caller_of
 from gateway.errors import ApiError, json_response
+from gateway.idempotency import idempotency_key, push_idempotent
+from gateway.request_ids import REQUEST_ID
 from gateway.security import authorize
+from gateway.throttle import throttle
+from gateway.waiting import wait_for_final, wait_seconds
 from shared.messaging import TooLarge, Unavailable, UnknownQueue, ValidationFailed
 from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.registry import LoadedQueue
@@ -52,10 +57,18 @@ def _location(queue: str, message_id: str) -> str:
 async def post_message(request: web.Request) -> web.Response:
     """``POST /{queue}``: 201 with the PENDING record and its Location."""
     queue = _queue(request)
-    await authorize(request, queue)
+    principal = await authorize(request, queue)
+    caller = caller_of(request, queue, principal)
+    throttle(request, request.app[RUNTIME].settings, queue, caller)
+    key = idempotency_key(request)
     message = await _read_json(request)
+    if key is not None:
+        rt, rid = request.app[RUNTIME], request.get(REQUEST_ID)
+        return await push_idempotent(rt, queue, caller, key, message, rid)
     try:
-        record = await request.app[RUNTIME].messaging.push(queue.name, message)
+        record = await request.app[RUNTIME].messaging.push(
+            queue.name, message, request_id=request.get(REQUEST_ID)
+        )
     except ValidationFailed as exc:
         raise ApiError(422, *exc.errors) from None
     except UnknownQueue:
@@ -70,12 +83,18 @@ async def post_message(request: web.Request) -> web.Response:
 
 
 async def get_message(request: web.Request) -> web.Response:
-    """``GET /{queue}/{id}``: 200 with the record, 404 if unknown."""
+    """``GET /{queue}/{id}``: 200 with the record, 404 if unknown.
+
+    ``?wait=N``: answer once the message is final (or gone), at the latest after N seconds
+    with its current state (see ``gateway.waiting``)."""
     queue = _queue(request)
     await authorize(request, queue)
     message_id = request.match_info["id"]
+    wait = wait_seconds(request)
     try:
         record = await request.app[RUNTIME].messaging.get(queue.name, message_id)
+        if record is not None and wait is not None and not record.status.final:
+            record = await wait_for_final(request.app[RUNTIME], queue.name, message_id, wait)
     except (Unavailable, UnknownQueue) as exc:
         raise ApiError(503, str(exc)) from None
     if record is None:
@@ -92,6 +111,7 @@ async def delete_message(request: web.Request) -> web.Response:
         existed = await request.app[RUNTIME].messaging.delete(queue.name, message_id)
     except (Unavailable, UnknownQueue) as exc:
         raise ApiError(503, str(exc)) from None
+    request.app[RUNTIME].notifier.notify(message_id)  # waiters here answer 404 at once
     if not existed:
         raise ApiError(404, f"no message {message_id} on queue {queue.name}")
     return web.Response(status=204)

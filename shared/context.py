@@ -56,3 +56,5 @@ class Context:
     http: aiohttp.ClientSession
     services: Mapping[str, Any]
     auth: ClientAuth
+    #: The ``X-Request-Id`` of the HTTP request that pushed the message (None if unknown).
+    request_id: str | None = None

@@ -14,7 +14,7 @@ which republishes old ``PENDING`` records that were never marked published.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shared.ports import (
@@ -84,10 +84,21 @@ class Messaging:
         if errors:
             raise ValidationFailed(errors)
 
-    async def push(self, queue: str, message: Json) -> MessageRecord:
-        """Validate, record and deliver ``message``; the ``PENDING`` record on success."""
+    async def push(
+        self,
+        queue: str,
+        message: Json,
+        *,
+        request_id: str | None = None,
+        message_id: str | None = None,
+    ) -> MessageRecord:
+        """Validate, record and deliver ``message``; the ``PENDING`` record on success.
+
+        ``request_id`` (the pushing HTTP request's id) is kept on the record for tracing.
+        ``message_id``: the id to give the record (default a fresh one).
+        """
         self.validate(queue, message)
-        record = MessageRecord.new(queue, message)
+        record = MessageRecord.new(queue, message, message_id, request_id=request_id)
         try:
             await self._store.insert(record)
         except StoreUnavailable as exc:
@@ -103,6 +114,13 @@ class Messaging:
             raise Unavailable("message delivery is unavailable") from None
         if self._on_published is not None:
             self._on_published(MessageRef(queue, record.id))
+        log.debug(
+            "message %s queue=%s pushed request_id=%s",
+            record.id,
+            queue,
+            request_id,
+            extra={"message_id": record.id, "queue": queue, "request_id": request_id},
+        )
         return record
 
     async def _undo(self, record: MessageRecord) -> None:
@@ -113,6 +131,53 @@ class Messaging:
             log.error(
                 "could not undo record %s on %s; the sweep will deliver it", record.id, record.queue
             )
+
+    async def push_many(
+        self, queue: str, messages: Sequence[Json], *, request_id: str | None = None
+    ) -> list[MessageRecord | MessagingError]:
+        """Push each message on its own, with one store batch and one delivery window.
+
+        Per message, in order: its ``PENDING`` record, or the ValidationFailed, TooLarge or
+        Unavailable error that kept it out. An item whose record or publish failed is
+        removed again (no orphans). Raises UnknownQueue.
+        """
+        self._queue(queue)
+        results: list[MessageRecord | MessagingError] = []
+        for message in messages:
+            try:
+                self.validate(queue, message)
+                results.append(MessageRecord.new(queue, message, request_id=request_id))
+            except ValidationFailed as exc:
+                results.append(exc)
+        records = [r for r in results if isinstance(r, MessageRecord)]
+        failed = await self._record_and_publish(queue, records)
+        return [failed.get(r.id, r) if isinstance(r, MessageRecord) else r for r in results]
+
+    async def _record_and_publish(
+        self, queue: str, records: list[MessageRecord]
+    ) -> dict[str, MessagingError]:
+        """Store and publish ``records`` in batches; the errors of those that failed."""
+        if not records:
+            return {}
+        try:
+            rejected = set(await self._store.insert_many(records))
+        except StoreUnavailable as exc:
+            log.warning("store refused a batch on %s: %s", queue, exc)
+            for record in records:
+                await self._undo(record)
+            return {r.id: Unavailable("the message store is unavailable") for r in records}
+        errors: dict[str, MessagingError] = {
+            i: TooLarge("the store refuses this message") for i in rejected
+        }
+        stored = [r for r in records if r.id not in rejected]
+        unpublished = await self._delivery.publish_many(queue, [r.id for r in stored])
+        for record in stored:
+            if record.id in unpublished:
+                await self._undo(record)
+                errors[record.id] = Unavailable("message delivery is unavailable")
+            elif self._on_published is not None:
+                self._on_published(MessageRef(queue, record.id))
+        return errors
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         """The record, or None. Raises UnknownQueue, Unavailable."""

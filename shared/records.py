@@ -2,7 +2,8 @@
 
 A record has exactly the original service's fields (``id, queue, status, request, result,
 error``) plus ``created_at``, ``updated_at`` (ISO-8601 UTC on the wire) and ``attempts``
-(how many handler runs have started).
+(how many handler runs have started) and ``request_id`` (the ``X-Request-Id`` of the push,
+or None).
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ class Status(StrEnum):
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (every timestamp in Conveyor is)."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC, in whole milliseconds.
+
+    Every timestamp in Conveyor is one of these: milliseconds are what the API shows and what
+    MongoDB keeps, so every store orders and pages by exactly the values clients see.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 def iso(ts: datetime) -> str:
@@ -78,10 +84,18 @@ class MessageRecord:
     created_at: datetime
     updated_at: datetime
     attempts: int = 0
+    request_id: str | None = None
 
     @classmethod
-    def new(cls, queue: str, request: Json, message_id: str | None = None) -> MessageRecord:
-        """A new ``PENDING`` record for ``request`` on ``queue``."""
+    def new(
+        cls,
+        queue: str,
+        request: Json,
+        message_id: str | None = None,
+        request_id: str | None = None,
+    ) -> MessageRecord:
+        """A new ``PENDING`` record for ``request`` on ``queue`` (``request_id``: the HTTP
+        request that pushed it, for tracing)."""
         now = utcnow()
         return cls(
             id=message_id or new_message_id(),
@@ -93,6 +107,7 @@ class MessageRecord:
             created_at=now,
             updated_at=now,
             attempts=0,
+            request_id=request_id,
         )
 
     def with_status(self, status: Status, **changes: Any) -> MessageRecord:
@@ -111,4 +126,5 @@ class MessageRecord:
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "attempts": self.attempts,
+            "request_id": self.request_id,
         }

@@ -19,6 +19,8 @@ import aiohttp
 from shared.adapters import make_delivery, make_store
 from shared.client_auth import TokenProvider
 from shared.messaging import Messaging
+from shared.metrics import Metrics
+from shared.notify import Notifier
 from shared.ports import Delivery, Store
 from shared.published import PublishMarker
 from shared.registry import Registry, load_registry, load_services
@@ -49,6 +51,10 @@ class Runtime:
     http: aiohttp.ClientSession
     tokens: TokenProvider
     services: dict[str, Any] = field(default_factory=dict)
+    #: This process's metrics (one registry per process; ``serve`` shares it).
+    metrics: Metrics = field(default_factory=Metrics)
+    #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
+    notifier: Notifier = field(default_factory=Notifier)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     @property

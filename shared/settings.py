@@ -87,6 +87,13 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _log_format(text: str) -> str:
+    value = text.lower()
+    if value not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return value
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -113,7 +120,7 @@ class Option:
         return ENV_PREFIX + self.name.upper()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Everything a Conveyor process is configured with. Build with :func:`parse_settings`."""
 
@@ -127,6 +134,9 @@ class Settings:
     grace_seconds: float = 30.0
     lease_seconds: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    rate_limit_requests: int | None = None
+    rate_limit_per_seconds: float = 1.0
+    batch_max_items: int = 100
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: tuple[Path, ...] = ()
     jwks_url: str | None = None
@@ -140,8 +150,11 @@ class Settings:
     mongo_database: str = "conveyor"
     mongo_collection: str = "messages"
     sweep_interval_seconds: float = 15.0
+    reload_interval_seconds: float = 1.0
     republish_after_seconds: float = 60.0
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_port: int = 0
     client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -166,6 +179,18 @@ class Settings:
         """The OAuth2 secret for ``client_id`` from ``CONVEYOR_CLIENT_SECRET_<CLIENT_ID>``."""
         return self.client_secrets.get(client_secret_env(client_id))
 
+    def __repr__(self) -> str:
+        """Every field, with secrets hidden and URL passwords masked (safe to log)."""
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not f.repr:
+                value = "***" if value else value
+            elif f.name in ("store", "broker", "jwks_url", "token_url") and value:
+                value = mask_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
     def describe(self) -> str:
         """A one-line summary safe to log (no secrets, passwords masked)."""
         broker = mask_url(self.broker) if self.broker else "in-process"
@@ -183,6 +208,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("grace_seconds", _positive_float, "on SIGTERM, how long in-flight handlers may finish"),
     Option("lease_seconds", _positive_float, "how long a claim holds before others may take over"),
     Option("max_body_bytes", _positive_int, "largest accepted request body in bytes"),
+    Option("rate_limit_requests", _positive_int, "pushes per caller per window (off when unset)"),
+    Option("rate_limit_per_seconds", _positive_float, "the global rate limit's window in seconds"),
+    Option("batch_max_items", _positive_int, "most items in one POST /{queue}/batch"),
     Option("jwt_secret", _str, "HS256 shared secret for verifying tokens"),
     Option("jwt_public_key", Path, "PEM public key file (RSA or EC); repeatable", repeat=True),
     Option("jwks_url", _str, "JWKS URL of the OIDC identity provider"),
@@ -196,8 +224,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("mongo_database", _str, "MongoDB database name"),
     Option("mongo_collection", _str, "MongoDB collection for messages"),
     Option("sweep_interval_seconds", _positive_float, "consumer: seconds between recovery sweeps"),
+    Option(
+        "reload_interval_seconds",
+        _non_negative_float,
+        "seconds between checks of --handlers for changes (hot reload; 0: only on SIGHUP)",
+    ),
     Option("republish_after_seconds", _positive_float, "republish unpublished PENDING this old"),
     Option("log_level", _log_level, "debug, info, warning or error"),
+    Option("log_format", _log_format, "text, or json (one JSON object per line)"),
+    Option("metrics_port", _port, "consumer: serve Prometheus /metrics on this port (0: off)"),
 )
 
 _BY_NAME = {opt.name: opt for opt in OPTIONS}

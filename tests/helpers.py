@@ -36,7 +36,18 @@ EXTRA_DIR = TESTS_DIR / "extra_queues"
 SEED_HANDLERS_DIR = TESTS_DIR.parent / "handlers"
 
 RECORD_FIELDS = frozenset(
-    {"id", "queue", "status", "request", "result", "error", "created_at", "updated_at", "attempts"}
+    {
+        "id",
+        "queue",
+        "status",
+        "request",
+        "result",
+        "error",
+        "created_at",
+        "updated_at",
+        "attempts",
+        "request_id",
+    }
 )
 
 

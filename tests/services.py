@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.delivery.delays import TIERS_MS, tier_queue
+
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MONGO_PYTHON_ENV = "MONGOECO_PYTHON"
 WIRE_SCRIPT = Path(__file__).with_name("mongo_wire.py")
@@ -88,7 +90,7 @@ def start_mongo_wire() -> Iterator[str]:
 
 
 async def delete_rabbit_queues(url: str, prefix: str, names: list[str]) -> None:
-    """Delete ``<prefix><name>`` and its ``.dead`` queue for each name (test clean-up).
+    """Delete ``<prefix><name>``, its ``.dead`` and ``.retry.<ms>`` queues for each name.
 
     Quorum queues each hold file handles in RabbitMQ; hundreds of leftovers starve its
     socket allowance and new connections hang, so every test removes what it declared.
@@ -101,6 +103,9 @@ async def delete_rabbit_queues(url: str, prefix: str, names: list[str]) -> None:
         for name in names:
             for queue in (f"{prefix}{name}", f"{prefix}{name}.dead"):
                 await channel.queue_delete(queue)
+            for tier in TIERS_MS:  # retry delay queues (deleting a missing queue is a no-op)
+                await channel.queue_delete(tier_queue(f"{prefix}{name}", tier))
+        await channel.exchange_delete(f"{prefix}events")  # completion events
 
 
 def delete_leftover_test_queues(prefixes: tuple[str, ...] = ("test.", "ptest.")) -> int:

@@ -97,6 +97,7 @@ class Env:
         for name in self.names:
             for queue in (self.prefix + name, self.prefix + name + ".dead"):
                 await self.channel.queue_delete(queue)
+        await self.channel.exchange_delete(self.prefix + "events")  # completion events
 
 
 @pytest.fixture

@@ -136,9 +136,13 @@ def test_sigterm_lets_in_flight_handlers_finish_and_exits_0(
         wait_for_file(marker, first)
 
     first.proc.send_signal(signal.SIGTERM)
+    # Release the handlers only once shutdown has counted them as in flight.
+    deadline = time.monotonic() + 20
+    while "for 2 in-flight messages" not in first.log():
+        assert time.monotonic() < deadline, first.log()
+        time.sleep(0.02)
     touch(release)
     assert first.wait_exit(25) == 0, first.log()
-    assert "for 2 in-flight messages" in first.log()
 
     second = spawn(*args)
     for queue, message_id in ids.items():

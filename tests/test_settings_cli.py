@@ -302,3 +302,19 @@ def test_bad_values_raise_a_one_line_settings_error(
 @pytest.mark.parametrize("value, expected", [("0", 0.0), ("12.5", 12.5)])
 def test_zero_and_fractional_leeway_are_fine(value: str, expected: float) -> None:
     assert parse_settings({"jwt_leeway_seconds": value}, {}).jwt_leeway_seconds == expected
+
+
+def test_settings_repr_hides_secrets_and_url_passwords() -> None:
+    from shared.settings import Settings
+
+    text = repr(
+        Settings(
+            store="mongodb://app:hunter2@db:27017/x",
+            broker="amqp://app:hunter3@mq:5672/",
+            jwt_secret="s3cret-value",
+            client_secrets={"CONVEYOR_CLIENT_SECRET_A": "client-pw"},
+        )
+    )
+    for secret in ("hunter2", "hunter3", "s3cret-value", "client-pw"):
+        assert secret not in text
+    assert "mongodb://app:***@db:27017/x" in text

@@ -4,6 +4,10 @@ Nothing here is durable; durability comes from the store. On start-up the embedd
 republishes every ``PENDING`` record (see ``consumer.recovery``), so a message survives the
 process being killed. Flow control mirrors RabbitMQ's prefetch: at most ``prefetch``
 deliveries per queue are unsettled at a time.
+
+``publish_later`` is an event-loop timer (not durable either: after a restart the start-up
+recovery republishes the waiting retry, whose claim is deferred until its due time, which
+schedules it again).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.ports import DeliveryCallback, DeliveryUnavailable
+from shared.ports import DeliveryCallback, DeliveryUnavailable, EventCallback
 
 
 @dataclass
@@ -28,6 +32,7 @@ class InProcessDelivered:
 
     def __init__(self, lane: _Lane, queue: str, message_id: str, count: int) -> None:
         self._lane = lane
+        self._slots = lane.slots  # the pump's semaphore at delivery time (see consume)
         self._queue = queue
         self._message_id = message_id
         self._count = count
@@ -49,8 +54,8 @@ class InProcessDelivered:
         if self._settled:
             raise RuntimeError(f"delivery of {self._message_id} settled twice")
         self._settled = True
-        if self._lane.slots is not None:
-            self._lane.slots.release()
+        if self._slots is not None:
+            self._slots.release()
 
     async def ack(self) -> None:
         self._settle()
@@ -66,6 +71,8 @@ class InProcessDelivery:
     def __init__(self) -> None:
         self._lanes: dict[str, _Lane] = {}
         self._closed = False
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._subscribers: list[EventCallback] = []
 
     def _lane(self, queue: str) -> _Lane:
         return self._lanes.setdefault(queue, _Lane())
@@ -79,6 +86,33 @@ class InProcessDelivery:
             raise DeliveryUnavailable("delivery is closed")
         self._lane(queue).items.put_nowait((message_id, 0))
 
+    async def publish_many(self, queue: str, message_ids: Sequence[str]) -> set[str]:
+        if self._closed:
+            return set(message_ids)
+        for message_id in message_ids:
+            self._lane(queue).items.put_nowait((message_id, 0))
+        return set()
+
+    async def publish_later(self, queue: str, message_id: str, delay: float) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
+        lane = self._lane(queue)
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            lane.items.put_nowait((message_id, 0))
+
+        timer = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
+        self._timers.add(timer)
+
+    async def publish_event(self, queue: str, message_id: str) -> None:
+        """Call every subscriber directly (same process)."""
+        for callback in self._subscribers:
+            callback(queue, message_id)
+
+    async def subscribe_events(self, callback: EventCallback) -> None:
+        self._subscribers.append(callback)
+
     def depth(self, queue: str) -> int:
         """Messages waiting (not yet delivered) on ``queue``."""
         return self._lane(queue).items.qsize()
@@ -88,6 +122,8 @@ class InProcessDelivery:
     ) -> None:
         for queue in queues:
             lane = self._lane(queue)
+            if lane.pump is not None:
+                continue  # already consumed
             lane.slots = asyncio.Semaphore(prefetch)
             lane.pump = asyncio.create_task(
                 self._pump(queue, lane, callback), name=f"deliver:{queue}"
@@ -100,14 +136,16 @@ class InProcessDelivery:
             message_id, count = await lane.items.get()
             await callback(InProcessDelivered(lane, queue, message_id, count))
 
-    async def stop_consuming(self) -> None:
-        pumps = [lane.pump for lane in self._lanes.values() if lane.pump is not None]
+    async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
+        names = list(self._lanes) if queues is None else [q for q in queues if q in self._lanes]
+        lanes = [self._lanes[name] for name in names]
+        pumps = [lane.pump for lane in lanes if lane.pump is not None]
         for pump in pumps:
             pump.cancel()
         for pump in pumps:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
-        for lane in self._lanes.values():
+        for lane in lanes:
             lane.pump = None
 
     async def ping(self) -> None:
@@ -117,3 +155,6 @@ class InProcessDelivery:
     async def close(self) -> None:
         await self.stop_consuming()
         self._closed = True
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()

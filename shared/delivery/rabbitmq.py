@@ -5,7 +5,9 @@ queue definition ``name`` (no exchange: publishing and dead-lettering use the de
 
 - ``<prefix><name>``: durable quorum queue, ``x-delivery-limit=<delivery_limit - 1>``,
   ``x-dead-letter-exchange=""``, ``x-dead-letter-routing-key=<prefix><name>.dead``;
-- ``<prefix><name>.dead``: durable quorum queue of dead letters; nothing consumes it.
+- ``<prefix><name>.dead``: durable quorum queue of dead letters; nothing consumes it;
+- ``<prefix><name>.retry.<ms>``: classic delay queues for scheduled retries, declared on
+  first use (``publish_later``; see ``shared.delivery.delays`` for the tiers and why).
 
 Queue arguments are fixed once a queue exists: declaring it with another ``delivery_limit``
 fails (delete the queue first). A publish to a queue nobody declared fails (mandatory).
@@ -21,6 +23,13 @@ is delivered at most ``delivery_limit`` times. ``Delivered.delivery_count`` is t
 Messages are persistent, body ``{"id": ..., "queue": ...}`` (JSON), ``message_id`` = id,
 ``app_id`` ``conveyor``, a timestamp and a ``conveyor-queue`` header. A body that does not
 parse is logged and rejected without requeue, i.e. dead-lettered.
+
+Completion events (``publish_event``/``subscribe_events``): a non-durable fanout exchange
+``<prefix>events`` declared by :meth:`RabbitDelivery.open`; events are transient
+``{"queue", "id"}`` messages published without confirms on a channel of their own (best
+effort: a failure is logged at debug and dropped). Each subscribing process binds an
+exclusive auto-delete queue ``<prefix>events.<host>.<pid>.<random>`` and consumes it without
+acks.
 
 Publishing: one confirm-mode channel shared by all publishes; each writes its frames and
 awaits its own confirm, so concurrent publishes pipeline. ``publish`` returns once confirmed
@@ -51,6 +60,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aio_pika
 from aio_pika.abc import (
+    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustChannel,
@@ -58,7 +68,8 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 
-from shared.ports import DeliveryCallback, DeliveryUnavailable
+from shared.delivery.delays import pick_tier, tier_arguments, tier_queue
+from shared.ports import DeliveryCallback, DeliveryUnavailable, EventCallback
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +145,9 @@ class RabbitDelivery:
         self._consumer: AbstractRobustConnection | None = None
         self._lanes: dict[str, _Lane] = {}
         self._closed = False
+        self._event_out: AbstractRobustChannel | None = None
+        self._events: AbstractExchange | None = None
+        self._event_in: AbstractRobustChannel | None = None
 
     def queue_name(self, queue: str) -> str:
         """The RabbitMQ queue of definition ``queue``; its dead letters go to ``+ '.dead'``."""
@@ -188,11 +202,34 @@ class RabbitDelivery:
                 )
             for queue in queues:
                 await self._declare(self._channel, queue)
+            if self._event_out is None:
+                self._event_out = await self._publisher.channel(publisher_confirms=False)
+                self._events = await self._declare_events(self._event_out)
         except _FAILURES as exc:
             await self._teardown()
             raise _fail("cannot open RabbitMQ delivery", exc) from exc
 
     async def publish(self, queue: str, message_id: str) -> None:
+        await self._send(queue, message_id, self.queue_name(queue))
+
+    async def publish_later(self, queue: str, message_id: str, delay: float) -> None:
+        """Publish to the delay tier for ``delay`` (see ``shared.delivery.delays``)."""
+        channel = self._channel
+        if self._closed or channel is None:
+            raise DeliveryUnavailable("delivery is not open")
+        main, tier = self.queue_name(queue), pick_tier(delay)
+        target = tier_queue(main, tier)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await channel.declare_queue(
+                    target, durable=True, arguments=tier_arguments(main, tier)
+                )
+        except _FAILURES as exc:
+            raise _fail(f"cannot declare {target}", exc) from exc
+        await self._send(queue, message_id, target)
+
+    async def _send(self, queue: str, message_id: str, target: str) -> None:
+        """Publish ``message_id`` of ``queue`` to the RabbitMQ queue ``target``, confirmed."""
         channel, conn = self._channel, self._publisher
         if self._closed or channel is None or conn is None:
             raise DeliveryUnavailable("delivery is not open")
@@ -207,7 +244,6 @@ class RabbitDelivery:
             timestamp=datetime.now(UTC),
             headers={"conveyor-queue": queue},
         )
-        target = self.queue_name(queue)
         try:
             async with asyncio.timeout(self._timeout):
                 await channel.default_exchange.publish(message, target, mandatory=True)
@@ -219,6 +255,21 @@ class RabbitDelivery:
             raise DeliveryUnavailable(f"no confirm from RabbitMQ in {self._timeout}s") from exc
         except _FAILURES as exc:
             raise _fail("publish failed", exc) from exc
+
+    async def publish_many(self, queue: str, message_ids: Sequence[str]) -> set[str]:
+        """Every publish on the one confirm channel at once; the confirms awaited together."""
+        outcomes = await asyncio.gather(
+            *(self.publish(queue, message_id) for message_id in message_ids),
+            return_exceptions=True,
+        )
+        failed: set[str] = set()
+        for message_id, outcome in zip(message_ids, outcomes, strict=True):
+            if isinstance(outcome, DeliveryUnavailable):
+                log.warning("publish of %s on %s failed: %s", message_id, queue, outcome)
+                failed.add(message_id)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return failed
 
     async def consume(
         self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
@@ -261,12 +312,61 @@ class RabbitDelivery:
             RabbitDelivered(message, queue, message_id, count if isinstance(count, int) else 0)
         )
 
-    async def stop_consuming(self) -> None:
+    @property
+    def events_exchange(self) -> str:
+        """The fanout exchange completion events go through."""
+        return self._prefix + "events"
+
+    async def _declare_events(self, channel: AbstractRobustChannel) -> AbstractExchange:
+        return await channel.declare_exchange(
+            self.events_exchange, aio_pika.ExchangeType.FANOUT, durable=False
+        )
+
+    async def publish_event(self, queue: str, message_id: str) -> None:
+        conn, exchange = self._publisher, self._events
+        if self._closed or conn is None or exchange is None or not conn.connected.is_set():
+            return
+        body = json.dumps({"queue": queue, "id": message_id}, separators=(",", ":")).encode()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await exchange.publish(aio_pika.Message(body, app_id="conveyor"), "")
+        except Exception as exc:  # best effort: waiters re-check the store
+            log.debug("completion event for %s not published: %r", message_id, exc)
+
+    async def subscribe_events(self, callback: EventCallback) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
+        try:
+            if self._consumer is None:
+                self._consumer = await self._connect("consume")
+            if self._event_in is None:
+                self._event_in = await self._consumer.channel(publisher_confirms=False)
+            exchange = await self._declare_events(self._event_in)
+            name = f"{self.events_exchange}.{self._where}.{os.urandom(4).hex()}"
+            amqp = await self._event_in.declare_queue(name, exclusive=True, auto_delete=True)
+            await amqp.bind(exchange)
+            await amqp.consume(partial(self._on_event, callback), no_ack=True)
+        except _FAILURES as exc:
+            raise _fail("cannot subscribe to completion events", exc) from exc
+
+    @staticmethod
+    async def _on_event(callback: EventCallback, message: AbstractIncomingMessage) -> None:
+        try:
+            body = json.loads(message.body)
+            callback(str(body["queue"]), str(body["id"]))
+        except (ValueError, LookupError, TypeError) as exc:
+            log.warning("ignoring unreadable completion event: %s; body=%.200r", exc, message.body)
+
+    async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
         # The robust queue forgets a consumer before the cancel RPC, so it is not restored
         # even when the RPC fails; with the connection down there is no point waiting.
+        # A lane keeps its channel: its unsettled deliveries can still be settled, and
+        # ``consume`` may start it again.
         up = self._consumer is not None and self._consumer.connected.is_set()
-        cancels = [(q, lane.queue, lane.tag) for q, lane in self._lanes.items() if lane.tag]
-        for lane in self._lanes.values():
+        only = None if queues is None else set(queues)
+        lanes = {q: lane for q, lane in self._lanes.items() if only is None or q in only}
+        cancels = [(q, lane.queue, lane.tag) for q, lane in lanes.items() if lane.tag]
+        for lane in lanes.values():
             lane.tag = None
 
         async def cancel(queue: str, amqp: AbstractQueue, tag: str) -> None:
@@ -300,8 +400,10 @@ class RabbitDelivery:
         """Close consumer channels, then connections; unsettled deliveries return."""
         closing: list[AbstractRobustChannel | AbstractRobustConnection | None]
         closing = [*(lane.channel for lane in self._lanes.values())]
+        closing += [self._event_in, self._event_out]
         closing += [self._consumer, self._channel, self._publisher]
         self._lanes, self._consumer, self._channel, self._publisher = {}, None, None, None
+        self._event_in = self._event_out = self._events = None
         for item in closing:
             try:
                 if item is not None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from shared.records import ErrorInfo, Json
+from shared.ports import QueueCounts
+from shared.records import ErrorInfo, Json, Status
 
 
 def to_epoch(ts: datetime) -> float:
@@ -31,3 +33,14 @@ def error_from_text(text: str | None) -> ErrorInfo | None:
 def json_from_text(text: str | None) -> Json:
     """Parse stored JSON text; NULL is JSON null."""
     return json.loads(text) if text is not None else None
+
+
+def counts_from_groups(groups: Iterable[tuple[str, str, int, datetime]]) -> dict[str, QueueCounts]:
+    """Fold ``(queue, status, count, oldest created_at)`` groups into per-queue counts."""
+    by_queue: dict[str, dict[Status, int]] = {}
+    oldest: dict[str, datetime] = {}
+    for queue, status, count, created in groups:
+        by_queue.setdefault(queue, {})[Status(status)] = int(count)
+        if status == Status.PENDING.value:
+            oldest[queue] = created
+    return {q: QueueCounts(by_status=c, oldest_pending=oldest.get(q)) for q, c in by_queue.items()}

@@ -2,8 +2,9 @@
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
-precision), ``attempts``, ``owner``, ``lease_until`` and ``published``. Only plain
-single-document operations are used (no transactions, no change streams), so it behaves the
+precision), ``attempts``, ``owner``, ``lease_until``, ``published`` and ``request_id``,
+``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive). Only
+plain single-document operations are used (no transactions, no change streams), so it behaves the
 same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
 makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
 expired lease. Lease times come from the caller's clock, as in the SQLite store (leases must
@@ -22,8 +23,10 @@ server-selection and connect timeouts make an outage a quick 503 and a socket ti
 a hung server (not ``timeoutMS``: under it the driver retries until the budget is spent).
 Durability is the URL's write concern (e.g. ``w=majority&journal=true``).
 
-Retention is future work: a TTL index on an ``expires_at`` field set by :meth:`finish`
-(``expireAfterSeconds=0``) would let MongoDB delete finished records by itself.
+Retention: :meth:`finish` stores ``expires_at`` (a BSON date, or null: kept) and a TTL index
+on it (``expireAfterSeconds=0``) lets MongoDB delete finished records by itself (its TTL
+monitor runs about every 60 s, so a record may outlive its date by that much);
+:meth:`delete_expired` is therefore a no-op here.
 """
 
 from __future__ import annotations
@@ -37,19 +40,24 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bson.errors import BSONError
 from bson.int64 import Int64
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DocumentTooLarge, PyMongoError, WriteError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError, WriteError
 
+from shared.idempotency import IdempotencyEntry
 from shared.ports import (
     Claim,
     ClaimOutcome,
+    ListCursor,
     MessageRef,
     Outcome,
+    QueueCounts,
     StoreRejected,
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+from shared.stores import mongo_keys
+from shared.stores.codec import counts_from_groups
 
 Doc = dict[str, Any]
 
@@ -60,7 +68,10 @@ INDEXES: list[list[str]] = [
     ["status", "published", "created_at", "_id"],  # unpublished(): the recovery sweep
     ["status", "created_at", "_id"],  # pending(): start-up recovery
     ["status", "lease_until"],  # fail_abandoned()
+    ["queue", "created_at", "_id"],  # list_records() without a status
 ]
+#: The TTL index behind ``result_ttl_seconds`` (a null ``expires_at`` never expires).
+TTL_INDEX = IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl")
 PAGE = 500
 MAX_NATIVE_DEPTH = 32  # MongoDB refuses documents nested deeper than 100 levels
 CLAIM_TRIES = 3
@@ -162,7 +173,33 @@ def _record(doc: Mapping[str, Any]) -> MessageRecord:
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         attempts=int(doc.get("attempts", 0)),
+        request_id=doc.get("request_id"),
     )
+
+
+def _new_doc(record: MessageRecord) -> Doc:
+    """The document :meth:`MongoStore.insert` writes for a new record."""
+    doc: Doc = {"_id": record.id, "queue": record.queue, "status": record.status.value}
+    doc |= _put("request", record.request) | _put("result", record.result)
+    doc |= _error(record.error)
+    doc |= {"created_at": record.created_at, "updated_at": record.updated_at}
+    doc |= {"attempts": record.attempts, "owner": None, "lease_until": None, "published": False}
+    doc |= {"request_id": record.request_id}
+    return doc
+
+
+def _rejected_in_bulk(
+    error: BaseException | None, records: Sequence[MessageRecord]
+) -> list[str] | None:
+    """The ids an unordered ``insert_many`` refused for size, if that was its only failure."""
+    if not isinstance(error, BulkWriteError):
+        return None
+    failures = error.details.get("writeErrors", [])
+    if error.details.get("writeConcernErrors") or not failures:
+        return None
+    if any(f.get("code") not in TOO_LARGE_CODES for f in failures):
+        return None
+    return [records[f["index"]].id for f in failures]
 
 
 def _held(queue: str, message_id: str, owner: str) -> Doc:
@@ -195,8 +232,9 @@ class MongoStore:
                 options = client_options(self._url)
                 self._client = AsyncMongoClient(self._url, tz_aware=True, tzinfo=UTC, **options)
                 await self._col.create_indexes(
-                    [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES]
+                    [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES] + [TTL_INDEX]
                 )
+                await mongo_keys.create_indexes(self._keys)
         except StoreUnavailable:
             await self.close()
             raise
@@ -212,13 +250,49 @@ class MongoStore:
             await self._col.database.client.admin.command("ping")
 
     async def insert(self, record: MessageRecord) -> None:
-        doc: Doc = {"_id": record.id, "queue": record.queue, "status": record.status.value}
-        doc |= _put("request", record.request) | _put("result", record.result)
-        doc |= _error(record.error)
-        doc |= {"created_at": record.created_at, "updated_at": record.updated_at}
-        doc |= {"attempts": record.attempts, "owner": None, "lease_until": None, "published": False}
+        doc = _new_doc(record)
         with _mapped():
             await self._col.insert_one(doc)
+
+    async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
+        if not records:
+            return []
+        try:
+            with _mapped():
+                await self._col.insert_many([_new_doc(r) for r in records], ordered=False)
+        except StoreRejected:  # one is too large for a batch: insert one by one
+            return await self._insert_each(records)
+        except StoreUnavailable as exc:
+            rejected = _rejected_in_bulk(exc.__cause__, records)
+            if rejected is None:
+                raise
+            return rejected
+        return []
+
+    async def _insert_each(self, records: Sequence[MessageRecord]) -> list[str]:
+        rejected: list[str] = []
+        for record in records:
+            try:
+                await self.insert(record)
+            except StoreRejected:
+                rejected.append(record.id)
+        return rejected
+
+    @property
+    def _keys(self) -> AsyncCollection[Doc]:
+        return self._col.database[self._names[1] + mongo_keys.SUFFIX]
+
+    async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
+        with _mapped():
+            return await mongo_keys.reserve(self._keys, entry)
+
+    async def finish_key(self, scope: str, key: str, message_id: str) -> bool:
+        with _mapped():
+            return await mongo_keys.finish(self._keys, scope, key, message_id)
+
+    async def release_key(self, scope: str, key: str, message_id: str) -> bool:
+        with _mapped():
+            return await mongo_keys.release(self._keys, scope, key, message_id)
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         with _mapped():
@@ -235,11 +309,15 @@ class MongoStore:
         record: MessageRecord | None = None
         for _ in range(CLAIM_TRIES):
             now = utcnow()
-            claimable = [{"status": PENDING}, {"status": INPROGRESS, "lease_until": {"$lt": now}}]
+            due = [{"not_before": None}, {"not_before": {"$lte": now}}]  # not a waiting retry
+            claimable = [
+                {"status": PENDING, "$or": due},
+                {"status": INPROGRESS, "lease_until": {"$lt": now}},
+            ]
             fields = {"status": INPROGRESS, "owner": owner, "lease_until": lease_until}
             update = {
-                "$set": {**fields, "updated_at": now, "published": True},
-                "$inc": {"attempts": 1},
+                "$set": {**fields, "updated_at": now, "published": True, "not_before": None},
+                "$inc": {"attempts": 1, "deliveries": 1},
             }
             with _mapped():
                 doc = await self._col.find_one_and_update(
@@ -253,9 +331,11 @@ class MongoStore:
             record = _record(doc)
             if record.status.final:
                 return Claim(ClaimOutcome.FINAL, record)
-            lease = doc.get("lease_until")
+            lease, not_before = doc.get("lease_until"), doc.get("not_before")
             if record.status is Status.INPROGRESS and (lease is None or lease >= utcnow()):
                 return Claim(ClaimOutcome.BUSY, record)
+            if record.status is Status.PENDING and not_before is not None and not_before > now:
+                return Claim(ClaimOutcome.DEFERRED, record, not_before)
             # Released, or its lease ran out, between the two reads: claimable again.
         return Claim(ClaimOutcome.BUSY, record)
 
@@ -273,6 +353,7 @@ class MongoStore:
             **_put("result", outcome.result),
             **_error(outcome.error),
             "updated_at": utcnow(),
+            "expires_at": outcome.expires_at,
             "owner": None,
             "lease_until": None,
         }
@@ -323,13 +404,38 @@ class MongoStore:
     def pending(self) -> AsyncIterator[MessageRef]:
         return self._scan({"status": PENDING})
 
+    async def schedule_retry(
+        self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
+    ) -> bool:
+        fields: Doc = {**_released(), **_put("result", None), **_error(error)}
+        fields |= {"not_before": not_before, "deliveries": 0, "published": False}
+        with _mapped():
+            result = await self._col.update_one(_held(queue, message_id, owner), {"$set": fields})
+        return result.matched_count > 0
+
+    async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
+        fields: Doc = {**_released(), **_put("result", None), **_error(None)}
+        fields |= {"attempts": 0, "deliveries": 0, "not_before": None, "published": False}
+        fields["expires_at"] = None  # a PENDING record never expires
+        with _mapped():
+            doc = await self._col.find_one_and_update(
+                {"_id": message_id, "queue": queue, "status": Status.ERROR.value},
+                {"$set": fields},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc) if doc is not None else None
+
     async def fail_abandoned(
         self, expired_before: datetime, min_attempts: int, error: ErrorInfo
     ) -> list[MessageRef]:
         # MongoDB has no multi-document RETURNING: find candidates, then fail each under the
         # same condition, so one claimed or finished meanwhile is left alone.
         cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
-        cond["attempts"] = {"$gte": min_attempts}
+        # Deliveries since the last retry/redrive; records from before that field: attempts.
+        cond["$or"] = [
+            {"deliveries": {"$gte": min_attempts}},
+            {"deliveries": {"$exists": False}, "attempts": {"$gte": min_attempts}},
+        ]
         fields: Doc = {"status": Status.ERROR.value, **_error(error), "owner": None}
         failed: list[MessageRef] = []
         while True:
@@ -344,3 +450,35 @@ class MongoStore:
                         failed.append(MessageRef(doc["queue"], doc["_id"]))
             if len(docs) < self._page:
                 return failed
+
+    async def list_records(
+        self, queue: str, status: Status | None, limit: int, before: ListCursor | None
+    ) -> list[MessageRecord]:
+        cond: Doc = {"queue": queue}
+        if status is not None:
+            cond["status"] = status.value
+        if before is not None:
+            cond["$or"] = [
+                {"created_at": {"$lt": before.created_at}},
+                {"created_at": before.created_at, "_id": {"$lt": before.id}},
+            ]
+        with _mapped():
+            cursor = self._col.find(cond).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            docs = await cursor.limit(limit).to_list(None)
+        return [_record(doc) for doc in docs]
+
+    async def delete_expired(self, now: datetime) -> int:
+        return 0  # the TTL index does it
+
+    async def counts(self) -> dict[str, QueueCounts]:
+        group = {
+            "_id": {"queue": "$queue", "status": "$status"},
+            "count": {"$sum": 1},
+            "oldest": {"$min": "$created_at"},
+        }
+        with _mapped():
+            cursor = await self._col.aggregate([{"$group": group}])
+            docs = await cursor.to_list(None)
+        return counts_from_groups(
+            (d["_id"]["queue"], d["_id"]["status"], d["count"], d["oldest"]) for d in docs
+        )

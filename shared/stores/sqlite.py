@@ -24,9 +24,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.ports import Claim, ClaimOutcome, MessageRef, Outcome, StoreUnavailable
+from shared.idempotency import IdempotencyEntry
+from shared.ports import (
+    Claim,
+    ClaimOutcome,
+    ListCursor,
+    MessageRef,
+    Outcome,
+    QueueCounts,
+    StoreUnavailable,
+)
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+from shared.stores import sqlite_keys
 from shared.stores.codec import (
+    counts_from_groups,
     error_from_text,
     error_to_text,
     from_epoch,
@@ -57,7 +68,20 @@ CREATE INDEX IF NOT EXISTS messages_queue_status_created
 CREATE INDEX IF NOT EXISTS messages_status_created ON messages (status, created_at);
 """
 
-COLUMNS = "id, queue, status, request, result, error, created_at, updated_at, attempts"
+COLUMNS = "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id"
+#: Columns added after the first release: (name, SQL type), added to older files at open.
+ADDED_COLUMNS = (
+    ("request_id", "TEXT"),
+    ("not_before", "REAL"),  # a scheduled retry's due time (claim answers DEFERRED before)
+    ("deliveries", "INTEGER"),  # claims since the last retry/redrive (NULL: = attempts)
+    ("expires_at", "REAL"),  # when a final record may be deleted (result_ttl_seconds)
+)
+#: Indexes on columns of :data:`ADDED_COLUMNS` (created at open, after the migration).
+ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS messages_queue_created ON messages (queue, created_at);
+CREATE INDEX IF NOT EXISTS messages_expires ON messages (expires_at)
+    WHERE expires_at IS NOT NULL;
+"""
 PAGE = 500
 
 
@@ -79,6 +103,25 @@ def _fetchall(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> li
     return conn.execute(sql, params).fetchall()
 
 
+INSERT_SQL = (
+    "INSERT INTO messages (id, queue, status, request, created_at, updated_at,"
+    " attempts, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _insert_row(record: MessageRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.queue,
+        record.status.value,
+        _json_text(record.request),
+        to_epoch(record.created_at),
+        to_epoch(record.updated_at),
+        record.attempts,
+        record.request_id,
+    )
+
+
 def _row_to_record(row: Sequence[Any]) -> MessageRecord:
     return MessageRecord(
         id=row[0],
@@ -90,7 +133,17 @@ def _row_to_record(row: Sequence[Any]) -> MessageRecord:
         created_at=from_epoch(row[6]),
         updated_at=from_epoch(row[7]),
         attempts=row[8],
+        request_id=row[9],
     )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the :data:`ADDED_COLUMNS` a database file created by an older version lacks."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+    for name, sql_type in ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {sql_type}")
+    conn.executescript(ADDED_INDEXES)
 
 
 class SqliteStore:
@@ -132,6 +185,8 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
+            conn.executescript(sqlite_keys.SCHEMA)
+            _migrate(conn)
             return conn
 
         loop = asyncio.get_running_loop()
@@ -153,22 +208,29 @@ class SqliteStore:
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
 
     async def insert(self, record: MessageRecord) -> None:
-        row = (
-            record.id,
-            record.queue,
-            record.status.value,
-            _json_text(record.request),
-            to_epoch(record.created_at),
-            to_epoch(record.updated_at),
-            record.attempts,
-        )
-        await self._run(
-            lambda c: c.execute(
-                "INSERT INTO messages (id, queue, status, request, created_at, updated_at,"
-                " attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-        )
+        row = _insert_row(record)
+        await self._run(lambda c: c.execute(INSERT_SQL, row))
+
+    async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
+        rows = [_insert_row(record) for record in records]
+
+        def insert_all(c: sqlite3.Connection) -> None:
+            with c:  # one transaction: all rows or none
+                c.execute("BEGIN")
+                c.executemany(INSERT_SQL, rows)
+
+        if rows:
+            await self._run(insert_all)
+        return []
+
+    async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
+        return await self._run(functools.partial(sqlite_keys.reserve, entry))
+
+    async def finish_key(self, scope: str, key: str, message_id: str) -> bool:
+        return await self._run(functools.partial(sqlite_keys.finish, scope, key, message_id))
+
+    async def release_key(self, scope: str, key: str, message_id: str) -> bool:
+        return await self._run(functools.partial(sqlite_keys.release, scope, key, message_id))
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         row = await self._run(
@@ -192,11 +254,13 @@ class SqliteStore:
         def claim(c: sqlite3.Connection) -> Claim:
             row = c.execute(
                 "UPDATE messages SET status = 'INPROGRESS', attempts = attempts + 1,"
+                " deliveries = COALESCE(deliveries, 0) + 1, not_before = NULL,"
                 " owner = ?, lease_until = ?, updated_at = ?, published = 1"
-                " WHERE id = ? AND queue = ? AND (status = 'PENDING'"
+                " WHERE id = ? AND queue = ? AND ((status = 'PENDING'"
+                "  AND (not_before IS NULL OR not_before <= ?))"
                 "  OR (status = 'INPROGRESS' AND lease_until < ?))"
                 f" RETURNING {COLUMNS}",
-                (owner, to_epoch(lease_until), now, message_id, queue, now),
+                (owner, to_epoch(lease_until), now, message_id, queue, now, now),
             ).fetchone()
             if row:
                 return Claim(ClaimOutcome.CLAIMED, _row_to_record(row))
@@ -206,6 +270,12 @@ class SqliteStore:
             if row is None:
                 return Claim(ClaimOutcome.GONE)
             record = _row_to_record(row)
+            if record.status is Status.PENDING:  # not claimable yet: a scheduled retry
+                (due,) = c.execute(
+                    "SELECT not_before FROM messages WHERE id = ?", (message_id,)
+                ).fetchone()
+                when = from_epoch(due) if due is not None else utcnow()
+                return Claim(ClaimOutcome.DEFERRED, record, when)
             outcome = ClaimOutcome.FINAL if record.status.final else ClaimOutcome.BUSY
             return Claim(outcome, record)
 
@@ -229,6 +299,7 @@ class SqliteStore:
             _json_text(outcome.result),
             error_to_text(outcome.error),
             to_epoch(utcnow()),
+            to_epoch(outcome.expires_at) if outcome.expires_at else None,
             message_id,
             queue,
             owner,
@@ -236,7 +307,7 @@ class SqliteStore:
         cur = await self._run(
             lambda c: c.execute(
                 "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
-                " owner = NULL, lease_until = NULL"
+                " expires_at = ?, owner = NULL, lease_until = NULL"
                 " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
                 params,
             )
@@ -298,6 +369,33 @@ class SqliteStore:
     def pending(self) -> AsyncIterator[MessageRef]:
         return self._scan("status = 'PENDING'", ())
 
+    async def schedule_retry(
+        self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
+    ) -> bool:
+        params = (error_to_text(error), to_epoch(not_before), to_epoch(utcnow()))
+        cur = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'PENDING', result = NULL, error = ?,"
+                " not_before = ?, deliveries = 0, published = 0, owner = NULL,"
+                " lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
+                (*params, message_id, queue, owner),
+            )
+        )
+        return cur.rowcount > 0
+
+    async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
+        row = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'PENDING', attempts = 0, deliveries = 0,"
+                " result = NULL, error = NULL, not_before = NULL, published = 0, expires_at = NULL,"
+                " owner = NULL, lease_until = NULL, updated_at = ?"
+                f" WHERE id = ? AND queue = ? AND status = 'ERROR' RETURNING {COLUMNS}",
+                (to_epoch(utcnow()), message_id, queue),
+            ).fetchone()
+        )
+        return _row_to_record(row) if row else None
+
     async def fail_abandoned(
         self, expired_before: datetime, min_attempts: int, error: ErrorInfo
     ) -> list[MessageRef]:
@@ -306,8 +404,46 @@ class SqliteStore:
             lambda c: c.execute(
                 "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
                 " lease_until = NULL WHERE status = 'INPROGRESS' AND lease_until < ?"
-                " AND attempts >= ? RETURNING queue, id",
+                " AND COALESCE(deliveries, attempts) >= ? RETURNING queue, id",
                 params,
             ).fetchall()
         )
         return [MessageRef(q, i) for q, i in rows]
+
+    async def list_records(
+        self, queue: str, status: Status | None, limit: int, before: ListCursor | None
+    ) -> list[MessageRecord]:
+        where = "queue = ?"
+        params: list[Any] = [queue]
+        if status is not None:
+            where += " AND status = ?"
+            params.append(status.value)
+        if before is not None:
+            at = to_epoch(before.created_at)
+            where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+            params += [at, at, before.id]
+        sql = (
+            f"SELECT {COLUMNS} FROM messages WHERE {where}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        rows = await self._run(functools.partial(_fetchall, sql, (*params, limit)))
+        return [_row_to_record(row) for row in rows]
+
+    async def delete_expired(self, now: datetime) -> int:
+        cur = await self._run(
+            lambda c: c.execute(
+                "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at < ?"
+                " AND status IN ('COMPLETE', 'ERROR')",
+                (to_epoch(now),),
+            )
+        )
+        return cur.rowcount
+
+    async def counts(self) -> dict[str, QueueCounts]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT queue, status, COUNT(*), MIN(created_at) FROM messages"
+                " GROUP BY queue, status"
+            ).fetchall()
+        )
+        return counts_from_groups((q, s, n, from_epoch(t)) for q, s, n, t in rows)

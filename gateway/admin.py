@@ -1,0 +1,88 @@
+"""Operator endpoints: ``GET /queues`` (definitions and message counts) and ``GET /metrics``.
+
+``/queues`` needs a token with one of :data:`ADMIN_ROLES` (401/403 as on the queues);
+``/metrics`` is open, like a Prometheus scrape target usually is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from gateway.errors import ApiError, json_response
+from gateway.security import AUTHENTICATOR, _unauthorized, bearer_token
+from gateway.views import RUNTIME
+from shared.auth import AuthError, Principal
+from shared.definitions import QueueOptions
+from shared.metrics_http import scrape
+from shared.ports import QueueCounts, StoreUnavailable
+from shared.records import Json, Status, iso
+from shared.registry import LoadedQueue
+
+#: Roles that may read ``GET /queues``.
+ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
+
+
+async def require_roles(request: web.Request, roles: frozenset[str]) -> Principal:
+    """The caller's principal if its token holds one of ``roles``; raises 401 or 403."""
+    token = bearer_token(request)
+    if token is None:
+        raise _unauthorized("a bearer token is required", invalid=False)
+    try:
+        principal = await request.app[AUTHENTICATOR].verify(token)
+    except AuthError as exc:
+        raise _unauthorized(str(exc), invalid=True) from None
+    if principal.roles.isdisjoint(roles):
+        raise ApiError(403, f"needs one of the roles: {', '.join(sorted(roles))}")
+    return principal
+
+
+def options_json(options: QueueOptions) -> dict[str, Json]:
+    """A definition's options as JSON (``rate_limit`` as an object or null)."""
+    return dataclasses.asdict(options)
+
+
+def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, Json]:
+    """One queue of ``GET /queues``: its definition and its records by status."""
+    d = queue.definition
+    by_status = {s.value: (counts.by_status.get(s, 0) if counts else 0) for s in Status}
+    oldest = counts.oldest_pending if counts else None
+    return {
+        "name": d.name,
+        "description": d.description,
+        "auth": d.auth_enabled,
+        "roles": {
+            "needsRole": d.roles.needs_role,
+            "replace": d.roles.replace,
+            "allowed": sorted(queue.allowed_roles),
+        },
+        "options": options_json(d.options),
+        "schema": d.schema,
+        "messages": by_status,
+        "oldest_pending_created_at": iso(oldest) if oldest else None,
+    }
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    """``GET /queues``: every loaded queue's summary and counts; 503 if the store is down."""
+    await require_roles(request, ADMIN_ROLES)
+    rt = request.app[RUNTIME]
+    try:
+        counts = await rt.store.counts()
+    except StoreUnavailable as exc:
+        raise ApiError(503, f"store: {exc}", headers={"Retry-After": "1"}) from None
+    registry = rt.registry()
+    queues = [queue_summary(registry.queues[n], counts.get(n)) for n in registry.names]
+    return json_response({"queues": queues})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: this process's metrics in the Prometheus text format."""
+    return await scrape(request.app[RUNTIME])
+
+
+def add_admin_routes(app: web.Application) -> None:
+    """Register ``GET /queues`` and ``GET /metrics``."""
+    app.router.add_get("/queues", list_queues)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,68 @@
+"""``POST /{queue}/batch``: many messages in one request, each accepted or refused on its own.
+
+Authentication and the role check happen once, before the body is read. The body is a JSON
+array of at most ``--batch-max-items`` messages (more: 413; not an array or empty: 422). Each
+item is validated on its own; the valid ones are recorded in one store batch and published
+in one delivery confirm window (:meth:`shared.messaging.Messaging.push_many`). The answer is
+``207`` with ``{"items": [...]}``, one entry per item in order: ``{"status": 201, "id",
+"location"}``, or ``{"status": 422|413|503, "errors": [...]}``. An item answered 503 was not
+kept (its record is removed again if its publish failed).
+
+Rate limits count a batch as its number of items; since that number is in the body, a batch
+is counted after its body is read. ``Idempotency-Key`` is not supported on batches (400), so
+a client never believes a batch retry is safe when it is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.callers import caller_of
+from gateway.errors import ApiError, json_response
+from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gateway.pushing import location, push_errors
+from gateway.request_ids import REQUEST_ID
+from gateway.security import authorize
+from gateway.throttle import throttle
+from gateway.views import RUNTIME, _queue, _read_json
+from shared.messaging import MessagingError, TooLarge, ValidationFailed
+from shared.records import MessageRecord
+
+
+def _item(queue: str, outcome: MessageRecord | MessagingError) -> dict[str, Any]:
+    if isinstance(outcome, MessageRecord):
+        return {"status": 201, "id": outcome.id, "location": location(queue, outcome.id)}
+    if isinstance(outcome, ValidationFailed):
+        return {"status": 422, "errors": outcome.errors}
+    status = 413 if isinstance(outcome, TooLarge) else 503
+    return {"status": status, "errors": [str(outcome)]}
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """``POST /{queue}/batch``: 207 with one result per item, in order."""
+    queue = _queue(request)
+    principal = await authorize(request, queue)
+    if IDEMPOTENCY_HEADER in request.headers:
+        raise ApiError(400, f"{IDEMPOTENCY_HEADER} is not supported on batches")
+    rt = request.app[RUNTIME]
+    items = await _read_json(request)
+    if not isinstance(items, list) or not items:
+        raise ApiError(422, "a batch must be a non-empty JSON array of messages")
+    limit = rt.settings.batch_max_items
+    if len(items) > limit:
+        raise ApiError(413, f"a batch may hold at most {limit} items, not {len(items)}")
+    throttle(request, rt.settings, queue, caller_of(request, queue, principal), len(items))
+    with push_errors(queue.name):
+        outcomes = await rt.messaging.push_many(
+            queue.name, items, request_id=request.get(REQUEST_ID)
+        )
+    results = [_item(queue.name, outcome) for outcome in outcomes]
+    headers = {"Retry-After": "1"} if any(r["status"] == 503 for r in results) else None
+    return json_response({"items": results}, status=207, headers=headers)
+
+
+def add_batch_routes(app: web.Application) -> None:
+    """Register ``POST /{queue}/batch``."""
+    app.router.add_post("/{queue}/batch", post_batch)

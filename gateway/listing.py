@@ -1,0 +1,92 @@
+"""Listing a queue's messages: ``GET /{queue}?status=&limit=&cursor=``.
+
+Newest first (``created_at`` then ``id``, descending). ``next_cursor`` is an opaque base64url
+token of the last record's ``{created_at, id}`` (keyset pagination: stable while messages are
+added), null on the last page. Same roles as the queue's other endpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from aiohttp import web
+
+from gateway.errors import ApiError, json_response
+from gateway.security import authorize
+from gateway.views import RUNTIME, _queue
+from shared.ports import ListCursor, StoreUnavailable
+from shared.records import MessageRecord, Status
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def encode_cursor(record: MessageRecord) -> str:
+    """The opaque cursor that continues a listing after ``record``."""
+    data = json.dumps({"created_at": record.created_at.isoformat(), "id": record.id})
+    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> ListCursor:
+    """Parse a cursor from :func:`encode_cursor`; 400 if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = json.loads(raw)
+        created_at = datetime.fromisoformat(data["created_at"])
+        message_id = data["id"]
+        if created_at.tzinfo is None or not isinstance(message_id, str):
+            raise ValueError("incomplete cursor")
+    except (ValueError, TypeError, LookupError, binascii.Error):
+        raise ApiError(400, "cursor is malformed (use next_cursor from a listing)") from None
+    return ListCursor(created_at, message_id)
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIMIT}, not {raw!r}")
+    return value
+
+
+def _status(raw: str | None) -> Status | None:
+    if raw is None:
+        return None
+    try:
+        return Status(raw)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Status)
+        raise ApiError(400, f"status must be one of {allowed}, not {raw!r}") from None
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    """``GET /{queue}?status=&limit=&cursor=``: ``{"items": [...], "next_cursor": ...}``."""
+    queue = _queue(request)
+    await authorize(request, queue)
+    query = request.query
+    status, limit = _status(query.get("status")), _limit(query.get("limit"))
+    cursor = query.get("cursor")
+    before = decode_cursor(cursor) if cursor is not None else None
+    try:
+        rows = await request.app[RUNTIME].store.list_records(queue.name, status, limit + 1, before)
+    except StoreUnavailable:
+        raise ApiError(503, "the message store is unavailable") from None
+    items, more = rows[:limit], len(rows) > limit
+    return json_response(
+        {
+            "items": [record.to_public() for record in items],
+            "next_cursor": encode_cursor(items[-1]) if more else None,
+        }
+    )
+
+
+def add_listing_routes(app: web.Application) -> None:
+    """``GET /{queue}``; register last, so fixed paths like ``/queues`` win."""
+    app.router.add_get("/{queue}", list_messages)

@@ -1,0 +1,299 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 document built from the loaded definitions at
+request time (``gateway.docs`` shows it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.admin import ADMIN_ROLES
+from gateway.errors import json_response
+from gateway.redrive import redrive_roles
+from gateway.views import RUNTIME
+from shared.registry import LoadedQueue, Registry
+
+Doc = dict[str, Any]
+
+REASONS = {
+    200: "OK",
+    201: "Created: the PENDING record",
+    204: "Deleted",
+    409: "Conflict (idempotency key in use or its message deleted; not an ERROR message)",
+    429: "Rate limit exceeded (Retry-After)",
+    400: "Malformed JSON",
+    401: "Missing or invalid token",
+    403: "No allowed role",
+    404: "Unknown message",
+    413: "Body too large",
+    415: "Not application/json",
+    422: "Schema violations (every one, with a JSON path)",
+    503: "Store or delivery unavailable",
+}
+RECORD_SCHEMA: Doc = {
+    "type": "object",
+    "required": [
+        "id",
+        "queue",
+        "status",
+        "request",
+        "result",
+        "error",
+        "created_at",
+        "updated_at",
+        "attempts",
+    ],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "queue": {"type": "string"},
+        "status": {"enum": ["PENDING", "INPROGRESS", "COMPLETE", "ERROR"]},
+        "request": {},
+        "result": {},
+        "error": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+                },
+            ]
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "attempts": {"type": "integer", "minimum": 0},
+        "request_id": {"type": ["string", "null"]},
+    },
+}
+ERRORS_SCHEMA: Doc = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "array", "minItems": 1, "items": {}}},
+}
+
+
+def _errors(*statuses: int) -> Doc:
+    ref = {"$ref": "#/components/schemas/Errors"}
+    return {
+        str(s): {"description": REASONS[s], "content": {"application/json": {"schema": ref}}}
+        for s in statuses
+    }
+
+
+def _record_response(status: int) -> Doc:
+    ref = {"$ref": "#/components/schemas/Record"}
+    return {str(status): {"description": REASONS[status], "content": _json(ref)}}
+
+
+def _json(schema: Doc) -> Doc:
+    return {"application/json": {"schema": schema}}
+
+
+def _who(queue: LoadedQueue, roles: list[str] | None) -> tuple[list[str], str]:
+    """The ``x-roles`` of an operation and the sentence describing them."""
+    d = queue.definition
+    if not d.auth_enabled:
+        return [], "No authentication (security mechanism none)."
+    if roles is None and not d.roles.needs_role:
+        return [], "Any valid token."
+    allowed = sorted(queue.allowed_roles) if roles is None else roles
+    return allowed, f"Roles: {', '.join(allowed)}."
+
+
+def _guarded(
+    queue: LoadedQueue, op_id: str, summary: str, responses: Doc, roles: list[str] | None = None
+) -> Doc:
+    """An operation with the queue's security and ``roles`` (None: the queue's own rules)."""
+    d = queue.definition
+    allowed, who = _who(queue, roles)
+    operation: Doc = {
+        "tags": [d.name],
+        "operationId": f"{op_id}_{d.name}",
+        "summary": summary,
+        "description": f"{d.description + ' ' if d.description else ''}{who}",
+        "responses": responses,
+        "x-roles": allowed,
+        "security": [{"bearerAuth": []}] if d.auth_enabled else [],
+    }
+    if d.auth_enabled:
+        operation["responses"] = {**responses, **_errors(401, 403)}
+    return operation
+
+
+def _push(queue: LoadedQueue, schema_ref: Doc) -> Doc:
+    name = queue.name
+    responses = {
+        **_record_response(201),
+        "200": {
+            "description": "Idempotent replay: the message an earlier push with this key made",
+            "content": _json({"$ref": "#/components/schemas/Record"}),
+        },
+        **_errors(400, 409, 413, 415, 422, 429, 503),
+    }
+    post = _guarded(queue, "push", f"Push a message onto {name}", responses)
+    post["requestBody"] = {"required": True, "content": _json(schema_ref)}
+    post["parameters"] = [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    ]
+    post["responses"]["201"]["headers"] = {
+        "Location": {"schema": {"type": "string"}, "description": f"/{name}/{{id}}"}
+    }
+    return post
+
+
+def _batch(queue: LoadedQueue, schema_ref: Doc) -> Doc:
+    item = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": [201, 413, 422, 503]},
+            "id": {"type": "string"},
+            "location": {"type": "string"},
+            "errors": {"type": "array"},
+        },
+    }
+    multi = {
+        "207": {
+            "description": "One result per item, in order",
+            "content": _json(
+                {"type": "object", "properties": {"items": {"type": "array", "items": item}}}
+            ),
+        },
+        **_errors(400, 413, 415, 422, 429, 503),
+    }
+    post = _guarded(queue, "push_batch", f"Push many messages onto {queue.name}", multi)
+    array = {"type": "array", "minItems": 1, "items": schema_ref}
+    post["requestBody"] = {"required": True, "content": _json(array)}
+    return post
+
+
+def _listing(queue: LoadedQueue) -> Doc:
+    page = {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    }
+    responses = {"200": {"description": "A page, newest first", "content": _json(page)}}
+    get = _guarded(
+        queue, "list", f"List messages of {queue.name}", {**responses, **_errors(400, 503)}
+    )
+    status = {"enum": ["PENDING", "INPROGRESS", "COMPLETE", "ERROR"]}
+    get["parameters"] = [
+        {"name": "status", "in": "query", "required": False, "schema": status},
+        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+    ]
+    return get
+
+
+#: ``GET /{queue}/{id}?wait=N`` (see ``gateway.waiting``).
+WAIT_PARAM: Doc = {
+    "name": "wait",
+    "in": "query",
+    "required": False,
+    "description": "Long poll: answer once the message is final, at most after this many s",
+    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
+}
+
+
+def _queue_paths(queue: LoadedQueue) -> Doc:
+    name = queue.name
+    schema_ref = {"$ref": f"#/components/schemas/{name}.incoming"}
+    found = {**_record_response(200), **_errors(404, 503)}
+    gone = {"204": {"description": REASONS[204]}, **_errors(404, 503)}
+    redriven = {**_record_response(200), **_errors(404, 409, 503)}
+    admins = sorted(redrive_roles(name))
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        f"/{name}": {"post": _push(queue, schema_ref), "get": _listing(queue)},
+        f"/{name}/batch": {"post": _batch(queue, schema_ref)},
+        f"/{name}/{{id}}": {
+            "parameters": [id_param],
+            "get": {
+                **_guarded(queue, "get", f"Read a message of {name}", {**found, **_errors(400)}),
+                "parameters": [WAIT_PARAM],
+            },
+            "delete": _guarded(queue, "delete", f"Delete a message of {name}", gone),
+        },
+        f"/{name}/{{id}}/retry": {
+            "parameters": [id_param],
+            "post": _guarded(
+                queue, "redrive", f"Run an ERROR message of {name} again", redriven, admins
+            ),
+        },
+    }
+
+
+def _plain(summary: str, responses: Doc, content_type: str = "application/json") -> Doc:
+    ok = {"description": "OK", "content": {content_type: {"schema": {}}}}
+    return {"get": {"summary": summary, "security": [], "responses": {"200": ok, **responses}}}
+
+
+def _fixed_paths() -> Doc:
+    queues = _plain("Loaded queues, their definitions and message counts", _errors(401, 403, 503))
+    queues["get"]["security"] = [{"bearerAuth": []}]
+    queues["get"]["x-roles"] = sorted(ADMIN_ROLES)
+    queues["get"]["description"] = f"Roles: {', '.join(sorted(ADMIN_ROLES))}."
+    return {
+        "/healthz": _plain("Liveness", {}),
+        "/readyz": _plain("Readiness: store and delivery answer", _errors(503)),
+        "/queues": queues,
+        "/metrics": _plain("Prometheus metrics", {}, "text/plain"),
+        "/openapi.json": _plain("This document", {}),
+        "/docs": _plain("Swagger UI for this document", {}, "text/html"),
+    }
+
+
+def rebase_refs(schema: Any, base: str) -> Any:
+    """A copy of ``schema`` whose local references (``"$ref": "#/..."``) point into it at
+    its new place ``base`` in the document."""
+    if isinstance(schema, list):
+        return [rebase_refs(item, base) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: rebase_refs(value, base) for key, value in schema.items()}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        out["$ref"] = base + ref[1:]
+    return out
+
+
+def openapi_document(registry: Registry) -> Doc:
+    """The OpenAPI 3.1 document for the queues in ``registry``."""
+    paths = _fixed_paths()
+    schemas: Doc = {"Record": RECORD_SCHEMA, "Errors": ERRORS_SCHEMA}
+    for name in registry.names:
+        queue = registry.queues[name]
+        paths.update(_queue_paths(queue))
+        component = f"{name}.incoming"
+        schemas[component] = rebase_refs(
+            queue.definition.schema, f"#/components/schemas/{component}"
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Conveyor", "version": "1", "description": "Queues behind HTTP."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """``GET /openapi.json``."""
+    return json_response(openapi_document(request.app[RUNTIME].registry()))
+
+
+def add_openapi_routes(app: web.Application) -> None:
+    """Register ``/openapi.json``."""
+    app.router.add_get("/openapi.json", openapi_json)

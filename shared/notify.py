@@ -1,0 +1,105 @@
+"""Wake-ups for clients waiting on a message to finish (``GET /{queue}/{id}?wait=N``).
+
+A :class:`Notifier` keeps, per message id, one :class:`asyncio.Event` shared by every waiter
+on that id, so a thousand waiters cost a thousand awaits on one event: no task and no store
+polling per waiter. :meth:`Notifier.notify` sets the event and forgets it; waiters then
+re-read the record (the store is the authority: an event only says "look again"), sharing
+one read among those woken together (:meth:`Notifier.read_once`).
+
+Who notifies: the consumer, right after it wrote a final status (directly in its own
+process; through ``Delivery.publish_event`` for gateways in other processes), and the
+gateway after a delete. Events are best effort; waiters re-check the store on their own
+every :data:`RECHECK_SECONDS` so a lost event only delays the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: How often a waiter re-reads its record without being woken (the safety net).
+RECHECK_SECONDS = 3.0
+
+
+class Notifier:
+    """Per-message-id wake-ups within one process (one event loop)."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, int] = {}
+        self._reads: dict[asyncio.Event, asyncio.Future[Any]] = {}
+
+    @property
+    def waiting(self) -> int:
+        """How many waiters are registered now (all ids)."""
+        return sum(self._waiters.values())
+
+    @asynccontextmanager
+    async def watching(self, message_id: str) -> AsyncIterator[None]:
+        """Register interest in ``message_id`` for the block (keeps its event alive).
+
+        Each :meth:`notify` replaces the event: take :meth:`current` before re-reading the
+        record, then await it, so that no wake-up between the two is missed.
+        """
+        self._waiters[message_id] = self._waiters.get(message_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._waiters[message_id] - 1
+            if left:
+                self._waiters[message_id] = left
+            else:
+                del self._waiters[message_id]
+                self._events.pop(message_id, None)
+
+    def current(self, message_id: str) -> asyncio.Event:
+        """The event the next :meth:`notify` of ``message_id`` sets."""
+        event = self._events.get(message_id)
+        if event is None:
+            event = self._events[message_id] = asyncio.Event()
+        return event
+
+    def notify(self, message_id: str) -> None:
+        """Wake every waiter of ``message_id`` (nothing happens if there is none)."""
+        event = self._events.pop(message_id, None)
+        if event is not None:
+            event.set()
+
+    async def read_once(self, event: asyncio.Event, read: Callable[[], Awaitable[T]]) -> T:
+        """``await read()``, shared by every caller holding the same ``event`` meanwhile.
+
+        A thousand waiters woken together cost one store read. Sharing is safe: the read
+        started after ``event`` was created, and a change after the read's snapshot is
+        followed by a :meth:`notify` that sets ``event``. A cancelled caller does not cancel
+        the read for the others.
+        """
+        shared = self._reads.get(event)
+        if shared is None:
+            shared = asyncio.ensure_future(read())
+            self._reads[event] = shared
+            shared.add_done_callback(lambda done: self._read_done(event, done))
+        result: T = await asyncio.shield(shared)
+        return result
+
+    def _read_done(self, event: asyncio.Event, done: asyncio.Future[Any]) -> None:
+        if self._reads.get(event) is done:
+            del self._reads[event]
+        if not done.cancelled():
+            done.exception()  # retrieved: no "never retrieved" warning if every caller left
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> bool:
+        """Await ``event`` at most ``seconds`` (capped at :data:`RECHECK_SECONDS`).
+
+        True if it was set. Either way the caller re-reads the record and, if it is still not
+        final, awaits :meth:`current` again.
+        """
+        try:
+            async with asyncio.timeout(max(0.0, min(seconds, RECHECK_SECONDS))):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True

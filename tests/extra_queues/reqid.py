@@ -1,0 +1,10 @@
+"""Returns the request id the message carries, and logs a line through ``ctx.log``."""
+
+from typing import Any
+
+from shared.context import Context
+
+
+async def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    ctx.log.info("handling with request id %s", ctx.request_id)
+    return {"request_id": ctx.request_id}

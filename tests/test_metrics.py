@@ -1,0 +1,143 @@
+"""``GET /metrics`` (Prometheus text format) in both modes, and the consumer's own
+``--metrics-port`` server."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from conveyor.serve import Served
+from shared.metrics import Metrics
+from shared.records import Status
+from tests.conftest import Api, StartConveyor
+from tests.helpers import QUEUES_DIR, clean_env, free_port
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse(text: str) -> Samples:
+    """Every sample as ``{(name, sorted labels): value}``."""
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def scrape(api: Api) -> Samples:
+    resp = await api.get("/metrics")
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return parse(await resp.text())
+
+
+async def test_metrics_count_pushes_outcomes_and_auth_failures(api: Api) -> None:
+    before = await scrape(api)
+    assert value(before, "conveyor_pushes_total", queue="echo", status="201") == 0
+    tester = api.keys.token(["tester"])
+    ids = [await api.push("echo", {"n": n}, tester) for n in range(3)]
+    for message_id in ids:
+        await api.wait_final("echo", message_id, tester)
+    failed = await api.push("fail", {}, tester)
+    await api.wait_final("fail", failed, tester)
+    assert (await api.post("echo", {"n": 1})).status == 401
+    assert (await api.post("echo", {"n": 1}, "garbage")).status == 401
+    assert (await api.post("echo", {"n": 1}, api.keys.token(["nobody"]))).status == 403
+    assert (await api.post("nosuchqueue", {"n": 1}, tester)).status == 404
+
+    after = await scrape(api)
+    assert value(after, "conveyor_pushes_total", queue="echo", status="201") == 3
+    assert value(after, "conveyor_pushes_total", queue="echo", status="401") == 2
+    assert value(after, "conveyor_pushes_total", queue="echo", status="403") == 1
+    assert not any(labels and dict(labels).get("queue") == "nosuchqueue" for _, labels in after)
+    assert value(after, "conveyor_messages_finished_total", queue="echo", status="COMPLETE") == 3
+    assert value(after, "conveyor_messages_finished_total", queue="fail", status="ERROR") == 1
+    assert value(after, "conveyor_handler_duration_seconds_count", queue="echo") == 3
+    assert value(after, "conveyor_handlers_in_flight", queue="echo") == 0
+    assert value(after, "conveyor_auth_failures_total", reason="missing_token") == 1
+    assert value(after, "conveyor_auth_failures_total", reason="invalid_token") == 1
+    assert value(after, "conveyor_auth_failures_total", reason="forbidden") == 1
+    assert value(after, "conveyor_queue_depth", queue="echo") == 0
+    assert ("conveyor_oldest_pending_age_seconds", (("queue", "echo"),)) in after
+
+
+async def test_queue_depth_and_oldest_age_are_cached(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    served = await start_conveyor(concurrency=1, grace_seconds=0.5)
+    api = api_for(served)
+    first = await scrape(api)
+    assert value(first, "conveyor_queue_depth", queue="slow") == 0
+    tester = api.keys.token(["tester"])
+    for n in range(3):  # one runs (concurrency 1), the others wait PENDING
+        await api.push("slow", {"seconds": 30, "n": n}, tester)
+    cached = await scrape(api)  # within the cache period: the depth read before the pushes
+    assert value(cached, "conveyor_queue_depth", queue="slow") == 0
+    served.runtime.metrics.cache_seconds = 0
+    fresh = await scrape(api)
+    assert value(fresh, "conveyor_queue_depth", queue="slow") >= 2
+    assert value(fresh, "conveyor_oldest_pending_age_seconds", queue="slow") >= 0
+    assert value(fresh, "conveyor_handlers_in_flight", queue="slow") <= 1
+
+
+def test_retries_and_dead_letters_are_exposed() -> None:
+    metrics = Metrics()
+    metrics.retried("q")
+    metrics.retried("q")
+    metrics.dead_lettered("q")
+    metrics.finished("q", Status.COMPLETE, 0.2)
+    metrics.finished("q", Status.PENDING, 0.2)  # a run that will be retried: not finished
+    samples = parse(metrics.exposition().decode())
+    assert value(samples, "conveyor_retries_total", queue="q") == 2
+    assert value(samples, "conveyor_dead_letters_total", queue="q") == 1
+    assert value(samples, "conveyor_handler_duration_seconds_bucket", queue="q", le="0.25") == 2
+    assert value(samples, "conveyor_messages_finished_total", queue="q", status="COMPLETE") == 1
+    assert value(samples, "conveyor_messages_finished_total", queue="q", status="PENDING") == 0
+    # Separate instances do not share a registry (no global state).
+    assert value(parse(Metrics().exposition().decode()), "conveyor_retries_total", queue="q") == 0
+
+
+def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
+    port = free_port()
+    log_path = tmp_path / "consumer.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "consumer", "--metrics-port", str(port)],
+            env=clean_env(
+                CONVEYOR_STORE=f"sqlite:///{tmp_path / 'c.db'}",
+                CONVEYOR_HANDLERS=str(QUEUES_DIR),
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
+                        status, text = r.status, r.read().decode()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.05)
+            assert status == 200
+            samples = parse(text)
+            assert value(samples, "conveyor_queue_depth", queue="echo") == 0
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0, log_path.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,165 @@
+"""``GET /openapi.json`` (a valid OpenAPI 3.1 document that matches what the server does) and
+``GET /docs`` (Swagger UI with local assets only)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+
+from conveyor.serve import Served
+from tests.conftest import Api, StartConveyor
+from tests.helpers import add_queue
+
+METHODS = ("get", "post", "delete", "put", "patch")
+REFS_SCHEMA = {
+    "$defs": {"count": {"type": "integer", "minimum": 0}},
+    "type": "object",
+    "properties": {"n": {"$ref": "#/$defs/count"}},
+}
+
+
+async def started(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> tuple[Served, Api, dict[str, Any]]:
+    """A Conveyor with the test queues (minus the consumer-killing one) plus two more."""
+    for suffix in (".queue.json", ".py"):
+        (queues_dir / f"poison{suffix}").unlink()
+    add_queue(queues_dir, "refs", schema=REFS_SCHEMA, roles={"roles": ["tester"]})
+    add_queue(queues_dir, "anyToken", roles={"needsRole": False}, description="No role needed.")
+    served = await start_conveyor()
+    api = api_for(served)
+    resp = await api.get("/openapi.json")
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/json"
+    return served, api, await resp.json()
+
+
+def statuses(doc: dict[str, Any], path: str, method: str) -> set[int]:
+    return {int(code) for code in doc["paths"][path][method]["responses"]}
+
+
+async def test_document_is_valid_openapi_31(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    _, _, doc = await started(start_conveyor, api_for, queues_dir)
+    validate(doc, cls=OpenAPIV31SpecValidator)
+    assert doc["openapi"].startswith("3.1")
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+    post = doc["paths"]["/echo"]["post"]
+    body_ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    incoming = doc["components"]["schemas"][body_ref.rsplit("/", 1)[1]]
+    assert incoming["type"] == "object"
+    assert statuses(doc, "/echo", "post") >= {201, 400, 401, 403, 413, 415, 422, 503}
+    assert post["security"] == [{"bearerAuth": []}]
+    assert "tester" in post["x-roles"] and "system_admin" in post["x-roles"]
+    assert "tester" in post["description"]
+    for code in ("400", "401", "403", "422"):
+        ref = post["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/Errors"
+    errors = doc["components"]["schemas"]["Errors"]
+    assert errors["required"] == ["errors"]
+    assert "request_id" in doc["components"]["schemas"]["Record"]["properties"]
+    assert statuses(doc, "/echo/{id}", "get") >= {200, 401, 403, 404}
+    assert statuses(doc, "/echo/{id}", "delete") >= {204, 401, 403, 404}
+
+    open_post = doc["paths"]["/open"]["post"]
+    assert open_post["security"] == [] and 401 not in statuses(doc, "/open", "post")
+    any_token = doc["paths"]["/anyToken"]["post"]
+    assert any_token["x-roles"] == [] and 401 in statuses(doc, "/anyToken", "post")
+    assert "No role needed." in any_token["description"]
+    assert doc["paths"]["/queues"]["get"]["x-roles"] == [
+        "queue_admin",
+        "queue_reader",
+        "system_admin",
+        "system_reader",
+    ]
+    assert "/poison" not in doc["paths"]
+
+
+async def test_every_route_is_documented(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    served, _, doc = await started(start_conveyor, api_for, queues_dir)
+    queues = served.runtime.registry().names
+    for route in served.http.app.router.routes():
+        method = route.method.lower()
+        if method == "head" or route.resource is None:
+            continue
+        canonical = route.resource.canonical
+        if canonical.startswith("/docs/assets"):
+            continue
+        if "{queue}" in canonical:
+            paths = [canonical.replace("{queue}", name) for name in queues]
+        else:
+            paths = [canonical]
+        for path in paths:
+            assert path in doc["paths"], f"{route.method} {canonical} is not documented"
+            assert method in doc["paths"][path], f"{route.method} {path} is not documented"
+
+
+async def test_documented_operations_answer_as_documented(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    _, api, doc = await started(start_conveyor, api_for, queues_dir)
+    admin = api.keys.token(["system_admin"])
+    queue_paths = [p for p in doc["paths"] if re.fullmatch(r"/[A-Za-z0-9_-]+", p)]
+    queue_paths = [p for p in queue_paths if "post" in doc["paths"][p]]
+    assert "/echo" in queue_paths and "/refs" in queue_paths
+    for path in queue_paths:
+        posted = statuses(doc, path, "post")
+        anonymous = await api.post(path[1:], {"n": 1})
+        assert anonymous.status in posted, (path, anonymous.status)
+        resp = await api.post(path[1:], {"n": 1}, admin)
+        assert resp.status in posted and resp.status not in (404, 405), (path, resp.status)
+        bad_type = await api.session.post(
+            f"{api.base}{path}", data=b"{}", headers={**api.auth(admin), "Content-Type": "text/x"}
+        )
+        assert bad_type.status == 415 and 415 in posted
+        message_id = (await resp.json())["id"] if resp.status == 201 else str(uuid.uuid4())
+        item = f"{path}/{{id}}"
+        got = await api.get(f"{path}/{message_id}", admin)
+        assert got.status in statuses(doc, item, "get") and got.status != 405, (path, got.status)
+        if resp.status == 201:
+            assert got.status == 200
+        listed = await api.get(f"{path}?limit=5", admin)
+        assert listed.status in statuses(doc, path, "get") and listed.status == 200, path
+        retry = f"{path}/{message_id}/retry"
+        redriven = await api.session.post(f"{api.base}{retry}", headers=api.auth(admin))
+        assert redriven.status in statuses(doc, f"{item}/retry", "post"), (retry, redriven.status)
+        assert redriven.status != 405
+        deleted = await api.delete(f"{path}/{message_id}", admin)
+        assert deleted.status in statuses(doc, item, "delete"), (path, deleted.status)
+        assert deleted.status == (204 if resp.status == 201 else 404)
+        batch = await api.post(f"{path[1:]}/batch", [{"n": 2}], admin)
+        assert batch.status in statuses(doc, f"{path}/batch", "post"), (path, batch.status)
+        assert batch.status not in (404, 405)
+    refused = await api.post("refs", {"n": -1}, admin)
+    assert refused.status == 422  # the $ref inside the queue's schema is honoured
+    for fixed in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
+        resp = await api.get(fixed)
+        assert resp.status in statuses(doc, fixed, "get"), (fixed, resp.status)
+    queues = await api.get("/queues")
+    assert queues.status in statuses(doc, "/queues", "get") and queues.status == 401
+
+
+async def test_docs_page_uses_only_local_assets(api: Api) -> None:
+    resp = await api.get("/docs")
+    assert resp.status == 200 and resp.content_type == "text/html"
+    page = await resp.text()
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page)
+    urls += re.findall(r"""url\s*:\s*["']([^"']+)["']""", page)
+    assert urls, page
+    assert len(urls) >= 4  # stylesheet, two scripts, the document
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = await api.get(url)
+        assert asset.status == 200, url
+        assert len(await asset.read()) > 0
+    assert "/openapi.json" in urls
+    assert not re.search(r"https?://", page)
