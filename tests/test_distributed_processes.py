@@ -235,6 +235,13 @@ async def test_poison_message_is_dead_lettered_and_marked_error(
         "the dead-letter queue to show the message",
     )
     assert dead["messages"] == 1
+    # A dead-lettered message is redrivable like any ERROR message (admin roles only).
+    writer = await api.post(f"poison/{mid}/retry", None, token)
+    assert writer.status == 403
+    admin = keys.token(["system_admin"])
+    redriven = await api.post(f"poison/{mid}/retry", None, admin)
+    assert redriven.status == 200, await redriven.text()
+    assert (await redriven.json())["status"] == "PENDING"
 
 
 async def test_rabbitmq_outage_gives_503_then_everything_accepted_completes(
