@@ -11,9 +11,8 @@ import dataclasses
 from aiohttp import web
 
 from gateway.errors import ApiError, json_response
-from gateway.security import AUTHENTICATOR, _unauthorized, bearer_token
+from gateway.security import require_roles
 from gateway.views import RUNTIME
-from shared.auth import AuthError, Principal
 from shared.definitions import QueueOptions
 from shared.metrics_http import scrape
 from shared.ports import QueueCounts, StoreUnavailable
@@ -22,20 +21,6 @@ from shared.registry import LoadedQueue
 
 #: Roles that may read ``GET /queues``.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
-
-
-async def require_roles(request: web.Request, roles: frozenset[str]) -> Principal:
-    """The caller's principal if its token holds one of ``roles``; raises 401 or 403."""
-    token = bearer_token(request)
-    if token is None:
-        raise _unauthorized("a bearer token is required", invalid=False)
-    try:
-        principal = await request.app[AUTHENTICATOR].verify(token)
-    except AuthError as exc:
-        raise _unauthorized(str(exc), invalid=True) from None
-    if principal.roles.isdisjoint(roles):
-        raise ApiError(403, f"needs one of the roles: {', '.join(sorted(roles))}")
-    return principal
 
 
 def options_json(options: QueueOptions) -> dict[str, Json]:
@@ -66,7 +51,7 @@ def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, J
 
 async def list_queues(request: web.Request) -> web.Response:
     """``GET /queues``: every loaded queue's summary and counts; 503 if the store is down."""
-    await require_roles(request, ADMIN_ROLES)
+    await require_roles(request, ADMIN_ROLES, "GET /queues")
     rt = request.app[RUNTIME]
     try:
         counts = await rt.store.counts()

@@ -22,9 +22,8 @@ import logging
 from aiohttp import web
 
 from gateway.errors import ApiError, json_response
-from gateway.security import AUTHENTICATOR, _unauthorized, bearer_token
+from gateway.security import require_roles
 from gateway.views import RUNTIME
-from shared.auth import AuthError
 from shared.ports import DeliveryUnavailable, MessageRef, StoreUnavailable
 from shared.records import MessageRecord
 from shared.registry import LoadedQueue
@@ -41,16 +40,7 @@ def redrive_roles(queue: str) -> frozenset[str]:
 async def _authorize_admin(request: web.Request, queue: LoadedQueue) -> None:
     if not queue.definition.auth_enabled:
         return
-    token = bearer_token(request)
-    if token is None:
-        raise _unauthorized("a bearer token is required", invalid=False)
-    try:
-        principal = await request.app[AUTHENTICATOR].verify(token)
-    except AuthError as exc:
-        raise _unauthorized(str(exc), invalid=True) from None
-    roles = redrive_roles(queue.name)
-    if principal.roles.isdisjoint(roles):
-        raise ApiError(403, f"redrive needs one of the roles: {', '.join(sorted(roles))}")
+    await require_roles(request, redrive_roles(queue.name), "redrive")
 
 
 async def _redrive(request: web.Request, queue: str, message_id: str) -> MessageRecord:

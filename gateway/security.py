@@ -32,18 +32,30 @@ def _unauthorized(reason: str, *, invalid: bool) -> ApiError:
     return ApiError(401, reason, headers={"WWW-Authenticate": challenge})
 
 
+async def authenticate(request: web.Request) -> Principal:
+    """The principal of the request's valid bearer token; raises 401 otherwise."""
+    token = bearer_token(request)
+    if token is None:
+        raise _unauthorized("a bearer token is required", invalid=False)
+    try:
+        return await request.app[AUTHENTICATOR].verify(token)
+    except AuthError as exc:
+        raise _unauthorized(str(exc), invalid=True) from None
+
+
+async def require_roles(request: web.Request, roles: frozenset[str], what: str) -> Principal:
+    """The caller's principal if its valid token holds one of ``roles``; else 401 or 403."""
+    principal = await authenticate(request)
+    if principal.roles.isdisjoint(roles):
+        raise ApiError(403, f"{what} needs one of the roles: {', '.join(sorted(roles))}")
+    return principal
+
+
 async def authorize(request: web.Request, queue: LoadedQueue) -> Principal:
     """The caller's principal if it may use ``queue``; raises 401 or 403 otherwise."""
     if not queue.definition.auth_enabled:
         return ANONYMOUS
-    token = bearer_token(request)
-    if token is None:
-        raise _unauthorized("a bearer token is required", invalid=False)
-    authenticator = request.app[AUTHENTICATOR]
-    try:
-        principal = await authenticator.verify(token)
-    except AuthError as exc:
-        raise _unauthorized(str(exc), invalid=True) from None
+    principal = await authenticate(request)
     rules = queue.definition.roles
     if not is_permitted(principal.roles, queue.allowed_roles, rules.needs_role):
         raise ApiError(

@@ -9,56 +9,31 @@ page size.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 
 import shared.stores.sqlite as sqlite_module
 from shared.ports import ClaimOutcome, MessageRef, Outcome, Store, StoreUnavailable
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.stores.mongo import MongoStore, client_options
-from shared.stores.sqlite import SqliteStore
 from tests.services import free_port, start_mongo_wire
+from tests.stores import Raw, open_store, own_database
 
 SMALL_PAGE = 3
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 Q = "q"
 
 
-@dataclass(frozen=True)
-class Raw:
-    """A test database: its URL, name, and a driver handle on its messages collection."""
-
-    url: str
-    database: str
-    messages: AsyncCollection[dict[str, Any]]
-
-
 def fast_fail_url(url: str) -> str:
     return url + "&serverSelectionTimeoutMS=300&connectTimeoutMS=300&socketTimeoutMS=2000"
-
-
-@contextlib.asynccontextmanager
-async def own_database(mongo_url: str) -> AsyncIterator[Raw]:
-    """A database of the caller's own on the session's wire server, dropped afterwards."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    database = f"contract_{uuid.uuid4().hex[:12]}"
-    try:
-        yield Raw(mongo_url, database, client[database]["messages"])
-    finally:
-        await client.drop_database(database)
-        await client.close()
 
 
 @pytest.fixture
@@ -71,16 +46,9 @@ async def mongo_db(mongo_url: str) -> AsyncIterator[Raw]:
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Store]:
-    async with contextlib.AsyncExitStack() as stack:
-        adapter: Store
-        if request.param == "sqlite":
-            monkeypatch.setattr(sqlite_module, "PAGE", SMALL_PAGE)
-            adapter = SqliteStore(tmp_path / "conveyor.db")
-        else:
-            db = await stack.enter_async_context(own_database(request.getfixturevalue("mongo_url")))
-            adapter = MongoStore(db.url, db.database, "messages", page=SMALL_PAGE)
-        await adapter.open()
-        stack.push_async_callback(adapter.close)
+    monkeypatch.setattr(sqlite_module, "PAGE", SMALL_PAGE)
+    kw = {"page": SMALL_PAGE} if request.param == "mongo" else {}
+    async with open_store(request.param, request, tmp_path, **kw) as adapter:
         yield adapter
 
 

@@ -6,7 +6,6 @@ its own on the session's MongoDB wire server.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -17,24 +16,15 @@ import pytest
 
 from shared.ports import Outcome, Store
 from shared.records import MessageRecord, Status, utcnow
-from shared.stores.mongo import MongoStore
 from shared.stores.sqlite import SqliteStore
-from tests.test_store_contract import own_database
+from tests.stores import open_store
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "mongo"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with contextlib.AsyncExitStack() as stack:
-        adapter: Store
-        if request.param == "sqlite":
-            adapter = SqliteStore(tmp_path / "conveyor.db")
-        else:
-            db = await stack.enter_async_context(own_database(request.getfixturevalue("mongo_url")))
-            adapter = MongoStore(db.url, db.database, "messages")
-        await adapter.open()
-        stack.push_async_callback(adapter.close)
+    async with open_store(request.param, request, tmp_path) as adapter:
         yield adapter
 
 

@@ -21,7 +21,7 @@ from shared.ports import ListCursor, Outcome, Store
 from shared.records import MessageRecord, Status, utcnow
 from shared.stores.mongo import MongoStore
 from shared.stores.sqlite import SqliteStore
-from tests.test_store_contract import Raw, own_database
+from tests.stores import Raw, open_store, own_database
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 LEASE = timedelta(hours=1)
@@ -29,15 +29,7 @@ LEASE = timedelta(hours=1)
 
 @pytest.fixture(params=["sqlite", "mongo"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with contextlib.AsyncExitStack() as stack:
-        adapter: Store
-        if request.param == "sqlite":
-            adapter = SqliteStore(tmp_path / "conveyor.db")
-        else:
-            db = await stack.enter_async_context(own_database(request.getfixturevalue("mongo_url")))
-            adapter = MongoStore(db.url, db.database, "messages")
-        await adapter.open()
-        stack.push_async_callback(adapter.close)
+    async with open_store(request.param, request, tmp_path) as adapter:
         yield adapter
 
 

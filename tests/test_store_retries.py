@@ -6,7 +6,6 @@ retry/redrive, so a message retried legitimately is not taken for one that kills
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +14,7 @@ import pytest
 
 from shared.ports import ClaimOutcome, MessageRef, Outcome, Store
 from shared.records import ErrorInfo, MessageRecord, Status, utcnow
-from shared.stores.mongo import MongoStore
-from shared.stores.sqlite import SqliteStore
-from tests.test_store_contract import own_database
+from tests.stores import open_store
 
 Q = "q"
 BOOM = ErrorInfo("ValueError", "boom")
@@ -26,15 +23,7 @@ DEAD = ErrorInfo("DeliveryLimitExceeded", "dead")
 
 @pytest.fixture(params=["sqlite", "mongo"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with contextlib.AsyncExitStack() as stack:
-        adapter: Store
-        if request.param == "sqlite":
-            adapter = SqliteStore(tmp_path / "conveyor.db")
-        else:
-            db = await stack.enter_async_context(own_database(request.getfixturevalue("mongo_url")))
-            adapter = MongoStore(db.url, db.database, "messages")
-        await adapter.open()
-        stack.push_async_callback(adapter.close)
+    async with open_store(request.param, request, tmp_path) as adapter:
         yield adapter
 
 
