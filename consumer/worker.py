@@ -270,6 +270,8 @@ class Consumer:
         written = await self._retry_store(
             lambda: schedule_retry(self._rt, record, self._leases.owner, error, delay), "retry"
         )
+        if written:
+            self._rt.metrics.retried(record.queue)
         return Outcome(Status.PENDING, error=error), written
 
     async def _finish(self, record: MessageRecord, outcome: Outcome) -> tuple[Outcome, bool]:

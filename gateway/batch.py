@@ -59,6 +59,8 @@ async def post_batch(request: web.Request) -> web.Response:
             queue.name, items, request_id=request.get(REQUEST_ID)
         )
     results = [_item(queue.name, outcome) for outcome in outcomes]
+    for result in results:  # each item is a push: counted like a single POST's answer
+        rt.metrics.pushed(queue.name, result["status"])
     headers = {"Retry-After": "1"} if any(r["status"] == 503 for r in results) else None
     return json_response({"items": results}, status=207, headers=headers)
 

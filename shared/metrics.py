@@ -32,7 +32,10 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self._pushes = Counter(
-            "conveyor_pushes", "POST /{queue} requests by answer", ["queue", "status"], registry=r
+            "conveyor_pushes",
+            "Pushes (POST /{queue} and batch items) by answer",
+            ["queue", "status"],
+            registry=r,
         )
         self._finished = Counter(
             "conveyor_messages_finished",

@@ -24,6 +24,7 @@ from shared.delivery.delays import tier_queue
 from shared.settings import Settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import error_list, write_json
+from tests.test_metrics import parse, value
 
 HANDLERS = Path(__file__).with_name("retry_queues")
 ADMIN = ["system_admin"]
@@ -114,6 +115,8 @@ async def test_retries_with_backoff_then_complete(
     assert (record["status"], record["attempts"]) == ("COMPLETE", 3)
     assert record["result"] == {"attempt": 3}
     assert record["error"] is None
+    metrics = parse(await (await api.get("/metrics")).text())
+    assert value(metrics, "conveyor_retries_total", queue="f") == 2
 
 
 async def test_max_attempts_exhausted(
