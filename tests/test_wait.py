@@ -24,10 +24,12 @@ WAIT_QUEUES = Path(__file__).with_name("wait_queues")
 
 
 def add_wait_queues(queues_dir: Path) -> None:
-    """Copy the definitions and handlers of tests/wait_queues into ``queues_dir``."""
-    for source in WAIT_QUEUES.iterdir():
-        if source.is_file():
-            shutil.copyfile(source, queues_dir / source.name)
+    """Copy the definitions of tests/wait_queues into ``queues_dir``, each with the one
+    shared handler (``handler.py``) beside it as ``<name>.py``."""
+    handler = WAIT_QUEUES / "handler.py"
+    for source in WAIT_QUEUES.glob("*.queue.json"):
+        shutil.copyfile(source, queues_dir / source.name)
+        shutil.copyfile(handler, queues_dir / source.name.replace(".queue.json", ".py"))
 
 
 @pytest.fixture
