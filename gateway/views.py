@@ -7,11 +7,12 @@ from aiohttp import web
 from gateway.callers import caller_of
 from gateway.errors import ApiError, json_response
 from gateway.idempotency import idempotency_key, push_idempotent
+from gateway.pushing import location, push_errors
 from gateway.request_ids import REQUEST_ID
 from gateway.security import authorize
 from gateway.throttle import throttle
 from gateway.waiting import wait_for_final, wait_seconds
-from shared.messaging import TooLarge, Unavailable, UnknownQueue, ValidationFailed
+from shared.messaging import Unavailable, UnknownQueue
 from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.registry import LoadedQueue
 from shared.runtime import Runtime
@@ -50,10 +51,6 @@ async def _read_json(request: web.Request) -> object:
         raise ApiError(400, str(exc)) from None
 
 
-def _location(queue: str, message_id: str) -> str:
-    return f"/{queue}/{message_id}"
-
-
 async def post_message(request: web.Request) -> web.Response:
     """``POST /{queue}``: 201 with the PENDING record and its Location."""
     queue = _queue(request)
@@ -65,20 +62,12 @@ async def post_message(request: web.Request) -> web.Response:
     if key is not None:
         rt, rid = request.app[RUNTIME], request.get(REQUEST_ID)
         return await push_idempotent(rt, queue, caller, key, message, rid)
-    try:
+    with push_errors(queue.name):
         record = await request.app[RUNTIME].messaging.push(
             queue.name, message, request_id=request.get(REQUEST_ID)
         )
-    except ValidationFailed as exc:
-        raise ApiError(422, *exc.errors) from None
-    except UnknownQueue:
-        raise ApiError(404, f"unknown queue {queue.name!r}") from None
-    except Unavailable as exc:
-        raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
-    except TooLarge as exc:
-        raise ApiError(413, str(exc)) from None
     return json_response(
-        record.to_public(), status=201, headers={"Location": _location(queue.name, record.id)}
+        record.to_public(), status=201, headers={"Location": location(queue.name, record.id)}
     )
 
 
