@@ -46,7 +46,9 @@ async def test_schedule_retry_makes_pending_with_error_and_defers(store: Store) 
     assert claim.outcome is ClaimOutcome.DEFERRED
     assert claim.due is not None and abs((claim.due - due).total_seconds()) < 0.01
     # unpublished until the caller re-publishes it (the sweep's safety net)
-    assert MessageRef(Q, rec.id) in [r async for r in store.unpublished(utcnow())]
+    assert MessageRef(Q, rec.id) in [
+        r async for r in store.unpublished(utcnow() + timedelta(seconds=1))
+    ]
     assert MessageRef(Q, rec.id) in [r async for r in store.pending()]
 
 
