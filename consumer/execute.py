@@ -1,11 +1,10 @@
 """Run one handler call and turn whatever happens into an :class:`Outcome`.
 
-Never raises except ``CancelledError``: a handler's exception becomes ``ERROR`` with
-``{"type", "message"}``, and a return value that cannot be stored as JSON becomes ``ERROR``
-with a message saying so.
-
-:func:`run_handler` adds what the retry policy needs (``consumer.retries.Failure``): a run
-longer than the queue's ``timeout_seconds`` is cancelled and becomes ``HandlerTimeout``
+:func:`run_handler` never raises except ``CancelledError``: a handler's exception becomes
+``ERROR`` with ``{"type", "message"}``, and a return value that cannot be stored as JSON
+becomes ``ERROR`` with a message saying so. It also classifies for the retry policy
+(``consumer.retries.Failure``): a run longer than the queue's ``timeout_seconds`` is
+cancelled and becomes ``HandlerTimeout``
 (retryable; a sync handler's thread cannot be killed, so it runs on detached while the
 message moves on), ``Retry`` carries its delay, ``Reject`` becomes a final ``Rejected``.
 """
@@ -42,21 +41,6 @@ def result_outcome(value: Any) -> Outcome:
             error=ErrorInfo("ResultNotJSON", f"handler result cannot be stored as JSON: {exc}"),
         )
     return Outcome(Status.COMPLETE, result=value)
-
-
-async def execute(handler: Handler, message: Any, ctx: Any, executor: Executor) -> Outcome:
-    """Call ``handler`` (a sync one on ``executor``) and report the outcome."""
-    try:
-        if handler.is_async:
-            value = await handler.call(message, ctx)
-        else:
-            call = functools.partial(contextvars.copy_context().run, handler.call, message, ctx)
-            value = await asyncio.get_running_loop().run_in_executor(executor, call)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # the handler's failure is the message's result
-        return error_outcome(exc)
-    return result_outcome(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from shared.ports import MessageRef, Store, StoreUnavailable
+from shared.ports import Claims, MessageRef, StoreUnavailable
 from shared.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class Leases:
     """The refs this consumer holds, and the loop that renews them."""
 
-    def __init__(self, store: Store, owner: str, lease_seconds: float) -> None:
+    def __init__(self, store: Claims, owner: str, lease_seconds: float) -> None:
         self._store = store
         self.owner = owner
         self.lease_seconds = lease_seconds

@@ -1,5 +1,5 @@
 """Composition root of the consumer daemon (``conveyor consumer``) and the consumer half of
-``conveyor serve``."""
+``conveyor serve``: the only place that hands the runtime's parts to the consumer."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from consumer.completion import sweep_expired_forever
-from consumer.recovery import recover_at_start, sweep_forever
-from consumer.worker import Consumer
+from consumer.completion import Announcer, sweep_expired_forever
+from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
+from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
+from conveyor.context import Context, HandlerMessaging
+from shared.client_auth import ClientAuth
 from shared.metrics_http import serving_metrics
+from shared.records import MessageRecord
+from shared.registry import LoadedQueue
 from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings
@@ -21,10 +25,8 @@ from shared.signals import wait_for_stop_signal
 log = logging.getLogger(__name__)
 
 
-def selected_queues(rt: Runtime) -> list[str]:
-    """The queues this consumer serves: ``--queues`` (if set) among those that loaded."""
-    loaded = rt.registry().names
-    wanted = rt.settings.queues
+def selected_queues(loaded: list[str], wanted: tuple[str, ...]) -> list[str]:
+    """The queues a consumer serves: ``wanted`` (``--queues``, if set) among ``loaded``."""
     if not wanted:
         return loaded
     missing = sorted(set(wanted) - set(loaded))
@@ -33,17 +35,74 @@ def selected_queues(rt: Runtime) -> list[str]:
     return [name for name in loaded if name in wanted]
 
 
+def context_maker(rt: Runtime) -> ContextMaker:
+    """Builds each run's ``ctx`` from the process's shared services."""
+    messaging = HandlerMessaging(rt.messaging)
+
+    def make(
+        queue: LoadedQueue, record: MessageRecord, bound: logging.LoggerAdapter[logging.Logger]
+    ) -> Context:
+        return Context(
+            id=record.id,
+            queue=record.queue,
+            attempt=record.attempts,
+            log=bound,
+            messaging=messaging,
+            http=rt.http,
+            services=rt.services,
+            auth=ClientAuth(rt.tokens, queue.definition.client_id),
+            request_id=record.request_id,
+        )
+
+    return make
+
+
+def build_consumer(rt: Runtime) -> Consumer:
+    """A consumer over ``rt``'s parts, for the queues ``--queues`` selects."""
+    settings = rt.settings
+    ports = ConsumerPorts(
+        work=rt.delivery,
+        claims=rt.store,
+        dispatch=rt.dispatch,
+        announce=Announcer(rt.notifier, rt.events),
+        registry=rt.registry,
+        contexts=context_maker(rt),
+        metrics=rt.metrics,
+    )
+    config = ConsumerConfig(
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease_seconds,
+        only=tuple(settings.queues),
+        instance=rt.instance,
+    )
+    return Consumer(ports, config, selected_queues(rt.registry().names, config.only))
+
+
+def sweep_policy(settings: Settings) -> SweepPolicy:
+    """The recovery sweep's timings and limits."""
+    return SweepPolicy(
+        republish_after_seconds=settings.republish_after_seconds,
+        lease_seconds=settings.lease_seconds,
+        delivery_limit=settings.delivery_limit,
+        interval_seconds=settings.sweep_interval_seconds,
+    )
+
+
 @asynccontextmanager
 async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     """Recover, start consuming and sweeping; on exit, the documented shutdown sequence."""
-    queues = selected_queues(rt)
-    await recover_at_start(rt)
-    consumer = Consumer(rt, queues)
+    await recover_at_start(rt.store, rt.delivery, rt.dispatch)
+    consumer = build_consumer(rt)
     await consumer.start()
     sweeper: asyncio.Task[None] | None = None
-    if not rt.embedded_delivery:
-        sweeper = asyncio.create_task(sweep_forever(rt, consumer.consumed), name="sweep")
-    expiry = asyncio.create_task(sweep_expired_forever(rt), name="expiry-sweep")
+    if rt.delivery.survives_restart:  # else start-up recovery covers everything
+        sweeper = asyncio.create_task(
+            sweep_forever(
+                rt.store, rt.dispatch, rt.metrics, sweep_policy(rt.settings), consumer.consumed
+            ),
+            name="sweep",
+        )
+    expiry = asyncio.create_task(sweep_expired_forever(rt.store), name="expiry-sweep")
     try:
         yield consumer
     finally:
@@ -62,8 +121,8 @@ async def run_consumer(settings: Settings) -> None:
     async with (
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
-        serving_metrics(rt),
-        running_reloader(rt, with_handlers=True, on_queues=consumer.follow) as reloader,
+        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
+        running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         await wait_for_stop_signal(on_reload=reloader.request)
         log.info("stop signal received; shutting down consumer")

@@ -2,9 +2,9 @@
 
 Order matters. :func:`schedule_retry` first puts the record back to ``PENDING`` with its
 due time (``not_before``), the last error and ``published = false``; only then does it hand
-the message to the delivery channel to come back later (``Delivery.publish_later``: a timer
-in-process, a TTL delay queue on RabbitMQ), and the caller acks the current delivery. So a
-waiting retry is never held unacked by a consumer. If the consumer dies between the two
+the message to the delivery channel to come back later (``Dispatcher.send`` with a delay: a
+timer in-process, a TTL delay queue on RabbitMQ), and the caller acks the current delivery.
+So a waiting retry is never held unacked by a consumer. If the consumer dies between the two
 steps, the record is an unpublished ``PENDING`` one: the recovery sweep (distributed) or the
 start-up recovery (embedded) delivers it, and its claim is ``DEFERRED`` until it is due.
 
@@ -13,36 +13,29 @@ start-up recovery (embedded) delivers it, and its claim is ``DEFERRED`` until it
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from shared.ports import DeliveryUnavailable, MessageRef, StoreUnavailable
+from shared.messaging.dispatch import Dispatcher
+from shared.ports import Claims, MessageRef
 from shared.records import ErrorInfo, MessageRecord, utcnow
-from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-async def publish_at(rt: Runtime, queue: str, message_id: str, due: datetime) -> None:
-    """Have the delivery channel bring the message back at ``due`` (best effort, see above)."""
+async def send_at(dispatch: Dispatcher, ref: MessageRef, due: datetime) -> None:
+    """Have the delivery channel bring the message back at ``due`` (recovery if it fails)."""
     delay = max(0.0, (due - utcnow()).total_seconds())
-    try:
-        await rt.delivery.publish_later(queue, message_id, delay)
-    except DeliveryUnavailable as exc:
-        log.warning(
-            "retry of %s on %s not scheduled on the delivery channel (%s); recovery delivers it",
-            message_id,
-            queue,
-            exc,
-        )
-        return
-    with contextlib.suppress(StoreUnavailable):
-        await rt.store.mark_published([MessageRef(queue, message_id)])
+    await dispatch.send_or_leave(ref, delay=delay)
 
 
 async def schedule_retry(
-    rt: Runtime, record: MessageRecord, owner: str, error: ErrorInfo, delay: float
+    claims: Claims,
+    dispatch: Dispatcher,
+    record: MessageRecord,
+    owner: str,
+    error: ErrorInfo,
+    delay: float,
 ) -> bool:
     """Record the retry (PENDING, due in ``delay`` s), then schedule its delivery.
 
@@ -50,7 +43,7 @@ async def schedule_retry(
     StoreUnavailable from the record write (the caller retries it).
     """
     due = utcnow() + timedelta(seconds=delay)
-    if not await rt.store.schedule_retry(record.queue, record.id, owner, error, due):
+    if not await claims.schedule_retry(record.queue, record.id, owner, error, due):
         return False
     log.info(
         "message %s queue=%s attempt=%d failed (%s); retry in %.2fs",
@@ -59,12 +52,13 @@ async def schedule_retry(
         record.attempts,
         error.type,
         delay,
+        extra={"message_id": record.id, "queue": record.queue, "attempt": record.attempts},
     )
-    await publish_at(rt, record.queue, record.id, due)
+    await send_at(dispatch, MessageRef(record.queue, record.id), due)
     return True
 
 
-async def defer(rt: Runtime, queue: str, message_id: str, due: datetime) -> None:
+async def defer(dispatch: Dispatcher, ref: MessageRef, due: datetime) -> None:
     """A delivery arrived before its retry is due: send it back to wait the rest."""
-    log.debug("message %s on %s is not due until %s; deferred", message_id, queue, due)
-    await publish_at(rt, queue, message_id, due)
+    log.debug("message %s on %s is not due until %s; deferred", ref.id, ref.queue, due)
+    await send_at(dispatch, ref, due)

@@ -31,29 +31,32 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from consumer.completion import announce, queue_ttl, with_expiry
+from consumer.completion import Announcer, with_expiry
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
 from consumer.settle import settlement
-from shared.client_auth import ClientAuth
-from shared.context import Context, HandlerMessaging
+from conveyor.context import Context
 from shared.logs import message_logger
+from shared.messaging.dispatch import Dispatcher
+from shared.metrics import Metrics
 from shared.ports import (
     Claim,
     ClaimOutcome,
+    Claims,
     Delivered,
     MessageRef,
     Outcome,
     StoreRejected,
     StoreUnavailable,
+    WorkQueue,
 )
 from shared.records import ErrorInfo, MessageRecord, Status
-from shared.registry import LoadedQueue
-from shared.runtime import Runtime
+from shared.registry import LoadedQueue, Registry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,21 +95,52 @@ class HandlerThreads(Executor):
         return future
 
 
+#: Builds the ``ctx`` of one run: ``(queue, record, logger bound to the message)``.
+ContextMaker = Callable[
+    [LoadedQueue, MessageRecord, logging.LoggerAdapter[logging.Logger]], Context
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerPorts:
+    """What a consumer works with: the work queue, the store's claims, the publish path, the
+    completion announcer, the live registry, the ``ctx`` factory and the metrics."""
+
+    work: WorkQueue
+    claims: Claims
+    dispatch: Dispatcher
+    announce: Announcer
+    registry: Callable[[], Registry]
+    contexts: ContextMaker
+    metrics: Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerConfig:
+    """How a consumer runs (from the settings)."""
+
+    #: Unsettled deliveries per queue (the prefetch), so also handlers running per queue.
+    concurrency: int
+    lease_seconds: float
+    #: ``--queues``: only these may be consumed, also after hot reloads (empty: all).
+    only: tuple[str, ...] = ()
+    #: Identifies this process in leases (``host:pid``); a random suffix is added.
+    instance: str = "consumer"
+
+
 class Consumer:
     """Runs handlers for deliveries on ``queues``. Start with :meth:`start`."""
 
-    def __init__(self, runtime: Runtime, queues: Sequence[str]) -> None:
-        self._rt = runtime
+    def __init__(self, ports: ConsumerPorts, config: ConsumerConfig, queues: Sequence[str]) -> None:
+        self._ports = ports
+        self._config = config
         self._queues = list(queues)
-        settings = runtime.settings
-        owner = f"{runtime.instance}:{uuid.uuid4().hex[:8]}"
-        self._leases = Leases(runtime.store, owner, settings.lease_seconds)
+        owner = f"{config.instance}:{uuid.uuid4().hex[:8]}"
+        self._leases = Leases(ports.claims, owner, config.lease_seconds)
         self._tasks: set[asyncio.Task[None]] = set()
         # Sync handlers run here, one daemon thread per call (see HandlerThreads).
         self._executor = HandlerThreads()
-        self._messaging = HandlerMessaging(runtime.messaging)
         self._heartbeat: asyncio.Task[None] | None = None
-        self.processed = 0
 
     @property
     def in_flight(self) -> int:
@@ -116,13 +150,11 @@ class Consumer:
     async def start(self) -> None:
         """Start the heartbeat and consuming (prefetch = ``concurrency`` per queue)."""
         self._heartbeat = asyncio.create_task(self._leases.run(), name="lease-heartbeat")
-        await self._rt.delivery.consume(
-            self._queues, self._on_delivery, self._rt.settings.concurrency
-        )
+        await self._ports.work.consume(self._queues, self._on_delivery, self._config.concurrency)
         log.info(
             "consuming %s (concurrency %d per queue)",
             ", ".join(self._queues) or "(none)",
-            self._rt.settings.concurrency,
+            self._config.concurrency,
         )
 
     async def follow(self, added: Sequence[str], removed: Sequence[str]) -> None:
@@ -131,16 +163,16 @@ class Consumer:
         Added queues are limited to ``--queues`` when it is set; the other queues are not
         disturbed, and messages of a removed queue already in flight finish.
         """
-        wanted = self._rt.settings.queues
+        wanted = self._config.only
         stop = [q for q in removed if q in self._queues]
         start = [q for q in added if q not in self._queues and (not wanted or q in wanted)]
         if stop:
-            await self._rt.delivery.stop_consuming(stop)
+            await self._ports.work.stop_consuming(stop)
             self._queues[:] = [q for q in self._queues if q not in stop]
             log.info("stopped consuming %s", ", ".join(stop))
         if start:
-            concurrency = self._rt.settings.concurrency
-            await self._rt.delivery.consume(start, self._on_delivery, concurrency)
+            concurrency = self._config.concurrency
+            await self._ports.work.consume(start, self._on_delivery, concurrency)
             self._queues.extend(start)
             log.info("consuming %s (concurrency %d per queue)", ", ".join(start), concurrency)
 
@@ -172,7 +204,7 @@ class Consumer:
     async def _claim(self, delivery: Delivered) -> Claim:
         while True:
             claim = await self._retry_store(
-                lambda: self._rt.store.claim(
+                lambda: self._ports.claims.claim(
                     delivery.queue, delivery.message_id, self._leases.owner, self._leases.until()
                 ),
                 "claim",
@@ -187,12 +219,13 @@ class Consumer:
         async with settlement(delivery):
             # Captured once, before any await: a hot reload (``shared.reload``) meanwhile
             # does not change the code this message runs; the next message gets the new one.
-            queue = self._rt.registry().get(delivery.queue)
+            queue = self._ports.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
                 raise LookupError(f"no loaded handler for queue {delivery.queue}")
             claim = await self._claim(delivery)
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
-                await defer(self._rt, delivery.queue, delivery.message_id, claim.due)
+                ref = MessageRef(delivery.queue, delivery.message_id)
+                await defer(self._ports.dispatch, ref, claim.due)
                 return
             if claim.outcome is not ClaimOutcome.CLAIMED or claim.record is None:
                 log.debug(
@@ -210,19 +243,10 @@ class Consumer:
         self._leases.held.add(ref)
         started = time.perf_counter()
         bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
-        ctx = Context(
-            id=record.id,
-            queue=record.queue,
-            attempt=record.attempts,
-            log=bound,
-            messaging=self._messaging,
-            http=self._rt.http,
-            services=self._rt.services,
-            auth=ClientAuth(self._rt.tokens, queue.definition.client_id),
-            request_id=record.request_id,
-        )
+        ctx = self._ports.contexts(queue, record, bound)
+        metrics = self._ports.metrics
         try:
-            with self._rt.metrics.running(record.queue):
+            with metrics.running(record.queue):
                 run = await run_handler(
                     queue.handler,
                     record.request,
@@ -236,10 +260,9 @@ class Consumer:
             raise
         finally:
             self._leases.held.discard(ref)
-        self.processed += 1
         duration = time.perf_counter() - started
         if written:
-            self._rt.metrics.finished(record.queue, outcome.status, duration)
+            metrics.finished(record.queue, outcome.status, duration)
         log.info(
             "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
             record.id,
@@ -263,30 +286,37 @@ class Consumer:
         options = queue.definition.options
         error = run.outcome.error
         if run.failure is None or error is None:
-            return await self._finish(record, run.outcome)
+            return await self._finish(queue, record, run.outcome)
         delay = retry_delay(run.failure, record.attempts, options, random.random())
         if delay is None:
-            return await self._finish(record, run.outcome)
+            return await self._finish(queue, record, run.outcome)
+        claims, dispatch, owner = self._ports.claims, self._ports.dispatch, self._leases.owner
         written = await self._retry_store(
-            lambda: schedule_retry(self._rt, record, self._leases.owner, error, delay), "retry"
+            lambda: schedule_retry(claims, dispatch, record, owner, error, delay), "retry"
         )
         if written:
-            self._rt.metrics.retried(record.queue)
+            self._ports.metrics.retried(record.queue)
         return Outcome(Status.PENDING, error=error), written
 
-    async def _finish(self, record: MessageRecord, outcome: Outcome) -> tuple[Outcome, bool]:
-        """Write the outcome (retrying outages); a result the store refuses becomes ERROR."""
+    async def _finish(
+        self, queue: LoadedQueue, record: MessageRecord, outcome: Outcome
+    ) -> tuple[Outcome, bool]:
+        """Write the outcome (retrying outages); a result the store refuses becomes ERROR.
 
-        ttl = queue_ttl(self._rt, record.queue)
+        The expiry comes from ``queue``, the definition the message started with (a hot
+        reload meanwhile applies to the next message, like the handler code)."""
+        ttl = queue.definition.options.result_ttl_seconds
 
         async def write(final: Outcome) -> bool:
             final = with_expiry(final, ttl)
             written = await self._retry_store(
-                lambda: self._rt.store.finish(record.queue, record.id, self._leases.owner, final),
+                lambda: self._ports.claims.finish(
+                    record.queue, record.id, self._leases.owner, final
+                ),
                 "finish",
             )
             if written:  # wake GET ?wait= clients (after the final status is stored)
-                await announce(self._rt, record.queue, record.id)
+                await self._ports.announce(record.queue, record.id)
             return written
 
         try:
@@ -297,11 +327,11 @@ class Consumer:
 
     async def _release(self, ref: MessageRef) -> None:
         with contextlib.suppress(StoreUnavailable):
-            await self._rt.store.release(ref.queue, ref.id, self._leases.owner)
+            await self._ports.claims.release(ref.queue, ref.id, self._leases.owner)
 
     async def shutdown(self, grace: float) -> None:
         """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest."""
-        await self._rt.delivery.stop_consuming()
+        await self._ports.work.stop_consuming()
         if self._tasks:
             log.info("waiting up to %.0fs for %d in-flight messages", grace, len(self._tasks))
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)

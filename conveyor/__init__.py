@@ -1,8 +1,46 @@
 """Conveyor: named queues behind an authenticated HTTP API, with Python handlers.
 
-Handlers steer retries with ``from conveyor import Retry, Reject`` (see ``shared.outcomes``).
+The stable API for handler authors is what this module exports::
+
+    from conveyor import Context, Retry, Reject
+
+- :class:`Context`: the ``ctx`` argument of ``handle(message, ctx)``;
+- :class:`Retry` / :class:`Reject`: raise to steer the retry policy;
+- :class:`Status`: a record's status (``record["status"]`` values);
+- the errors ``ctx.messaging`` raises (:class:`MessagingError` and its subclasses).
+
+Everything under ``shared``, ``gateway`` and ``consumer`` is internal and may change.
 """
 
-from shared.outcomes import Reject, Retry
+from conveyor.context import Context
+from conveyor.errors import (
+    Conflict,
+    KeyInProgress,
+    KeyReused,
+    MessagingError,
+    NotFound,
+    Reject,
+    Retry,
+    TooLarge,
+    Unavailable,
+    UnknownQueue,
+    ValidationFailed,
+)
+from shared.records import Json, Status
 
-__all__ = ["Reject", "Retry"]
+__all__ = [
+    "Conflict",
+    "Context",
+    "Json",
+    "KeyInProgress",
+    "KeyReused",
+    "MessagingError",
+    "NotFound",
+    "Reject",
+    "Retry",
+    "Status",
+    "TooLarge",
+    "Unavailable",
+    "UnknownQueue",
+    "ValidationFailed",
+]

@@ -10,12 +10,12 @@ import dataclasses
 
 from aiohttp import web
 
-from gateway.errors import ApiError, json_response
+from gateway.errors import json_response
 from gateway.security import require_roles
 from gateway.views import RUNTIME
 from shared.definitions import QueueOptions
 from shared.metrics_http import scrape
-from shared.ports import QueueCounts, StoreUnavailable
+from shared.ports import QueueCounts
 from shared.records import Json, Status, iso
 from shared.registry import LoadedQueue
 
@@ -53,10 +53,7 @@ async def list_queues(request: web.Request) -> web.Response:
     """``GET /queues``: every loaded queue's summary and counts; 503 if the store is down."""
     await require_roles(request, ADMIN_ROLES, "GET /queues")
     rt = request.app[RUNTIME]
-    try:
-        counts = await rt.store.counts()
-    except StoreUnavailable as exc:
-        raise ApiError(503, f"store: {exc}", headers={"Retry-After": "1"}) from None
+    counts = await rt.messaging.counts()
     registry = rt.registry()
     queues = [queue_summary(registry.queues[n], counts.get(n)) for n in registry.names]
     return json_response({"queues": queues})
@@ -64,7 +61,8 @@ async def list_queues(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: this process's metrics in the Prometheus text format."""
-    return await scrape(request.app[RUNTIME])
+    rt = request.app[RUNTIME]
+    return await scrape(rt.metrics, rt.store, rt.registry().names)
 
 
 def add_admin_routes(app: web.Application) -> None:

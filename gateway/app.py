@@ -87,7 +87,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close)."""
     runner = web.AppRunner(create_app(rt), access_log=None, handle_signals=False)
     # Completion events from consumers (in other processes too) wake GET ?wait= clients.
-    await rt.delivery.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
+    await rt.events.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
     await runner.setup()
     try:
         site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
@@ -103,6 +103,7 @@ async def run_gateway(settings: Settings) -> None:
     """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
     async with open_runtime(settings, with_handlers=False) as rt:
         require_keys(rt)
-        async with serving_http(rt), running_reloader(rt, with_handlers=False) as reloader:
+        reloading = running_reloader(rt.reloader(with_handlers=False))
+        async with serving_http(rt), reloading as reloader:
             await wait_for_stop_signal(on_reload=reloader.request)
             log.info("stop signal received; shutting down gateway")

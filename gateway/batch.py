@@ -20,24 +20,21 @@ from typing import Any
 from aiohttp import web
 
 from gateway.callers import caller_of
-from gateway.errors import ApiError, json_response
+from gateway.errors import RETRY_AFTER_SECONDS, ApiError, error_items, json_response, status_of
 from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
-from gateway.pushing import location, push_errors
+from gateway.pushing import location
 from gateway.request_ids import REQUEST_ID
 from gateway.security import authorize
 from gateway.throttle import throttle
 from gateway.views import RUNTIME, _queue, _read_json
-from shared.messaging import MessagingError, TooLarge, ValidationFailed
+from shared.messaging import MessagingError
 from shared.records import MessageRecord
 
 
 def _item(queue: str, outcome: MessageRecord | MessagingError) -> dict[str, Any]:
     if isinstance(outcome, MessageRecord):
         return {"status": 201, "id": outcome.id, "location": location(queue, outcome.id)}
-    if isinstance(outcome, ValidationFailed):
-        return {"status": 422, "errors": outcome.errors}
-    status = 413 if isinstance(outcome, TooLarge) else 503
-    return {"status": status, "errors": [str(outcome)]}
+    return {"status": status_of(outcome), "errors": error_items(outcome)}
 
 
 async def post_batch(request: web.Request) -> web.Response:
@@ -54,14 +51,13 @@ async def post_batch(request: web.Request) -> web.Response:
     if len(items) > limit:
         raise ApiError(413, f"a batch may hold at most {limit} items, not {len(items)}")
     throttle(request, rt.settings, queue, caller_of(request, queue, principal), len(items))
-    with push_errors(queue.name):
-        outcomes = await rt.messaging.push_many(
-            queue.name, items, request_id=request.get(REQUEST_ID)
-        )
+    outcomes = await rt.messaging.push_many(queue, items, request_id=request.get(REQUEST_ID))
     results = [_item(queue.name, outcome) for outcome in outcomes]
     for result in results:  # each item is a push: counted like a single POST's answer
         rt.metrics.pushed(queue.name, result["status"])
-    headers = {"Retry-After": "1"} if any(r["status"] == 503 for r in results) else None
+    headers = (
+        {"Retry-After": RETRY_AFTER_SECONDS} if any(r["status"] == 503 for r in results) else None
+    )
     return json_response({"items": results}, status=207, headers=headers)
 
 

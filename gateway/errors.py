@@ -1,4 +1,9 @@
-"""JSON error responses: every error the gateway sends is ``{"errors": [...]}``."""
+"""JSON error responses: every error the gateway sends is ``{"errors": [...]}``.
+
+The messaging service's errors are answered through one table, :data:`STATUS_OF`, by the
+:func:`json_errors` middleware: views just let them through. Every 503 carries
+``Retry-After``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,36 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.messaging import (
+    Conflict,
+    KeyInProgress,
+    KeyReused,
+    MessagingError,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnknownQueue,
+    ValidationFailed,
+)
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Seconds a client is asked to wait before retrying a 503 (or a 409 that will pass).
+RETRY_AFTER_SECONDS = "1"
+
+#: The HTTP status of each messaging error; a subclass is listed before its base.
+STATUS_OF: dict[type[MessagingError], int] = {
+    UnknownQueue: 404,
+    NotFound: 404,
+    ValidationFailed: 422,
+    KeyReused: 422,
+    TooLarge: 413,
+    KeyInProgress: 409,
+    Conflict: 409,
+    Unavailable: 503,
+}
 
 
 def _dumps(value: Any) -> str:
@@ -28,8 +60,31 @@ def json_response(
 def error_response(
     status: int, errors: list[Any], headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """``{"errors": errors}`` with ``status``."""
+    """``{"errors": errors}`` with ``status`` (a 503 always with ``Retry-After``)."""
+    if status == 503:
+        headers = {"Retry-After": RETRY_AFTER_SECONDS, **(headers or {})}
     return json_response({"errors": errors}, status=status, headers=headers)
+
+
+def status_of(error: MessagingError) -> int:
+    """The HTTP status that answers ``error`` (500 for an unmapped one: a bug)."""
+    for cls, status in STATUS_OF.items():
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_items(error: MessagingError) -> list[Any]:
+    """The ``errors`` list that describes ``error``."""
+    if isinstance(error, ValidationFailed):
+        return list(error.errors)
+    return [str(error)]
+
+
+def messaging_error(error: MessagingError) -> ApiError:
+    """The answer to a messaging error (KeyInProgress also says when to retry)."""
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(error, KeyInProgress) else None
+    return ApiError(status_of(error), *error_items(error), headers=headers)
 
 
 class ApiError(Exception):
@@ -54,6 +109,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.errors, exc.headers)
+    except MessagingError as exc:
+        answer = messaging_error(exc)
+        return error_response(answer.status, answer.errors, answer.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

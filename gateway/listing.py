@@ -17,7 +17,7 @@ from aiohttp import web
 from gateway.errors import ApiError, json_response
 from gateway.security import authorize
 from gateway.views import RUNTIME, _queue
-from shared.ports import ListCursor, StoreUnavailable
+from shared.ports import ListCursor
 from shared.records import MessageRecord, Status
 
 DEFAULT_LIMIT = 50
@@ -74,10 +74,7 @@ async def list_messages(request: web.Request) -> web.Response:
     status, limit = _status(query.get("status")), _limit(query.get("limit"))
     cursor = query.get("cursor")
     before = decode_cursor(cursor) if cursor is not None else None
-    try:
-        rows = await request.app[RUNTIME].store.list_records(queue.name, status, limit + 1, before)
-    except StoreUnavailable:
-        raise ApiError(503, "the message store is unavailable") from None
+    rows = await request.app[RUNTIME].messaging.list(queue, status, limit + 1, before)
     items, more = rows[:limit], len(rows) > limit
     return json_response(
         {

@@ -6,27 +6,18 @@ from aiohttp import web
 
 from gateway.callers import caller_of
 from gateway.errors import ApiError, json_response
-from gateway.idempotency import idempotency_key, push_idempotent
-from gateway.pushing import location, push_errors
+from gateway.idempotency import idempotency_key
+from gateway.pushing import location
 from gateway.request_ids import REQUEST_ID
 from gateway.security import authorize
 from gateway.throttle import throttle
-from gateway.waiting import wait_for_final, wait_seconds
-from shared.messaging import Unavailable, UnknownQueue
+from gateway.waiting import wait_seconds
 from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.registry import LoadedQueue
 from shared.runtime import Runtime
 from shared.validation import BadJson, parse_json
 
 RUNTIME = web.AppKey("runtime", Runtime)
-
-
-def _queue(request: web.Request) -> LoadedQueue:
-    name = request.match_info["queue"]
-    queue = request.app[RUNTIME].registry().get(name)
-    if queue is None:
-        raise ApiError(404, f"unknown queue {name!r}")
-    return queue
 
 
 def _is_json(content_type: str) -> bool:
@@ -51,23 +42,30 @@ async def _read_json(request: web.Request) -> object:
         raise ApiError(400, str(exc)) from None
 
 
+def _queue(request: web.Request) -> LoadedQueue:
+    """The queue named in the path, looked up once per request (404 if unknown)."""
+    return request.app[RUNTIME].messaging.queue(request.match_info["queue"])
+
+
 async def post_message(request: web.Request) -> web.Response:
-    """``POST /{queue}``: 201 with the PENDING record and its Location."""
+    """``POST /{queue}``: 201 with the PENDING record and its Location.
+
+    With ``Idempotency-Key``: 200 with the original record when the key was used before
+    with the same body (see ``shared.messaging.idempotent``)."""
     queue = _queue(request)
     principal = await authorize(request, queue)
     caller = caller_of(request, queue, principal)
     throttle(request, request.app[RUNTIME].settings, queue, caller)
     key = idempotency_key(request)
     message = await _read_json(request)
-    if key is not None:
-        rt, rid = request.app[RUNTIME], request.get(REQUEST_ID)
-        return await push_idempotent(rt, queue, caller, key, message, rid)
-    with push_errors(queue.name):
-        record = await request.app[RUNTIME].messaging.push(
-            queue.name, message, request_id=request.get(REQUEST_ID)
-        )
+    pushed = await request.app[RUNTIME].messaging.push(
+        queue, message, request_id=request.get(REQUEST_ID), idempotency_key=key, caller=caller
+    )
+    record = pushed.record
     return json_response(
-        record.to_public(), status=201, headers={"Location": location(queue.name, record.id)}
+        record.to_public(),
+        status=201 if pushed.created else 200,
+        headers={"Location": location(queue.name, record.id)},
     )
 
 
@@ -75,17 +73,12 @@ async def get_message(request: web.Request) -> web.Response:
     """``GET /{queue}/{id}``: 200 with the record, 404 if unknown.
 
     ``?wait=N``: answer once the message is final (or gone), at the latest after N seconds
-    with its current state (see ``gateway.waiting``)."""
+    with its current state (see ``shared.messaging.waiting``)."""
     queue = _queue(request)
     await authorize(request, queue)
     message_id = request.match_info["id"]
     wait = wait_seconds(request)
-    try:
-        record = await request.app[RUNTIME].messaging.get(queue.name, message_id)
-        if record is not None and wait is not None and not record.status.final:
-            record = await wait_for_final(request.app[RUNTIME], queue.name, message_id, wait)
-    except (Unavailable, UnknownQueue) as exc:
-        raise ApiError(503, str(exc)) from None
+    record = await request.app[RUNTIME].messaging.get(queue, message_id, wait=wait)
     if record is None:
         raise ApiError(404, f"no message {message_id} on queue {queue.name}")
     return json_response(record.to_public())
@@ -96,12 +89,7 @@ async def delete_message(request: web.Request) -> web.Response:
     queue = _queue(request)
     await authorize(request, queue)
     message_id = request.match_info["id"]
-    try:
-        existed = await request.app[RUNTIME].messaging.delete(queue.name, message_id)
-    except (Unavailable, UnknownQueue) as exc:
-        raise ApiError(503, str(exc)) from None
-    request.app[RUNTIME].notifier.notify(message_id)  # waiters here answer 404 at once
-    if not existed:
+    if not await request.app[RUNTIME].messaging.delete(queue, message_id):
         raise ApiError(404, f"no message {message_id} on queue {queue.name}")
     return web.Response(status=204)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.context import Context
+from conveyor import Context
 
 
 async def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:

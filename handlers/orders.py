@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.context import Context
+from conveyor import Context
 
 PRICES = {"apple": 30, "pear": 45}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ports import Delivery, Store
+from shared.ports import CompletionEvents, Store, WorkQueue
 from shared.settings import Settings
 
 
@@ -18,14 +18,16 @@ def make_store(settings: Settings) -> Store:
     return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)
 
 
-def make_delivery(settings: Settings) -> Delivery:
-    """RabbitMQ for ``--broker amqp://…``, in-process delivery otherwise."""
+def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
+    """The work queue and completion events: RabbitMQ (one adapter for both) for
+    ``--broker amqp://…``, in-process otherwise."""
     if settings.broker is None:
-        from shared.delivery.inprocess import InProcessDelivery
+        from shared.delivery.inprocess import InProcessDelivery, LocalEvents
 
-        return InProcessDelivery()
+        return InProcessDelivery(), LocalEvents()
     from shared.delivery.rabbitmq import RabbitDelivery
 
-    return RabbitDelivery(
+    rabbit = RabbitDelivery(
         settings.broker, prefix=settings.queue_prefix, delivery_limit=settings.delivery_limit
     )
+    return rabbit, rabbit

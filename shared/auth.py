@@ -110,11 +110,6 @@ class Authenticator:
         self._roles_claim = roles_claim
         self._leeway = leeway
 
-    @property
-    def configured(self) -> bool:
-        """True if any key source is configured."""
-        return bool(self._keys) or self._jwks is not None
-
     async def _candidates(self, alg: str, kid: str | None) -> list[VerificationKey]:
         keys = [k for k in self._keys if alg in k.algorithms]
         if self._jwks is not None and alg not in HMAC_ALGS:

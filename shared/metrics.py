@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from shared.ports import Store
+from shared.ports import Records
 from shared.records import Status, utcnow
 
 #: The Content-Type of the text exposition format.
@@ -115,7 +115,7 @@ class Metrics:
         """A request was refused: ``missing_token``, ``invalid_token`` or ``forbidden``."""
         self._auth_failures.labels(reason=reason).inc()
 
-    async def refresh_depth(self, store: Store, queues: list[str]) -> None:
+    async def refresh_depth(self, store: Records, queues: list[str]) -> None:
         """Set depth and oldest-pending age of ``queues`` from the store, unless done within
         ``cache_seconds``. Raises StoreUnavailable (the caller decides what to show)."""
         async with self._refresh_lock:

@@ -4,47 +4,50 @@ own small server on ``--metrics-port``."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from shared.metrics import CONTENT_TYPE
-from shared.ports import StoreUnavailable
-from shared.runtime import Runtime
+from shared.metrics import CONTENT_TYPE, Metrics
+from shared.ports import Records, StoreUnavailable
+from shared.registry import Registry
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def scrape(rt: Runtime) -> web.Response:
-    """The metrics of ``rt`` in the Prometheus text format, with fresh queue depths (if the
+async def scrape(metrics: Metrics, store: Records, queues: list[str]) -> web.Response:
+    """``metrics`` in the Prometheus text format, with fresh depths of ``queues`` (if the
     store does not answer, the last known depths are shown and a warning is logged)."""
     try:
-        await rt.metrics.refresh_depth(rt.store, rt.registry().names)
+        await metrics.refresh_depth(store, queues)
     except StoreUnavailable as exc:
         log.warning("queue depth metrics not refreshed: %s", exc)
-    return web.Response(body=rt.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
 @asynccontextmanager
-async def serving_metrics(rt: Runtime) -> AsyncIterator[web.AppRunner | None]:
+async def serving_metrics(
+    metrics: Metrics, store: Records, registry: Callable[[], Registry], settings: Settings
+) -> AsyncIterator[web.AppRunner | None]:
     """Serve ``GET /metrics`` on ``--host``:``--metrics-port`` until the block exits;
     nothing (yields None) when the port is 0."""
-    port = rt.settings.metrics_port
+    port = settings.metrics_port
     if not port:
         yield None
         return
 
-    async def metrics(request: web.Request) -> web.Response:
-        return await scrape(rt)
+    async def get_metrics(request: web.Request) -> web.Response:
+        return await scrape(metrics, store, registry().names)
 
     app = web.Application()
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", get_metrics)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, rt.settings.host, port).start()
-        log.info("consumer metrics on http://%s:%s/metrics", rt.settings.host, port)
+        await web.TCPSite(runner, settings.host, port).start()
+        log.info("consumer metrics on http://%s:%s/metrics", settings.host, port)
         yield runner
     finally:
         await runner.cleanup()

@@ -9,7 +9,7 @@ or None).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -109,10 +109,6 @@ class MessageRecord:
             attempts=0,
             request_id=request_id,
         )
-
-    def with_status(self, status: Status, **changes: Any) -> MessageRecord:
-        """A copy with ``status`` (and other fields) changed and ``updated_at`` set to now."""
-        return replace(self, status=status, updated_at=utcnow(), **changes)
 
     def to_public(self) -> dict[str, Json]:
         """The JSON document the HTTP API returns."""

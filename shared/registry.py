@@ -72,6 +72,16 @@ class Registry:
         return sorted(self.queues)
 
 
+@dataclass
+class RegistryHolder:
+    """The current registry; replaced as a whole on reload. Call it for the current one."""
+
+    current: Registry
+
+    def __call__(self) -> Registry:
+        return self.current
+
+
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
     """Compiles the source on every import, never from ``__pycache__``.
 

@@ -17,7 +17,7 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
    - anything else is left exactly as it was (same objects);
 3. declares the added queues on the delivery (``Delivery.open``), calls
    ``on_queues([], removed)`` (the consumer stops consuming those), swaps the registry as a
-   whole (``shared.runtime.RegistryHolder``), then calls ``on_queues(added, [])`` (the
+   whole (``shared.registry.RegistryHolder``), then calls ``on_queues(added, [])`` (the
    consumer starts consuming those).
 
 If the delivery cannot declare the added queues, nothing is swapped and the next poll tries
@@ -37,9 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.definitions import SUFFIX
-from shared.ports import DeliveryUnavailable
-from shared.registry import LoadedQueue, Registry, load_registry
-from shared.runtime import Runtime
+from shared.ports import DeliveryUnavailable, WorkQueue
+from shared.registry import LoadedQueue, Registry, RegistryHolder, load_registry
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +145,23 @@ class Reloader:
     """
 
     def __init__(
-        self, rt: Runtime, *, with_handlers: bool, on_queues: QueueFollower | None = None
+        self,
+        registry: RegistryHolder,
+        work: WorkQueue,
+        directory: Path,
+        interval: float,
+        *,
+        with_handlers: bool,
+        on_queues: QueueFollower | None = None,
     ) -> None:
-        self._rt = rt
+        """Reload ``directory`` into ``registry`` every ``interval`` s (0: on request only),
+        declaring added queues on ``work``."""
+        self._registry = registry
+        self._work = work
+        self._interval = interval
         self._with_handlers = with_handlers
         self._on_queues = on_queues
-        self._directory = rt.settings.handlers
+        self._directory = directory
         self._stamps = scan(self._directory) or {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -162,7 +172,7 @@ class Reloader:
 
     async def run(self) -> None:
         """Poll every ``reload_interval_seconds`` (0: only on request) until cancelled."""
-        interval = self._rt.settings.reload_interval_seconds
+        interval = self._interval
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval if interval > 0 else None):
@@ -200,13 +210,13 @@ class Reloader:
             touched = {f.removesuffix(SUFFIX).removesuffix(".py") for f in touched_files}
             present = {f.removesuffix(SUFFIX) for f in stamps if f.endswith(SUFFIX)}
             loaded = load_registry(self._directory, with_handlers=self._with_handlers)
-            holder = self._rt.registry
+            holder = self._registry
             merged, report = merge(
                 holder.current, loaded, present, None if force else touched, self._directory
             )
             if report.added:
                 try:
-                    await self._rt.delivery.open(report.added)
+                    await self._work.open(report.added)
                 except DeliveryUnavailable as exc:
                     log.error(
                         "hot reload postponed: cannot declare %s on the delivery: %s",
@@ -237,11 +247,8 @@ class Reloader:
 
 
 @asynccontextmanager
-async def running_reloader(
-    rt: Runtime, *, with_handlers: bool, on_queues: QueueFollower | None = None
-) -> AsyncIterator[Reloader]:
-    """Run a :class:`Reloader` in the background until the block exits."""
-    reloader = Reloader(rt, with_handlers=with_handlers, on_queues=on_queues)
+async def running_reloader(reloader: Reloader) -> AsyncIterator[Reloader]:
+    """Run ``reloader`` in the background until the block exits."""
     task = asyncio.create_task(reloader.run(), name="hot-reload")
     try:
         yield reloader

@@ -19,48 +19,53 @@ import aiohttp
 from shared.adapters import make_delivery, make_store
 from shared.client_auth import TokenProvider
 from shared.messaging import Messaging
+from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
 from shared.notify import Notifier
-from shared.ports import Delivery, Store
+from shared.ports import CompletionEvents, Store, WorkQueue
 from shared.published import PublishMarker
-from shared.registry import Registry, load_registry, load_services
+from shared.registry import RegistryHolder, load_registry, load_services
+from shared.reload import QueueFollower, Reloader
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class RegistryHolder:
-    """The current registry; replaced as a whole on reload."""
-
-    current: Registry
-
-    def __call__(self) -> Registry:
-        return self.current
-
-
-@dataclass
 class Runtime:
-    """Open store, delivery, registry and helpers of one process."""
+    """Open store, delivery, registry and services of one process.
+
+    Only composition roots (``gateway.app``, ``consumer.main``, ``conveyor.serve``) read it;
+    they hand each part to what needs it.
+    """
 
     settings: Settings
     store: Store
-    delivery: Delivery
+    delivery: WorkQueue
+    events: CompletionEvents
     registry: RegistryHolder
+    #: The one publish-then-mark path (``shared.messaging.dispatch``).
+    dispatch: Dispatcher
     messaging: Messaging
     http: aiohttp.ClientSession
     tokens: TokenProvider
+    #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
+    notifier: Notifier
     services: dict[str, Any] = field(default_factory=dict)
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
-    #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
-    notifier: Notifier = field(default_factory=Notifier)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
-    @property
-    def embedded_delivery(self) -> bool:
-        """True when delivery is in-process (no broker)."""
-        return self.settings.broker is None
+    def reloader(self, *, with_handlers: bool, on_queues: QueueFollower | None = None) -> Reloader:
+        """A hot reloader of ``--handlers`` into this runtime's registry."""
+        return Reloader(
+            self.registry,
+            self.delivery,
+            self.settings.handlers,
+            self.settings.reload_interval_seconds,
+            with_handlers=with_handlers,
+            on_queues=on_queues,
+        )
 
 
 @asynccontextmanager
@@ -75,15 +80,17 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
         store = make_store(settings)
         await store.open()
         stack.push_async_callback(store.close)
-        delivery = make_delivery(settings)
+        delivery, events = make_delivery(settings)
         await delivery.open(registry.current.names)
         stack.push_async_callback(delivery.close)
         marker: PublishMarker | None = None
-        if settings.broker is not None:
+        if delivery.survives_restart:  # the recovery sweep needs to know what was published
             marker = PublishMarker(store)
             await marker.start()
             stack.push_async_callback(marker.stop)
-        messaging = Messaging(registry, store, delivery, marker.add if marker else None)
+        dispatch = Dispatcher(delivery, marker.add if marker else None)
+        notifier = Notifier()
+        messaging = Messaging(registry, store, store, store, dispatch, notifier)
         services = await load_services(settings.handlers) if with_handlers else {}
         log.info(
             "conveyor runtime open: %s; queues: %s",
@@ -94,9 +101,12 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             settings=settings,
             store=store,
             delivery=delivery,
+            events=events,
             registry=registry,
+            dispatch=dispatch,
             messaging=messaging,
             http=http,
             tokens=TokenProvider(settings.token_url, settings.client_secret, http),
+            notifier=notifier,
             services=services,
         )

@@ -298,8 +298,3 @@ def parse_settings(args: Mapping[str, Any], environ: Mapping[str, str] | None = 
 def client_secret_env(client_id: str) -> str:
     """The variable that holds ``client_id``'s secret (non-alphanumerics become ``_``)."""
     return CLIENT_SECRET_PREFIX + "".join(c if c.isalnum() else "_" for c in client_id).upper()
-
-
-def setting_names() -> list[str]:
-    """Every setting name, in table order."""
-    return [f.name for f in fields(Settings) if f.name in _BY_NAME]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from gateway import idempotency
 from shared.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
+from shared.messaging import idempotent as idempotency
 from shared.ports import DeliveryUnavailable
 from shared.records import new_message_id, utcnow
 from tests.conftest import Api, StartConveyor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.delivery.inprocess import InProcessDelivery
+from shared.delivery.inprocess import LocalEvents
 from shared.notify import Notifier
 
 
@@ -38,14 +38,12 @@ async def test_wait_times_out_without_a_notify() -> None:
     assert notifier.waiting == 0
 
 
-async def test_in_process_delivery_calls_subscribers() -> None:
-    delivery = InProcessDelivery()
-    await delivery.open(["q"])
+async def test_local_events_call_subscribers() -> None:
+    events = LocalEvents()
     seen: list[tuple[str, str]] = []
-    await delivery.subscribe_events(lambda queue, message_id: seen.append((queue, message_id)))
-    await delivery.publish_event("q", "m1")
+    await events.subscribe_events(lambda queue, message_id: seen.append((queue, message_id)))
+    await events.publish_event("q", "m1")
     assert seen == [("q", "m1")]
-    await delivery.close()
 
 
 async def test_concurrent_reads_under_one_event_are_shared() -> None:

@@ -169,7 +169,7 @@ async def test_a_lost_event_only_delays_the_answer(
     async def lost(*_: Any) -> None:
         return None
 
-    monkeypatch.setattr("consumer.worker.announce", lost)  # no completion event at all
+    monkeypatch.setattr("consumer.completion.Announcer.__call__", lost)  # no event at all
     monkeypatch.setattr("shared.notify.RECHECK_SECONDS", 0.3)
     token = wapi.keys.token(["tester"])
     message_id = await wapi.push("waithold", {"seconds": 0.5}, token)

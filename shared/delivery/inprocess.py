@@ -1,5 +1,8 @@
 """In-process delivery for the embedded mode: one asyncio queue of ids per queue name.
 
+:class:`InProcessDelivery` is the work queue; :class:`LocalEvents` the completion events
+(subscribers called directly, within this process).
+
 Nothing here is durable; durability comes from the store. On start-up the embedded consumer
 republishes every ``PENDING`` record (see ``consumer.recovery``), so a message survives the
 process being killed. Flow control mirrors RabbitMQ's prefetch: at most ``prefetch``
@@ -66,13 +69,14 @@ class InProcessDelivered:
 
 
 class InProcessDelivery:
-    """:class:`shared.ports.Delivery` within one process."""
+    """:class:`shared.ports.WorkQueue` within one process."""
 
     def __init__(self) -> None:
         self._lanes: dict[str, _Lane] = {}
         self._closed = False
         self._timers: set[asyncio.TimerHandle] = set()
-        self._subscribers: list[EventCallback] = []
+        #: Nothing published here outlives this process (see ``WorkQueue.survives_restart``).
+        self.survives_restart = False
 
     def _lane(self, queue: str) -> _Lane:
         return self._lanes.setdefault(queue, _Lane())
@@ -104,14 +108,6 @@ class InProcessDelivery:
 
         timer = asyncio.get_running_loop().call_later(max(delay, 0.0), fire)
         self._timers.add(timer)
-
-    async def publish_event(self, queue: str, message_id: str) -> None:
-        """Call every subscriber directly (same process)."""
-        for callback in self._subscribers:
-            callback(queue, message_id)
-
-    async def subscribe_events(self, callback: EventCallback) -> None:
-        self._subscribers.append(callback)
 
     def depth(self, queue: str) -> int:
         """Messages waiting (not yet delivered) on ``queue``."""
@@ -158,3 +154,17 @@ class InProcessDelivery:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+
+
+class LocalEvents:
+    """:class:`shared.ports.CompletionEvents` within one process: subscribers called directly."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[EventCallback] = []
+
+    async def publish_event(self, queue: str, message_id: str) -> None:
+        for callback in self._subscribers:
+            callback(queue, message_id)
+
+    async def subscribe_events(self, callback: EventCallback) -> None:
+        self._subscribers.append(callback)

@@ -121,7 +121,8 @@ class _Lane:
 
 
 class RabbitDelivery:
-    """:class:`shared.ports.Delivery` on RabbitMQ; see the module docstring."""
+    """:class:`shared.ports.WorkQueue` and :class:`shared.ports.CompletionEvents` on
+    RabbitMQ (one connection pair for both); see the module docstring."""
 
     def __init__(
         self,
@@ -134,6 +135,8 @@ class RabbitDelivery:
         reconnect_interval: float = 2.0,
     ) -> None:
         self._url = url
+        #: Published messages live in durable quorum queues, beyond this process.
+        self.survives_restart = True
         self._prefix = prefix
         self._delivery_limit = delivery_limit
         self._name = name

@@ -216,6 +216,8 @@ class MongoStore:
     def __init__(self, url: str, database: str, collection: str, *, page: int = PAGE) -> None:
         self._url = url
         self._names = (database, collection)
+        #: Any number of gateways and consumers use one database.
+        self.shared_between_processes = True
         self._page = page
         self._client: AsyncMongoClient[Doc] | None = None
 

@@ -151,6 +151,8 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        #: The file is locked to this process (see ``_lock``): no other consumer holds claims.
+        self.shared_between_processes = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None

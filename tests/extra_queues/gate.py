@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from shared.context import Context
+from conveyor import Context
 
 
 def _write(path: str, text: str) -> None:

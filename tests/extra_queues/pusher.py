@@ -7,8 +7,7 @@ schema, ``{"rejected": errors}``; ``{"op": "get", ...}`` → ``{"record": ...}``
 
 from typing import Any
 
-from shared.context import Context
-from shared.messaging import ValidationFailed
+from conveyor import Context, ValidationFailed
 
 
 async def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:

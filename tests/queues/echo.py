@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from shared.context import Context
+from conveyor import Context
 
 
 async def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:

@@ -4,8 +4,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conveyor import Retry
-from shared.context import Context
+from conveyor import Context, Retry
 
 
 def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:

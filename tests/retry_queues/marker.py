@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from shared.context import Context
+from conveyor import Context
 
 
 def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:

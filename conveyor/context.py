@@ -1,0 +1,84 @@
+"""What a handler receives as ``ctx`` (public API: ``from conveyor import Context``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from shared.client_auth import ClientAuth
+from shared.messaging import Messaging
+from shared.records import Json
+
+#: The idempotency scope of keys that handlers pass to :meth:`HandlerMessaging.push`.
+HANDLER_CALLER = "handler"
+
+
+class HandlerMessaging:
+    """``ctx.messaging``: push, get, delete and redrive messages on any queue.
+
+    The same service the HTTP API uses: pushes are validated against the target queue's
+    schema exactly as over HTTP. Errors are those of ``conveyor.errors`` (``UnknownQueue``,
+    ``ValidationFailed``, ``Unavailable``, ``NotFound``, ``Conflict``, ...). Records are
+    returned as the same JSON documents the HTTP API returns.
+    """
+
+    def __init__(self, messaging: Messaging) -> None:
+        self._messaging = messaging
+
+    async def push(
+        self, queue: str, message: Json, *, idempotency_key: str | None = None
+    ) -> dict[str, Json]:
+        """Push ``message`` onto ``queue``; the new record.
+
+        With ``idempotency_key``, a second push with the same key (by any handler, within
+        the key's 24 h) returns the first push's record instead of making a new message.
+        """
+        target = self._messaging.queue(queue)
+        pushed = await self._messaging.push(
+            target, message, idempotency_key=idempotency_key, caller=HANDLER_CALLER
+        )
+        return pushed.record.to_public()
+
+    async def get(
+        self, queue: str, message_id: str, *, wait: float | None = None
+    ) -> dict[str, Json] | None:
+        """The record of ``message_id`` on ``queue``, or None.
+
+        With ``wait`` seconds: once it is final (or deleted), at the latest after ``wait``.
+        """
+        record = await self._messaging.get(self._messaging.queue(queue), message_id, wait=wait)
+        return record.to_public() if record else None
+
+    async def delete(self, queue: str, message_id: str) -> bool:
+        """Delete a message; True if it existed."""
+        return await self._messaging.delete(self._messaging.queue(queue), message_id)
+
+    async def redrive(self, queue: str, message_id: str) -> dict[str, Json]:
+        """Run an ``ERROR`` message again from scratch; its ``PENDING`` record."""
+        record = await self._messaging.redrive(self._messaging.queue(queue), message_id)
+        return record.to_public()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The second argument of ``handle(message, ctx)``.
+
+    ``attempt`` is 1 on the first run. ``log`` is a logger bound to the message (its lines
+    carry the message id, queue and attempt). ``http`` is one shared aiohttp session: do not
+    close it. ``services`` holds what ``handlers/services.py`` registered.
+    """
+
+    id: str
+    queue: str
+    attempt: int
+    log: logging.LoggerAdapter[logging.Logger]
+    messaging: HandlerMessaging
+    http: aiohttp.ClientSession
+    services: Mapping[str, Any]
+    auth: ClientAuth
+    #: The ``X-Request-Id`` of the HTTP request that pushed the message (None if unknown).
+    request_id: str | None = None

@@ -1,0 +1,32 @@
+"""Errors a handler may raise or catch (public API, re-exported by ``conveyor``).
+
+Raise :class:`Retry` or :class:`Reject` to steer the retry policy; catch the messaging
+errors around ``ctx.messaging`` calls.
+"""
+
+from shared.messaging.errors import (
+    Conflict,
+    KeyInProgress,
+    KeyReused,
+    MessagingError,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnknownQueue,
+    ValidationFailed,
+)
+from shared.outcomes import Reject, Retry
+
+__all__ = [
+    "Conflict",
+    "KeyInProgress",
+    "KeyReused",
+    "MessagingError",
+    "NotFound",
+    "Reject",
+    "Retry",
+    "TooLarge",
+    "Unavailable",
+    "UnknownQueue",
+    "ValidationFailed",
+]

@@ -1,0 +1,275 @@
+"""The messaging service: every operation on messages, for the gateway and for handlers.
+
+The HTTP gateway maps requests to these methods and their errors (``shared.messaging.errors``)
+to status codes; handlers reach the same methods through ``ctx.messaging``, so both validate,
+deduplicate and redrive the same way. Authentication and role checks are the caller's job
+(the gateway does them before reading the body); this layer trusts its caller.
+
+A queue is looked up once per operation, by the caller, with :meth:`Messaging.queue`, and
+the :class:`LoadedQueue` is passed down: an operation runs against one version of the
+definition even if a hot reload replaces it meanwhile.
+
+The write path: validate → record ``PENDING`` → publish (returns once durably accepted,
+``shared.messaging.dispatch``) → answer. If the publish fails the record is deleted again and
+:class:`Unavailable` is raised, so a message is either accepted (recorded and delivered) or
+not at all. A crash between the record and the publish is repaired by the consumers'
+recovery sweep (``consumer.recovery``), which republishes old ``PENDING`` records that were
+never marked published.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from shared.idempotency import body_hash, scope_of
+from shared.messaging.dispatch import Dispatcher
+from shared.messaging.errors import (
+    Conflict,
+    MessagingError,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnknownQueue,
+    ValidationFailed,
+)
+from shared.messaging.idempotent import IdempotentPush, Pushed
+from shared.messaging.waiting import wait_for_final
+from shared.notify import Notifier
+from shared.ports import (
+    Claims,
+    DeliveryUnavailable,
+    Keys,
+    ListCursor,
+    MessageRef,
+    QueueCounts,
+    Records,
+    StoreRejected,
+    StoreUnavailable,
+)
+from shared.records import Json, MessageRecord, Status
+from shared.registry import LoadedQueue, Registry
+from shared.validation import validation_errors
+
+log = logging.getLogger(__name__)
+
+
+def _store_down() -> Unavailable:
+    return Unavailable("the message store is unavailable")
+
+
+class Messaging:
+    """Push, get, wait, delete, list, count and redrive messages over the ports."""
+
+    def __init__(
+        self,
+        registry: Callable[[], Registry],
+        records: Records,
+        claims: Claims,
+        keys: Keys,
+        dispatch: Dispatcher,
+        notifier: Notifier,
+    ) -> None:
+        """``registry`` is called per lookup so a reloaded registry takes effect."""
+        self._registry = registry
+        self._records = records
+        self._claims = claims
+        self._keys = keys
+        self._dispatch = dispatch
+        self._notifier = notifier
+
+    def queue(self, name: str) -> LoadedQueue:
+        """The loaded queue ``name``; raises UnknownQueue."""
+        loaded = self._registry().get(name)
+        if loaded is None:
+            raise UnknownQueue(f"unknown queue {name!r}")
+        return loaded
+
+    @staticmethod
+    def validate(queue: LoadedQueue, message: Json) -> None:
+        """Raise ValidationFailed unless ``message`` fits ``queue``'s schema."""
+        errors = validation_errors(queue.definition.validator, message)
+        if errors:
+            raise ValidationFailed(errors)
+
+    async def push(
+        self,
+        queue: LoadedQueue,
+        message: Json,
+        *,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+        caller: str = "",
+    ) -> Pushed:
+        """Validate, record and deliver ``message``; the ``PENDING`` record.
+
+        ``request_id`` (the pushing HTTP request's id) is kept on the record for tracing.
+        With ``idempotency_key``, the push happens once per (queue, ``caller``, key) within
+        the key's lifetime (``shared.messaging.idempotent``): a repeat returns the original
+        record with ``created=False``. Raises ValidationFailed, TooLarge, Unavailable, and
+        with a key KeyReused, KeyInProgress or Conflict.
+        """
+        self.validate(queue, message)
+        if idempotency_key is None:
+            return Pushed(await self._record_and_publish(queue, message, request_id, None))
+        once = IdempotentPush(
+            self._keys, scope_of(queue.name, caller), idempotency_key, body_hash(message)
+        )
+        return await once.run(
+            lambda message_id: self._record_and_publish(queue, message, request_id, message_id),
+            lambda message_id: self._get(queue.name, message_id),
+        )
+
+    async def _record_and_publish(
+        self, queue: LoadedQueue, message: Json, request_id: str | None, message_id: str | None
+    ) -> MessageRecord:
+        record = MessageRecord.new(queue.name, message, message_id, request_id=request_id)
+        try:
+            await self._records.insert(record)
+        except StoreUnavailable as exc:
+            log.warning("store refused message on %s: %s", queue.name, exc)
+            raise _store_down() from None
+        except StoreRejected as exc:
+            raise TooLarge(f"the store refuses this message: {exc}") from None
+        try:
+            await self._dispatch.send(MessageRef(queue.name, record.id))
+        except DeliveryUnavailable as exc:
+            log.warning(
+                "publish of %s on %s failed, undoing record: %s", record.id, queue.name, exc
+            )
+            await self._undo(record)
+            raise Unavailable("message delivery is unavailable") from None
+        log.debug(
+            "message %s queue=%s pushed request_id=%s",
+            record.id,
+            queue.name,
+            request_id,
+            extra={"message_id": record.id, "queue": queue.name, "request_id": request_id},
+        )
+        return record
+
+    async def _undo(self, record: MessageRecord) -> None:
+        try:
+            await self._records.delete(record.queue, record.id)
+        except StoreUnavailable:
+            # The record stays PENDING and unpublished; the recovery sweep will deliver it.
+            log.error(
+                "could not undo record %s on %s; the sweep will deliver it", record.id, record.queue
+            )
+
+    async def push_many(
+        self, queue: LoadedQueue, messages: Sequence[Json], *, request_id: str | None = None
+    ) -> list[MessageRecord | MessagingError]:
+        """Push each message on its own, with one store batch and one delivery window.
+
+        Per message, in order: its ``PENDING`` record, or the ValidationFailed, TooLarge or
+        Unavailable error that kept it out. An item whose record or publish failed is
+        removed again (no orphans).
+        """
+        results: list[MessageRecord | MessagingError] = []
+        for message in messages:
+            try:
+                self.validate(queue, message)
+                results.append(MessageRecord.new(queue.name, message, request_id=request_id))
+            except ValidationFailed as exc:
+                results.append(exc)
+        records = [r for r in results if isinstance(r, MessageRecord)]
+        failed = await self._record_and_publish_many(queue.name, records)
+        return [failed.get(r.id, r) if isinstance(r, MessageRecord) else r for r in results]
+
+    async def _record_and_publish_many(
+        self, queue: str, records: list[MessageRecord]
+    ) -> dict[str, MessagingError]:
+        """Store and publish ``records`` in batches; the errors of those that failed."""
+        if not records:
+            return {}
+        try:
+            rejected = set(await self._records.insert_many(records))
+        except StoreUnavailable as exc:
+            log.warning("store refused a batch on %s: %s", queue, exc)
+            for record in records:
+                await self._undo(record)
+            return {r.id: _store_down() for r in records}
+        errors: dict[str, MessagingError] = {
+            i: TooLarge("the store refuses this message") for i in rejected
+        }
+        stored = [r for r in records if r.id not in rejected]
+        unpublished = await self._dispatch.send_many(queue, [r.id for r in stored])
+        for record in stored:
+            if record.id in unpublished:
+                await self._undo(record)
+                errors[record.id] = Unavailable("message delivery is unavailable")
+        return errors
+
+    async def _get(self, queue: str, message_id: str) -> MessageRecord | None:
+        try:
+            return await self._records.get(queue, message_id)
+        except StoreUnavailable:
+            raise _store_down() from None
+
+    async def get(
+        self, queue: LoadedQueue, message_id: str, *, wait: float | None = None
+    ) -> MessageRecord | None:
+        """The record, or None. With ``wait`` (seconds), once it is final or deleted, at the
+        latest after ``wait`` seconds as it is then. Raises Unavailable."""
+        record = await self._get(queue.name, message_id)
+        if record is None or wait is None or record.status.final:
+            return record
+        return await wait_for_final(
+            self._notifier, message_id, lambda: self._get(queue.name, message_id), wait
+        )
+
+    async def delete(self, queue: LoadedQueue, message_id: str) -> bool:
+        """Delete the record; True if it existed. A deleted PENDING message never runs.
+
+        Clients waiting on it in this process answer at once. Raises Unavailable."""
+        try:
+            existed = await self._records.delete(queue.name, message_id)
+        except StoreUnavailable:
+            raise _store_down() from None
+        self._notifier.notify(message_id)
+        return existed
+
+    async def list(
+        self, queue: LoadedQueue, status: Status | None, limit: int, before: ListCursor | None
+    ) -> list[MessageRecord]:
+        """Up to ``limit`` records, newest first, after ``before`` (see ``Records``)."""
+        try:
+            return await self._records.list_records(queue.name, status, limit, before)
+        except StoreUnavailable:
+            raise _store_down() from None
+
+    async def counts(self) -> dict[str, QueueCounts]:
+        """Records by queue and status (see ``Records.counts``). Raises Unavailable."""
+        try:
+            return await self._records.counts()
+        except StoreUnavailable:
+            raise _store_down() from None
+
+    async def redrive(self, queue: LoadedQueue, message_id: str) -> MessageRecord:
+        """Put an ``ERROR`` message back to ``PENDING`` for a new run, and deliver it.
+
+        ``attempts`` restarts at 0. The record is marked unpublished before it is handed to
+        delivery, so if that fails recovery still delivers it (the message will run either
+        way). Raises NotFound, Conflict (not ERROR), Unavailable.
+        """
+        try:
+            record = await self._claims.redrive(queue.name, message_id)
+            existing = record or await self._records.get(queue.name, message_id)
+        except StoreUnavailable:
+            raise _store_down() from None
+        if existing is None:
+            raise NotFound(f"no message {message_id} on queue {queue.name}")
+        if record is None:
+            raise Conflict(
+                f"message {message_id} is {existing.status.value}; "
+                "only ERROR messages can be retried"
+            )
+        await self._dispatch.send_or_leave(MessageRef(queue.name, message_id))
+        log.info(
+            "message %s on %s redriven",
+            message_id,
+            queue.name,
+            extra={"message_id": message_id, "queue": queue.name},
+        )
+        return record

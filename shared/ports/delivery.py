@@ -1,0 +1,113 @@
+"""The delivery ports: the work queue that moves message ids to consumers, and the
+completion events that wake waiting clients.
+
+Two protocols because two different parties use them: :class:`WorkQueue` is the gateway's
+publish and the consumer's consume (at least once, acked); :class:`CompletionEvents` is a
+best-effort fan-out from consumers to every gateway (``GET ?wait=``). Adapters:
+``shared.delivery.inprocess`` (one process) and ``shared.delivery.rabbitmq`` (a quorum queue
+per definition, and a fanout exchange for events); one adapter class may implement both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+
+class Delivered(Protocol):
+    """One delivery of a message id to a consumer. Exactly one settle call is made."""
+
+    @property
+    def queue(self) -> str:
+        """The queue definition name."""
+
+    @property
+    def message_id(self) -> str:
+        """The message id (the record's key)."""
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times this message was delivered before (0 on the first delivery)."""
+
+    async def ack(self) -> None:
+        """Done with it: remove from delivery. Raises DeliveryUnavailable."""
+
+    async def requeue(self) -> None:
+        """Give it back for another consumer (counts as a delivery). Raises
+        DeliveryUnavailable (the broker then redelivers it by itself)."""
+
+
+#: Called once per delivery; the callee owns settling it.
+DeliveryCallback = Callable[[Delivered], Awaitable[None]]
+
+#: Called for each completion event: ``(queue, message_id)``; must not block.
+EventCallback = Callable[[str, str], None]
+
+
+class WorkQueue(Protocol):
+    """Moves message ids from the gateway to consumers, at least once."""
+
+    @property
+    def survives_restart(self) -> bool:
+        """True when a published message outlives this process (a broker).
+
+        False for in-process delivery: then start-up recovery re-publishes every PENDING
+        record, and no publish marks or recovery sweep are needed.
+        """
+
+    async def open(self, queues: Sequence[str]) -> None:
+        """Connect and declare what ``queues`` need, idempotently. Raises
+        DeliveryUnavailable."""
+
+    async def publish(self, queue: str, message_id: str) -> None:
+        """Hand the message over; returns only once it is durably accepted.
+
+        Raises DeliveryUnavailable when it was not (the caller undoes its record).
+        """
+
+    async def publish_many(self, queue: str, message_ids: Sequence[str]) -> set[str]:
+        """Hand all messages over in one confirm window; the ids NOT durably accepted.
+
+        Never raises for a message's failure (it is in the returned set; the caller undoes
+        those records).
+        """
+
+    async def publish_later(self, queue: str, message_id: str, delay: float) -> None:
+        """Deliver the message again in about ``delay`` seconds (a scheduled retry).
+
+        The waiting message is held by the delivery channel, never by a consumer. It may come
+        back somewhat early (the store's schedule, ``ClaimOutcome.DEFERRED``, is the authority)
+        and is not durable in-process. Raises DeliveryUnavailable.
+        """
+
+    async def consume(
+        self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
+    ) -> None:
+        """Start calling ``callback`` for deliveries; at most ``prefetch`` unsettled per queue."""
+
+    async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
+        """Stop new deliveries (of ``queues`` only, when given; others are undisturbed);
+        unsettled ones can still be settled. :meth:`consume` may start a queue again."""
+
+    async def ping(self) -> None:
+        """Return if delivery works; raise DeliveryUnavailable otherwise."""
+
+    async def close(self) -> None:
+        """Close connections. Unsettled deliveries return to the queue."""
+
+
+#: The name the rest of the code has always used for the work-queue port.
+Delivery = WorkQueue
+
+
+class CompletionEvents(Protocol):
+    """ "Message X reached a final status", from consumers to every gateway (best effort)."""
+
+    async def publish_event(self, queue: str, message_id: str) -> None:
+        """Tell every subscriber (in every process) that ``message_id`` is final.
+
+        Never raises: a lost event only delays waiting clients (they re-check the store).
+        """
+
+    async def subscribe_events(self, callback: EventCallback) -> None:
+        """Call ``callback(queue, message_id)`` for every event published from now on."""

@@ -1,0 +1,186 @@
+"""The record store, as four small protocols split by who calls them.
+
+- :class:`Records`: a message's record as clients see it (insert, get, delete, list, counts);
+  the messaging service's push/get/delete/list.
+- :class:`Claims`: a run's life (claim, renew, finish, release, schedule a retry, redrive);
+  the consumer and redrive.
+- :class:`Recovery`: what brings lost work back (publish marks, unpublished/pending scans,
+  abandoned claims, expiry); the recovery sweep and start-up recovery.
+- :class:`Keys`: idempotency keys; the idempotent push.
+
+:class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
+(``shared.stores.sqlite``, ``shared.stores.mongo``) implements it in one class, and callers
+depend on the narrow protocol they need.
+
+Leases. A consumer that claims a message owns it until ``lease_until``; it renews the lease
+while the handler runs. A claim on an ``INPROGRESS`` record whose lease has expired takes it
+over (its holder died); a claim on one whose lease is live answers ``BUSY`` so the caller can
+wait instead of running the message twice at once.
+
+Every method is safe to call concurrently and raises :class:`StoreUnavailable` when the
+store cannot be reached (nothing half-written), unless its docstring says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from shared.idempotency import IdempotencyEntry
+from shared.ports.types import Claim, ListCursor, MessageRef, Outcome, QueueCounts
+from shared.records import ErrorInfo, MessageRecord, Status
+
+
+class StoreLifecycle(Protocol):
+    """Opening, closing and probing a store, and what kind of store it is."""
+
+    @property
+    def shared_between_processes(self) -> bool:
+        """True when other processes may hold claims in this store at the same time.
+
+        False only when this process is the store's sole user (the embedded SQLite file,
+        locked): then start-up recovery may put every ``INPROGRESS`` record back, since no
+        live consumer elsewhere can hold one. Set per opened instance.
+        """
+
+    async def open(self) -> None:
+        """Connect and create the schema/indexes idempotently. Raises StoreUnavailable."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    async def ping(self) -> None:
+        """Return if the store answers; raise StoreUnavailable otherwise."""
+
+
+class Records(Protocol):
+    """Message records as clients see them."""
+
+    async def insert(self, record: MessageRecord) -> None:
+        """Persist a new record durably before returning.
+
+        Raises StoreRejected when the store refuses this content for good (too large)."""
+
+    async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
+        """Persist new records in one batch; the ids refused for good (too large), unstored.
+
+        Raises StoreUnavailable on any other failure; some records may then be stored (the
+        caller deletes them all again).
+        """
+
+    async def get(self, queue: str, message_id: str) -> MessageRecord | None:
+        """The record, or None if unknown on that queue."""
+
+    async def delete(self, queue: str, message_id: str) -> bool:
+        """Remove the record whatever its status; True if it existed."""
+
+    async def list_records(
+        self, queue: str, status: Status | None, limit: int, before: ListCursor | None
+    ) -> list[MessageRecord]:
+        """Up to ``limit`` records of ``queue`` (only ``status`` ones if given), newest first
+        (``created_at`` descending, then ``id`` descending), strictly after ``before`` in that
+        order when given (keyset pagination)."""
+
+    async def counts(self) -> dict[str, QueueCounts]:
+        """Per queue with any record: its record count by status and the ``created_at`` of
+        its oldest PENDING record (None when none is pending). One aggregate query."""
+
+
+class Claims(Protocol):
+    """A run's life: claim, lease, final write, or back to waiting."""
+
+    async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
+        """Atomically move PENDING (or INPROGRESS with an expired lease) to INPROGRESS.
+
+        On success ``attempts`` is incremented, the lease is set to ``owner`` until
+        ``lease_until`` and the returned record reflects that. Two concurrent claims never
+        both succeed. A PENDING record whose retry is not yet due (:meth:`schedule_retry`)
+        is not claimed: DEFERRED, with ``Claim.due``.
+        """
+
+    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+        """Extend the lease of every listed INPROGRESS record still held by ``owner``."""
+
+    async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
+        """Write the final status if the record is still INPROGRESS under ``owner``.
+
+        False (and nothing written) when it was deleted or taken over meanwhile. Raises
+        StoreRejected when the store refuses the result for good (too large).
+        """
+
+    async def release(self, queue: str, message_id: str, owner: str) -> bool:
+        """Put a record held by ``owner`` back to PENDING (graceful shutdown)."""
+
+    async def schedule_retry(
+        self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
+    ) -> bool:
+        """Put a record held by ``owner`` back to PENDING for another attempt at ``not_before``.
+
+        Sets ``error`` (visible between attempts), keeps ``attempts``, restarts the delivery
+        count :meth:`Recovery.fail_abandoned` uses, and marks it unpublished (so the recovery
+        sweep delivers it should the caller die before re-publishing). Until ``not_before``,
+        :meth:`claim` answers DEFERRED. False (nothing written) if no longer held by ``owner``.
+        """
+
+    async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
+        """Put an ERROR record back to PENDING for a new run; the new record, else None.
+
+        ``attempts`` restarts at 0 (the new run gets ``max_attempts`` attempts again),
+        ``result``/``error``/schedule are cleared, and it is marked unpublished. None when
+        the record is unknown or not ERROR (the caller tells those apart with ``get``).
+        """
+
+
+class Recovery(Protocol):
+    """What the recovery sweep and start-up recovery use to bring lost work back."""
+
+    async def mark_published(self, refs: Sequence[MessageRef]) -> None:
+        """Note that these messages reached the delivery channel (batched, best effort)."""
+
+    def unpublished(self, older_than: datetime) -> AsyncIterator[MessageRef]:
+        """PENDING records created before ``older_than`` never marked published, oldest first."""
+
+    def pending(self) -> AsyncIterator[MessageRef]:
+        """Every PENDING record, oldest first (embedded start-up recovery)."""
+
+    async def release_all_inprogress(self) -> int:
+        """Put every INPROGRESS record back to PENDING; only for a store's sole process
+        (see :attr:`StoreLifecycle.shared_between_processes`)."""
+
+    async def fail_abandoned(
+        self, expired_before: datetime, min_attempts: int, error: ErrorInfo
+    ) -> list[MessageRef]:
+        """Mark ERROR the INPROGRESS records whose lease expired before ``expired_before``
+        and that started at least ``min_attempts`` runs (their deliveries are exhausted).
+
+        Runs are counted since the record was last put back by :meth:`Claims.schedule_retry`
+        or :meth:`Claims.redrive` (each of those is a fresh broker message with a fresh
+        delivery count).
+        """
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Delete the final records whose ``expires_at`` (see :class:`Outcome`) is before
+        ``now``; how many. Stores that expire records by themselves may do nothing here."""
+
+
+class Keys(Protocol):
+    """Idempotency keys (see ``shared.idempotency``)."""
+
+    async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
+        """Bind ``entry.key`` in ``entry.scope`` to ``entry`` (state RESERVED), atomically.
+
+        None: the caller now holds the key. Otherwise the live entry holding it, unchanged (of
+        concurrent reservations exactly one gets None). An entry past its ``expires_at`` is
+        absent: it is replaced.
+        """
+
+    async def finish_key(self, scope: str, key: str, message_id: str) -> bool:
+        """Mark the key DONE if it is still bound to ``message_id``; True if it was."""
+
+    async def release_key(self, scope: str, key: str, message_id: str) -> bool:
+        """Delete the key if it is still bound to ``message_id``; True if it was."""
+
+
+class Store(StoreLifecycle, Records, Claims, Recovery, Keys, Protocol):
+    """Everything a store adapter implements (callers take the narrow protocol they use)."""

@@ -1,0 +1,82 @@
+"""The values and errors that cross the ports: claims, outcomes, references, cursors, counts.
+
+Plain frozen dataclasses and exceptions; no I/O. Adapters raise only the exceptions defined
+here (never a driver's), so nothing above the ports depends on a driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from shared.records import ErrorInfo, Json, MessageRecord, Status
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or refused the operation; nothing was half-written."""
+
+
+class StoreRejected(Exception):
+    """The store refuses this content for good (e.g. larger than its document limit).
+
+    Retrying cannot help, unlike :class:`StoreUnavailable`.
+    """
+
+
+class DeliveryUnavailable(Exception):
+    """The delivery channel could not accept (or confirm) a message."""
+
+
+class ClaimOutcome(Enum):
+    """What :meth:`shared.ports.Claims.claim` found."""
+
+    CLAIMED = "claimed"  #: the caller now owns the message and must run it
+    GONE = "gone"  #: no such record (deleted)
+    FINAL = "final"  #: already COMPLETE or ERROR (a duplicate delivery)
+    BUSY = "busy"  #: INPROGRESS under another owner's live lease
+    DEFERRED = "deferred"  #: PENDING but scheduled for later (a retry); see ``Claim.due``
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The result of a claim: the outcome and, when claimed or busy, the record."""
+
+    outcome: ClaimOutcome
+    record: MessageRecord | None = None
+    due: datetime | None = None  #: when DEFERRED: the time the message may run
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final state a handler run produced."""
+
+    status: Status
+    result: Json = None
+    error: ErrorInfo | None = None
+    #: When the finished record may be deleted (the queue's ``result_ttl_seconds``); None: kept.
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Enough to re-deliver a message: its queue and id."""
+
+    queue: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListCursor:
+    """A position in a newest-first listing: the last record shown."""
+
+    created_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """One queue's records by status (only statuses present), and its oldest PENDING one."""
+
+    by_status: dict[Status, int]
+    oldest_pending: datetime | None = None
