@@ -108,6 +108,44 @@ async def test_ctx_messaging_get_and_delete(pusher_api: Api) -> None:
     assert missing["result"] == {"record": None}
 
 
+async def test_ctx_messaging_push_with_an_idempotency_key_makes_one_message(
+    pusher_api: Api,
+) -> None:
+    api = pusher_api
+    push = {"op": "push", "queue": "echo", "body": {"n": 1}, "key": "once-1"}
+    first = (await run_pusher(api, push))["result"]["pushed"]
+    second = (await run_pusher(api, push))["result"]["pushed"]
+    assert second["id"] == first["id"]
+    other = await run_pusher(api, {**push, "key": "once-2"})
+    assert other["result"]["pushed"]["id"] != first["id"]
+    reused = await run_pusher(api, {**push, "body": {"n": 2}})
+    assert reused["status"] == "ERROR"
+    assert reused["error"]["type"] == "KeyReused"
+
+
+async def test_ctx_messaging_get_can_wait_for_the_final_status(pusher_api: Api) -> None:
+    api = pusher_api
+    target = await api.push("echo", {"waited": True}, api.keys.token(["tester"]))
+    got = await run_pusher(api, {"op": "get", "queue": "echo", "id": target, "wait": 10})
+    assert got["result"]["record"]["status"] == "COMPLETE"
+
+
+async def test_ctx_messaging_redrive(pusher_api: Api) -> None:
+    api = pusher_api
+    token = api.keys.token(["tester"])
+    failed = await api.push("fail", {"x": 1}, token)
+    assert (await api.wait_final("fail", failed, token))["status"] == "ERROR"
+    redriven = await run_pusher(api, {"op": "redrive", "queue": "fail", "id": failed})
+    assert redriven["result"]["redriven"]["status"] == "PENDING"
+    assert redriven["result"]["redriven"]["attempts"] == 0
+    assert (await api.wait_final("fail", failed, token))["attempts"] == 1  # ran again
+
+    done = await api.push("echo", {}, token)
+    await api.wait_final("echo", done, token)
+    refused = await run_pusher(api, {"op": "redrive", "queue": "echo", "id": done})
+    assert "only ERROR messages can be retried" in refused["result"]["conflict"]
+
+
 # --- ctx.services ------------------------------------------------------------------------
 
 

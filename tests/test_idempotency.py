@@ -198,3 +198,21 @@ async def test_a_dead_push_whose_record_exists_is_replayed(
     resp = await api.post("echo", {"n": 1}, token, headers=KEY)
     assert resp.status == 200, await resp.text()
     assert resp.headers["Location"] == f"/echo/{mid}"
+
+
+async def test_an_idempotent_push_validates_the_body_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.messaging import service
+    from shared.validation import validation_errors
+
+    calls: list[Any] = []
+
+    def counting(validator: Any, message: Any) -> list[dict[str, str]]:
+        calls.append(message)
+        return validation_errors(validator, message)
+
+    monkeypatch.setattr(service, "validation_errors", counting)
+    resp = await api.post("echo", {"n": 7}, api.keys.token(["tester"]), headers=KEY)
+    assert resp.status == 201, await resp.text()
+    assert calls == [{"n": 7}]

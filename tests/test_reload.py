@@ -450,3 +450,37 @@ def test_sighup_reloads_gateway_and_consumer_processes(
         assert status == 200, (status, record)
     assert (record["status"], record["result"]) == ("COMPLETE", {"version": 2}), record
     assert gateway.alive() and consumer.alive(), "SIGHUP stopped a process"
+
+
+def ttl_definition(queues_dir: Path, name: str, ttl: float) -> None:
+    """``<name>.queue.json`` with ``result_ttl_seconds`` (the versioned handler beside it)."""
+    document = {"name": name, "roles": ROLES, "result_ttl_seconds": ttl, "incoming": {"schema": {}}}
+    write_json(queues_dir / f"{name}.queue.json", document)
+
+
+@pytest.mark.parametrize("mode", ["embedded"], indirect=True)
+async def test_an_in_flight_message_keeps_the_expiry_of_the_definition_it_started_with(
+    start_conveyor: StartConveyor, token: Any, queues_dir: Path, tmp_path: Path
+) -> None:
+    versioned(queues_dir, "ttl", 1)
+    ttl_definition(queues_dir, "ttl", 3600)
+    api, tok = token(await start(start_conveyor))
+    marker, release = tmp_path / "started", tmp_path / "release"
+    held = await api.push("ttl", {"marker": str(marker), "release": str(release)}, tok)
+    await wait_until(lambda: exists(marker), "the held message to start")
+
+    ttl_definition(queues_dir, "ttl", 1)  # results of new messages now expire after 1 s
+    versioned(queues_dir, "ttl", 2)  # lets the test see when the reload is applied
+    await until_version(api, "ttl", tok, 2)
+    touch(release)
+    assert (await api.wait_final("ttl", held, tok))["status"] == "COMPLETE"
+
+    # A message finished after the held one, under the new definition, does expire ...
+    fresh = await run(api, "ttl", {}, tok)
+
+    deadline = time.monotonic() + 20  # result_ttl_seconds 1; the expiry sweep runs every 2 s
+    while (await api.get(f"/ttl/{fresh['id']}", tok)).status != 404:
+        assert time.monotonic() < deadline, "the new definition's 1 s expiry never applied"
+        await asyncio.sleep(0.2)
+    # ... the held one, finished earlier, kept the 3600 s of the definition it started with.
+    assert (await api.get(f"/ttl/{held}", tok)).status == 200
