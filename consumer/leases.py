@@ -1,15 +1,24 @@
-"""One heartbeat for all of a consumer's in-flight messages.
+"""One heartbeat for all of a consumer's in-flight messages, and what happens when it fails.
 
-Every ``lease/3`` seconds the consumer renews, in one store call, the lease of every message
-it is running. A consumer that dies stops renewing; once the lease expires another consumer
-may take the message over (``Store.claim``). A consumer that is alive but slow keeps its lease,
-so a redelivery never runs the message a second time concurrently.
+Every ``lease/3`` seconds the consumer renews, in one store call (bounded by ``lease/3``),
+the lease of every message it is running. A consumer that dies stops renewing; once the
+lease expires another consumer may take the message over (``Claims.claim``) and the
+recovery sweep republishes it. A consumer that is alive but slow keeps its lease, so a
+redelivery never runs the message a second time concurrently.
+
+A consumer that is alive but cannot renew (a store outage) must not go on as if it held
+the message: :class:`Leases` knows until when each lease is certainly valid (the last
+successful write), and when the next renewal could come too late (less than ``lease/3``
+left) it gives the message up through ``on_lost`` — the consumer then cancels the handler,
+writes nothing and lets the delivery go back — before anyone else may take it over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from shared.ports import Claims, MessageRef, StoreUnavailable
@@ -17,27 +26,82 @@ from shared.records import utcnow
 
 log = logging.getLogger(__name__)
 
+#: Told that the lease of a held message could not be renewed in time.
+OnLost = Callable[[MessageRef], None]
+
 
 class Leases:
-    """The refs this consumer holds, and the loop that renews them."""
+    """The refs this consumer holds, until when each lease is known valid, and the loop
+    that renews them."""
 
-    def __init__(self, store: Claims, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Claims,
+        owner: str,
+        lease_seconds: float,
+        on_lost: OnLost | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self.owner = owner
         self.lease_seconds = lease_seconds
-        self.held: set[MessageRef] = set()
+        self._on_lost = on_lost
+        self._clock = clock
+        #: ref → the monotonic time until which its lease is certainly ours.
+        self._valid: dict[MessageRef, float] = {}
+
+    @property
+    def held(self) -> Collection[MessageRef]:
+        """The refs held now (live view)."""
+        return self._valid.keys()
 
     def until(self) -> datetime:
         """The expiry a claim or renewal made now gets."""
         return utcnow() + timedelta(seconds=self.lease_seconds)
 
+    def hold(self, ref: MessageRef, since: float | None = None) -> None:
+        """Start renewing ``ref``, claimed at ``since`` (monotonic; default now) with
+        :meth:`until`."""
+        self._valid[ref] = (self._clock() if since is None else since) + self.lease_seconds
+
+    def drop(self, ref: MessageRef) -> None:
+        """Stop renewing ``ref`` (finished, released or lost)."""
+        self._valid.pop(ref, None)
+
+    async def renew_once(self) -> None:
+        """Renew every held lease once; then give up those that might lapse before the next
+        renewal (``on_lost``)."""
+        refs = list(self._valid)
+        if refs:
+            started = self._clock()
+            try:
+                async with asyncio.timeout(self.lease_seconds / 3):
+                    await self._store.renew(refs, self.owner, self.until())
+            except (StoreUnavailable, TimeoutError) as exc:
+                log.warning("lease renewal failed for %d messages: %s", len(refs), exc or "timeout")
+            else:
+                for ref in refs:
+                    if ref in self._valid:
+                        self._valid[ref] = started + self.lease_seconds
+        self._give_up_lapsing()
+
+    def _give_up_lapsing(self) -> None:
+        margin = self.lease_seconds / 3
+        now = self._clock()
+        for ref, valid in list(self._valid.items()):
+            if valid - now <= margin:
+                self.drop(ref)
+                log.error(
+                    "lease of message %s on %s could not be renewed; giving it up",
+                    ref.id,
+                    ref.queue,
+                    extra={"message_id": ref.id, "queue": ref.queue},
+                )
+                if self._on_lost is not None:
+                    self._on_lost(ref)
+
     async def run(self) -> None:
         """Renew forever (cancel to stop)."""
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            if not self.held:
-                continue
-            try:
-                await self._store.renew(list(self.held), self.owner, self.until())
-            except StoreUnavailable as exc:
-                log.warning("lease renewal failed for %d messages: %s", len(self.held), exc)
+            await self.renew_once()

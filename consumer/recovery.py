@@ -5,12 +5,25 @@
   back to ``PENDING``.
 - A work queue that does not survive restarts (``WorkQueue.survives_restart`` false:
   in-process delivery): at start, every ``PENDING`` message is published again.
-- With a broker, every consumer runs :func:`sweep` periodically. It is safe with many
-  consumers: duplicate publishes are harmless because claims are atomic. It
-  (a) publishes ``PENDING`` messages that were recorded but never marked published and are
-  older than ``republish_after_seconds`` (their gateway died between record and publish), and
-  (b) marks ``ERROR`` the messages whose holder died on the last delivery the broker allows:
-  the broker has dead-lettered them, so nobody would ever finish them.
+- With a broker, every consumer runs :func:`sweep` every ``sweep_interval_seconds``. The
+  sweep, not the broker's dead-letter queue, is the authority on abandoned work; it holds
+  this invariant: every accepted message is final, or ``PENDING``/``INPROGRESS`` under a
+  live lease, or waiting for a due time it is known to wait for. Each pass:
+
+  (a) publishes ``PENDING`` messages recorded but never marked published and older than
+      ``republish_after_seconds`` (their gateway died between record and publish);
+  (b) marks ``ERROR`` (``DeliveryLimitExceeded``) the ``INPROGRESS`` messages whose lease
+      expired more than one sweep interval ago and that have used ``--delivery-limit``
+      runs (since their last retry or redrive);
+  (c) puts the other ``INPROGRESS`` messages whose lease expired that long ago back to
+      ``PENDING`` and publishes them again: their holder died, and their broker copy may
+      have been dead-lettered (the broker counts deliveries that never became runs, e.g.
+      a consumer waiting on a live lease) or requeued;
+  (d) publishes again, once, ``PENDING`` messages due (a retry's ``not_before``) more than
+      one interval ago and still not claimed: their delayed copy may be lost.
+
+  It is safe with many consumers: duplicate publishes are harmless because claims are
+  atomic, and each store step is a conditional write that one pass wins.
 """
 
 from __future__ import annotations
@@ -26,7 +39,6 @@ from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
 from shared.ports import (
     DeliveryUnavailable,
-    MessageRef,
     Recovery,
     StoreLifecycle,
     StoreUnavailable,
@@ -84,38 +96,66 @@ class SweepPolicy:
     interval_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    """What one pass did, by reason."""
+
+    #: PENDING, recorded but never marked published (their pusher died): published.
+    unpublished: int = 0
+    #: INPROGRESS whose lease expired with runs left (their holder died): published again.
+    expired: int = 0
+    #: PENDING past their due time and not claimed (a lost delayed copy): published again.
+    overdue: int = 0
+    #: INPROGRESS whose lease expired with no runs left: marked ERROR.
+    failed: int = 0
+
+
 async def sweep(
     store: Recovery,
     dispatch: Dispatcher,
     metrics: Metrics,
     policy: SweepPolicy,
     queues: Collection[str],
-) -> tuple[int, int]:
-    """One pass of the recovery sweep; (republished, failed) counts."""
-    cutoff = utcnow() - timedelta(seconds=policy.republish_after_seconds)
-    republished: list[MessageRef] = []
-    async for ref in store.unpublished(cutoff):
-        if ref.queue not in queues:
-            continue
-        await dispatch.send(ref)
-        republished.append(ref)
-    failed = await store.fail_abandoned(
-        utcnow() - timedelta(seconds=policy.lease_seconds),
-        policy.delivery_limit,
-        dead_letter_error(policy.delivery_limit),
-    )
-    if republished:
-        log.warning("sweep republished %d messages recorded but never published", len(republished))
+) -> SweepReport:
+    """One pass of the recovery sweep (see the module docstring for the invariant).
+
+    Raises StoreUnavailable / DeliveryUnavailable: what was not published yet stays marked
+    unpublished, so the next pass picks it up.
+    """
+    now = utcnow()
+    republished = 0
+    async for ref in store.unpublished(now - timedelta(seconds=policy.republish_after_seconds)):
+        if ref.queue in queues:
+            await dispatch.send(ref)
+            republished += 1
+    # Leases that expired more than one pass ago: their holder is gone (a live holder renews,
+    # and one that cannot renew stops before its lease ends, see consumer.leases).
+    stale = now - timedelta(seconds=policy.interval_seconds)
+    limit = policy.delivery_limit
+    failed = await store.fail_abandoned(stale, limit, dead_letter_error(limit))
+    expired = await store.release_expired(stale)
+    overdue = await store.take_overdue(stale)
+    for ref in (*expired, *overdue):
+        if ref.queue in queues:  # else a consumer of that queue publishes it as unpublished
+            await dispatch.send(ref)
+    report = SweepReport(republished, len(expired), len(overdue), len(failed))
+    if republished or expired or overdue:
+        log.warning(
+            "sweep republished %d never published, %d abandoned (lease expired), %d overdue",
+            republished,
+            len(expired),
+            len(overdue),
+        )
     for ref in failed:
         metrics.dead_lettered(ref.queue)
         log.error(
-            "message %s on %s dead-lettered after %d deliveries; marked ERROR",
+            "message %s on %s ran out of deliveries (limit %d) with its holder gone; marked ERROR",
             ref.id,
             ref.queue,
-            policy.delivery_limit,
+            limit,
             extra={"message_id": ref.id, "queue": ref.queue},
         )
-    return len(republished), len(failed)
+    return report
 
 
 async def sweep_forever(

@@ -136,8 +136,11 @@ class Consumer:
         self._config = config
         self._queues = list(queues)
         owner = f"{config.instance}:{uuid.uuid4().hex[:8]}"
-        self._leases = Leases(ports.claims, owner, config.lease_seconds)
+        self._leases = Leases(ports.claims, owner, config.lease_seconds, self._lease_lost)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The task running each held message, and those whose lease was lost.
+        self._running: dict[MessageRef, asyncio.Task[None]] = {}
+        self._lost: set[MessageRef] = set()
         # Sync handlers run here, one daemon thread per call (see HandlerThreads).
         self._executor = HandlerThreads()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -201,8 +204,10 @@ class Consumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
 
-    async def _claim(self, delivery: Delivered) -> Claim:
+    async def _claim(self, delivery: Delivered) -> tuple[Claim, float]:
+        """The claim, and when (monotonic) it was asked for: its lease counts from then."""
         while True:
+            asked = time.monotonic()
             claim = await self._retry_store(
                 lambda: self._ports.claims.claim(
                     delivery.queue, delivery.message_id, self._leases.owner, self._leases.until()
@@ -210,7 +215,7 @@ class Consumer:
                 "claim",
             )
             if claim.outcome is not ClaimOutcome.BUSY:
-                return claim
+                return claim, asked
             # Another live consumer holds it (e.g. a redelivery after a network blip):
             # hold this delivery and wait; if that consumer dies its lease expires.
             await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
@@ -222,7 +227,7 @@ class Consumer:
             queue = self._ports.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
                 raise LookupError(f"no loaded handler for queue {delivery.queue}")
-            claim = await self._claim(delivery)
+            claim, asked = await self._claim(delivery)
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
                 ref = MessageRef(delivery.queue, delivery.message_id)
                 await defer(self._ports.dispatch, ref, claim.due)
@@ -235,12 +240,22 @@ class Consumer:
                     claim.outcome.value,
                 )
                 return
-            await self._run(queue, claim.record)
+            await self._run(queue, claim.record, asked)
 
-    async def _run(self, queue: LoadedQueue, record: MessageRecord) -> None:
+    def _lease_lost(self, ref: MessageRef) -> None:
+        """The lease of ``ref`` may lapse: stop its handler; nothing of it is written."""
+        task = self._running.get(ref)
+        if task is not None:
+            self._lost.add(ref)
+            task.cancel("lease lost")
+
+    async def _run(self, queue: LoadedQueue, record: MessageRecord, claimed_at: float) -> None:
         assert queue.handler is not None
         ref = MessageRef(record.queue, record.id)
-        self._leases.held.add(ref)
+        self._leases.hold(ref, claimed_at)
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[ref] = task
         started = time.perf_counter()
         bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
         ctx = self._ports.contexts(queue, record, bound)
@@ -256,10 +271,21 @@ class Consumer:
                 )
             outcome, written = await self._conclude(queue, record, run)
         except asyncio.CancelledError:
-            await asyncio.shield(self._release(ref))
+            if ref in self._lost:  # not ours any more: write nothing, the delivery goes back
+                log.warning(
+                    "message %s on %s: lease lost (store unreachable); handler cancelled, "
+                    "nothing written",
+                    record.id,
+                    record.queue,
+                    extra=bound.extra,
+                )
+            else:  # shutdown past the grace period: back to PENDING for another consumer
+                await asyncio.shield(self._release(ref))
             raise
         finally:
-            self._leases.held.discard(ref)
+            self._leases.drop(ref)
+            self._running.pop(ref, None)
+            self._lost.discard(ref)
         duration = time.perf_counter() - started
         if written:
             metrics.finished(record.queue, outcome.status, duration)

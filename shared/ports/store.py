@@ -159,6 +159,24 @@ class Recovery(Protocol):
         delivery count).
         """
 
+    async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
+        """Put back to PENDING (unpublished, lease cleared, ``attempts`` kept) every
+        INPROGRESS record whose lease expired before ``expired_before``; their refs.
+
+        For the recovery sweep, after :meth:`fail_abandoned` took those out of runs: the
+        caller publishes them again (their broker copy may be dead-lettered or lost). A
+        record claimed or finished meanwhile is left alone.
+        """
+
+    async def take_overdue(self, due_before: datetime) -> list[MessageRef]:
+        """Clear the due time of PENDING records due before ``due_before`` and mark them
+        unpublished; their refs.
+
+        For the recovery sweep: a retry (or delayed message) due that long ago and still not
+        claimed may have lost its broker copy; the caller publishes it again, once (the due
+        time is gone, so a later pass does not pick it again).
+        """
+
     async def delete_expired(self, now: datetime) -> int:
         """Delete the final records whose ``expires_at`` (see :class:`Outcome`) is before
         ``now``; how many. Stores that expire records by themselves may do nothing here."""

@@ -439,19 +439,33 @@ class MongoStore:
             {"deliveries": {"$exists": False}, "attempts": {"$gte": min_attempts}},
         ]
         fields: Doc = {"status": Status.ERROR.value, **_error(error), "owner": None}
-        failed: list[MessageRef] = []
+        return await self._update_each(
+            cond, {"$set": {**fields, "lease_until": None, "updated_at": utcnow()}}
+        )
+
+    async def _update_each(self, cond: Doc, fields: Doc) -> list[MessageRef]:
+        """Set ``fields`` on each record matching ``cond``, re-checking ``cond`` per record
+        (no multi-document RETURNING); the refs of those updated."""
+        done: list[MessageRef] = []
         while True:
             with _mapped():
                 docs = await self._col.find(cond, {"queue": 1}).limit(self._page).to_list(None)
                 for doc in docs:
-                    result = await self._col.update_one(
-                        {**cond, "_id": doc["_id"]},
-                        {"$set": {**fields, "lease_until": None, "updated_at": utcnow()}},
-                    )
+                    result = await self._col.update_one({**cond, "_id": doc["_id"]}, fields)
                     if result.matched_count:
-                        failed.append(MessageRef(doc["queue"], doc["_id"]))
+                        done.append(MessageRef(doc["queue"], doc["_id"]))
             if len(docs) < self._page:
-                return failed
+                return done
+
+    async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
+        cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
+        return await self._update_each(
+            cond, {"$set": {**_released(), "published": False, "updated_at": utcnow()}}
+        )
+
+    async def take_overdue(self, due_before: datetime) -> list[MessageRef]:
+        cond: Doc = {"status": PENDING, "not_before": {"$lt": due_before}}
+        return await self._update_each(cond, {"$set": {"not_before": None, "published": False}})
 
     async def list_records(
         self, queue: str, status: Status | None, limit: int, before: ListCursor | None

@@ -412,6 +412,29 @@ class SqliteStore:
         )
         return [MessageRef(q, i) for q, i in rows]
 
+    async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
+        params = (to_epoch(utcnow()), to_epoch(expired_before))
+        rows = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
+                " published = 0, updated_at = ? WHERE status = 'INPROGRESS' AND lease_until < ?"
+                " RETURNING queue, id",
+                params,
+            ).fetchall()
+        )
+        return [MessageRef(q, i) for q, i in rows]
+
+    async def take_overdue(self, due_before: datetime) -> list[MessageRef]:
+        params = (to_epoch(due_before),)
+        rows = await self._run(
+            lambda c: c.execute(
+                "UPDATE messages SET not_before = NULL, published = 0"
+                " WHERE status = 'PENDING' AND not_before < ? RETURNING queue, id",
+                params,
+            ).fetchall()
+        )
+        return [MessageRef(q, i) for q, i in rows]
+
     async def list_records(
         self, queue: str, status: Status | None, limit: int, before: ListCursor | None
     ) -> list[MessageRecord]:
