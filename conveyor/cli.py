@@ -32,6 +32,7 @@ HTTP = [
     "rate_limit_requests",
     "rate_limit_per_seconds",
     "batch_max_items",
+    "public_openapi",
     "jwt_secret",
     "jwt_public_key",
     "jwks_url",

@@ -1,5 +1,11 @@
 """``GET /openapi.json``: an OpenAPI 3.1 document built from the loaded definitions at
-request time (``gateway.docs`` shows it)."""
+request time (``gateway.docs`` shows it).
+
+It names every queue and its schema, so it needs a valid token (any token, no role) unless
+``--public-openapi`` is set, or unless no verification key is configured and every loaded
+queue has auth switched off: then no token could ever be valid and there is nothing the
+document would protect (``conveyor gateway`` only starts keyless in that case).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from aiohttp import web
 from gateway.admin import ADMIN_ROLES
 from gateway.errors import json_response
 from gateway.redrive import redrive_roles
+from gateway.security import AUTHENTICATOR, authenticate
 from gateway.views import RUNTIME
 from shared.registry import LoadedQueue, Registry
 
@@ -236,18 +243,23 @@ def _plain(summary: str, responses: Doc, content_type: str = "application/json")
     return {"get": {"summary": summary, "security": [], "responses": {"200": ok, **responses}}}
 
 
-def _fixed_paths() -> Doc:
+def _fixed_paths(public: bool) -> Doc:
     queues = _plain("Loaded queues, their definitions and message counts", _errors(401, 403, 503))
     queues["get"]["security"] = [{"bearerAuth": []}]
     queues["get"]["x-roles"] = sorted(ADMIN_ROLES)
     queues["get"]["description"] = f"Roles: {', '.join(sorted(ADMIN_ROLES))}."
+    document = _plain("This document", {} if public else _errors(401))
+    if not public:
+        document["get"]["security"] = [{"bearerAuth": []}]
+        document["get"]["x-roles"] = []
+        document["get"]["description"] = "Any valid token."
     return {
         "/healthz": _plain("Liveness", {}),
         "/readyz": _plain("Readiness: store and delivery answer", _errors(503)),
         "/queues": queues,
         "/metrics": _plain("Prometheus metrics", {}, "text/plain"),
-        "/openapi.json": _plain("This document", {}),
-        "/docs": _plain("Swagger UI for this document", {}, "text/html"),
+        "/openapi.json": document,
+        "/docs": _plain("Swagger UI for this document (it asks for a token)", {}, "text/html"),
     }
 
 
@@ -265,9 +277,10 @@ def rebase_refs(schema: Any, base: str) -> Any:
     return out
 
 
-def openapi_document(registry: Registry) -> Doc:
-    """The OpenAPI 3.1 document for the queues in ``registry``."""
-    paths = _fixed_paths()
+def openapi_document(registry: Registry, *, public: bool = False) -> Doc:
+    """The OpenAPI 3.1 document for the queues in ``registry`` (``public``: it says that
+    ``GET /openapi.json`` needs no token)."""
+    paths = _fixed_paths(public)
     schemas: Doc = {"Record": RECORD_SCHEMA, "Errors": ERRORS_SCHEMA}
     for name in registry.names:
         queue = registry.queues[name]
@@ -289,9 +302,26 @@ def openapi_document(registry: Registry) -> Doc:
     }
 
 
+def is_public(request: web.Request, registry: Registry) -> bool:
+    """True if ``GET /openapi.json`` answers without a token (see the module docstring)."""
+    if request.app[RUNTIME].settings.public_openapi:
+        return True
+    if request.app[AUTHENTICATOR].configured:
+        return False
+    return not any(q.definition.auth_enabled for q in registry.queues.values())
+
+
 async def openapi_json(request: web.Request) -> web.Response:
-    """``GET /openapi.json``."""
-    return json_response(openapi_document(request.app[RUNTIME].registry()))
+    """``GET /openapi.json``: the document; 401 without a valid token unless public."""
+    registry = request.app[RUNTIME].registry()
+    public = is_public(request, registry)
+    if not public:
+        await authenticate(request)
+    # Built per request from definitions that may be reloaded, and private unless public.
+    cache = "no-cache" if public else "private, no-store"
+    return json_response(
+        openapi_document(registry, public=public), headers={"Cache-Control": cache}
+    )
 
 
 def add_openapi_routes(app: web.Application) -> None:

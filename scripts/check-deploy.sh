@@ -284,6 +284,12 @@ else:
         for package in ("conveyor", "gateway", "consumer", "shared"):
             if not any(n.startswith(f"{package}/") for n in names):
                 fail(f"the wheel built from the copied files lacks the package {package}")
+        # /docs serves these from the package (package-data in pyproject.toml).
+        for asset in ("gateway/static/docs.js", "gateway/static/swagger-ui/swagger-ui-bundle.js"):
+            if asset in names:
+                ok(f"the wheel carries the /docs asset {asset}")
+            else:
+                fail(f"the wheel built from the copied files lacks {asset} (package-data?)")
 
 if not entrypoint:
     fail("the Dockerfile has no ENTRYPOINT")

@@ -6,6 +6,8 @@
 #                 tests start (tests/services.py finds it through MONGOECO_PYTHON)
 # 3. RabbitMQ     started if installed and nothing listens on 127.0.0.1:5672; its management
 #                 plugin enabled (tests use the HTTP API on 127.0.0.1:15672)
+#    Chromium     only checked: /usr/bin/chromium for the browser test (`-m browser`; .ci/run
+#                 installs it, here: apt-get install -y chromium chromium-driver)
 # 4. ruff check, ruff format --check, mypy, pytest: stops at the first that fails.
 #
 # Idempotent: the venvs are reinstalled only when pyproject.toml (or the pinned mongoeco)
@@ -128,6 +130,15 @@ if port_open 127.0.0.1 5672; then
         warn "RabbitMQ runs but its management API does not answer on :15672 and"
         warn "rabbitmq-plugins is not here to enable it (use a *-management image)."
     fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "Chromium (/usr/bin/chromium, for the browser test)"
+if [ -x /usr/bin/chromium ]; then
+    say "found"
+else
+    warn "no /usr/bin/chromium: the browser test will SKIP locally and FAIL in CI (CI=true)."
+    warn "Install it with: apt-get install -y chromium chromium-driver"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -102,14 +102,28 @@ def _str(text: str) -> str:
     return text
 
 
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One setting: its flag, parser, help and whether it repeats."""
+    """One setting: its flag, parser, help and whether it repeats.
+
+    A ``switch`` is a flag without a value (``--public-openapi``) that sets it true; its
+    variable takes ``true``/``false`` (or 1/0, yes/no, on/off).
+    """
 
     name: str
     parse: Callable[[str], Any]
     help: str
     repeat: bool = False
+    switch: bool = False
 
     @property
     def flag(self) -> str:
@@ -137,6 +151,7 @@ class Settings:
     rate_limit_requests: int | None = None
     rate_limit_per_seconds: float = 1.0
     batch_max_items: int = 100
+    public_openapi: bool = False
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: tuple[Path, ...] = ()
     jwks_url: str | None = None
@@ -211,6 +226,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("rate_limit_requests", _positive_int, "pushes per caller per window (off when unset)"),
     Option("rate_limit_per_seconds", _positive_float, "the global rate limit's window in seconds"),
     Option("batch_max_items", _positive_int, "most items in one POST /{queue}/batch"),
+    Option(
+        "public_openapi",
+        _bool,
+        "serve GET /openapi.json without a token (else any valid token is needed)",
+        switch=True,
+    ),
     Option("jwt_secret", _str, "HS256 shared secret for verifying tokens"),
     Option("jwt_public_key", Path, "PEM public key file (RSA or EC); repeatable", repeat=True),
     Option("jwks_url", _str, "JWKS URL of the OIDC identity provider"),
@@ -245,6 +266,16 @@ def add_arguments(parser: argparse.ArgumentParser, names: Sequence[str]) -> None
         opt = _BY_NAME[name]
         default = getattr(defaults, name)
         shown = "unset" if default in (None, ()) or name == "jwt_secret" else default
+        if opt.switch:
+            parser.add_argument(
+                opt.flag,
+                dest=name,
+                action="store_const",
+                const="true",
+                default=None,
+                help=f"{opt.help} (env {opt.env}=true; default {str(default).lower()})",
+            )
+            continue
         parser.add_argument(
             opt.flag,
             dest=name,

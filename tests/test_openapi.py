@@ -1,5 +1,6 @@
-"""``GET /openapi.json`` (a valid OpenAPI 3.1 document that matches what the server does) and
-``GET /docs`` (Swagger UI with local assets only)."""
+"""``GET /openapi.json`` (a valid OpenAPI 3.1 document that matches what the server does, and
+that needs a valid token unless made public) and ``GET /docs`` (Swagger UI with local assets
+only; tests/test_docs_assets.py and tests/test_docs_browser.py test the page further)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from conveyor.serve import Served
 from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue
+from tests.helpers import add_queue, error_list
 
 METHODS = ("get", "post", "delete", "put", "patch")
 REFS_SCHEMA = {
@@ -33,7 +35,7 @@ async def started(
     add_queue(queues_dir, "anyToken", roles={"needsRole": False}, description="No role needed.")
     served = await start_conveyor()
     api = api_for(served)
-    resp = await api.get("/openapi.json")
+    resp = await api.get("/openapi.json", api.keys.token())  # any valid token, no role
     assert resp.status == 200, await resp.text()
     assert resp.content_type == "application/json"
     return served, api, await resp.json()
@@ -80,6 +82,9 @@ async def test_document_is_valid_openapi_31(
         "system_reader",
     ]
     assert "/poison" not in doc["paths"]
+    own = doc["paths"]["/openapi.json"]["get"]
+    assert own["security"] == [{"bearerAuth": []}] and 401 in statuses(doc, "/openapi.json", "get")
+    assert doc["paths"]["/docs"]["get"]["security"] == []
 
 
 async def test_every_route_is_documented(
@@ -149,17 +154,85 @@ async def test_documented_operations_answer_as_documented(
 
 
 async def test_docs_page_uses_only_local_assets(api: Api) -> None:
-    resp = await api.get("/docs")
+    resp = await api.get("/docs")  # the page itself needs no token
     assert resp.status == 200 and resp.content_type == "text/html"
     page = await resp.text()
-    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page)
-    urls += re.findall(r"""url\s*:\s*["']([^"']+)["']""", page)
-    assert urls, page
-    assert len(urls) >= 4  # stylesheet, two scripts, the document
+    urls = re.findall(r"""(?:src|href|data-openapi-url)\s*=\s*["']([^"']+)["']""", page)
+    assert len(urls) >= 6, page  # icon, two stylesheets, two scripts, the document
+    token = api.keys.token()
     for url in urls:
         assert url.startswith("/") and not url.startswith("//"), url
-        asset = await api.get(url)
+        asset = await api.get(url.replace("&amp;", "&"), token)
         assert asset.status == 200, url
         assert len(await asset.read()) > 0
     assert "/openapi.json" in urls
     assert not re.search(r"https?://", page)
+
+
+# --- who may read the document ------------------------------------------------------------
+
+#: Who may read the document does not depend on the store or the delivery.
+EMBEDDED_ONLY = pytest.mark.parametrize("mode", ["embedded"], indirect=True)
+
+
+def keep_only(queues_dir: Path, name: str) -> None:
+    """Remove every queue definition and handler from ``queues_dir`` except ``name``'s."""
+    for path in queues_dir.iterdir():
+        if path.is_file() and not path.name.startswith(f"{name}."):
+            path.unlink()
+
+
+@EMBEDDED_ONLY
+async def test_document_needs_a_valid_token(api: Api) -> None:
+    missing = await api.get("/openapi.json")
+    assert await error_list(missing, 401)
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    forged = api.keys.token(["system_admin"], alg="HS256") + "x"
+    assert await error_list(await api.get("/openapi.json", forged), 401)
+    expired = api.keys.token(ttl=-3600)
+    assert await error_list(await api.get("/openapi.json", expired), 401)
+    for token in (api.keys.token(), api.keys.token(["nobody"]), api.keys.token(alg="RS256")):
+        ok = await api.get("/openapi.json", token)  # any valid token, no role needed
+        assert ok.status == 200, await ok.text()
+        assert ok.headers["Cache-Control"] == "private, no-store"
+    metrics = await (await api.get("/metrics")).text()
+    assert 'conveyor_auth_failures_total{reason="missing_token"}' in metrics
+
+
+@EMBEDDED_ONLY
+async def test_public_openapi_serves_the_document_without_a_token(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    api = api_for(await start_conveyor(public_openapi=True))
+    resp = await api.get("/openapi.json")
+    assert resp.status == 200, await resp.text()
+    doc = await resp.json()
+    assert doc["paths"]["/openapi.json"]["get"]["security"] == []
+    assert 401 not in statuses(doc, "/openapi.json", "get")
+    assert doc["paths"]["/echo"]["post"]["security"] == [{"bearerAuth": []}]  # queues unchanged
+    assert (await api.post("echo", {})).status == 401
+
+
+@EMBEDDED_ONLY
+async def test_keyless_gateway_of_open_queues_serves_the_document_without_a_token(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    # No key can verify any token, and every queue is open: nothing to hide, no way to ask.
+    keep_only(queues_dir, "open")
+    api = api_for(await start_conveyor(jwt_secret=None, jwt_public_key=()))
+    resp = await api.get("/openapi.json")
+    assert resp.status == 200, await resp.text()
+    doc = await resp.json()
+    assert set(doc["paths"]) >= {"/open", "/openapi.json"} and "/echo" not in doc["paths"]
+    assert doc["paths"]["/openapi.json"]["get"]["security"] == []
+
+
+@EMBEDDED_ONLY
+async def test_keyless_with_a_protected_queue_still_needs_a_token(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    # A protected queue is loaded: the document names it, so it stays closed (and without a
+    # key no token passes: configure one).
+    api = api_for(await start_conveyor(jwt_secret=None, jwt_public_key=()))
+    assert await error_list(await api.get("/openapi.json"), 401)
+    assert await error_list(await api.get("/openapi.json", api.keys.token()), 401)

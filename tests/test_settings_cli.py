@@ -137,6 +137,7 @@ SERVE_FLAGS = [
     "--jwt-leeway-seconds",
     "--token-url",
     "--log-level",
+    "--public-openapi",
 ]
 
 
@@ -286,6 +287,7 @@ def test_secrets_never_appear_in_repr_or_description() -> None:
         ({"jwt_leeway_seconds": "-inf"}, {}),
         ({"store": "sqlite://relative.db"}, {}),
         ({}, {"CONVEYOR_QUEUE": "echo"}),
+        ({}, {"CONVEYOR_PUBLIC_OPENAPI": "maybe"}),
     ],
 )
 def test_bad_values_raise_a_one_line_settings_error(
@@ -297,6 +299,25 @@ def test_bad_values_raise_a_one_line_settings_error(
     assert "\n" not in message
     names = [f"--{k.replace('_', '-')}" for k in args] + list(env)
     assert any(name in message for name in names), message
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [("", False), ("true", True), ("1", True), ("Yes", True), ("false", False), ("off", False)],
+)
+def test_public_openapi_from_its_variable(env: str, expected: bool) -> None:
+    assert parse_settings({}, {"CONVEYOR_PUBLIC_OPENAPI": env}).public_openapi is expected
+
+
+def test_public_openapi_flag_takes_no_value_and_wins_over_its_variable() -> None:
+    from conveyor.cli import build_parser
+
+    off = {"CONVEYOR_PUBLIC_OPENAPI": "false"}
+    for command in ("serve", "gateway"):
+        args = vars(build_parser().parse_args([command, "--public-openapi"]))
+        assert parse_settings(args, off).public_openapi is True
+        plain = vars(build_parser().parse_args([command]))
+        assert parse_settings(plain, {}).public_openapi is False
 
 
 @pytest.mark.parametrize("value, expected", [("0", 0.0), ("12.5", 12.5)])
