@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.admin import ADMIN_ROLES
 from gateway.errors import json_response
 from gateway.redrive import redrive_roles
-from gateway.security import AUTHENTICATOR, authenticate
+from gateway.security import authenticate
 from gateway.views import RUNTIME
 from shared.registry import LoadedQueue, Registry
 
@@ -304,9 +304,10 @@ def openapi_document(registry: Registry, *, public: bool = False) -> Doc:
 
 def is_public(request: web.Request, registry: Registry) -> bool:
     """True if ``GET /openapi.json`` answers without a token (see the module docstring)."""
-    if request.app[RUNTIME].settings.public_openapi:
+    settings = request.app[RUNTIME].settings
+    if settings.public_openapi:
         return True
-    if request.app[AUTHENTICATOR].configured:
+    if settings.has_keys:
         return False
     return not any(q.definition.auth_enabled for q in registry.queues.values())
 
