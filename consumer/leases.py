@@ -78,7 +78,9 @@ class Leases:
                 async with asyncio.timeout(self.lease_seconds / 3):
                     await self._store.renew(refs, self.owner, self.until())
             except (StoreUnavailable, TimeoutError) as exc:
-                log.warning("lease renewal failed for %d messages: %s", len(refs), exc or "timeout")
+                log.warning(
+                    "lease renewal failed for %d messages: %s", len(refs), str(exc) or "timeout"
+                )
             else:
                 for ref in refs:
                     if ref in self._valid:

@@ -1,6 +1,8 @@
 """Run mongoeco's MongoDB wire-protocol server (needs Python >= 3.13 and mongoeco[wire]).
 
-Usage: ``python tests/mongo_wire.py --port 27018``. Runs until SIGTERM/SIGINT.
+Usage: ``python tests/mongo_wire.py --port 27018 [--sqlite FILE]``. Runs until SIGTERM/SIGINT.
+In memory by default; with ``--sqlite`` the data lives in FILE, so a server stopped and
+started again on the same file keeps it (store outage tests).
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ import asyncio
 import signal
 
 
-async def serve(port: int) -> None:
-    from mongoeco.engines import MemoryEngine  # type: ignore[import-not-found, unused-ignore]
+async def serve(port: int, sqlite: str | None) -> None:
+    from mongoeco.engines import (  # type: ignore[import-not-found, unused-ignore]
+        MemoryEngine,
+        SQLiteEngine,
+    )
     from mongoeco.wire import AsyncMongoEcoProxyServer  # type: ignore[import-not-found, unused-ignore]
 
-    server = AsyncMongoEcoProxyServer(engine=MemoryEngine(), host="127.0.0.1", port=port)
+    engine = SQLiteEngine(sqlite) if sqlite else MemoryEngine()
+    server = AsyncMongoEcoProxyServer(engine=engine, host="127.0.0.1", port=port)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -27,7 +33,9 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    parser.add_argument("--sqlite", help="keep the data in this SQLite file")
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.sqlite))
 
 
 if __name__ == "__main__":

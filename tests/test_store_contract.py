@@ -349,6 +349,38 @@ async def test_fail_abandoned(store: Store) -> None:
     assert await store.fail_abandoned(utcnow(), 1, error) == [MessageRef(Q, retryable.id)]
 
 
+async def test_release_expired_puts_abandoned_runs_back_unpublished(store: Store) -> None:
+    abandoned, live, pending = await inserted(store, 3)
+    await store.claim(Q, abandoned.id, "a", expired())
+    await store.claim(Q, live.id, "b", later())
+    assert await store.release_expired(utcnow() - timedelta(hours=1)) == []  # not that old
+    assert await store.release_expired(utcnow()) == [MessageRef(Q, abandoned.id)]
+    got = await store.get(Q, abandoned.id)
+    assert got is not None and (got.status, got.attempts) == (Status.PENDING, 1)
+    assert await store.finish(Q, abandoned.id, "a", Outcome(Status.COMPLETE)) is False
+    assert abandoned.id in await collect(store.unpublished(later()))
+    assert await status_of(store, live) is Status.INPROGRESS
+    assert await status_of(store, pending) is Status.PENDING
+    assert await store.release_expired(utcnow()) == []  # once
+    again = await store.claim(Q, abandoned.id, "c", later())
+    assert again.outcome is ClaimOutcome.CLAIMED and again.record is not None
+    assert again.record.attempts == 2
+
+
+async def test_take_overdue_clears_the_due_time_once(store: Store) -> None:
+    overdue, waiting, plain = await inserted(store, 3)
+    for record, due in ((overdue, utcnow() - timedelta(seconds=30)), (waiting, later())):
+        await store.claim(Q, record.id, "a", later())
+        assert await store.schedule_retry(Q, record.id, "a", ErrorInfo("Boom", "x"), due)
+    await store.mark_published([MessageRef(Q, r.id) for r in (overdue, waiting, plain)])
+    assert await store.take_overdue(utcnow() - timedelta(minutes=5)) == []
+    assert await store.take_overdue(utcnow()) == [MessageRef(Q, overdue.id)]
+    assert await store.take_overdue(utcnow()) == []
+    assert await collect(store.unpublished(later())) == [overdue.id]
+    assert (await store.claim(Q, overdue.id, "b", later())).outcome is ClaimOutcome.CLAIMED
+    assert (await store.claim(Q, waiting.id, "b", later())).outcome is ClaimOutcome.DEFERRED
+
+
 # --- JSON round trips ------------------------------------------------------------------
 
 

@@ -464,7 +464,7 @@ class MongoStore:
         )
 
     async def take_overdue(self, due_before: datetime) -> list[MessageRef]:
-        cond: Doc = {"status": PENDING, "not_before": {"$lt": due_before}}
+        cond: Doc = {"status": PENDING, "not_before": {"$ne": None, "$lt": due_before}}
         return await self._update_each(cond, {"$set": {"not_before": None, "published": False}})
 
     async def list_records(
