@@ -40,6 +40,9 @@ HTTP = [
     "jwt_audience",
     "roles_claim",
     "jwt_leeway_seconds",
+    "metrics_port",
+    "trusted_proxies",
+    "drain_seconds",
 ]
 CONSUMER = ["queues", "concurrency", "grace_seconds", "token_url", "sweep_interval_seconds"]
 KEYS = ["store", "jwt_secret", "jwt_issuer", "jwt_audience", "log_level"]

@@ -20,6 +20,7 @@ from aiohttp import web
 from consumer.main import running_consumer
 from consumer.worker import Consumer
 from gateway.app import serving_http
+from shared.metrics_http import serving_metrics
 from shared.reload import Reloader, running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings
@@ -72,6 +73,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_http(rt) as http,
+        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         yield Served(rt, consumer, http, reloader)

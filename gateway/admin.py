@@ -59,13 +59,14 @@ async def list_queues(request: web.Request) -> web.Response:
     return json_response({"queues": queues})
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def get_metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: this process's metrics in the Prometheus text format."""
     rt = request.app[RUNTIME]
     return await scrape(rt.metrics, rt.store, rt.registry().names)
 
 
-def add_admin_routes(app: web.Application) -> None:
-    """Register ``GET /queues`` and ``GET /metrics``."""
+def add_admin_routes(app: web.Application, *, metrics: bool = True) -> None:
+    """Register ``GET /queues`` and, unless served on ``--metrics-port``, ``GET /metrics``."""
     app.router.add_get("/queues", list_queues)
-    app.router.add_get("/metrics", metrics)
+    if metrics:
+        app.router.add_get("/metrics", get_metrics)

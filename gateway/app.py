@@ -11,7 +11,9 @@ from aiohttp import web
 
 from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
+from gateway.callers import TRUSTED, networks
 from gateway.docs import add_docs_routes
+from gateway.draining import DRAIN, DrainState, drain_and_close
 from gateway.errors import json_errors
 from gateway.listing import add_listing_routes
 from gateway.observe import observe
@@ -23,6 +25,7 @@ from gateway.throttle import RATE_LIMITER
 from gateway.views import RUNTIME, add_routes
 from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
 from shared.jwks import JwksCache
+from shared.metrics_http import serving_metrics
 from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings, SettingsError
@@ -58,12 +61,14 @@ def create_app(rt: Runtime) -> web.Application:
         middlewares=[observe, json_errors], client_max_size=rt.settings.max_body_bytes
     )
     app[RUNTIME] = rt
+    app[TRUSTED] = networks(rt.settings.trusted_proxies)
+    app[DRAIN] = DrainState()
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
     app[RATE_LIMITER] = RateLimiter()
     add_batch_routes(app)
     add_routes(app)
     add_redrive_routes(app)
-    add_admin_routes(app)
+    add_admin_routes(app, metrics=not rt.settings.metrics_port)
     add_openapi_routes(app)
     add_docs_routes(app)
     add_listing_routes(app)  # last: GET /{queue} must not shadow fixed paths
@@ -85,7 +90,10 @@ def require_keys(rt: Runtime) -> None:
 @asynccontextmanager
 async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close)."""
-    runner = web.AppRunner(create_app(rt), access_log=None, handle_signals=False)
+    app = create_app(rt)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=rt.settings.grace_seconds
+    )
     # Completion events from consumers (in other processes too) wake GET ?wait= clients.
     await rt.events.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
     await runner.setup()
@@ -96,7 +104,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
             log.info("gateway listening on http://%s:%s", *address[:2])
         yield runner
     finally:
-        await runner.cleanup()
+        await drain_and_close(runner, app[DRAIN], rt.notifier, rt.settings.drain_seconds)
 
 
 async def run_gateway(settings: Settings) -> None:
@@ -104,6 +112,7 @@ async def run_gateway(settings: Settings) -> None:
     async with open_runtime(settings, with_handlers=False) as rt:
         require_keys(rt)
         reloading = running_reloader(rt.reloader(with_handlers=False))
-        async with serving_http(rt), reloading as reloader:
+        metrics = serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings)
+        async with serving_http(rt), metrics, reloading as reloader:
             await wait_for_stop_signal(on_reload=reloader.request)
             log.info("stop signal received; shutting down gateway")

@@ -26,7 +26,7 @@ from gateway.pushing import location
 from gateway.request_ids import REQUEST_ID
 from gateway.security import authorize
 from gateway.throttle import throttle
-from gateway.views import RUNTIME, _queue, _read_json
+from gateway.views import RUNTIME, _read_json, resolve_queue
 from shared.messaging import MessagingError
 from shared.records import MessageRecord
 
@@ -39,7 +39,7 @@ def _item(queue: str, outcome: MessageRecord | MessagingError) -> dict[str, Any]
 
 async def post_batch(request: web.Request) -> web.Response:
     """``POST /{queue}/batch``: 207 with one result per item, in order."""
-    queue = _queue(request)
+    queue = await resolve_queue(request)
     principal = await authorize(request, queue)
     if IDEMPOTENCY_HEADER in request.headers:
         raise ApiError(400, f"{IDEMPOTENCY_HEADER} is not supported on batches")

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.errors import ApiError, json_response
 from gateway.security import authorize
-from gateway.views import RUNTIME, _queue
+from gateway.views import RUNTIME, resolve_queue
 from shared.ports import ListCursor
 from shared.records import MessageRecord, Status
 
@@ -68,7 +68,7 @@ def _status(raw: str | None) -> Status | None:
 
 async def list_messages(request: web.Request) -> web.Response:
     """``GET /{queue}?status=&limit=&cursor=``: ``{"items": [...], "next_cursor": ...}``."""
-    queue = _queue(request)
+    queue = await resolve_queue(request)
     await authorize(request, queue)
     query = request.query
     status, limit = _status(query.get("status")), _limit(query.get("limit"))

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from gateway.errors import json_response
 from gateway.security import require_roles
-from gateway.views import RUNTIME, _queue
+from gateway.views import RUNTIME, resolve_queue
 from shared.registry import LoadedQueue
 from shared.roles import SYSTEM_ADMIN
 
@@ -39,7 +39,7 @@ async def _authorize_admin(request: web.Request, queue: LoadedQueue) -> None:
 
 async def redrive_message(request: web.Request) -> web.Response:
     """``POST /{queue}/{id}/retry``: the ERROR message back to PENDING and delivered."""
-    queue = _queue(request)
+    queue = await resolve_queue(request)
     await _authorize_admin(request, queue)
     record = await request.app[RUNTIME].messaging.redrive(queue, request.match_info["id"])
     return json_response(record.to_public())

@@ -5,13 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.callers import caller_of
+from gateway.draining import DRAIN
 from gateway.errors import ApiError, json_response
 from gateway.idempotency import idempotency_key
 from gateway.pushing import location
 from gateway.request_ids import REQUEST_ID
-from gateway.security import authorize
+from gateway.security import authenticate, authorize
 from gateway.throttle import throttle
 from gateway.waiting import wait_seconds
+from shared.messaging import UnknownQueue
 from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.registry import LoadedQueue
 from shared.runtime import Runtime
@@ -42,9 +44,20 @@ async def _read_json(request: web.Request) -> object:
         raise ApiError(400, str(exc)) from None
 
 
-def _queue(request: web.Request) -> LoadedQueue:
-    """The queue named in the path, looked up once per request (404 if unknown)."""
-    return request.app[RUNTIME].messaging.queue(request.match_info["queue"])
+async def resolve_queue(request: web.Request) -> LoadedQueue:
+    """The queue named in the path, looked up once per request.
+
+    An unknown queue is 404 only for a caller with a valid token (when keys are configured):
+    without one it is 401, exactly like an existing queue with auth on, so queue names
+    cannot be probed anonymously.
+    """
+    rt = request.app[RUNTIME]
+    try:
+        return rt.messaging.queue(request.match_info["queue"])
+    except UnknownQueue:
+        if rt.settings.has_keys:
+            await authenticate(request)
+        raise
 
 
 async def post_message(request: web.Request) -> web.Response:
@@ -52,7 +65,7 @@ async def post_message(request: web.Request) -> web.Response:
 
     With ``Idempotency-Key``: 200 with the original record when the key was used before
     with the same body (see ``shared.messaging.idempotent``)."""
-    queue = _queue(request)
+    queue = await resolve_queue(request)
     principal = await authorize(request, queue)
     caller = caller_of(request, queue, principal)
     throttle(request, request.app[RUNTIME].settings, queue, caller)
@@ -74,7 +87,7 @@ async def get_message(request: web.Request) -> web.Response:
 
     ``?wait=N``: answer once the message is final (or gone), at the latest after N seconds
     with its current state (see ``shared.messaging.waiting``)."""
-    queue = _queue(request)
+    queue = await resolve_queue(request)
     await authorize(request, queue)
     message_id = request.match_info["id"]
     wait = wait_seconds(request)
@@ -86,7 +99,7 @@ async def get_message(request: web.Request) -> web.Response:
 
 async def delete_message(request: web.Request) -> web.Response:
     """``DELETE /{queue}/{id}``: 204, or 404 if unknown."""
-    queue = _queue(request)
+    queue = await resolve_queue(request)
     await authorize(request, queue)
     message_id = request.match_info["id"]
     if not await request.app[RUNTIME].messaging.delete(queue, message_id):
@@ -102,6 +115,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: store and delivery both reachable; 503 listing what is not."""
     rt = request.app[RUNTIME]
+    if request.app[DRAIN].draining:
+        raise ApiError(503, "shutting down")
     errors: list[str] = []
     try:
         await rt.store.ping()

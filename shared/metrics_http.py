@@ -47,7 +47,7 @@ async def serving_metrics(
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, port).start()
-        log.info("consumer metrics on http://%s:%s/metrics", settings.host, port)
+        log.info("metrics on http://%s:%s/metrics", settings.host, port)
         yield runner
     finally:
         await runner.cleanup()

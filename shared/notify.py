@@ -29,6 +29,8 @@ class Notifier:
     """Per-message-id wake-ups within one process (one event loop)."""
 
     def __init__(self) -> None:
+        #: Set by :meth:`close`: waiters answer at once from now on (shutdown).
+        self.closed = False
         self._events: dict[str, asyncio.Event] = {}
         self._waiters: dict[str, int] = {}
         self._reads: dict[asyncio.Event, asyncio.Future[Any]] = {}
@@ -62,6 +64,14 @@ class Notifier:
         if event is None:
             event = self._events[message_id] = asyncio.Event()
         return event
+
+    def close(self) -> None:
+        """Wake every waiter for good: from now on :meth:`wait` returns at once, so each
+        answers with the state it reads next (the gateway is shutting down)."""
+        self.closed = True
+        for event in self._events.values():
+            event.set()
+        self._events.clear()
 
     def notify(self, message_id: str) -> None:
         """Wake every waiter of ``message_id`` (nothing happens if there is none)."""
@@ -97,6 +107,8 @@ class Notifier:
         True if it was set. Either way the caller re-reads the record and, if it is still not
         final, awaits :meth:`current` again.
         """
+        if self.closed:
+            return True
         try:
             async with asyncio.timeout(max(0.0, min(seconds, RECHECK_SECONDS))):
                 await event.wait()

@@ -10,6 +10,7 @@ client secrets handlers use through ``ctx.auth``.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -102,6 +103,14 @@ def _str(text: str) -> str:
     return text
 
 
+def _networks(text: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDRs (checked; kept as text)."""
+    items = _csv(text)
+    for item in items:
+        ipaddress.ip_network(item, strict=False)
+    return items
+
+
 def _bool(text: str) -> bool:
     value = text.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -170,6 +179,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     metrics_port: int = 0
+    trusted_proxies: tuple[str, ...] = ()
+    drain_seconds: float = 2.0
     client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -253,7 +264,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("republish_after_seconds", _positive_float, "republish unpublished PENDING this old"),
     Option("log_level", _log_level, "debug, info, warning or error"),
     Option("log_format", _log_format, "text, or json (one JSON object per line)"),
-    Option("metrics_port", _port, "consumer: serve Prometheus /metrics on this port (0: off)"),
+    Option(
+        "metrics_port",
+        _port,
+        "serve Prometheus /metrics on this port instead of the API port (consumer: 0 = off)",
+    ),
+    Option(
+        "trusted_proxies",
+        _networks,
+        "reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For is believed",
+    ),
+    Option(
+        "drain_seconds",
+        _non_negative_float,
+        "gateway: on SIGTERM, seconds /readyz answers 503 before new requests are refused",
+    ),
 )
 
 _BY_NAME = {opt.name: opt for opt in OPTIONS}

@@ -111,6 +111,7 @@ def base_settings(
         concurrency=8,
         sweep_interval_seconds=1.0,
         republish_after_seconds=2.0,
+        drain_seconds=0.0,
     )
     if mode == "distributed":
         broker = require_rabbitmq()

@@ -73,6 +73,29 @@ async def test_unknown_queue_is_404_for_every_method(api: Api) -> None:
     await error_list(await api.delete(f"/nosuchqueue/{some_id}", token), 404)
 
 
+async def test_unknown_queue_is_401_without_a_valid_token(api: Api) -> None:
+    """Queue names cannot be probed anonymously: an unknown queue answers like a protected one."""
+    some_id = "6f1c2f7e-4a4b-4a7e-9c7e-2b1f0f0e8a11"
+    forged = api.keys.token(["system_admin"])[:-4] + "AAAA"
+    for token in (None, forged):
+        for existing, unknown in (("echo", "nosuchqueue"),):
+            for path in (f"/{unknown}", f"/{unknown}/{some_id}", f"/{unknown}/{some_id}/retry"):
+                known = path.replace(unknown, existing)
+                for method in ("GET", "POST", "DELETE"):
+                    if method == "DELETE" and path.count("/") != 2:
+                        continue
+                    headers = api.auth(token)
+                    on_unknown = await api.session.request(method, api.base + path, headers=headers)
+                    on_known = await api.session.request(method, api.base + known, headers=headers)
+                    assert on_unknown.status == on_known.status, (method, path)
+                    routed = on_known.status != 405
+                    assert on_known.status == 401 or not routed, (method, path)
+    batch = await api.session.post(f"{api.base}/nosuchqueue/batch", json=[{}])
+    assert batch.status == 401
+    # A queue with auth off still needs no token.
+    assert (await api.post("open", {"x": 1})).status == 201
+
+
 async def test_unknown_id_is_404_for_get_and_delete(api: Api) -> None:
     token = api.keys.token(["tester"])
     for unknown in ("6f1c2f7e-4a4b-4a7e-9c7e-2b1f0f0e8a11", "not-a-uuid"):

@@ -11,13 +11,14 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.serve import Served
 from shared.metrics import Metrics
 from shared.records import Status
 from tests.conftest import Api, StartConveyor
-from tests.helpers import QUEUES_DIR, clean_env, free_port
+from tests.helpers import QUEUES_DIR, clean_env, error_list, free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -141,3 +142,19 @@ def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+async def test_gateway_metrics_can_move_off_the_api_port(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    port = free_port()
+    served = await start_conveyor(metrics_port=port)
+    api = api_for(served)
+    # Not served on the API port: there it is just an unknown queue.
+    await error_list(await api.get("/metrics", api.keys.token(["system_admin"])), 404)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/metrics") as resp,
+    ):
+        assert resp.status == 200
+        assert "conveyor_" in await resp.text()

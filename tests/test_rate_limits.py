@@ -94,6 +94,36 @@ async def test_auth_off_queue_is_limited_by_client_address(
     await assert_429(await api.post("openlimited", {}))  # same address, whoever it claims
 
 
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    limit = {"requests": 1, "per_seconds": 60}
+    add_queue(queues_dir, "openlimited", security={"mechanism": "none"}, rate_limit=limit)
+    api = api_for(await start_conveyor(trusted_proxies=("10.0.0.0/8",)))  # not 127.0.0.1
+    first = {"X-Forwarded-For": "198.51.100.1"}
+    assert (await api.post("openlimited", {}, headers=first)).status == 201
+    other = {"X-Forwarded-For": "198.51.100.2"}  # still 127.0.0.1, whatever it claims
+    await assert_429(await api.post("openlimited", {}, headers=other))
+
+
+async def test_trusted_proxies_forwarded_for_names_the_client(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    limit = {"requests": 1, "per_seconds": 60}
+    add_queue(queues_dir, "openlimited", security={"mechanism": "none"}, rate_limit=limit)
+
+    def via(*chain: str) -> dict[str, str]:
+        return {"X-Forwarded-For": ", ".join(chain)}
+
+    api = api_for(await start_conveyor(trusted_proxies=("127.0.0.0/8", "10.0.0.0/8")))
+    assert (await api.post("openlimited", {}, headers=via("198.51.100.1"))).status == 201
+    assert (await api.post("openlimited", {}, headers=via("198.51.100.2"))).status == 201
+    await assert_429(await api.post("openlimited", {}, headers=via("198.51.100.1")))
+    # The right-most untrusted hop counts: what the client wrote to its left proves nothing.
+    spoofed = via("203.0.113.9", "198.51.100.2", "10.1.2.3")
+    await assert_429(await api.post("openlimited", {}, headers=spoofed))
+
+
 async def test_limit_is_checked_after_auth_and_before_the_body(
     start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:

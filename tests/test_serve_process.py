@@ -210,3 +210,41 @@ def test_token_command_mints_what_serve_accepts(
     later = conveyor("token", "--roles", "a", "--store", store, cwd=tmp_path)
     status, _ = http_call("POST", f"{proc.url}/vip", {"x": 2}, later.stdout.strip())
     assert status == 201
+
+
+def test_sigterm_drains_the_gateway_before_closing(
+    spawn: Spawn, tmp_path: Path, queues_dir: Path
+) -> None:
+    """/readyz turns 503 at once, requests are still served during --drain-seconds, long
+    polls then answer with the current state, new connections are refused, and the
+    process exits 0 within the grace period."""
+    import concurrent.futures
+
+    add_queue(queues_dir, "held", handler="gate", roles={"roles": ["tester"]})
+    args = serve_args(tmp_path, queues_dir, "--grace-seconds", "1", "--drain-seconds", "2")
+    marker, release = tmp_path / "held.started", tmp_path / "release"
+    proc = spawn(*args)
+    held = push(proc, "held", {"marker": str(marker), "release": str(release)})
+    wait_for_file(marker, proc)
+    url = f"{proc.url}/held/{held}?wait=60"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(http_call, "GET", url, None, token(), 90)
+        time.sleep(0.3)  # the long poll is registered
+        proc.proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        deadline = signalled + 5
+        while http_call("GET", f"{proc.url}/readyz")[0] != 503:
+            assert time.monotonic() < deadline, proc.log()
+            time.sleep(0.02)
+        assert time.monotonic() - signalled < 1.5  # at once, not after the drain
+        assert push(proc, "echo", {"during": "drain"})  # still served while draining
+        status, record = waiting.result(timeout=20)
+        answered = time.monotonic() - signalled
+    assert status == 200 and record["status"] == "INPROGRESS", (status, record)
+    assert 1.5 <= answered < 10, answered  # after the drain delay, long before wait=60
+    assert proc.wait_exit(20) == 0, proc.log()
+    try:
+        http_call("GET", f"{proc.url}/healthz", timeout=1)
+        raise AssertionError("still accepting connections after exit")
+    except OSError:
+        pass

@@ -35,6 +35,6 @@ async def wait_for_final(
             event = notifier.current(message_id)  # before reading: no wake-up is missed
             record = await notifier.read_once(event, read)
             left = deadline - loop.time()
-            if record is None or record.status.final or left <= 0:
+            if record is None or record.status.final or left <= 0 or notifier.closed:
                 return record
             await notifier.wait(event, left)
