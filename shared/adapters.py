@@ -7,12 +7,16 @@ from shared.settings import Settings
 
 
 def make_store(settings: Settings) -> Store:
-    """The store for ``--store``: SQLite for ``sqlite:///``, MongoDB for ``mongodb://``."""
+    """The store for ``--store``: SQLite for ``sqlite:///``, MongoDB for ``mongodb://``.
+
+    A SQLite file is shared between processes when delivery is a broker (a gateway and
+    consumers on one host); with in-process delivery this process must be its sole user.
+    """
     path = settings.sqlite_path
     if path is not None:
         from shared.stores.sqlite import SqliteStore
 
-        return SqliteStore(path)
+        return SqliteStore(path, shared=settings.broker is not None)
     from shared.stores.mongo import MongoStore
 
     return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)

@@ -5,9 +5,17 @@ blocks on disk and SQLite never sees concurrent writers. Every write is its own 
 and is committed before the awaiting coroutine resumes (WAL + ``synchronous=NORMAL``: a
 committed write survives the process being killed; an OS crash may lose the last moments).
 
-Only one process may serve a database file: :meth:`SqliteStore.open` takes an exclusive
-lock on ``<db>.lock`` and fails if another process holds it. That is what makes
-:meth:`release_all_inprogress` safe at start-up.
+Two ways to open a file, set per opened store:
+
+- **sole** (``shared=False``, the embedded ``conveyor serve`` with in-process delivery):
+  :meth:`SqliteStore.open` takes an exclusive lock on ``<db>.lock`` and fails if any other
+  process uses the file. That is what makes :meth:`release_all_inprogress` safe at start-up.
+- **shared** (``shared=True``, RabbitMQ delivery): a gateway and any number of consumer
+  processes on one host open the same file, each holding a shared lock on ``<db>.lock`` (so a
+  sole opener is refused while they run, and they are refused while it runs). Claims stay
+  atomic across processes (each is one ``UPDATE … RETURNING`` under SQLite's write lock;
+  writers wait up to ``busy_timeout``), and leases plus the recovery sweep decide who holds
+  what, as with MongoDB: start-up recovery never resets other consumers' work.
 """
 
 from __future__ import annotations
@@ -149,10 +157,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
 class SqliteStore:
     """:class:`shared.ports.Store` on a SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
+        """``shared``: other processes on this host may open the file too (see the module
+        docstring); else this process must be its sole user."""
         self._path = path
-        #: The file is locked to this process (see ``_lock``): no other consumer holds claims.
-        self.shared_between_processes = False
+        self.shared_between_processes = shared
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
@@ -170,10 +179,16 @@ class SqliteStore:
     def _lock(self) -> None:
         lock_path = self._path.with_name(self._path.name + ".lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        shared = self.shared_between_processes
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
+            if shared:
+                raise StoreLocked(
+                    f"{self._path} is in use by an embedded Conveyor (in-process delivery); "
+                    "a shared store needs every process on RabbitMQ delivery"
+                ) from None
             raise StoreLocked(f"{self._path} is in use by another Conveyor process") from None
         self._lock_fd = fd
 
@@ -218,7 +233,7 @@ class SqliteStore:
 
         def insert_all(c: sqlite3.Connection) -> None:
             with c:  # one transaction: all rows or none
-                c.execute("BEGIN")
+                c.execute("BEGIN IMMEDIATE")
                 c.executemany(INSERT_SQL, rows)
 
         if rows:
