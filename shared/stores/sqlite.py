@@ -52,6 +52,7 @@ from shared.stores.codec import (
     json_from_text,
     to_epoch,
 )
+from shared.stores.sqlite_batch import GroupCommit
 from shared.validation import dumps
 
 T = TypeVar("T")
@@ -165,6 +166,7 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self._writes = GroupCommit(self._run, lambda exc: StoreUnavailable(f"sqlite: {exc}"))
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
@@ -212,7 +214,13 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite: {exc}") from exc
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the write ``fn`` in the next group commit (see ``sqlite_batch``)."""
+        return await self._writes.write(fn)
+
     async def close(self) -> None:
+        if self._conn is not None:
+            await self._writes.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
@@ -226,28 +234,26 @@ class SqliteStore:
 
     async def insert(self, record: MessageRecord) -> None:
         row = _insert_row(record)
-        await self._run(lambda c: c.execute(INSERT_SQL, row))
+        await self._write(lambda c: c.execute(INSERT_SQL, row))
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         rows = [_insert_row(record) for record in records]
 
         def insert_all(c: sqlite3.Connection) -> None:
-            with c:  # one transaction: all rows or none
-                c.execute("BEGIN IMMEDIATE")
-                c.executemany(INSERT_SQL, rows)
+            c.executemany(INSERT_SQL, rows)  # one savepoint: all rows or none
 
         if rows:
-            await self._run(insert_all)
+            await self._write(insert_all)
         return []
 
     async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
-        return await self._run(functools.partial(sqlite_keys.reserve, entry))
+        return await self._write(functools.partial(sqlite_keys.reserve, entry))
 
     async def finish_key(self, scope: str, key: str, message_id: str) -> bool:
-        return await self._run(functools.partial(sqlite_keys.finish, scope, key, message_id))
+        return await self._write(functools.partial(sqlite_keys.finish, scope, key, message_id))
 
     async def release_key(self, scope: str, key: str, message_id: str) -> bool:
-        return await self._run(functools.partial(sqlite_keys.release, scope, key, message_id))
+        return await self._write(functools.partial(sqlite_keys.release, scope, key, message_id))
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         row = await self._run(
@@ -258,7 +264,7 @@ class SqliteStore:
         return _row_to_record(row) if row else None
 
     async def delete(self, queue: str, message_id: str) -> bool:
-        cur = await self._run(
+        cur = await self._write(
             lambda c: c.execute(
                 "DELETE FROM messages WHERE id = ? AND queue = ?", (message_id, queue)
             )
@@ -296,13 +302,13 @@ class SqliteStore:
             outcome = ClaimOutcome.FINAL if record.status.final else ClaimOutcome.BUSY
             return Claim(outcome, record)
 
-        return await self._run(claim)
+        return await self._write(claim)
 
     async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
         if not refs:
             return
         params = [(to_epoch(lease_until), r.id, owner) for r in refs]
-        await self._run(
+        await self._write(
             lambda c: c.executemany(
                 "UPDATE messages SET lease_until = ? WHERE id = ? AND owner = ?"
                 " AND status = 'INPROGRESS'",
@@ -321,7 +327,7 @@ class SqliteStore:
             queue,
             owner,
         )
-        cur = await self._run(
+        cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
                 " expires_at = ?, owner = NULL, lease_until = NULL"
@@ -333,7 +339,7 @@ class SqliteStore:
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         params = (to_epoch(utcnow()), message_id, queue, owner)
-        cur = await self._run(
+        cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
                 " updated_at = ? WHERE id = ? AND queue = ? AND owner = ?"
@@ -345,7 +351,7 @@ class SqliteStore:
 
     async def release_all_inprogress(self) -> int:
         now = to_epoch(utcnow())
-        cur = await self._run(
+        cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
                 " updated_at = ? WHERE status = 'INPROGRESS'",
@@ -357,7 +363,7 @@ class SqliteStore:
     async def mark_published(self, refs: Sequence[MessageRef]) -> None:
         if refs:
             params = [(r.id,) for r in refs]
-            await self._run(
+            await self._write(
                 lambda c: c.executemany("UPDATE messages SET published = 1 WHERE id = ?", params)
             )
 
@@ -390,7 +396,7 @@ class SqliteStore:
         self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
     ) -> bool:
         params = (error_to_text(error), to_epoch(not_before), to_epoch(utcnow()))
-        cur = await self._run(
+        cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', result = NULL, error = ?,"
                 " not_before = ?, deliveries = 0, published = 0, owner = NULL,"
@@ -402,7 +408,7 @@ class SqliteStore:
         return cur.rowcount > 0
 
     async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
-        row = await self._run(
+        row = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', attempts = 0, deliveries = 0,"
                 " result = NULL, error = NULL, not_before = NULL, published = 0, expires_at = NULL,"
@@ -417,7 +423,7 @@ class SqliteStore:
         self, expired_before: datetime, min_attempts: int, error: ErrorInfo
     ) -> list[MessageRef]:
         params = (error_to_text(error), to_epoch(utcnow()), to_epoch(expired_before), min_attempts)
-        rows = await self._run(
+        rows = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
                 " lease_until = NULL WHERE status = 'INPROGRESS' AND lease_until < ?"
@@ -429,7 +435,7 @@ class SqliteStore:
 
     async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
         params = (to_epoch(utcnow()), to_epoch(expired_before))
-        rows = await self._run(
+        rows = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
                 " published = 0, updated_at = ? WHERE status = 'INPROGRESS' AND lease_until < ?"
@@ -441,7 +447,7 @@ class SqliteStore:
 
     async def take_overdue(self, due_before: datetime) -> list[MessageRef]:
         params = (to_epoch(due_before),)
-        rows = await self._run(
+        rows = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET not_before = NULL, published = 0"
                 " WHERE status = 'PENDING' AND not_before < ? RETURNING queue, id",
@@ -470,7 +476,7 @@ class SqliteStore:
         return [_row_to_record(row) for row in rows]
 
     async def delete_expired(self, now: datetime) -> int:
-        cur = await self._run(
+        cur = await self._write(
             lambda c: c.execute(
                 "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at < ?"
                 " AND status IN ('COMPLETE', 'ERROR')",

@@ -56,22 +56,17 @@ def reserve(entry: IdempotencyEntry, conn: sqlite3.Connection) -> IdempotencyEnt
         to_epoch(entry.created_at),
         to_epoch(entry.expires_at),
     )
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (to_epoch(utcnow()),))
-        cur = conn.execute(
-            f"INSERT OR IGNORE INTO idempotency ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
-        )
-        held = None
-        if cur.rowcount == 0:
-            held = conn.execute(
-                f"SELECT {COLUMNS} FROM idempotency WHERE scope = ? AND key = ?",
-                (entry.scope, entry.key),
-            ).fetchone()
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    # Runs inside the store's write transaction (sqlite_batch): atomic with the others.
+    conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (to_epoch(utcnow()),))
+    cur = conn.execute(
+        f"INSERT OR IGNORE INTO idempotency ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
+    )
+    held = None
+    if cur.rowcount == 0:
+        held = conn.execute(
+            f"SELECT {COLUMNS} FROM idempotency WHERE scope = ? AND key = ?",
+            (entry.scope, entry.key),
+        ).fetchone()
     return _entry(held) if held else None
 
 
