@@ -82,6 +82,8 @@ class InProcessDelivery:
         return self._lanes.setdefault(queue, _Lane())
 
     async def open(self, queues: Sequence[str]) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
         for queue in queues:
             self._lane(queue)
 
@@ -116,6 +118,8 @@ class InProcessDelivery:
     async def consume(
         self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
     ) -> None:
+        if self._closed:  # a pump started now would outlive close()
+            raise DeliveryUnavailable("delivery is closed")
         for queue in queues:
             lane = self._lane(queue)
             if lane.pump is not None:
