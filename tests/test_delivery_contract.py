@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from shared.delivery.inprocess import InProcessDelivery
+from shared.delivery.inprocess import InProcessDelivery, LocalEvents
 from shared.delivery.rabbitmq import RabbitDelivery
-from shared.ports import Delivered, Delivery, DeliveryUnavailable
+from shared.ports import CompletionEvents, Delivered, Delivery, DeliveryUnavailable
 from tests.services import delete_rabbit_queues, free_port, require_rabbitmq
 
 #: How long "nothing more arrives" is watched: well above a local broker's delivery latency.
@@ -68,12 +68,23 @@ class Harness:
         """Another process's adapter on ``delivery``'s broker, opened for ``queues``."""
         raise NotImplementedError
 
+    def events(self, delivery: Delivery) -> CompletionEvents:
+        """The completion events of ``delivery``'s process."""
+        raise NotImplementedError
+
     async def cleanup(self) -> None:
         for delivery in self.opened:
             await delivery.close()
 
 
 class InProcessHarness(Harness):
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = LocalEvents()  # one process: every "peer" is this process
+
+    def events(self, delivery: Delivery) -> CompletionEvents:
+        return self.local
+
     async def new(self, queues: Sequence[str]) -> Delivery:
         delivery = InProcessDelivery()
         self.opened.append(delivery)
@@ -106,6 +117,10 @@ class RabbitHarness(Harness):
 
     async def peer(self, delivery: Delivery, queues: Sequence[str]) -> Delivery:
         return await self.new(queues)
+
+    def events(self, delivery: Delivery) -> CompletionEvents:
+        assert isinstance(delivery, RabbitDelivery)
+        return delivery  # one adapter class implements both ports
 
     async def cleanup(self) -> None:
         try:
@@ -312,7 +327,7 @@ async def test_unreachable_broker_is_unavailable(rabbit: RabbitHarness) -> None:
     assert await delivery.publish_many("q", ["x", "y"]) == {"x", "y"}
 
 
-# --- completion events (to move to their own port) -------------------------------------
+# --- completion events (the CompletionEvents port) --------------------------------------
 
 
 class TestCompletionEvents:
@@ -321,10 +336,11 @@ class TestCompletionEvents:
         second = await harness.peer(first, ["q"])
         finisher = await harness.peer(first, ["q"])
         seen: list[list[tuple[str, str]]] = [[], []]
-        await first.subscribe_events(lambda queue, mid: seen[0].append((queue, mid)))
-        await second.subscribe_events(lambda queue, mid: seen[1].append((queue, mid)))
-        await finisher.publish_event("q", "m-1")
-        await finisher.publish_event("q", "m-2")
+        events = harness.events
+        await events(first).subscribe_events(lambda queue, mid: seen[0].append((queue, mid)))
+        await events(second).subscribe_events(lambda queue, mid: seen[1].append((queue, mid)))
+        await events(finisher).publish_event("q", "m-1")
+        await events(finisher).publish_event("q", "m-2")
         deadline = time.monotonic() + 5
         expected = [("q", "m-1"), ("q", "m-2")]
         while seen != [expected, expected]:
@@ -334,4 +350,4 @@ class TestCompletionEvents:
     async def test_publish_event_never_raises(self, harness: Harness) -> None:
         delivery = await harness.new(["q"])
         await delivery.close()
-        await delivery.publish_event("q", "m-1")
+        await harness.events(delivery).publish_event("q", "m-1")
