@@ -2,13 +2,28 @@
 
 :class:`FakeDelivered` stands in for one :class:`shared.ports.Delivered`: it records every
 settle call, can make them fail or wait, and, like the real adapters, refuses a second one.
+:class:`FakeClaims` and :class:`FakeWorkQueue` stand in for the consumer's store and work
+queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
+
+from shared.ports import (
+    Claim,
+    ClaimOutcome,
+    DeliveryCallback,
+    MessageRef,
+    Outcome,
+    StoreRejected,
+    StoreUnavailable,
+)
+from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 
 Settle = Literal["ack", "requeue"]
 
@@ -58,3 +73,138 @@ class FakeDelivered:
             raise RuntimeError(f"delivery of {self.message_id} settled twice: {self.calls}")
         if self.fail is not None:
             raise self.fail
+
+
+# --- a fake store (the Claims port) and work queue, for Consumer unit tests ------------
+
+
+@dataclass
+class FakeClaims:
+    """An in-memory :class:`shared.ports.Claims`: one record per id, with scripted faults.
+
+    ``claim_outcomes`` (if set) is consumed one per ``claim`` call before the real logic
+    (e.g. ``[ClaimOutcome.BUSY]`` once); ``down`` lists the operations that raise
+    ``StoreUnavailable`` while present (a test removes them to end the outage); ``rejected``
+    makes ``finish`` raise ``StoreRejected`` for results other than ERROR; ``calls`` logs
+    every call by name.
+    """
+
+    records: dict[str, MessageRecord] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    retries: dict[str, datetime] = field(default_factory=dict)
+    claim_outcomes: list[ClaimOutcome] = field(default_factory=list)
+    due: datetime | None = None
+    down: set[str] = field(default_factory=set)
+    rejected: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def add(self, queue: str, body: Json = None) -> MessageRecord:
+        record = MessageRecord.new(queue, body if body is not None else {})
+        self.records[record.id] = record
+        return record
+
+    def _enter(self, name: str) -> None:
+        self.calls.append(name)
+        if name in self.down:
+            raise StoreUnavailable(f"test: {name} unavailable")
+
+    async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
+        self._enter("claim")
+        record = self.records.get(message_id)
+        scripted = self.claim_outcomes.pop(0) if self.claim_outcomes else None
+        if scripted is ClaimOutcome.DEFERRED:
+            return Claim(ClaimOutcome.DEFERRED, record, self.due or utcnow())
+        if scripted is not None:
+            return Claim(scripted, record)
+        if record is None:
+            return Claim(ClaimOutcome.GONE)
+        if record.status.final:
+            return Claim(ClaimOutcome.FINAL, record)
+        claimed = replace(record, status=Status.INPROGRESS, attempts=record.attempts + 1)
+        self.records[message_id] = claimed
+        self.owners[message_id] = owner
+        return Claim(ClaimOutcome.CLAIMED, claimed)
+
+    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+        self._enter("renew")
+
+    async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
+        self._enter("finish")
+        if self.rejected and outcome.status is not Status.ERROR:
+            raise StoreRejected("test: too large")
+        if self.owners.get(message_id) != owner:
+            return False
+        self.outcomes[message_id] = outcome
+        self.records[message_id] = replace(self.records[message_id], status=outcome.status)
+        return True
+
+    async def release(self, queue: str, message_id: str, owner: str) -> bool:
+        self._enter("release")
+        if self.owners.pop(message_id, None) != owner:
+            return False
+        self.records[message_id] = replace(self.records[message_id], status=Status.PENDING)
+        return True
+
+    async def schedule_retry(
+        self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
+    ) -> bool:
+        self._enter("schedule_retry")
+        if self.owners.pop(message_id, None) != owner:
+            return False
+        self.retries[message_id] = not_before
+        self.records[message_id] = replace(
+            self.records[message_id], status=Status.PENDING, error=error
+        )
+        return True
+
+    async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
+        self._enter("redrive")
+        return None
+
+
+@dataclass
+class FakeWorkQueue:
+    """A :class:`shared.ports.WorkQueue` that hands deliveries to the consumer on demand
+    (:meth:`deliver`) and records what was published."""
+
+    survives_restart: bool = True
+    published: list[tuple[str, str, float]] = field(default_factory=list)
+    callback: DeliveryCallback | None = None
+    consuming: list[str] = field(default_factory=list)
+
+    async def open(self, queues: Sequence[str]) -> None:
+        pass
+
+    async def publish(self, queue: str, message_id: str) -> None:
+        self.published.append((queue, message_id, 0.0))
+
+    async def publish_many(self, queue: str, message_ids: Sequence[str]) -> set[str]:
+        for message_id in message_ids:
+            await self.publish(queue, message_id)
+        return set()
+
+    async def publish_later(self, queue: str, message_id: str, delay: float) -> None:
+        self.published.append((queue, message_id, delay))
+
+    async def consume(
+        self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
+    ) -> None:
+        self.callback = callback
+        self.consuming.extend(queues)
+
+    async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
+        self.consuming = [] if queues is None else [q for q in self.consuming if q not in queues]
+
+    async def ping(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def deliver(self, record: MessageRecord) -> FakeDelivered:
+        """Hand ``record`` to the consumer as a new delivery; that delivery."""
+        assert self.callback is not None, "not consuming"
+        delivered = FakeDelivered(message_id=record.id, queue=record.queue)
+        await self.callback(delivered)
+        return delivered
