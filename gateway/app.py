@@ -20,7 +20,7 @@ from gateway.observe import observe
 from gateway.openapi import add_openapi_routes
 from gateway.ratelimit import RateLimiter
 from gateway.redrive import add_redrive_routes
-from gateway.security import AUTHENTICATOR
+from gateway.security import AUTHENTICATOR, VERIFIED
 from gateway.throttle import RATE_LIMITER
 from gateway.views import RUNTIME, add_routes
 from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
@@ -30,6 +30,7 @@ from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings, SettingsError
 from shared.signals import wait_for_stop_signal
+from shared.token_cache import VerifiedTokens
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def create_app(rt: Runtime) -> web.Application:
     app[TRUSTED] = networks(rt.settings.trusted_proxies)
     app[DRAIN] = DrainState()
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
+    app[VERIFIED] = VerifiedTokens(leeway=rt.settings.jwt_leeway_seconds)
     app[RATE_LIMITER] = RateLimiter()
     add_batch_routes(app)
     add_routes(app)

@@ -8,8 +8,11 @@ from gateway.errors import ApiError
 from shared.auth import Authenticator, AuthError, Principal
 from shared.registry import LoadedQueue
 from shared.roles import is_permitted
+from shared.token_cache import VerifiedTokens
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+#: Tokens verified recently (see ``shared.token_cache``); checked before the verifier.
+VERIFIED = web.AppKey("verified_tokens", VerifiedTokens)
 ANONYMOUS = Principal(subject="", roles=frozenset(), claims={})
 
 
@@ -37,10 +40,16 @@ async def authenticate(request: web.Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise _unauthorized("a bearer token is required", invalid=False)
+    cache = request.app[VERIFIED]
+    principal = cache.get(token)
+    if principal is not None:
+        return principal
     try:
-        return await request.app[AUTHENTICATOR].verify(token)
+        principal = await request.app[AUTHENTICATOR].verify(token)
     except AuthError as exc:
         raise _unauthorized(str(exc), invalid=True) from None
+    cache.put(token, principal)
+    return principal
 
 
 async def require_roles(request: web.Request, roles: frozenset[str], what: str) -> Principal:

@@ -3,6 +3,7 @@ way it can be invalid (401 with a ``WWW-Authenticate: Bearer`` challenge)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from functools import cache
@@ -307,3 +308,18 @@ async def test_exp_and_nbf_with_leeway(
         await assert_401(resp)
     else:
         assert resp.status == status, await resp.text()
+
+
+async def test_a_cached_token_stops_working_when_it_expires(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    """Verified tokens are cached, but never beyond their exp (plus the leeway, 0 here)."""
+    api = api_for(await start_conveyor(jwt_leeway_seconds=0.0))
+    token = jwt.encode(claims(ttl=2), api.keys.hs_secret, algorithm="HS256")
+    assert (await api.post("echo", {"n": 1}, token)).status == 201
+    assert (await api.post("echo", {"n": 2}, token)).status == 201  # from the cache
+    deadline = time.monotonic() + 6
+    while (await api.post("echo", {"n": 3}, token)).status == 201:
+        assert time.monotonic() < deadline, "an expired token was still accepted"
+        await asyncio.sleep(0.2)
+    await error_list(await api.post("echo", {"n": 4}, token), 401)
