@@ -15,6 +15,7 @@ Everything under ``shared``, ``gateway`` and ``consumer`` is internal and may ch
 from conveyor.context import Context
 from conveyor.errors import (
     Conflict,
+    DelayTooLong,
     KeyInProgress,
     KeyReused,
     MessagingError,
@@ -31,6 +32,7 @@ from shared.records import Json, Status
 __all__ = [
     "Conflict",
     "Context",
+    "DelayTooLong",
     "Json",
     "KeyInProgress",
     "KeyReused",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 
 from shared.client_auth import ClientAuth
-from shared.messaging import Messaging
+from shared.messaging import Messaging, Start
 from shared.records import Json
 
 #: The idempotency scope of keys that handlers pass to :meth:`HandlerMessaging.push`.
@@ -30,16 +31,25 @@ class HandlerMessaging:
         self._messaging = messaging
 
     async def push(
-        self, queue: str, message: Json, *, idempotency_key: str | None = None
+        self,
+        queue: str,
+        message: Json,
+        *,
+        idempotency_key: str | None = None,
+        delay: float | None = None,
+        not_before: datetime | None = None,
     ) -> dict[str, Json]:
         """Push ``message`` onto ``queue``; the new record.
 
         With ``idempotency_key``, a second push with the same key (by any handler, within
         the key's 24 h) returns the first push's record instead of making a new message.
+        ``delay`` (seconds) or ``not_before`` (an aware datetime): start no earlier
+        (``DelayTooLong`` past the target queue's ``max_delay_seconds``).
         """
         target = self._messaging.queue(queue)
+        start = Start(delay, not_before) if delay is not None or not_before is not None else None
         pushed = await self._messaging.push(
-            target, message, idempotency_key=idempotency_key, caller=HANDLER_CALLER
+            target, message, idempotency_key=idempotency_key, caller=HANDLER_CALLER, start=start
         )
         return pushed.record.to_public()
 

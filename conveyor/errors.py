@@ -6,6 +6,7 @@ errors around ``ctx.messaging`` calls.
 
 from shared.messaging.errors import (
     Conflict,
+    DelayTooLong,
     KeyInProgress,
     KeyReused,
     MessagingError,
@@ -19,6 +20,7 @@ from shared.outcomes import Reject, Retry
 
 __all__ = [
     "Conflict",
+    "DelayTooLong",
     "KeyInProgress",
     "KeyReused",
     "MessagingError",

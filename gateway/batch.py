@@ -25,6 +25,7 @@ from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.pushing import location
 from gateway.request_ids import REQUEST_ID
 from gateway.security import authorize
+from gateway.start import requested_start
 from gateway.throttle import throttle
 from gateway.views import RUNTIME, _read_json, resolve_queue
 from shared.messaging import MessagingError
@@ -51,7 +52,9 @@ async def post_batch(request: web.Request) -> web.Response:
     if len(items) > limit:
         raise ApiError(413, f"a batch may hold at most {limit} items, not {len(items)}")
     throttle(request, rt.settings, queue, caller_of(request, queue, principal), len(items))
-    outcomes = await rt.messaging.push_many(queue, items, request_id=request.get(REQUEST_ID))
+    outcomes = await rt.messaging.push_many(
+        queue, items, request_id=request.get(REQUEST_ID), start=requested_start(request)
+    )
     results = [_item(queue.name, outcome) for outcome in outcomes]
     for result in results:  # each item is a push: counted like a single POST's answer
         rt.metrics.pushed(queue.name, result["status"])

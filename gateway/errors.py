@@ -16,6 +16,7 @@ from aiohttp import web
 
 from shared.messaging import (
     Conflict,
+    DelayTooLong,
     KeyInProgress,
     KeyReused,
     MessagingError,
@@ -39,6 +40,7 @@ STATUS_OF: dict[type[MessagingError], int] = {
     NotFound: 404,
     ValidationFailed: 422,
     KeyReused: 422,
+    DelayTooLong: 422,
     TooLarge: 413,
     KeyInProgress: 409,
     Conflict: 409,

@@ -69,6 +69,7 @@ RECORD_SCHEMA: Doc = {
         "updated_at": {"type": "string", "format": "date-time"},
         "attempts": {"type": "integer", "minimum": 0},
         "request_id": {"type": ["string", "null"]},
+        "not_before": {"type": ["string", "null"], "format": "date-time"},
     },
 }
 ERRORS_SCHEMA: Doc = {

@@ -11,6 +11,7 @@ from gateway.idempotency import idempotency_key
 from gateway.pushing import location
 from gateway.request_ids import REQUEST_ID
 from gateway.security import authenticate, authorize
+from gateway.start import requested_start
 from gateway.throttle import throttle
 from gateway.waiting import wait_seconds
 from shared.messaging import UnknownQueue
@@ -69,10 +70,15 @@ async def post_message(request: web.Request) -> web.Response:
     principal = await authorize(request, queue)
     caller = caller_of(request, queue, principal)
     throttle(request, request.app[RUNTIME].settings, queue, caller)
-    key = idempotency_key(request)
+    key, start = idempotency_key(request), requested_start(request)
     message = await _read_json(request)
     pushed = await request.app[RUNTIME].messaging.push(
-        queue, message, request_id=request.get(REQUEST_ID), idempotency_key=key, caller=caller
+        queue,
+        message,
+        request_id=request.get(REQUEST_ID),
+        idempotency_key=key,
+        caller=caller,
+        start=start,
     )
     record = pushed.record
     return json_response(

@@ -29,6 +29,7 @@ OPTION_KEYS = frozenset(
         "retry_backoff_seconds",
         "retry_backoff_max_seconds",
         "result_ttl_seconds",
+        "max_delay_seconds",
         "rate_limit",
     }
 )
@@ -75,6 +76,7 @@ class QueueOptions:
     ``retry_backoff_seconds * 2**(attempt-1)`` (capped at ``retry_backoff_max_seconds``, with
     jitter) between them. ``result_ttl_seconds``: final messages are deleted this long after
     they finished (None: kept). ``rate_limit``: pushes per caller (None: unlimited).
+    ``max_delay_seconds``: the furthest in the future a push may ask to start (7 days).
     """
 
     timeout_seconds: float | None = None
@@ -83,6 +85,7 @@ class QueueOptions:
     retry_backoff_max_seconds: float = 300.0
     result_ttl_seconds: float | None = None
     rate_limit: RateLimit | None = None
+    max_delay_seconds: float = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,7 @@ def parse_options(path: Path, data: dict[str, Any]) -> QueueOptions:
     backoff = _number(path, data, "retry_backoff_seconds")
     backoff_max = _number(path, data, "retry_backoff_max_seconds")
     ttl = _number(path, data, "result_ttl_seconds")
+    max_delay = _number(path, data, "max_delay_seconds")
     options = QueueOptions(
         timeout_seconds=float(timeout) if timeout is not None else None,
         max_attempts=attempts if attempts is not None else defaults.max_attempts,
@@ -187,6 +191,7 @@ def parse_options(path: Path, data: dict[str, Any]) -> QueueOptions:
         else defaults.retry_backoff_max_seconds,
         result_ttl_seconds=float(ttl) if ttl is not None else None,
         rate_limit=_parse_rate_limit(path, data.get("rate_limit")),
+        max_delay_seconds=float(max_delay) if max_delay is not None else defaults.max_delay_seconds,
     )
     if options.retry_backoff_max_seconds < options.retry_backoff_seconds:
         raise DefinitionError(path, "retry_backoff_max_seconds must be >= retry_backoff_seconds")

@@ -85,6 +85,8 @@ class MessageRecord:
     updated_at: datetime
     attempts: int = 0
     request_id: str | None = None
+    #: While PENDING: not to be started before this time (a delayed push or a retry).
+    not_before: datetime | None = None
 
     @classmethod
     def new(
@@ -93,6 +95,7 @@ class MessageRecord:
         request: Json,
         message_id: str | None = None,
         request_id: str | None = None,
+        not_before: datetime | None = None,
     ) -> MessageRecord:
         """A new ``PENDING`` record for ``request`` on ``queue`` (``request_id``: the HTTP
         request that pushed it, for tracing)."""
@@ -108,6 +111,7 @@ class MessageRecord:
             updated_at=now,
             attempts=0,
             request_id=request_id,
+            not_before=not_before,
         )
 
     def to_public(self) -> dict[str, Json]:
@@ -123,4 +127,5 @@ class MessageRecord:
             "updated_at": iso(self.updated_at),
             "attempts": self.attempts,
             "request_id": self.request_id,
+            "not_before": iso(self.not_before) if self.not_before else None,
         }

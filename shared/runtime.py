@@ -18,6 +18,7 @@ import aiohttp
 
 from shared.adapters import make_delivery, make_store
 from shared.client_auth import TokenProvider
+from shared.delivery.due import DueTimer
 from shared.messaging import Messaging
 from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
@@ -88,7 +89,12 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             marker = PublishMarker(store)
             await marker.start()
             stack.push_async_callback(marker.stop)
-        dispatch = Dispatcher(delivery, marker.add if marker else None)
+        due: DueTimer | None = None
+        if not delivery.survives_restart:  # delayed messages wait in the store instead
+            due = DueTimer(store, delivery)
+            await due.start()
+            stack.push_async_callback(due.stop)
+        dispatch = Dispatcher(delivery, marker.add if marker else None, due)
         notifier = Notifier()
         messaging = Messaging(registry, store, store, store, dispatch, notifier)
         services = await load_services(settings.handlers) if with_handlers else {}

@@ -47,6 +47,7 @@ RECORD_FIELDS = frozenset(
         "updated_at",
         "attempts",
         "request_id",
+        "not_before",
     }
 )
 

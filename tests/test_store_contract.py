@@ -327,6 +327,29 @@ async def test_pending_order_and_paging(store: Store) -> None:
     assert await collect(store.pending()) == expected[1:]
 
 
+async def test_delayed_records_wait_for_their_due_time(store: Store) -> None:
+    soon, later_one = new(), new()
+    soon = replace(soon, not_before=utcnow() + timedelta(seconds=30))
+    later_one = replace(later_one, not_before=utcnow() + timedelta(hours=2))
+    plain = new()
+    for record in (soon, later_one, plain):
+        await store.insert(record)
+    got = await store.get(Q, soon.id)
+    assert got is not None and got.not_before is not None
+    assert abs((got.not_before - soon.not_before).total_seconds()) < 0.01  # type: ignore[operator]
+    assert await collect(store.pending()) == [plain.id]  # the delayed ones are not due
+    due = await store.next_due()
+    assert due is not None and abs((due - soon.not_before).total_seconds()) < 0.01  # type: ignore[operator]
+    claim = await store.claim(Q, soon.id, "a", later())
+    assert claim.outcome is ClaimOutcome.DEFERRED
+    assert await store.take_overdue(utcnow() + timedelta(minutes=1)) == [MessageRef(Q, soon.id)]
+    assert (await store.claim(Q, soon.id, "a", later())).outcome is ClaimOutcome.CLAIMED
+    due = await store.next_due()
+    assert due is not None and abs((due - later_one.not_before).total_seconds()) < 0.01  # type: ignore[operator]
+    await store.delete(Q, later_one.id)
+    assert await store.next_due() is None
+
+
 async def test_fail_abandoned(store: Store) -> None:
     exhausted, retryable, live, pending = await inserted(store, 4)
     await store.claim(Q, exhausted.id, "a", expired())

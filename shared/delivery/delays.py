@@ -1,4 +1,5 @@
-"""Delay tiers for RabbitMQ retries: which ``<queue>.retry.<ms>`` queue holds a waiting retry.
+"""Delay tiers for RabbitMQ: which ``<queue>.retry.<ms>`` queue holds a waiting retry or a
+delayed push.
 
 Why fixed tiers. RabbitMQ expires messages only at the head of a queue, so one delay queue
 with a per-message ``expiration`` would hold a 1 s retry behind a 5 min one (head-of-line
@@ -29,6 +30,8 @@ TIERS_MS: tuple[int, ...] = (
     300_000,
     900_000,
     3_600_000,
+    21_600_000,  # 6 h and 24 h: a delayed push of up to 7 days takes a handful of hops
+    86_400_000,
 )
 
 

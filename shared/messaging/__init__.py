@@ -4,11 +4,13 @@
 - ``dispatch``: publish-then-mark, the one path from a record to delivery;
 - ``idempotent``: the ``Idempotency-Key`` protocol;
 - ``waiting``: waiting for a message to become final;
+- ``start``: delayed pushes (when a message may start);
 - ``errors``: what callers may catch (the gateway maps each to one HTTP status).
 """
 
 from shared.messaging.errors import (
     Conflict,
+    DelayTooLong,
     KeyInProgress,
     KeyReused,
     MessagingError,
@@ -20,15 +22,18 @@ from shared.messaging.errors import (
 )
 from shared.messaging.idempotent import Pushed
 from shared.messaging.service import Messaging
+from shared.messaging.start import Start
 
 __all__ = [
     "Conflict",
+    "DelayTooLong",
     "KeyInProgress",
     "KeyReused",
     "Messaging",
     "MessagingError",
     "NotFound",
     "Pushed",
+    "Start",
     "TooLarge",
     "Unavailable",
     "UnknownQueue",

@@ -6,15 +6,23 @@ delivery and the recovery sweep. After the work queue accepted it, the message i
 published (batched, off the request path, by ``shared.published.PublishMarker``); a message
 recorded but never marked is republished by the recovery sweep, so a crash or a broker
 outage between the two steps is repaired. With in-process delivery there is no marker:
-start-up recovery re-publishes every ``PENDING`` record instead.
+start-up recovery re-publishes every due ``PENDING`` record instead.
+
+A send with a delay (a delayed push, a retry, an early delivery) goes to the work queue's
+``publish_later`` (RabbitMQ's delay tiers) or, when the work queue cannot hold a message
+durably, to the :class:`shared.delivery.due.DueTimer`: the record already waits in the
+store with its ``not_before``, and the timer publishes it when due.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
+from shared.delivery.due import DueTimer
 from shared.ports import DeliveryUnavailable, MessageRef, WorkQueue
+from shared.records import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +33,22 @@ MarkPublished = Callable[[MessageRef], None]
 class Dispatcher:
     """Hands recorded messages to a work queue and notes each that it accepted."""
 
-    def __init__(self, work: WorkQueue, mark: MarkPublished | None) -> None:
+    def __init__(
+        self, work: WorkQueue, mark: MarkPublished | None, due: DueTimer | None = None
+    ) -> None:
+        """``due``: where delayed sends go when ``work`` cannot delay durably itself."""
         self._work = work
         self._mark = mark
+        self._due = due
 
     async def send(self, ref: MessageRef, *, delay: float = 0.0) -> None:
         """Publish ``ref`` (in ``delay`` seconds when > 0), then mark it published.
 
         Raises DeliveryUnavailable when the work queue did not accept it (nothing marked).
         """
+        if delay > 0 and self._due is not None:
+            self._due.wake(utcnow() + timedelta(seconds=delay))  # it waits in the store
+            return
         if delay > 0:
             await self._work.publish_later(ref.queue, ref.id, delay)
         else:
@@ -59,6 +74,18 @@ class Dispatcher:
             )
             return False
         return True
+
+    async def send_each_later(
+        self, queue: str, message_ids: Sequence[str], delay: float
+    ) -> set[str]:
+        """:meth:`send` each with ``delay``; the ids NOT accepted (never raises for one)."""
+        refused: set[str] = set()
+        for message_id in message_ids:
+            try:
+                await self.send(MessageRef(queue, message_id), delay=delay)
+            except DeliveryUnavailable:
+                refused.add(message_id)
+        return refused
 
     async def send_many(self, queue: str, message_ids: Sequence[str]) -> set[str]:
         """Publish all in one confirm window, mark the accepted; the ids NOT accepted."""

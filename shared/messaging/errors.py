@@ -45,3 +45,7 @@ class KeyInProgress(Conflict):
 
 class KeyReused(MessagingError):
     """The idempotency key was already used with a different body."""
+
+
+class DelayTooLong(MessagingError):
+    """The requested start is further away than the queue's ``max_delay_seconds``."""

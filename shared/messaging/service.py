@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from shared.idempotency import body_hash, scope_of
 from shared.messaging.dispatch import Dispatcher
@@ -34,6 +35,7 @@ from shared.messaging.errors import (
     ValidationFailed,
 )
 from shared.messaging.idempotent import IdempotentPush, Pushed
+from shared.messaging.start import Start
 from shared.messaging.waiting import wait_for_final
 from shared.notify import Notifier
 from shared.ports import (
@@ -47,7 +49,7 @@ from shared.ports import (
     StoreRejected,
     StoreUnavailable,
 )
-from shared.records import Json, MessageRecord, Status
+from shared.records import Json, MessageRecord, Status, utcnow
 from shared.registry import LoadedQueue, Registry
 from shared.validation import validation_errors
 
@@ -56,6 +58,19 @@ log = logging.getLogger(__name__)
 
 def _store_down() -> Unavailable:
     return Unavailable("the message store is unavailable")
+
+
+def _not_before(queue: LoadedQueue, start: Start | None) -> datetime | None:
+    if start is None:
+        return None
+    return start.not_before(utcnow(), queue.definition.options.max_delay_seconds)
+
+
+def _delay(record: MessageRecord) -> float:
+    """Seconds until ``record`` may start (0: now)."""
+    if record.not_before is None:
+        return 0.0
+    return max(0.0, (record.not_before - utcnow()).total_seconds())
 
 
 class Messaging:
@@ -100,30 +115,44 @@ class Messaging:
         request_id: str | None = None,
         idempotency_key: str | None = None,
         caller: str = "",
+        start: Start | None = None,
     ) -> Pushed:
         """Validate, record and deliver ``message``; the ``PENDING`` record.
 
         ``request_id`` (the pushing HTTP request's id) is kept on the record for tracing.
+        ``start``: not before then (``shared.messaging.start``; DelayTooLong past the
+        queue's ``max_delay_seconds``).
         With ``idempotency_key``, the push happens once per (queue, ``caller``, key) within
         the key's lifetime (``shared.messaging.idempotent``): a repeat returns the original
         record with ``created=False``. Raises ValidationFailed, TooLarge, Unavailable, and
         with a key KeyReused, KeyInProgress or Conflict.
         """
         self.validate(queue, message)
+        not_before = _not_before(queue, start)
         if idempotency_key is None:
-            return Pushed(await self._record_and_publish(queue, message, request_id, None))
+            record = await self._record_and_publish(queue, message, request_id, None, not_before)
+            return Pushed(record)
         once = IdempotentPush(
             self._keys, scope_of(queue.name, caller), idempotency_key, body_hash(message)
         )
         return await once.run(
-            lambda message_id: self._record_and_publish(queue, message, request_id, message_id),
+            lambda message_id: self._record_and_publish(
+                queue, message, request_id, message_id, not_before
+            ),
             lambda message_id: self._get(queue.name, message_id),
         )
 
     async def _record_and_publish(
-        self, queue: LoadedQueue, message: Json, request_id: str | None, message_id: str | None
+        self,
+        queue: LoadedQueue,
+        message: Json,
+        request_id: str | None,
+        message_id: str | None,
+        not_before: datetime | None,
     ) -> MessageRecord:
-        record = MessageRecord.new(queue.name, message, message_id, request_id=request_id)
+        record = MessageRecord.new(
+            queue.name, message, message_id, request_id=request_id, not_before=not_before
+        )
         try:
             await self._records.insert(record)
         except StoreUnavailable as exc:
@@ -132,7 +161,7 @@ class Messaging:
         except StoreRejected as exc:
             raise TooLarge(f"the store refuses this message: {exc}") from None
         try:
-            await self._dispatch.send(MessageRef(queue.name, record.id))
+            await self._dispatch.send(MessageRef(queue.name, record.id), delay=_delay(record))
         except DeliveryUnavailable as exc:
             log.warning(
                 "publish of %s on %s failed, undoing record: %s", record.id, queue.name, exc
@@ -158,19 +187,30 @@ class Messaging:
             )
 
     async def push_many(
-        self, queue: LoadedQueue, messages: Sequence[Json], *, request_id: str | None = None
+        self,
+        queue: LoadedQueue,
+        messages: Sequence[Json],
+        *,
+        request_id: str | None = None,
+        start: Start | None = None,
     ) -> list[MessageRecord | MessagingError]:
         """Push each message on its own, with one store batch and one delivery window.
 
         Per message, in order: its ``PENDING`` record, or the ValidationFailed, TooLarge or
         Unavailable error that kept it out. An item whose record or publish failed is
-        removed again (no orphans).
+        removed again (no orphans). ``start`` applies to the whole batch (raises
+        DelayTooLong before anything is recorded).
         """
+        not_before = _not_before(queue, start)
         results: list[MessageRecord | MessagingError] = []
         for message in messages:
             try:
                 self.validate(queue, message)
-                results.append(MessageRecord.new(queue.name, message, request_id=request_id))
+                results.append(
+                    MessageRecord.new(
+                        queue.name, message, request_id=request_id, not_before=not_before
+                    )
+                )
             except ValidationFailed as exc:
                 results.append(exc)
         records = [r for r in results if isinstance(r, MessageRecord)]
@@ -194,7 +234,12 @@ class Messaging:
             i: TooLarge("the store refuses this message") for i in rejected
         }
         stored = [r for r in records if r.id not in rejected]
-        unpublished = await self._dispatch.send_many(queue, [r.id for r in stored])
+        if stored and stored[0].not_before is not None:  # a delayed batch: one due time
+            unpublished = await self._dispatch.send_each_later(
+                queue, [r.id for r in stored], _delay(stored[0])
+            )
+        else:
+            unpublished = await self._dispatch.send_many(queue, [r.id for r in stored])
         for record in stored:
             if record.id in unpublished:
                 await self._undo(record)

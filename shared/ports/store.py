@@ -142,7 +142,12 @@ class Recovery(Protocol):
         """PENDING records created before ``older_than`` never marked published, oldest first."""
 
     def pending(self) -> AsyncIterator[MessageRef]:
-        """Every PENDING record, oldest first (embedded start-up recovery)."""
+        """Every PENDING record that is due (no ``not_before`` later than now), oldest first
+        (embedded start-up recovery; the others wait for :meth:`next_due`)."""
+
+    async def next_due(self) -> datetime | None:
+        """The earliest ``not_before`` of the PENDING records that have one (a delayed push
+        or a retry), else None: when the embedded due timer must wake next."""
 
     async def release_all_inprogress(self) -> int:
         """Put every INPROGRESS record back to PENDING; only for a store's sole process

@@ -69,6 +69,7 @@ INDEXES: list[list[str]] = [
     ["status", "created_at", "_id"],  # pending(): start-up recovery
     ["status", "lease_until"],  # fail_abandoned()
     ["queue", "created_at", "_id"],  # list_records() without a status
+    ["status", "not_before"],  # next_due(), take_overdue(): delayed pushes and retries
 ]
 #: The TTL index behind ``result_ttl_seconds`` (a null ``expires_at`` never expires).
 TTL_INDEX = IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl")
@@ -174,6 +175,7 @@ def _record(doc: Mapping[str, Any]) -> MessageRecord:
         updated_at=doc["updated_at"],
         attempts=int(doc.get("attempts", 0)),
         request_id=doc.get("request_id"),
+        not_before=doc.get("not_before"),
     )
 
 
@@ -184,7 +186,7 @@ def _new_doc(record: MessageRecord) -> Doc:
     doc |= _error(record.error)
     doc |= {"created_at": record.created_at, "updated_at": record.updated_at}
     doc |= {"attempts": record.attempts, "owner": None, "lease_until": None, "published": False}
-    doc |= {"request_id": record.request_id}
+    doc |= {"request_id": record.request_id, "not_before": record.not_before}
     return doc
 
 
@@ -404,7 +406,17 @@ class MongoStore:
         )
 
     def pending(self) -> AsyncIterator[MessageRef]:
-        return self._scan({"status": PENDING})
+        due = [{"not_before": None}, {"not_before": {"$lte": utcnow()}}]
+        return self._scan({"status": PENDING, "$or": due})
+
+    async def next_due(self) -> datetime | None:
+        with _mapped():
+            doc = await self._col.find_one(
+                {"status": PENDING, "not_before": {"$ne": None}},
+                {"not_before": 1},
+                sort=[("not_before", ASCENDING)],
+            )
+        return doc["not_before"] if doc is not None else None
 
     async def schedule_retry(
         self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime

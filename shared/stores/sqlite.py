@@ -77,7 +77,10 @@ CREATE INDEX IF NOT EXISTS messages_queue_status_created
 CREATE INDEX IF NOT EXISTS messages_status_created ON messages (status, created_at);
 """
 
-COLUMNS = "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id"
+COLUMNS = (
+    "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id,"
+    " not_before"
+)
 #: Columns added after the first release: (name, SQL type), added to older files at open.
 ADDED_COLUMNS = (
     ("request_id", "TEXT"),
@@ -90,6 +93,8 @@ ADDED_INDEXES = """
 CREATE INDEX IF NOT EXISTS messages_queue_created ON messages (queue, created_at);
 CREATE INDEX IF NOT EXISTS messages_expires ON messages (expires_at)
     WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_due ON messages (not_before)
+    WHERE not_before IS NOT NULL;
 """
 PAGE = 500
 
@@ -114,7 +119,7 @@ def _fetchall(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> li
 
 INSERT_SQL = (
     "INSERT INTO messages (id, queue, status, request, created_at, updated_at,"
-    " attempts, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " attempts, request_id, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -128,6 +133,7 @@ def _insert_row(record: MessageRecord) -> tuple[Any, ...]:
         to_epoch(record.updated_at),
         record.attempts,
         record.request_id,
+        to_epoch(record.not_before) if record.not_before else None,
     )
 
 
@@ -143,6 +149,7 @@ def _row_to_record(row: Sequence[Any]) -> MessageRecord:
         updated_at=from_epoch(row[7]),
         attempts=row[8],
         request_id=row[9],
+        not_before=from_epoch(row[10]) if row[10] is not None else None,
     )
 
 
@@ -390,7 +397,19 @@ class SqliteStore:
         )
 
     def pending(self) -> AsyncIterator[MessageRef]:
-        return self._scan("status = 'PENDING'", ())
+        return self._scan(
+            "status = 'PENDING' AND (not_before IS NULL OR not_before <= ?)",
+            (to_epoch(utcnow()),),
+        )
+
+    async def next_due(self) -> datetime | None:
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT MIN(not_before) FROM messages"
+                " WHERE status = 'PENDING' AND not_before IS NOT NULL"
+            ).fetchone()
+        )
+        return from_epoch(row[0]) if row and row[0] is not None else None
 
     async def schedule_retry(
         self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
