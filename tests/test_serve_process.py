@@ -6,7 +6,6 @@ mints what ``serve`` accepts."""
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tests.helpers import (
     conveyor,
     http_call,
     touch,
+    wait_until_sync,
 )
 
 pytestmark = pytest.mark.slow
@@ -70,21 +70,19 @@ def get(proc: ServeProcess, queue: str, message_id: str) -> dict[str, Any]:
 def wait_final(
     proc: ServeProcess, queue: str, message_id: str, within: float = 30
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
+    def final() -> dict[str, Any] | None:
         record = get(proc, queue, message_id)
-        if record["status"] in ("COMPLETE", "ERROR"):
-            return record
-        assert time.monotonic() < deadline, f"not final: {record}\n{proc.log()}"
-        time.sleep(0.05)
+        return record if record["status"] in ("COMPLETE", "ERROR") else None
+
+    return wait_until_sync(final, f"/{queue}/{message_id} to be final", within, detail=proc.log)
 
 
 def wait_for_file(path: Path, proc: ServeProcess, within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not path.exists():
+    def appeared() -> bool:
         assert proc.proc.poll() is None, proc.log()
-        assert time.monotonic() < deadline, f"{path} never appeared\n{proc.log()}"
-        time.sleep(0.02)
+        return path.exists()
+
+    wait_until_sync(appeared, f"{path} to appear", within, detail=proc.log)
 
 
 def serve_args(tmp_path: Path, queues_dir: Path, *extra: str) -> list[str]:
@@ -137,10 +135,11 @@ def test_sigterm_lets_in_flight_handlers_finish_and_exits_0(
 
     first.proc.send_signal(signal.SIGTERM)
     # Release the handlers only once shutdown has counted them as in flight.
-    deadline = time.monotonic() + 20
-    while "for 2 in-flight messages" not in first.log():
-        assert time.monotonic() < deadline, first.log()
-        time.sleep(0.02)
+    wait_until_sync(
+        lambda: "for 2 in-flight messages" in first.log(),
+        "shutdown to count 2 in-flight messages",
+        detail=first.log,
+    )
     touch(release)
     assert first.wait_exit(25) == 0, first.log()
 
