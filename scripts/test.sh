@@ -4,11 +4,15 @@
 # 1. .venv        the project with its [test] extra (ruff, mypy, pytest ...)
 # 2. .venv-mongo  a Python >= 3.13 with mongoeco[wire], the MongoDB wire server the distributed
 #                 tests start (tests/services.py finds it through MONGOECO_PYTHON)
-# 3. RabbitMQ     started if installed and nothing listens on 127.0.0.1:5672; its management
-#                 plugin enabled (tests use the HTTP API on 127.0.0.1:15672)
+# 3. RabbitMQ     started if installed and nothing listens on 127.0.0.1:5672. It may be shared
+#                 with other suites: nothing here or in the tests reconfigures it or enables a
+#                 plugin on it, and tests delete only the queues they declared. The outage
+#                 tests stop a private node that pytest starts itself (tests/brokers.py, which
+#                 needs rabbitmq-server and rabbitmqctl installed).
 #    Chromium     only checked: /usr/bin/chromium for the browser test (`-m browser`; .ci/run
 #                 installs it, here: apt-get install -y chromium chromium-driver)
-# 4. ruff check, ruff format --check, mypy, pytest: stops at the first that fails.
+# 4. ruff check, ruff format --check, mypy, then the leftovers of killed runs of this checkout
+#    removed from the broker, then pytest: stops at the first that fails.
 #
 # Idempotent: the venvs are reinstalled only when pyproject.toml (or the pinned mongoeco)
 # changes, and a running RabbitMQ is left alone, so a second run goes straight to the checks.
@@ -23,7 +27,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 MONGOECO_SPEC='mongoeco[wire]==4.11.0'
-RABBITMQ_URL=${TEST_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}
 START=$SECONDS
 
 step() { printf '\n==> %s  [%ss]\n' "$*" "$((SECONDS - START))"; }
@@ -44,26 +47,6 @@ wait_until() {
         [ "$SECONDS" -lt "$deadline" ] || return 1
         sleep 1
     done
-}
-
-# management_answers: true if the RabbitMQ management API answers HTTP at all (a 401 for other
-# credentials still means it is up); the credentials are the tests' broker URL's.
-management_answers() {
-    RABBITMQ_URL=$RABBITMQ_URL .venv/bin/python - <<'EOF'
-import base64, os, sys, urllib.error, urllib.request
-from urllib.parse import urlsplit
-url = urlsplit(os.environ["RABBITMQ_URL"])
-auth = base64.b64encode(f"{url.username or 'guest'}:{url.password or 'guest'}".encode()).decode()
-req = urllib.request.Request(
-    "http://127.0.0.1:15672/api/overview", headers={"Authorization": f"Basic {auth}"}
-)
-try:
-    urllib.request.urlopen(req, timeout=3).read()
-except urllib.error.HTTPError:
-    pass
-except OSError:
-    sys.exit(1)
-EOF
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +82,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "RabbitMQ (127.0.0.1:5672, management on :15672)"
+step "RabbitMQ (127.0.0.1:5672)"
 if port_open 127.0.0.1 5672; then
     say "already listening on 127.0.0.1:5672"
 elif command -v rabbitmq-server >/dev/null; then
@@ -114,22 +97,9 @@ else
     warn "RabbitMQ is not installed and nothing listens on 127.0.0.1:5672:"
     warn "the distributed tests will SKIP locally and FAIL in CI (CI=true)."
 fi
-if port_open 127.0.0.1 5672; then
-    if management_answers; then
-        say "management API answers on :15672"
-    elif command -v rabbitmq-plugins >/dev/null; then
-        # Enabling is online (no restart) and persists in the node's enabled_plugins file.
-        say "enabling rabbitmq_management"
-        if rabbitmq-plugins -q enable rabbitmq_management >/dev/null &&
-            wait_until 60 management_answers; then
-            say "management API answers on :15672"
-        else
-            warn "the RabbitMQ management API does not answer on 127.0.0.1:15672"
-        fi
-    else
-        warn "RabbitMQ runs but its management API does not answer on :15672 and"
-        warn "rabbitmq-plugins is not here to enable it (use a *-management image)."
-    fi
+if ! command -v rabbitmqctl >/dev/null && [ ! -x /usr/sbin/rabbitmqctl ]; then
+    warn "rabbitmqctl is not installed: the tests that inspect RabbitMQ or stop a private"
+    warn "node of their own will SKIP locally and FAIL in CI (CI=true)."
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -151,11 +121,12 @@ ruff format --check .
 step "mypy"
 mypy
 
-# Test queues an earlier, killed run left behind: each quorum queue holds file handles in
-# RabbitMQ, and hundreds of them make new connections hang. Done here, once, rather than in
-# pytest, so that a second suite running at the same time is never disturbed.
-step "remove leftover test queues"
-python -c 'from tests.services import delete_leftover_test_queues as d; print(d(), "removed")'
+# Queues that an earlier, killed run of THIS checkout left behind (each quorum queue holds file
+# handles in RabbitMQ; hundreds make new connections hang). Only names carrying this checkout's
+# tag and the pid of a pytest that is gone (tests/services.py run_prefix): never another
+# suite's queues, nor those of a run still going.
+step "remove leftover test queues of this checkout"
+python -c 'from tests.brokers import delete_leftover_test_queues as d; print(d(), "removed")'
 
 step "pytest $*"
 pytest "$@"

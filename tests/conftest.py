@@ -1,12 +1,18 @@
-"""Shared fixtures: signing keys, tokens, and a running Conveyor in each mode.
+"""Shared fixtures: signing keys, tokens, services, and a running Conveyor in each mode.
 
 ``conveyor`` starts gateway + consumer in this test's event loop over real HTTP on a free
 port, in the mode the test is parametrised with (``embedded``: SQLite + in-process delivery;
 ``distributed``: MongoDB wire server + RabbitMQ, with unique queue prefix and database).
+
+The ``distributed`` marker is set here, at collection, on every test that takes a service
+fixture (:data:`SERVICE_FIXTURES`) or a distributed parameter (:data:`DISTRIBUTED_PARAMS`), so
+``pytest -m "not distributed"`` runs the embedded suite alone, with no service; a test that
+reaches a service without the marker fails (``tests.services.check_marked``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import time
@@ -23,15 +29,42 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conveyor.serve import Served, serving
 from shared.settings import Settings
-from tests.services import (
-    delete_rabbit_queues,
-    require_rabbitmq,
-    start_mongo_wire,
-)
+from tests import services
+from tests.brokers import PrivateRabbit, RabbitNode, shared_rabbitmq, start_private_rabbit
+from tests.helpers import wait_until
+from tests.services import delete_rabbit_queues, queue_prefix, require_rabbitmq, start_mongo_wire
 
 QUEUES_DIR = Path(__file__).with_name("queues")
 HS_SECRET = "test-secret-" + "x" * 40
 MODES = ["embedded", "distributed"]
+
+# Fixtures that reach RabbitMQ or MongoDB, and the parameter values (fixture name, value) of
+# the parametrised fixtures that do: a test with either is marked ``distributed``.
+SERVICE_FIXTURES = frozenset({"mongo_url", "rabbitmq", "private_rabbitmq"})
+DISTRIBUTED_PARAMS = frozenset(
+    {("mode", "distributed"), ("store", "mongo"), ("delivery", "rabbitmq")}
+)
+
+
+def _is_distributed(item: pytest.Item) -> bool:
+    if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.items() if callspec is not None else ()
+    return any(
+        (name, value) in DISTRIBUTED_PARAMS for name, value in params if isinstance(value, str)
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _is_distributed(item):
+            item.add_marker(pytest.mark.distributed)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    services.expect_services(item.get_closest_marker("distributed") is not None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +121,23 @@ def mongo_url() -> Iterator[str]:
     yield from start_mongo_wire()
 
 
+@pytest.fixture(scope="session")
+def private_rabbitmq() -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node of this session's own (started on first use), which tests may stop."""
+    yield from start_private_rabbit()
+
+
+@pytest.fixture
+def rabbitmq(request: pytest.FixtureRequest) -> RabbitNode:
+    """The RabbitMQ a test runs against: the shared broker (read and clean up only), or with
+    ``@pytest.mark.parametrize("rabbitmq", ["private"], indirect=True)`` the session's
+    private node (:class:`tests.brokers.PrivateRabbit`), for a test that stages an outage."""
+    if getattr(request, "param", "shared") == "private":
+        node: RabbitNode = request.getfixturevalue("private_rabbitmq")
+        return node
+    return shared_rabbitmq()
+
+
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     """The deployment mode a behaviour test runs in."""
@@ -116,13 +166,12 @@ def base_settings(
     if mode == "distributed":
         broker = require_rabbitmq()
         mongo = request.getfixturevalue("mongo_url")
-        unique = uuid.uuid4().hex[:10]
         settings = dataclasses.replace(
             settings,
             broker=broker,
             store=mongo,
-            mongo_database=f"t_{unique}",
-            queue_prefix=f"test.{unique}.",
+            mongo_database=f"t_{uuid.uuid4().hex[:10]}",
+            queue_prefix=queue_prefix(),
         )
     return settings
 
@@ -142,14 +191,18 @@ async def start_conveyor(base_settings: Settings) -> AsyncIterator[StartConveyor
         return served
 
     yield start
-    for cm in reversed(stack):
-        await cm.__aexit__(None, None, None)
-    if base_settings.broker is not None:
-        names = [
-            path.name.removesuffix(".queue.json")
-            for path in base_settings.handlers.glob("*.queue.json")
-        ]
-        await delete_rabbit_queues(base_settings.broker, base_settings.queue_prefix, names)
+    # Teardown runs whether the test passed or failed; each step even if an earlier one raised.
+    async with contextlib.AsyncExitStack() as cleanup:
+        if base_settings.broker is not None:  # last: after every Conveyor has stopped
+            names = [
+                path.name.removesuffix(".queue.json")
+                for path in base_settings.handlers.glob("*.queue.json")
+            ]
+            cleanup.push_async_callback(
+                delete_rabbit_queues, base_settings.broker, base_settings.queue_prefix, names
+            )
+        for cm in stack:
+            cleanup.push_async_exit(cm)
 
 
 class Api:
@@ -191,17 +244,19 @@ class Api:
         self, queue: str, message_id: str, token: str, within: float = 20.0
     ) -> dict[str, Any]:
         """Poll until the message is COMPLETE or ERROR; the record."""
-        import asyncio
+        last: list[dict[str, Any]] = []
 
-        deadline = time.monotonic() + within
-        while True:
+        async def final() -> dict[str, Any] | None:
             resp = await self.get(f"/{queue}/{message_id}", token)
             assert resp.status == 200, await resp.text()
             record: dict[str, Any] = await resp.json()
-            if record["status"] in ("COMPLETE", "ERROR"):
-                return record
-            assert time.monotonic() < deadline, f"not final in {within}s: {record}"
-            await asyncio.sleep(0.05)
+            last[:] = [record]
+            return record if record["status"] in ("COMPLETE", "ERROR") else None
+
+        record: dict[str, Any] = await wait_until(
+            final, f"/{queue}/{message_id} to be final", within, detail=lambda: last
+        )
+        return record
 
 
 @pytest.fixture

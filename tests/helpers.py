@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import inspect
 import json
 import os
 import shutil
@@ -21,11 +22,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import aiohttp
 from aiohttp import web
@@ -34,6 +35,7 @@ TESTS_DIR = Path(__file__).parent
 QUEUES_DIR = TESTS_DIR / "queues"
 EXTRA_DIR = TESTS_DIR / "extra_queues"
 SEED_HANDLERS_DIR = TESTS_DIR.parent / "handlers"
+T = TypeVar("T")
 
 RECORD_FIELDS = frozenset(
     {
@@ -140,12 +142,80 @@ def assert_record(record: Any, queue: str) -> None:
     assert parse_ts(record["created_at"]) <= parse_ts(record["updated_at"])
 
 
-async def wait_until(predicate: Callable[[], bool], what: str, within: float = 20.0) -> None:
-    """Poll ``predicate`` until true; fail after ``within`` seconds."""
+# --- waiting -----------------------------------------------------------------------------
+
+
+def _timed_out(what: str, within: float, last: object, detail: Callable[[], object] | None) -> str:
+    message = f"timed out after {within:g} s waiting for {what} (last result: {last!r})"
+    return f"{message}\n{detail()}" if detail is not None else message
+
+
+@overload
+async def wait_until(
+    predicate: Callable[[], Coroutine[Any, Any, T | None]],
+    what: str,
+    within: float = 20.0,
+    *,
+    interval: float = 0.05,
+    detail: Callable[[], object] | None = None,
+) -> T: ...
+
+
+@overload
+async def wait_until(
+    predicate: Callable[[], T | None],
+    what: str,
+    within: float = 20.0,
+    *,
+    interval: float = 0.05,
+    detail: Callable[[], object] | None = None,
+) -> T: ...
+
+
+async def wait_until(
+    predicate: Callable[[], Any],
+    what: str,
+    within: float = 20.0,
+    *,
+    interval: float = 0.05,
+    detail: Callable[[], object] | None = None,
+) -> Any:
+    """Call ``predicate`` (a function or a coroutine function) every ``interval`` s until it
+    returns something truthy; return that value (typed without ``None``).
+
+    After ``within`` s fail with an AssertionError naming ``what`` was awaited, the last result,
+    and ``detail()`` if given (e.g. a process log). The predicate is always called at least
+    once, and may itself raise to fail early (e.g. when the process it watches died).
+    """
     deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(_timed_out(what, within, result, detail))
+        await asyncio.sleep(interval)
+
+
+def wait_until_sync(
+    predicate: Callable[[], T | None],
+    what: str,
+    within: float = 20.0,
+    *,
+    interval: float = 0.05,
+    detail: Callable[[], object] | None = None,
+) -> T:
+    """:func:`wait_until` for synchronous tests (blocks the thread between calls)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(_timed_out(what, within, result, detail))
+        time.sleep(interval)
 
 
 # --- hand-made tokens ------------------------------------------------------------------
@@ -319,16 +389,14 @@ class ServeProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_healthy(self, within: float = 30.0) -> None:
-        deadline = time.monotonic() + within
-        while True:
+        def healthy() -> bool:
             assert self.proc.poll() is None, f"serve exited early:\n{self.log()}"
             try:
-                if http_call("GET", f"{self.url}/healthz", timeout=1)[0] == 200:
-                    return
+                return http_call("GET", f"{self.url}/healthz", timeout=1)[0] == 200
             except OSError:
-                pass
-            assert time.monotonic() < deadline, f"serve not healthy:\n{self.log()}"
-            time.sleep(0.05)
+                return False
+
+        wait_until_sync(healthy, "serve to answer /healthz", within, detail=self.log)
 
     def wait_exit(self, within: float) -> int:
         try:

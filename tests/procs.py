@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers import wait_until_sync
 from tests.services import free_port
 
 
@@ -44,13 +44,14 @@ class Proc:
 
     def wait_for_log(self, needle: str, within: float = 30.0) -> None:
         """Block until ``needle`` appears in the log; fail if the process dies first."""
-        deadline = time.monotonic() + within
-        while needle not in self.text():
-            if not self.alive():
-                raise AssertionError(f"process exited ({self.popen.returncode}):\n{self.text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} not logged in {within}s:\n{self.text()}")
-            time.sleep(0.05)
+
+        def logged() -> bool:
+            if needle in self.text():
+                return True
+            assert self.alive(), f"process exited ({self.popen.returncode}):\n{self.text()}"
+            return False
+
+        wait_until_sync(logged, f"{needle!r} in the log", within, detail=self.text)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.alive():

@@ -8,7 +8,8 @@ import uuid
 from shared.delivery.inprocess import InProcessDelivery
 from shared.delivery.rabbitmq import RabbitDelivery
 from shared.ports import Delivered
-from tests.services import delete_rabbit_queues, require_rabbitmq
+from tests.brokers import RabbitNode
+from tests.services import delete_rabbit_queues, queue_prefix
 
 
 async def test_in_process_publishes_all_or_reports_all_failed() -> None:
@@ -20,9 +21,9 @@ async def test_in_process_publishes_all_or_reports_all_failed() -> None:
     assert await delivery.publish_many("q", ["d", "e"]) == {"d", "e"}
 
 
-async def test_rabbitmq_confirms_every_message_and_reports_returns() -> None:
-    url = require_rabbitmq()
-    prefix = f"test.{uuid.uuid4().hex[:10]}."
+async def test_rabbitmq_confirms_every_message_and_reports_returns(rabbitmq: RabbitNode) -> None:
+    url = rabbitmq.url
+    prefix = queue_prefix()
     delivery = RabbitDelivery(url, prefix=prefix)
     ids = [str(uuid.uuid4()) for _ in range(25)]
     got: asyncio.Queue[str] = asyncio.Queue()

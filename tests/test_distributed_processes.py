@@ -1,44 +1,43 @@
 """Distributed mode with real processes: a gateway and consumer daemons on RabbitMQ and the
 MongoDB wire server, killed with real signals.
 
-Every test uses its own queue prefix and database. The RabbitMQ management API
-(127.0.0.1:15672) is used to see what an operator sees.
+Every test uses its own queue prefix and database. What an operator sees of RabbitMQ is read
+with passive declares and ``rabbitmqctl list_*``; the outage test stops and starts the
+session's private RabbitMQ node, never the shared one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import pytest
 
+from tests.brokers import PrivateRabbit, RabbitNode
 from tests.conftest import HS_SECRET, Api, Keys
+from tests.helpers import wait_until
 from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, port_open, require_rabbitmq, unavailable
+from tests.services import delete_rabbit_queues, queue_prefix
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 CONSUMER_FLAGS = ["--sweep-interval-seconds", "1", "--grace-seconds", "5"]
-MANAGEMENT = "http://127.0.0.1:15672/api"
-GUEST = {"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()}
 
 
 @dataclass
 class Cluster:
-    """Flags shared by the processes of one test, and the processes started."""
+    """Flags shared by the processes of one test, the broker they use, the processes started."""
 
     tmp: Path
     flags: list[str]
     prefix: str
+    rabbitmq: RabbitNode
     procs: list[Proc] = field(default_factory=list)
 
     def gateway(self) -> tuple[Proc, str]:
@@ -61,17 +60,18 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, queues_dir: Path, mongo_url: str) -> Iterator[Cluster]:
-    broker = require_rabbitmq()
-    unique = uuid.uuid4().hex[:10]
-    prefix = f"ptest.{unique}."
+def cluster(
+    tmp_path: Path, queues_dir: Path, mongo_url: str, rabbitmq: RabbitNode
+) -> Iterator[Cluster]:
+    broker = rabbitmq.url
+    prefix = queue_prefix("ptest")
     flags = [
         "--broker",
         broker,
         "--store",
         mongo_url,
         "--mongo-database",
-        f"p_{unique}",
+        f"p_{uuid.uuid4().hex[:10]}",
         "--queue-prefix",
         prefix,
         "--handlers",
@@ -83,7 +83,7 @@ def cluster(tmp_path: Path, queues_dir: Path, mongo_url: str) -> Iterator[Cluste
         "--delivery-limit",
         "2",
     ]
-    made = Cluster(tmp_path, flags, prefix)
+    made = Cluster(tmp_path, flags, prefix, rabbitmq)
     try:
         yield made
     finally:
@@ -100,45 +100,21 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-async def management(session: aiohttp.ClientSession, path: str) -> Any:
-    if not port_open("127.0.0.1", 15672):
-        unavailable("the RabbitMQ management API is not on 127.0.0.1:15672")
-    async with session.get(f"{MANAGEMENT}{path}", headers=GUEST) as resp:
-        assert resp.status == 200, await resp.text()
-        return await resp.json()
+async def connection_names(rabbitmq: RabbitNode) -> set[str]:
+    """The ``connection_name`` of every client connected to ``rabbitmq``."""
+    rows = await rabbitmq.listed("connections", "client_properties")
+    return {
+        str(value)
+        for row in rows
+        for key, _, value in row["client_properties"]
+        if key == "connection_name"
+    }
 
 
-async def queue_stats(
-    session: aiohttp.ClientSession, queue: str, messages: int | None = None
-) -> Any:
-    """The management API's view of ``queue`` once its statistics are in (they lag)."""
-
-    async def fetch() -> Any:
-        stats = await management(session, f"/queues/%2F/{quote(queue, safe='')}")
-        if "consumers" not in stats or "messages" not in stats:
-            return None
-        if messages is not None and stats["messages"] != messages:
-            return None
-        return stats
-
-    return await wait_until(fetch, 20, f"management statistics of {queue}")
-
-
-async def wait_until(check: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
-
-
-async def rabbitmqctl(command: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
-    assert await proc.wait() == 0, f"rabbitmqctl {command} failed"
+async def holds_no_message(rabbitmq: RabbitNode, queue: str) -> bool:
+    """No message on ``queue``, ready or delivered and not yet acknowledged."""
+    row = await rabbitmq.queue_info(queue, "messages")
+    return row is not None and row["messages"] == 0
 
 
 def runs(log: Path) -> list[tuple[str, int, int]]:
@@ -176,15 +152,11 @@ async def test_three_consumers_share_300_messages_exactly_once(
     pids = {pid for _, pid, _ in runs(log)}
     assert pids == {c.pid for c in consumers}, "every consumer should have done part"
 
-    queue = await queue_stats(session, cluster.prefix + "runlog")
-    assert queue["consumers"] == 3
-    assert queue["arguments"]["x-queue-type"] == "quorum"
-    dead = await queue_stats(session, cluster.prefix + "runlog.dead")
-    assert dead["messages"] == 0
-    names = {
-        c["client_properties"].get("connection_name", "")
-        for c in await management(session, "/connections")
-    }
+    main = cluster.prefix + "runlog"
+    assert (await cluster.rabbitmq.counts(main)).consumers == 3
+    assert await cluster.rabbitmq.queue_info(main, "type") == {"name": main, "type": "quorum"}
+    assert (await cluster.rabbitmq.counts(main + ".dead")).messages == 0
+    names = await connection_names(cluster.rabbitmq)
     for proc in consumers:
         assert any(str(proc.pid) in name for name in names), names
 
@@ -198,7 +170,7 @@ async def test_consumer_killed_mid_handler_is_rerun_elsewhere(
     token = keys.token(["tester"])
     log = cluster.tmp / "runs.log"
     mid = await api.push("runlog", {"log": str(log), "seconds": 30}, token)
-    await wait_until(lambda: asyncio.sleep(0, runs(log)), 20, "the handler to start")
+    await wait_until(lambda: runs(log), "the handler to start")
     assert runs(log)[0][1] == first.pid
     second = cluster.consumer()
     first.kill()
@@ -215,26 +187,25 @@ async def test_poison_message_is_dead_lettered_and_marked_error(
     api = Api(session, url, keys)
     token = keys.token(["tester"])
     mid = await api.push("poison", {}, token)
-    deadline = time.monotonic() + 90
-    record: dict[str, Any] = {}
     # Like an orchestrator, restart the consumer whenever the poison message kills it.
-    consumer = cluster.consumer("--queues", "poison")
-    while time.monotonic() < deadline:
-        resp = await api.get(f"/poison/{mid}", token)
-        record = await resp.json()
+    consumer = [cluster.consumer("--queues", "poison")]
+
+    async def marked_error() -> dict[str, Any] | None:
+        record: dict[str, Any] = await (await api.get(f"/poison/{mid}", token)).json()
         if record["status"] == "ERROR":
-            break
-        if not consumer.alive():
-            consumer = cluster.consumer("--queues", "poison")
-        await asyncio.sleep(0.3)
-    assert record["status"] == "ERROR", record
+            return record
+        if not consumer[0].alive():
+            consumer[0] = cluster.consumer("--queues", "poison")
+        return None
+
+    record = await wait_until(marked_error, "the poison message to be ERROR", 90, interval=0.3)
     assert record["error"]["type"] == "DeliveryLimitExceeded"
-    dead = await wait_until(
-        lambda: queue_stats(session, cluster.prefix + "poison.dead", messages=1),
-        20,
-        "the dead-letter queue to show the message",
-    )
-    assert dead["messages"] == 1
+    dead = cluster.prefix + "poison.dead"
+
+    async def dead_lettered() -> bool:
+        return (await cluster.rabbitmq.counts(dead)).messages == 1
+
+    await wait_until(dead_lettered, "the dead-letter queue to hold the message")
     # A dead-lettered message is redrivable like any ERROR message (admin roles only).
     writer = await api.post(f"poison/{mid}/retry", None, token)
     assert writer.status == 403
@@ -244,9 +215,12 @@ async def test_poison_message_is_dead_lettered_and_marked_error(
     assert (await redriven.json())["status"] == "PENDING"
 
 
+@pytest.mark.parametrize("rabbitmq", ["private"], indirect=True)  # a broker it may stop
 async def test_rabbitmq_outage_gives_503_then_everything_accepted_completes(
     cluster: Cluster, keys: Keys, session: aiohttp.ClientSession
 ) -> None:
+    broker = cluster.rabbitmq
+    assert isinstance(broker, PrivateRabbit)
     _, url = cluster.gateway()
     cluster.consumer()
     api = Api(session, url, keys)
@@ -272,20 +246,11 @@ async def test_rabbitmq_outage_gives_503_then_everything_accepted_completes(
 
     pusher = asyncio.create_task(client())
     try:
-        await asyncio.sleep(1)
-        await rabbitmqctl("stop_app")
-        try:
-            await asyncio.sleep(4)
-            during = statuses[503]
-            assert during > 0, statuses
-        finally:
-            await rabbitmqctl("start_app")
-        restarted = time.monotonic()
+        await wait_until(lambda: len(accepted) >= 5, "pushes accepted before the outage")
+        async with broker.outage():
+            await wait_until(lambda: statuses[503], "503s while RabbitMQ is down", 15)
         before = len(accepted)
-        await wait_until(
-            lambda: asyncio.sleep(0, len(accepted) > before + 5), 15, "the gateway to accept again"
-        )
-        assert time.monotonic() - restarted <= 15
+        await wait_until(lambda: len(accepted) > before + 5, "the gateway to accept again", 15)
     finally:
         stop.set()
         await pusher
@@ -334,18 +299,21 @@ async def test_duplicate_delivery_waits_for_a_live_lease_instead_of_running_twic
     token = keys.token(["tester"])
     log = cluster.tmp / "runs.log"
     mid = await api.push("runlog", {"log": str(log), "seconds": 8}, token)
-    await wait_until(lambda: asyncio.sleep(0, runs(log)), 20, "the handler to start")
-    duplicate = RabbitDelivery(require_rabbitmq(), prefix=cluster.prefix, delivery_limit=2)
+    await wait_until(lambda: runs(log), "the handler to start")
+    duplicate = RabbitDelivery(cluster.rabbitmq.url, prefix=cluster.prefix, delivery_limit=2)
     await duplicate.open(["runlog"])
     await duplicate.publish("runlog", mid)
     await duplicate.close()
     record = await api.wait_final("runlog", mid, token, within=60)
     assert record["status"] == "COMPLETE"
     assert record["attempts"] == 1
-    await asyncio.sleep(2)  # give the duplicate time to be (wrongly) run
+    # Once the duplicate is acknowledged its consumer is done with it: had it (wrongly) run
+    # the handler, it would have logged a second run before acking.
+    main = cluster.prefix + "runlog"
+    await wait_until(
+        lambda: holds_no_message(cluster.rabbitmq, main), "the duplicate delivery to be acked"
+    )
     assert len(runs(log)) == 1
-    queue = await queue_stats(session, cluster.prefix + "runlog", messages=0)
-    assert queue["messages"] == 0, "the duplicate delivery should have been acked"
 
 
 async def test_consumer_sigterm_requeues_unfinished_work_and_exits_0(
@@ -359,7 +327,7 @@ async def test_consumer_sigterm_requeues_unfinished_work_and_exits_0(
     quick = await api.push("runlog", {"log": str(log), "seconds": 0}, token)
     assert (await api.wait_final("runlog", quick, token))["status"] == "COMPLETE"
     slow = await api.push("runlog", {"log": str(log), "seconds": 30}, token)
-    await wait_until(lambda: asyncio.sleep(0, len(runs(log)) == 2), 20, "the slow handler")
+    await wait_until(lambda: len(runs(log)) == 2, "the slow handler to start")
     assert await asyncio.to_thread(first.stop) == 0
     record = await (await api.get(f"/runlog/{slow}", token)).json()
     assert record["status"] == "PENDING", record

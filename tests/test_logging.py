@@ -21,6 +21,7 @@ from tests.helpers import (
     add_queue,
     clean_env,
     error_list,
+    wait_until_sync,
 )
 
 SECRET = "logging-test-secret-" + "s" * 40
@@ -124,10 +125,9 @@ def test_serve_log_format_json(tmp_path: Path, queues_dir: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
             message_id = json.loads(resp.read())["id"]
-        deadline = time.monotonic() + 20
-        while "outcome=" not in proc.log():
-            assert time.monotonic() < deadline, proc.log()
-            time.sleep(0.05)
+        wait_until_sync(
+            lambda: "outcome=" in proc.log(), "the outcome to be logged", detail=proc.log
+        )
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.wait_exit(30) == 0, proc.log()
     finally:

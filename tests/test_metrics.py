@@ -6,19 +6,28 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.serve import Served
 from shared.metrics import Metrics
-from shared.records import Status
+from shared.records import Status, utcnow
 from tests.conftest import Api, StartConveyor
-from tests.helpers import QUEUES_DIR, clean_env, error_list, free_port
+from tests.helpers import (
+    QUEUES_DIR,
+    clean_env,
+    error_list,
+    free_port,
+    parse_ts,
+    wait_until,
+    wait_until_sync,
+)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -81,15 +90,31 @@ async def test_queue_depth_and_oldest_age_are_cached(
     first = await scrape(api)
     assert value(first, "conveyor_queue_depth", queue="slow") == 0
     tester = api.keys.token(["tester"])
-    for n in range(3):  # one runs (concurrency 1), the others wait PENDING
-        await api.push("slow", {"seconds": 30, "n": n}, tester)
+    # One runs (concurrency 1), the others wait PENDING.
+    ids = [await api.push("slow", {"seconds": 30, "n": n}, tester) for n in range(3)]
     cached = await scrape(api)  # within the cache period: the depth read before the pushes
     assert value(cached, "conveyor_queue_depth", queue="slow") == 0
+
+    async def record(message_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await (await api.get(f"/slow/{message_id}", tester)).json()
+        return found
+
+    async def first_running() -> bool:
+        return bool((await record(ids[0]))["status"] == "INPROGRESS")
+
+    await wait_until(first_running, "the first slow message to start")
     served.runtime.metrics.cache_seconds = 0
+    before = utcnow()  # whole milliseconds, like the time the metric is computed at
     fresh = await scrape(api)
-    assert value(fresh, "conveyor_queue_depth", queue="slow") >= 2
-    assert value(fresh, "conveyor_oldest_pending_age_seconds", queue="slow") >= 0
-    assert value(fresh, "conveyor_handlers_in_flight", queue="slow") <= 1
+    after = datetime.now(UTC)
+    records = [await record(message_id) for message_id in ids]
+    assert [r["status"] for r in records] == ["INPROGRESS", "PENDING", "PENDING"], records
+    assert value(fresh, "conveyor_queue_depth", queue="slow") == 2
+    assert value(fresh, "conveyor_handlers_in_flight", queue="slow") == 1
+    # The oldest PENDING message is the second one pushed; its age at the scrape:
+    oldest = parse_ts(records[1]["created_at"])
+    age = value(fresh, "conveyor_oldest_pending_age_seconds", queue="slow")
+    assert (before - oldest).total_seconds() <= age <= (after - oldest).total_seconds(), age
 
 
 def test_retries_and_dead_letters_are_exposed() -> None:
@@ -123,16 +148,18 @@ def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
+
+            def scraped() -> tuple[int, str] | None:
                 assert proc.poll() is None, log_path.read_text()
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
-                        status, text = r.status, r.read().decode()
-                    break
+                        return r.status, r.read().decode()
                 except OSError:
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.05)
+                    return None
+
+            status, text = wait_until_sync(
+                scraped, f"the consumer's metrics on :{port}", 30, detail=log_path.read_text
+            )
             assert status == 200
             samples = parse(text)
             assert value(samples, "conveyor_queue_depth", queue="echo") == 0

@@ -1,8 +1,9 @@
 """Integration tests of ``shared.delivery.rabbitmq`` against a real RabbitMQ.
 
-Each test uses its own queue prefix (``test.<hex>.``) and deletes its queues at the end.
-Inspection goes through a plain aio-pika connection; the reconnect test (``slow``) stops and
-restarts the broker application with ``rabbitmqctl``.
+Each test uses its own queue prefix (:func:`tests.services.queue_prefix`) and deletes its
+queues at the end, passed or failed. Inspection goes through a plain aio-pika connection and
+``rabbitmqctl list_*``; the reconnect test (``slow``) stops and restarts the application of
+the session's private RabbitMQ node (``rabbitmqctl stop_app``/``start_app``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
-import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -24,9 +22,9 @@ from aio_pika.exceptions import ChannelPreconditionFailed
 
 from shared.delivery.rabbitmq import RabbitDelivery
 from shared.ports import Delivered, DeliveryUnavailable
-from tests.services import require_rabbitmq
-
-RABBITMQCTL = shutil.which("rabbitmqctl")
+from tests.brokers import PrivateRabbit, RabbitNode
+from tests.helpers import wait_until
+from tests.services import queue_prefix
 
 
 class Inbox:
@@ -49,9 +47,12 @@ class Inbox:
 class Env:
     """Deliveries under one unique prefix, an inspection connection, and cleanup."""
 
-    def __init__(self, url: str, admin: AbstractConnection, channel: AbstractChannel) -> None:
-        self.url = url
-        self.prefix = f"test.{uuid.uuid4().hex[:10]}."
+    def __init__(
+        self, rabbitmq: RabbitNode, admin: AbstractConnection, channel: AbstractChannel
+    ) -> None:
+        self.rabbitmq = rabbitmq
+        self.url = rabbitmq.url
+        self.prefix = queue_prefix()
         self.admin = admin
         self.channel = channel
         self.names: set[str] = set()
@@ -75,14 +76,11 @@ class Env:
     async def get(self, queue: str, wait: float = 5.0) -> AbstractIncomingMessage:
         """Take (and ack) one message from the RabbitMQ queue ``queue``, waiting for it."""
         declared = await self.channel.declare_queue(queue, passive=True)
-        deadline = time.monotonic() + wait
-        while True:
-            message = await declared.get(fail=False)
-            if message is not None:
-                await message.ack()
-                return message
-            assert time.monotonic() < deadline, f"nothing arrived on {queue}"
-            await asyncio.sleep(0.1)
+        message: AbstractIncomingMessage = await wait_until(
+            lambda: declared.get(fail=False), f"a message on {queue}", wait, interval=0.1
+        )
+        await message.ack()
+        return message
 
     async def reconnect_admin(self) -> None:
         """A fresh inspection connection (after a broker restart killed the old one)."""
@@ -92,19 +90,21 @@ class Env:
         self.channel = await self.admin.channel()
 
     async def cleanup(self) -> None:
-        for delivery in self.deliveries:
-            await delivery.close()
-        for name in self.names:
-            for queue in (self.prefix + name, self.prefix + name + ".dead"):
-                await self.channel.queue_delete(queue)
-        await self.channel.exchange_delete(self.prefix + "events")  # completion events
+        """Close the deliveries, then delete every queue and exchange this test declared
+        (each step even if an earlier one failed)."""
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self.channel.exchange_delete, self.prefix + "events")
+            for name in self.names:
+                for queue in (self.prefix + name, self.prefix + name + ".dead"):
+                    stack.push_async_callback(self.channel.queue_delete, queue)
+            for delivery in self.deliveries:
+                stack.push_async_callback(delivery.close)
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[Env]:
-    url = require_rabbitmq()
-    admin = await aio_pika.connect(url)
-    env = Env(url, admin, await admin.channel())
+async def env(rabbitmq: RabbitNode) -> AsyncIterator[Env]:
+    admin = await aio_pika.connect(rabbitmq.url)
+    env = Env(rabbitmq, admin, await admin.channel())
     try:
         yield env
     finally:
@@ -112,15 +112,6 @@ async def env() -> AsyncIterator[Env]:
             await env.cleanup()
         finally:
             await env.admin.close()
-
-
-def rabbitmqctl(*args: str) -> str:
-    if RABBITMQCTL is None:
-        pytest.skip("rabbitmqctl is not on PATH")
-    done = subprocess.run(
-        [RABBITMQCTL, *args], check=True, capture_output=True, text=True, timeout=120
-    )
-    return done.stdout
 
 
 async def test_open_declares_quorum_queues_with_limit_and_dead_letter(env: Env) -> None:
@@ -144,14 +135,11 @@ async def test_open_declares_quorum_queues_with_limit_and_dead_letter(env: Env) 
             name, durable=True, arguments={**expected, "x-delivery-limit": 3}
         )
     env.channel = await env.admin.channel()
-    if RABBITMQCTL is not None:
-        listed = json.loads(
-            rabbitmqctl("list_queues", "-q", "--formatter", "json", "name", "type", "arguments")
-        )
-        mine = {q["name"]: q for q in listed if q["name"].startswith(env.prefix)}
-        assert set(mine) == {name, name + ".dead"}
-        assert {key: value for key, _, value in mine[name]["arguments"]} == expected
-        assert mine[name]["type"] == mine[name + ".dead"]["type"] == "quorum"
+    listed = await env.rabbitmq.listed("queues", "name", "type", "arguments")
+    mine = {q["name"]: q for q in listed if q["name"].startswith(env.prefix)}
+    assert set(mine) == {name, name + ".dead"}
+    assert {key: value for key, _, value in mine[name]["arguments"]} == expected
+    assert mine[name]["type"] == mine[name + ".dead"]["type"] == "quorum"
 
 
 async def test_publish_consume_ack_roundtrip(env: Env) -> None:
@@ -219,9 +207,9 @@ async def test_delivery_limit_dead_letters_after_limit_deliveries(env: Env, how:
             await consumer.close()
             consumer, inbox = await env.delivery(["limited"], delivery_limit=3), Inbox()
             await consumer.consume(["limited"], inbox, prefetch=1)
-    await inbox.nothing(1.0)
-    assert counts == [0, 1, 2]  # delivery_limit 3: exactly three deliveries
+    assert counts == [0, 1, 2]  # delivery_limit 3: exactly three deliveries...
     dead = await env.get(env.prefix + "limited.dead")
+    await inbox.nothing(0.1)  # ...and no fourth: a dead-lettered message is delivered no more
     assert json.loads(dead.body)["id"] == "doomed"
     assert dead.headers["x-first-death-reason"] == "delivery_limit"
     assert await env.depth(env.prefix + "limited") == 0
@@ -331,31 +319,30 @@ async def test_unreachable_broker_fails_open() -> None:
 async def test_connections_are_named(env: Env) -> None:
     delivery = await env.delivery(["named"], name=f"conveyor-{env.prefix}")
     await delivery.consume(["named"], Inbox(), prefetch=1)
-    if RABBITMQCTL is None:
-        pytest.skip("rabbitmqctl is not on PATH")
-    listed = rabbitmqctl("list_connections", "-q", "client_properties")
+    listed = await env.rabbitmq.actl("list_connections", "-q", "client_properties")
     assert delivery.connection_name("publish") in listed
     assert delivery.connection_name("consume") in listed
-    consumers = rabbitmqctl("list_consumers", "-q", "consumer_tag")
+    consumers = await env.rabbitmq.actl("list_consumers", "-q", "consumer_tag")
     assert f"{delivery.connection_name('consume')}/named" in consumers
 
 
-async def _eventually_publish(delivery: RabbitDelivery, message_id: str, within: float) -> float:
-    started = time.monotonic()
-    while True:
+async def _eventually_publish(delivery: RabbitDelivery, message_id: str, within: float) -> None:
+    async def published() -> bool:
         try:
             await delivery.publish("rc", message_id)
-            return time.monotonic() - started
         except DeliveryUnavailable:
-            assert time.monotonic() - started < within, "publish did not recover"
-            await asyncio.sleep(0.25)
+            return False
+        return True
+
+    await wait_until(published, "a publish to succeed again", within, interval=0.25)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("rabbitmq", ["private"], indirect=True)  # a broker it may stop
 async def test_reconnects_after_broker_restart(env: Env) -> None:
-    if RABBITMQCTL is None:
-        pytest.skip("rabbitmqctl is not on PATH")
+    broker = env.rabbitmq
+    assert isinstance(broker, PrivateRabbit)
     gateway = await env.delivery(["rc"])
     consumer = await env.delivery(["rc"])
     inbox = Inbox()
@@ -367,8 +354,8 @@ async def test_reconnects_after_broker_restart(env: Env) -> None:
     leaving = await env.delivery(["rc"])
     await leaving.consume(["rc"], Inbox(), prefetch=1)
     try:
-        await asyncio.to_thread(rabbitmqctl, "stop_app")
-        await asyncio.sleep(0.5)
+        await broker.stop_app()
+        await asyncio.sleep(0.5)  # for the clients to see their connections close
         started = time.monotonic()
         with pytest.raises(DeliveryUnavailable):
             await gateway.publish("rc", "during")
@@ -380,16 +367,19 @@ async def test_reconnects_after_broker_restart(env: Env) -> None:
         await leaving.close()
         assert time.monotonic() - started < 1.0, "while disconnected nothing may wait"
     finally:
-        await asyncio.to_thread(rabbitmqctl, "start_app")
+        await broker.start_app()
         await env.reconnect_admin()
-    took = await _eventually_publish(gateway, "after", within=15)
+    await _eventually_publish(gateway, "after", within=15)
     await gateway.ping()
     seen: dict[str, int] = {}
-    deadline = time.monotonic() + 15
-    while not {"after", "in-flight"} <= seen.keys():
-        got = await inbox.next(wait=max(0.1, deadline - time.monotonic()))
-        seen[got.message_id] = got.delivery_count
-        await got.ack()
+
+    async def both_redelivered() -> bool:
+        with contextlib.suppress(TimeoutError):
+            got = await inbox.next(wait=0.5)
+            seen[got.message_id] = got.delivery_count
+            await got.ack()
+        return {"after", "in-flight"} <= seen.keys()
+
+    await wait_until(both_redelivered, "'after' and 'in-flight' to arrive", 15, interval=0)
     assert seen["in-flight"] >= 1  # its channel died unsettled: a return, then redelivered
     await inbox.nothing()
-    print(f"publish recovered {took:.1f}s after start_app; redeliveries {seen}")

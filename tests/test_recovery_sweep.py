@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from conveyor.serve import Served
 from shared.ports import MessageRef
 from shared.records import ErrorInfo, MessageRecord, utcnow
 from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue
+from tests.helpers import add_queue, wait_until, wait_until_sync
 from tests.services import WIRE_SCRIPT, free_port, mongo_python, port_open, unavailable
 
 pytestmark = [
@@ -114,10 +113,13 @@ class WireServer:
     def start(self) -> None:
         args = [self.python, str(WIRE_SCRIPT), "--port", str(self.port), "--sqlite", str(self.path)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=sys.stderr)
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", self.port, 0.2):
-            assert self.proc.poll() is None and time.monotonic() < deadline, "wire server down"
-            time.sleep(0.05)
+        proc = self.proc
+
+        def up() -> bool:
+            assert proc.poll() is None, "the wire server exited"
+            return port_open("127.0.0.1", self.port, 0.2)
+
+        wait_until_sync(up, "the wire server to listen", 30)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -154,16 +156,10 @@ async def test_a_consumer_that_cannot_renew_its_lease_stops_the_handler_and_writ
     token = api.keys.token(["tester"])
     log = tmp_path / "spans.log"
     message_id = await api.push("spanlog", {"log": str(log), "seconds": 6}, token)
-    deadline = time.monotonic() + 15
-    while not (log.exists() and log.read_text()):
-        assert time.monotonic() < deadline, "the handler never started"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: log.exists() and log.read_text(), "the handler to start", 15)
 
     wire.stop()  # longer than the lease: the consumer cannot renew
-    stopped = time.monotonic()
-    while "cancelled" not in log.read_text():
-        assert time.monotonic() - stopped < 3 * lease, "the handler ran on without its lease"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: "cancelled" in log.read_text(), "the handler to stop", 3 * lease)
     await asyncio.sleep(lease)
     wire.start()
 

@@ -27,6 +27,7 @@ from shared.delivery.rabbitmq import RabbitDelivery
 from shared.ports import Delivered, Delivery
 from shared.registry import Registry, load_registry
 from shared.reload import merge
+from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
     ServeProcess,
@@ -38,10 +39,11 @@ from tests.helpers import (
     http_call,
     touch,
     wait_until,
+    wait_until_sync,
     write_json,
 )
 from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, require_rabbitmq
+from tests.services import delete_rabbit_queues, queue_prefix, require_rabbitmq
 
 RELOAD_DIR = Path(__file__).with_name("reload_queues")
 INTERVAL = 0.2
@@ -75,25 +77,23 @@ async def run(api: Api, queue: str, body: Any, token: str) -> dict[str, Any]:
 
 async def until_version(api: Api, queue: str, token: str, version: int) -> None:
     """Push messages until one completes with ``version`` (the reload is applied)."""
-    deadline = time.monotonic() + 20
-    while True:
+
+    async def served() -> bool:
         record = await run(api, queue, {}, token)
         assert record["status"] == "COMPLETE", record
-        if record["result"] == {"version": version}:
-            return
-        assert time.monotonic() < deadline, f"version {version} never served: {record}"
-        await asyncio.sleep(0.05)
+        return bool(record["result"] == {"version": version})
+
+    await wait_until(served, f"/{queue} to run version {version}")
 
 
 async def until_status(api: Api, queue: str, token: str, status: int) -> None:
     """POST ``{}`` until the answer is ``status``."""
-    deadline = time.monotonic() + 20
-    while True:
+
+    async def answered() -> int | None:
         resp = await api.post(queue, {}, token)
-        if resp.status == status:
-            return
-        assert time.monotonic() < deadline, f"POST /{queue} never {status}: {resp.status}"
-        await asyncio.sleep(0.05)
+        return resp.status if resp.status == status else None
+
+    await wait_until(answered, f"POST /{queue} to answer {status}")
 
 
 async def until_logged(caplog: pytest.LogCaptureFixture, text: str, since: int) -> None:
@@ -297,14 +297,20 @@ def process_result(proc: ServeProcess, queue: str) -> Any:
     tok = jwt.encode(claims(["tester"], ttl=600), SECRET, algorithm="HS256")
     status, record = http_call("POST", f"{proc.url}/{queue}", {}, tok)
     assert status == 201, (status, record, proc.log())
-    deadline = time.monotonic() + 20
-    while True:
-        status, record = http_call("GET", f"{proc.url}/{queue}/{record['id']}", token=tok)
+    return wait_final(proc.url, queue, record["id"], tok, proc.log)["result"]
+
+
+def wait_final(
+    url: str, queue: str, message_id: str, tok: str, log: Callable[[], str]
+) -> dict[str, Any]:
+    """Poll ``GET {url}/{queue}/{message_id}`` until COMPLETE or ERROR; the record."""
+
+    def final() -> dict[str, Any] | None:
+        status, record = http_call("GET", f"{url}/{queue}/{message_id}", token=tok)
         assert status == 200, (status, record)
-        if record["status"] in ("COMPLETE", "ERROR"):
-            return record["result"]
-        assert time.monotonic() < deadline, f"not final: {record}\n{proc.log()}"
-        time.sleep(0.05)
+        return record if record["status"] in ("COMPLETE", "ERROR") else None
+
+    return wait_until_sync(final, f"/{queue}/{message_id} to be final", 30, detail=log)
 
 
 @pytest.mark.slow
@@ -315,14 +321,16 @@ def test_sighup_reloads_a_serve_process_with_polling_off(
     assert process_result(proc, "ver") == {"version": 1}
     versioned(queues_dir, "ver", 2)
     add_queue(queues_dir, "later", roles=ROLES)
-    time.sleep(1.5)
+    time.sleep(1.5)  # longer than one default polling interval (1 s): it would have reloaded
     assert process_result(proc, "ver") == {"version": 1}, "reloaded without SIGHUP"
 
     proc.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while process_result(proc, "ver") != {"version": 2}:
-        assert time.monotonic() < deadline, f"SIGHUP did not reload:\n{proc.log()}"
-        time.sleep(0.1)
+    wait_until_sync(
+        lambda: process_result(proc, "ver") == {"version": 2},
+        "SIGHUP to reload /ver to version 2",
+        interval=0.1,
+        detail=proc.log,
+    )
     assert process_result(proc, "later")["echo"] == {}
     log = proc.log()
     assert "hot reload (SIGHUP)" in log and "added: later" in log, log
@@ -343,7 +351,7 @@ async def delivery(request: pytest.FixtureRequest) -> AsyncIterator[Delivery]:
         await inprocess.close()
         return
     url = require_rabbitmq()
-    prefix = f"test.{uuid.uuid4().hex[:10]}."
+    prefix = queue_prefix()
     rabbit = RabbitDelivery(url, prefix=prefix)
     try:
         await rabbit.open(names)
@@ -390,13 +398,13 @@ async def test_stop_consuming_some_queues_leaves_the_others(delivery: Delivery) 
 
 @pytest.fixture
 def distributed_procs(
-    tmp_path: Path, queues_dir: Path, mongo_url: str
+    tmp_path: Path, queues_dir: Path, mongo_url: str, rabbitmq: RabbitNode
 ) -> Iterator[tuple[list[str], list[Proc]]]:
     """Flags for gateway/consumer processes (polling off) and the list they are kept in."""
-    broker = require_rabbitmq()
-    unique = uuid.uuid4().hex[:10]
-    prefix = f"ptest.{unique}."
-    flags = ["--broker", broker, "--store", mongo_url, "--mongo-database", f"r_{unique}"]
+    broker = rabbitmq.url
+    prefix = queue_prefix("ptest")
+    database = f"r_{uuid.uuid4().hex[:10]}"
+    flags = ["--broker", broker, "--store", mongo_url, "--mongo-database", database]
     flags += ["--queue-prefix", prefix, "--handlers", str(queues_dir)]
     flags += ["--reload-interval-seconds", "0"]
     procs: list[Proc] = []
@@ -411,7 +419,6 @@ def distributed_procs(
 
 
 @pytest.mark.slow
-@pytest.mark.distributed
 def test_sighup_reloads_gateway_and_consumer_processes(
     distributed_procs: tuple[list[str], list[Proc]], queues_dir: Path, tmp_path: Path
 ) -> None:
@@ -442,12 +449,7 @@ def test_sighup_reloads_gateway_and_consumer_processes(
     status, record = http_call("POST", f"{url}/fresh", {}, tok)
     assert status == 201, (status, record)
     assert http_call("POST", f"{url}/gone", {}, tok)[0] == 404
-    deadline = time.monotonic() + 30
-    while record["status"] not in ("COMPLETE", "ERROR"):
-        assert time.monotonic() < deadline, f"not final: {record}\n{consumer.text()}"
-        time.sleep(0.05)
-        status, record = http_call("GET", f"{url}/fresh/{record['id']}", token=tok)
-        assert status == 200, (status, record)
+    record = wait_final(url, "fresh", record["id"], tok, consumer.text)
     assert (record["status"], record["result"]) == ("COMPLETE", {"version": 2}), record
     assert gateway.alive() and consumer.alive(), "SIGHUP stopped a process"
 
@@ -476,11 +478,11 @@ async def test_an_in_flight_message_keeps_the_expiry_of_the_definition_it_starte
     assert (await api.wait_final("ttl", held, tok))["status"] == "COMPLETE"
 
     # A message finished after the held one, under the new definition, does expire ...
-    fresh = await run(api, "ttl", {}, tok)
+    fresh_id = str((await run(api, "ttl", {}, tok))["id"])
 
-    deadline = time.monotonic() + 20  # result_ttl_seconds 1; the expiry sweep runs every 2 s
-    while (await api.get(f"/ttl/{fresh['id']}", tok)).status != 404:
-        assert time.monotonic() < deadline, "the new definition's 1 s expiry never applied"
-        await asyncio.sleep(0.2)
+    async def fresh_gone() -> bool:  # result_ttl_seconds 1; the expiry sweep runs every 2 s
+        return (await api.get(f"/ttl/{fresh_id}", tok)).status == 404
+
+    await wait_until(fresh_gone, "the new definition's 1 s expiry", interval=0.2)
     # ... the held one, finished earlier, kept the 3600 s of the definition it started with.
     assert (await api.get(f"/ttl/{held}", tok)).status == 200

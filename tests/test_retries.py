@@ -5,25 +5,21 @@ Test queues come from ``tests/retry_queues`` (copied into the test's ``queues_di
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import dataclasses
 import shutil
-import time
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import aiohttp
 import pytest
 
 from conveyor.serve import Served, serving
 from shared.delivery.delays import tier_queue
 from shared.settings import Settings
+from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor
-from tests.helpers import error_list, write_json
+from tests.helpers import error_list, wait_until, write_json
 from tests.test_metrics import parse, value
 
 HANDLERS = Path(__file__).with_name("retry_queues")
@@ -48,15 +44,17 @@ async def wait_for(
     api: Api, queue: str, message_id: str, token: str, check: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """Poll GET until ``check(record)``; the record (fails after 20 s)."""
-    deadline = time.monotonic() + 20
-    while True:
+    last: list[dict[str, Any]] = []
+
+    async def checked() -> dict[str, Any] | None:
         resp = await api.get(f"/{queue}/{message_id}", token)
         assert resp.status == 200, await resp.text()
-        record: dict[str, Any] = await resp.json()
-        if check(record):
-            return record
-        assert time.monotonic() < deadline, record
-        await asyncio.sleep(0.02)
+        last[:] = [await resp.json()]
+        return last[0] if check(last[0]) else None
+
+    what = f"/{queue}/{message_id} to pass {check.__name__}"
+    record: dict[str, Any] = await wait_until(checked, what, interval=0.02, detail=lambda: last)
+    return record
 
 
 def waiting_retry(record: dict[str, Any]) -> bool:
@@ -251,16 +249,15 @@ async def test_redrive_by_system_admin_reruns_an_error(
     assert (await api.wait_final("m", message_id, token))["status"] == "COMPLETE"
 
 
+@pytest.mark.parametrize("mode", ["distributed"], indirect=True)  # RabbitMQ delay queues
 async def test_waiting_retry_is_not_held_by_a_consumer(
-    mode: str,
     queues_dir: Path,
     tmp_path: Path,
     start_conveyor: StartConveyor,
     api_for: Callable[[Served], Api],
+    rabbitmq: RabbitNode,
 ) -> None:
     """RabbitMQ: the waiting retry sits in the delay queue, acked off the main queue."""
-    if mode != "distributed":
-        pytest.skip("RabbitMQ delay queues only")
     add(queues_dir, "w", "asks_retry", max_attempts=2)
     served = await start_conveyor()
     api, token = api_for(served), api_for(served).keys.token(ADMIN)
@@ -269,36 +266,28 @@ async def test_waiting_retry_is_not_held_by_a_consumer(
     main = settings.queue_prefix + "w"
     message_id = await api.push("w", {"delay": 10.5, "log": str(tmp_path / "runs")}, token)
     await wait_for(api, "w", message_id, token, waiting_retry)
-    connection = await aio_pika.connect(settings.broker)
-    async with connection:
-        channel = await connection.channel()
-        delayed = await channel.declare_queue(tier_queue(main, 10_000), passive=True)
-        assert delayed.declaration_result.message_count == 1
-        ready = await channel.declare_queue(main, passive=True)
-        assert ready.declaration_result.message_count == 0
-    # The management API's figures lag a few seconds: poll while the retry still waits.
-    url = "http://127.0.0.1:15672/api/queues/%2F/" + urllib.parse.quote(main, safe="")
-    auth = {"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()}
-    async with aiohttp.ClientSession() as session:
-        while True:
-            async with session.get(url, headers=auth) as resp:
-                assert resp.status == 200, await resp.text()
-                stats = await resp.json()
-            record = await (await api.get(f"/w/{message_id}", token)).json()
-            assert record["status"] == "PENDING", record
-            if stats.get("messages_unacknowledged") == 0 and stats.get("messages") == 0:
-                break
-            await asyncio.sleep(0.2)
+    assert settings.broker == rabbitmq.url
+    assert (await rabbitmq.counts(tier_queue(main, 10_000))).messages == 1
+    assert (await rabbitmq.counts(main)).messages == 0  # ready; unacknowledged ones below
+
+    async def released() -> bool:
+        """No message on the main queue, not even an unacknowledged one (the broker's own
+        figures can lag a little), while the retry still waits."""
+        row = await rabbitmq.queue_info(main, "messages", "messages_unacknowledged")
+        record = await (await api.get(f"/w/{message_id}", token)).json()
+        assert record["status"] == "PENDING", record
+        return row is not None and row["messages"] == row["messages_unacknowledged"] == 0
+
+    await wait_until(released, f"{main} to hold no message", interval=0.2)
     record = await api.wait_final("w", message_id, token)
     assert (record["status"], record["attempts"]) == ("COMPLETE", 2)
 
 
+@pytest.mark.parametrize("mode", ["embedded"], indirect=True)  # start-up recovery
 async def test_restart_honours_the_retry_schedule(
-    mode: str, base_settings: Settings, queues_dir: Path, tmp_path: Path, keys: Any
+    base_settings: Settings, queues_dir: Path, tmp_path: Path, keys: Any
 ) -> None:
     """Embedded: a retry waiting in the store is not run early by start-up recovery."""
-    if mode != "embedded":
-        pytest.skip("embedded start-up recovery")
     add(queues_dir, "r", "asks_retry", max_attempts=2)
     settings = dataclasses.replace(base_settings)
     runs = tmp_path / "runs.log"

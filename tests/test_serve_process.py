@@ -22,6 +22,7 @@ from tests.helpers import (
     conveyor,
     http_call,
     touch,
+    wait_until_sync,
 )
 
 pytestmark = pytest.mark.slow
@@ -70,21 +71,19 @@ def get(proc: ServeProcess, queue: str, message_id: str) -> dict[str, Any]:
 def wait_final(
     proc: ServeProcess, queue: str, message_id: str, within: float = 30
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
+    def final() -> dict[str, Any] | None:
         record = get(proc, queue, message_id)
-        if record["status"] in ("COMPLETE", "ERROR"):
-            return record
-        assert time.monotonic() < deadline, f"not final: {record}\n{proc.log()}"
-        time.sleep(0.05)
+        return record if record["status"] in ("COMPLETE", "ERROR") else None
+
+    return wait_until_sync(final, f"/{queue}/{message_id} to be final", within, detail=proc.log)
 
 
 def wait_for_file(path: Path, proc: ServeProcess, within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not path.exists():
+    def appeared() -> bool:
         assert proc.proc.poll() is None, proc.log()
-        assert time.monotonic() < deadline, f"{path} never appeared\n{proc.log()}"
-        time.sleep(0.02)
+        return path.exists()
+
+    wait_until_sync(appeared, f"{path} to appear", within, detail=proc.log)
 
 
 def serve_args(tmp_path: Path, queues_dir: Path, *extra: str) -> list[str]:
@@ -137,10 +136,11 @@ def test_sigterm_lets_in_flight_handlers_finish_and_exits_0(
 
     first.proc.send_signal(signal.SIGTERM)
     # Release the handlers only once shutdown has counted them as in flight.
-    deadline = time.monotonic() + 20
-    while "for 2 in-flight messages" not in first.log():
-        assert time.monotonic() < deadline, first.log()
-        time.sleep(0.02)
+    wait_until_sync(
+        lambda: "for 2 in-flight messages" in first.log(),
+        "shutdown to count 2 in-flight messages",
+        detail=first.log,
+    )
     touch(release)
     assert first.wait_exit(25) == 0, first.log()
 
@@ -232,10 +232,13 @@ def test_sigterm_drains_the_gateway_before_closing(
         time.sleep(0.3)  # the long poll is registered
         proc.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
-        deadline = signalled + 5
-        while http_call("GET", f"{proc.url}/readyz")[0] != 503:
-            assert time.monotonic() < deadline, proc.log()
-            time.sleep(0.02)
+        wait_until_sync(
+            lambda: http_call("GET", f"{proc.url}/readyz")[0] == 503,
+            "/readyz to answer 503",
+            5,
+            interval=0.02,
+            detail=proc.log,
+        )
         assert time.monotonic() - signalled < 1.5  # at once, not after the drain
         assert push(proc, "echo", {"during": "drain"})  # still served while draining
         status, record = waiting.result(timeout=20)

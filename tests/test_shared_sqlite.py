@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,7 +22,7 @@ from shared.ports import ClaimOutcome
 from shared.records import MessageRecord, utcnow
 from shared.stores.sqlite import SqliteStore, StoreLocked
 from tests.conftest import HS_SECRET, Keys
-from tests.helpers import add_queue
+from tests.helpers import add_queue, wait_until
 from tests.procs import Proc, http_args
 from tests.services import delete_rabbit_queues, require_rabbitmq
 
@@ -119,19 +118,19 @@ async def wait_all_final(
     session: aiohttp.ClientSession, base: str, queue: str, ids: list[str], token: str
 ) -> list[dict[str, object]]:
     headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + 120
     pending = set(ids)
     records: dict[str, dict[str, object]] = {}
-    while pending:
-        assert time.monotonic() < deadline, f"{len(pending)} not final"
+
+    async def all_final() -> bool:
         for message_id in list(pending):
             async with session.get(f"{base}/{queue}/{message_id}", headers=headers) as resp:
                 record = await resp.json()
             if record["status"] in ("COMPLETE", "ERROR"):
                 records[message_id] = record
                 pending.discard(message_id)
-        if pending:
-            await asyncio.sleep(0.3)
+        return not pending
+
+    await wait_until(all_final, "every message to be final", 120, interval=0.3)
     return [records[i] for i in ids]
 
 
@@ -153,10 +152,9 @@ async def test_a_gateway_and_three_consumers_share_one_file(
         ) as resp:
             assert resp.status == 201, await resp.text()
             victim_id = (await resp.json())["id"]
-        deadline = time.monotonic() + 20
-        while not (log.exists() and victim_id in log.read_text()):
-            assert time.monotonic() < deadline, "the long message never started"
-            await asyncio.sleep(0.05)
+        await wait_until(
+            lambda: log.exists() and victim_id in log.read_text(), "the long message to start"
+        )
         runner_pid = int(log.read_text().split()[1])
         victim = next(p for p in consumers if p.pid == runner_pid)
         victim.kill()

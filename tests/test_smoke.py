@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import pytest
 
 from conveyor.serve import Served
+from tests.brokers import RabbitNode
 from tests.conftest import QUEUES_DIR, Api, StartConveyor
-from tests.services import delete_rabbit_queues, require_rabbitmq
+from tests.services import delete_rabbit_queues, queue_prefix
 
 
 async def test_push_and_complete(api: Api) -> None:
@@ -34,14 +34,13 @@ async def test_one_slow_queue_does_not_starve_another(
     assert slow["status"] == "INPROGRESS"
 
 
+@pytest.mark.parametrize("mode", ["embedded"], indirect=True)  # then overridden: one is enough
 async def test_rabbitmq_delivery_with_the_sqlite_store(
-    mode: str, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+    rabbitmq: RabbitNode, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
     # Store and broker are chosen independently: RabbitMQ with SQLite on one machine.
-    if mode != "embedded":
-        pytest.skip("one combination is enough")
-    prefix = f"test.{uuid.uuid4().hex[:10]}."
-    api = api_for(await start_conveyor(broker=require_rabbitmq(), queue_prefix=prefix))
+    prefix = queue_prefix()
+    api = api_for(await start_conveyor(broker=rabbitmq.url, queue_prefix=prefix))
     token = api.keys.token(["tester"])
     try:
         message_id = await api.push("echo", {"n": 2}, token)
@@ -49,4 +48,4 @@ async def test_rabbitmq_delivery_with_the_sqlite_store(
         assert record["status"] == "COMPLETE"
     finally:
         names = [p.name.removesuffix(".queue.json") for p in QUEUES_DIR.glob("*.queue.json")]
-        await delete_rabbit_queues(require_rabbitmq(), prefix, names)
+        await delete_rabbit_queues(rabbitmq.url, prefix, names)
