@@ -481,7 +481,7 @@ async def test_an_in_flight_message_keeps_the_expiry_of_the_definition_it_starte
     fresh_id = str((await run(api, "ttl", {}, tok))["id"])
 
     async def fresh_gone() -> bool:  # result_ttl_seconds 1; the expiry sweep runs every 2 s
-        return (await api.get(f"/ttl/{fresh_id}", tok)).status == 404
+        return bool((await api.get(f"/ttl/{fresh_id}", tok)).status == 404)
 
     await wait_until(fresh_gone, "the new definition's 1 s expiry", interval=0.2)
     # ... the held one, finished earlier, kept the 3600 s of the definition it started with.
