@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,13 @@ from aiohttp import web
 
 from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
+from gateway.capacity import (
+    ConnectionLimits,
+    accept_errors_summarised,
+    connection_cap,
+    raise_descriptor_limit,
+)
+from gateway.conn_limits import GuardedRunner
 from gateway.docs import add_docs_routes
 from gateway.errors import json_errors
 from gateway.listing import add_listing_routes
@@ -82,19 +90,52 @@ def require_keys(rt: Runtime) -> None:
         )
 
 
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The limits on client connections, the cap fitted to the open-file limit (which is
+    raised to its hard limit first: see ``gateway.capacity``)."""
+    descriptors = raise_descriptor_limit()
+    cap = connection_cap(settings.max_connections, descriptors)
+    if cap < settings.max_connections:
+        log.warning(
+            "open-file limit %s leaves room for %d client connections: --max-connections %d "
+            "lowered to %d (raise the hard limit, e.g. ulimit -Hn, for more)",
+            descriptors,
+            cap,
+            settings.max_connections,
+            cap,
+        )
+    return ConnectionLimits(
+        max_connections=cap,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        idle_timeout=settings.idle_timeout_seconds,
+        max_header_bytes=settings.max_header_bytes,
+    )
+
+
 @asynccontextmanager
 async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
-    """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close)."""
-    runner = web.AppRunner(create_app(rt), access_log=None, handle_signals=False)
+    """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close).
+
+    Client connections obey ``gateway.conn_limits`` (read timeouts, a cap, JSON protocol
+    errors); a shortage of descriptors on ``accept()`` is logged once per interval.
+    """
+    limits = connection_limits(rt.settings)
+    runner = GuardedRunner(create_app(rt), limits, access_log=None, handle_signals=False)
     # Completion events from consumers (in other processes too) wake GET ?wait= clients.
     await rt.delivery.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
-        await site.start()
-        for address in runner.addresses:
-            log.info("gateway listening on http://%s:%s", *address[:2])
-        yield runner
+        with accept_errors_summarised(asyncio.get_running_loop()):
+            site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
+            await site.start()
+            for address in runner.addresses:
+                log.info(
+                    "gateway listening on http://%s:%s (at most %d connections)",
+                    *address[:2],
+                    limits.max_connections,
+                )
+            yield runner
     finally:
         await runner.cleanup()
 
