@@ -43,6 +43,12 @@ HTTP = [
     "metrics_port",
     "trusted_proxies",
     "drain_seconds",
+    # slow and broken clients
+    "max_connections",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
+    "idle_timeout_seconds",
+    "max_header_bytes",
 ]
 CONSUMER = ["queues", "concurrency", "grace_seconds", "token_url", "sweep_interval_seconds"]
 KEYS = ["store", "jwt_secret", "jwt_issuer", "jwt_audience", "log_level"]

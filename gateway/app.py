@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,13 @@ from aiohttp import web
 from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
 from gateway.callers import TRUSTED, networks
+from gateway.capacity import (
+    ConnectionLimits,
+    accept_errors_summarised,
+    connection_cap,
+    raise_descriptor_limit,
+)
+from gateway.conn_limits import GuardedRunner
 from gateway.docs import add_docs_routes
 from gateway.draining import DRAIN, DrainState, drain_and_close
 from gateway.errors import json_errors
@@ -89,22 +97,60 @@ def require_keys(rt: Runtime) -> None:
         )
 
 
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The limits on client connections, the cap fitted to the open-file limit (which is
+    raised to its hard limit first: see ``gateway.capacity``)."""
+    descriptors = raise_descriptor_limit()
+    cap = connection_cap(settings.max_connections, descriptors)
+    if cap < settings.max_connections:
+        log.warning(
+            "open-file limit %s leaves room for %d client connections: --max-connections %d "
+            "lowered to %d (raise the hard limit, e.g. ulimit -Hn, for more)",
+            descriptors,
+            cap,
+            settings.max_connections,
+            cap,
+        )
+    return ConnectionLimits(
+        max_connections=cap,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        idle_timeout=settings.idle_timeout_seconds,
+        max_header_bytes=settings.max_header_bytes,
+    )
+
+
 @asynccontextmanager
 async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
-    """Listen on ``--host``/``--port`` until the block exits (then stop accepting, close)."""
+    """Listen on ``--host``/``--port`` until the block exits, then drain and close
+    (``gateway.draining``).
+
+    Client connections obey ``gateway.conn_limits`` (read timeouts, a cap, JSON protocol
+    errors); a shortage of descriptors on ``accept()`` is logged once per interval.
+    """
+    limits = connection_limits(rt.settings)
     app = create_app(rt)
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=rt.settings.grace_seconds
+    runner = GuardedRunner(
+        app,
+        limits,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=rt.settings.grace_seconds,
     )
     # Completion events from consumers (in other processes too) wake GET ?wait= clients.
     await rt.events.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
-        await site.start()
-        for address in runner.addresses:
-            log.info("gateway listening on http://%s:%s", *address[:2])
-        yield runner
+        with accept_errors_summarised(asyncio.get_running_loop()):
+            site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
+            await site.start()
+            for address in runner.addresses:
+                log.info(
+                    "gateway listening on http://%s:%s (at most %d connections)",
+                    *address[:2],
+                    limits.max_connections,
+                )
+            yield runner
     finally:
         await drain_and_close(runner, app[DRAIN], rt.notifier, rt.settings.drain_seconds)
 

@@ -149,6 +149,12 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    # Slow and broken clients (gateway/conn_limits.py, README "Slow and broken clients").
+    max_connections: int = 16384
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    idle_timeout_seconds: float = 75.0
+    max_header_bytes: int = 8190
     store: str = "sqlite:///./conveyor.db"
     broker: str | None = None
     handlers: Path = Path("./handlers")
@@ -226,6 +232,12 @@ class Settings:
 OPTIONS: tuple[Option, ...] = (
     Option("host", _str, "address to listen on"),
     Option("port", _port, "TCP port to listen on"),
+    # Slow and broken clients: one block, gateway only.
+    Option("max_connections", _positive_int, "most open client connections; more get 503"),
+    Option("header_timeout_seconds", _positive_float, "a request's head must arrive in this"),
+    Option("body_timeout_seconds", _positive_float, "a request's body must arrive in this"),
+    Option("idle_timeout_seconds", _positive_float, "close connections idle this long"),
+    Option("max_header_bytes", _positive_int, "largest request header line (else 431)"),
     Option("store", _store_url, "record store: sqlite:///PATH (embedded) or mongodb://…"),
     Option("broker", _broker_url, "RabbitMQ URL amqp://…; in-process delivery when absent"),
     Option("handlers", Path, "directory of *.queue.json definitions and their handlers"),

@@ -370,16 +370,35 @@ def http_call(
     return status, json.loads(raw) if raw else None
 
 
-class ServeProcess:
-    """``python -m conveyor serve`` as a real child process on its own port."""
+# ``python -c`` program: set RLIMIT_NOFILE to (argv[1], argv[2]), then run ``conveyor argv[3:]``.
+_WITH_NOFILE = (
+    "import resource, runpy, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2]))); "
+    "sys.argv = ['conveyor', *sys.argv[3:]]; "
+    "runpy.run_module('conveyor', run_name='__main__')"
+)
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+
+class ServeProcess:
+    """``python -m conveyor serve`` as a real child process on its own port; ``nofile``:
+    start it with this (soft, hard) open-file limit."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        log_path: Path,
+        nofile: tuple[int, int] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("ab")
+        start = [sys.executable, "-m", "conveyor"]
+        if nofile is not None:
+            start = [sys.executable, "-c", _WITH_NOFILE, str(nofile[0]), str(nofile[1])]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "serve", "--port", str(self.port), *args],
+            [*start, "serve", "--port", str(self.port), *args],
             env=dict(env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
