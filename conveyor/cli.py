@@ -29,6 +29,7 @@ HTTP = [
     "host",
     "port",
     "max_body_bytes",
+    "max_json_depth",
     "rate_limit_requests",
     "rate_limit_per_seconds",
     "batch_max_items",

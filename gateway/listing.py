@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -31,7 +32,12 @@ def encode_cursor(record: MessageRecord) -> str:
 
 
 def decode_cursor(text: str) -> ListCursor:
-    """Parse a cursor from :func:`encode_cursor`; 400 if it is not one."""
+    """Parse a cursor from :func:`encode_cursor`; ApiError 400 for anything else.
+
+    Whatever ``text`` holds, the only exception is that 400. A cursor that decodes is one a
+    store can take: ``created_at`` is an aware datetime representable in UTC (so neither
+    store's encoder overflows on it) and ``id`` a message id (a canonical UUID).
+    """
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         data = json.loads(raw)
@@ -39,7 +45,10 @@ def decode_cursor(text: str) -> ListCursor:
         message_id = data["id"]
         if created_at.tzinfo is None or not isinstance(message_id, str):
             raise ValueError("incomplete cursor")
-    except (ValueError, TypeError, LookupError, binascii.Error):
+        created_at = created_at.astimezone(UTC)  # OverflowError past year 1 or 9999 in UTC
+        if str(uuid.UUID(message_id)) != message_id:
+            raise ValueError("not a message id")
+    except (ValueError, TypeError, LookupError, OverflowError, RecursionError, binascii.Error):
         raise ApiError(400, "cursor is malformed (use next_cursor from a listing)") from None
     return ListCursor(created_at, message_id)
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.admin import ADMIN_ROLES
 from gateway.errors import json_response
+from gateway.listing import MAX_LIMIT
 from gateway.redrive import redrive_roles
 from gateway.security import authenticate
 from gateway.views import RUNTIME
@@ -49,6 +50,7 @@ RECORD_SCHEMA: Doc = {
         "created_at",
         "updated_at",
         "attempts",
+        "request_id",
     ],
     "properties": {
         "id": {"type": "string", "format": "uuid"},
@@ -61,6 +63,7 @@ RECORD_SCHEMA: Doc = {
                 {"type": "null"},
                 {
                     "type": "object",
+                    "required": ["type", "message"],
                     "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
                 },
             ]
@@ -72,11 +75,24 @@ RECORD_SCHEMA: Doc = {
         "not_before": {"type": ["string", "null"], "format": "date-time"},
     },
 }
+#: One entry of ``errors``: a sentence, or a schema violation with the JSON path it is at.
+ERROR_ITEM: Doc = {
+    "oneOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "required": ["path", "message"],
+            "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+        },
+    ]
+}
 ERRORS_SCHEMA: Doc = {
     "type": "object",
     "required": ["errors"],
-    "properties": {"errors": {"type": "array", "minItems": 1, "items": {}}},
+    "properties": {"errors": {"type": "array", "minItems": 1, "items": ERROR_ITEM}},
 }
+#: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.idempotency``).
+IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
 
 
 def _errors(*statuses: int) -> Doc:
@@ -144,7 +160,7 @@ def _push(queue: LoadedQueue, schema_ref: Doc) -> Doc:
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "schema": IDEMPOTENCY_KEY,
         }
     ]
     post["responses"]["201"]["headers"] = {
@@ -154,21 +170,29 @@ def _push(queue: LoadedQueue, schema_ref: Doc) -> Doc:
 
 
 def _batch(queue: LoadedQueue, schema_ref: Doc) -> Doc:
-    item = {
+    accepted = {
         "type": "object",
-        "required": ["status"],
+        "required": ["status", "id", "location"],
         "properties": {
-            "status": {"enum": [201, 413, 422, 503]},
-            "id": {"type": "string"},
+            "status": {"const": 201},
+            "id": {"type": "string", "format": "uuid"},
             "location": {"type": "string"},
-            "errors": {"type": "array"},
         },
     }
+    refused = {
+        "type": "object",
+        "required": ["status", "errors"],
+        "properties": {
+            "status": {"enum": [413, 422, 503]},
+            "errors": ERRORS_SCHEMA["properties"]["errors"],
+        },
+    }
+    results = {"type": "array", "items": {"oneOf": [accepted, refused]}}
     multi = {
         "207": {
             "description": "One result per item, in order",
             "content": _json(
-                {"type": "object", "properties": {"items": {"type": "array", "items": item}}}
+                {"type": "object", "required": ["items"], "properties": {"items": results}}
             ),
         },
         **_errors(400, 413, 415, 422, 429, 503),
@@ -195,7 +219,12 @@ def _listing(queue: LoadedQueue) -> Doc:
     status = {"enum": ["PENDING", "INPROGRESS", "COMPLETE", "ERROR"]}
     get["parameters"] = [
         {"name": "status", "in": "query", "required": False, "schema": status},
-        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        },
         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
     ]
     return get

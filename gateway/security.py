@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import ApiError
-from shared.auth import Authenticator, AuthError, Principal
+from shared.auth import Authenticator, AuthError, KeysUnavailable, Principal
 from shared.registry import LoadedQueue
 from shared.roles import is_permitted
 from shared.token_cache import VerifiedTokens
@@ -36,7 +36,8 @@ def _unauthorized(reason: str, *, invalid: bool) -> ApiError:
 
 
 async def authenticate(request: web.Request) -> Principal:
-    """The principal of the request's valid bearer token; raises 401 otherwise."""
+    """The principal of the request's valid bearer token; raises 401 otherwise, or 503 (with
+    ``Retry-After``) when the token cannot be checked because the key set is unavailable."""
     token = bearer_token(request)
     if token is None:
         raise _unauthorized("a bearer token is required", invalid=False)
@@ -48,6 +49,12 @@ async def authenticate(request: web.Request) -> Principal:
         principal = await request.app[AUTHENTICATOR].verify(token)
     except AuthError as exc:
         raise _unauthorized(str(exc), invalid=True) from None
+    except KeysUnavailable as exc:
+        raise ApiError(
+            503,
+            "the token signing key set is unavailable; try again later",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     cache.put(token, principal)
     return principal
 

@@ -32,7 +32,8 @@ def _is_json(content_type: str) -> bool:
 async def _read_json(request: web.Request) -> object:
     if not _is_json(request.content_type):
         raise ApiError(415, f"Content-Type must be application/json, not {request.content_type}")
-    limit = request.app[RUNTIME].settings.max_body_bytes
+    settings = request.app[RUNTIME].settings
+    limit = settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body is larger than {limit} bytes")
     try:
@@ -40,7 +41,7 @@ async def _read_json(request: web.Request) -> object:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, f"body is larger than {limit} bytes") from None
     try:
-        return parse_json(body)
+        return parse_json(body, settings.max_json_depth)
     except BadJson as exc:
         raise ApiError(400, str(exc)) from None
 

@@ -4,10 +4,18 @@ Key sources: an HS256 secret, PEM public key files (RSA → RS*/PS*, EC → ES*,
 EdDSA) and a JWKS URL. Each key only verifies tokens of its own algorithm family, so a public
 key can never be used as an HMAC secret; ``alg: none`` is never accepted. ``exp`` is
 required; ``exp``/``nbf`` are checked with a small leeway; ``iss``/``aud`` when configured.
+``exp``, ``nbf`` and ``iat`` must be JSON numbers (RFC 7519 NumericDate), not numeric strings.
+
+:meth:`Authenticator.verify` raises :class:`AuthError` for anything a client sent, whatever
+the token holds (bytes that are not base64url, deep JSON, odd claim types), and
+:class:`KeysUnavailable` only when the token could not be checked because the JWKS key set
+could not be fetched.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +25,32 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from shared.jwks import JwksCache, JwksError
+from shared.jwks import JwksCache, JwksUnavailable
 
 HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
 RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_ALGS = frozenset({"ES256", "ES384", "ES512"})
 OKP_ALGS = frozenset({"EdDSA"})
+#: JWS compact serialisation: three base64url segments (padding tolerated). Anything else
+#: (other characters, non-ASCII, bytes a header could not decode) is malformed up front.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*")
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
 
 
 class AuthError(Exception):
     """The token is missing, malformed, expired or not signed by a known key (HTTP 401)."""
+
+
+class KeysUnavailable(Exception):
+    """The token could not be checked: the JWKS key set cannot be fetched (HTTP 503).
+
+    ``retry_after`` is how many seconds until the key set will be fetched again. The message
+    names no URL (it is client-safe); the fetch failure itself is logged by ``shared.jwks``.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the token signing key set is unavailable")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +139,8 @@ class Authenticator:
         if self._jwks is not None and alg not in HMAC_ALGS:
             try:
                 jwks_keys = await self._jwks.get(kid)
-            except JwksError as exc:
-                raise AuthError(f"cannot verify token: {exc}") from None
+            except JwksUnavailable as exc:
+                raise KeysUnavailable(exc.retry_after) from None
             keys += [
                 VerificationKey(k.key, algs)
                 for k in jwks_keys
@@ -125,10 +149,16 @@ class Authenticator:
         return keys
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token. Raises AuthError with a client-safe reason."""
+        """The principal of a valid token.
+
+        Raises AuthError with a client-safe reason, or KeysUnavailable (see the module
+        docstring); nothing else, whatever ``token`` holds.
+        """
+        if not TOKEN_SHAPE.fullmatch(token):
+            raise AuthError("malformed token")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, RecursionError):
             raise AuthError("malformed token") from None
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in HMAC_ALGS | RSA_ALGS | EC_ALGS | OKP_ALGS:
@@ -154,6 +184,9 @@ class Authenticator:
                 continue
             except jwt.PyJWTError as exc:
                 raise AuthError(f"invalid token: {exc}") from None
+            except RecursionError:
+                raise AuthError("malformed token") from None
+            _check_numeric_dates(claims)
             subject = claims.get("sub")
             return Principal(
                 subject=str(subject) if subject is not None else "",
@@ -161,3 +194,18 @@ class Authenticator:
                 claims=claims,
             )
         raise AuthError(f"invalid token: {last or 'signature verification failed'}")
+
+
+def _check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """AuthError unless every present ``exp``/``nbf``/``iat`` is a finite JSON number.
+
+    PyJWT converts with ``int()``, so it takes ``"9999999999"``; RFC 7519 does not.
+    """
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise AuthError(f"invalid token: the {name} claim must be a number (NumericDate)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AuthError(f"invalid token: the {name} claim must be a finite number")

@@ -2,12 +2,19 @@
 
 Refetches are rate-limited (``min_refresh_seconds``) so a flood of tokens with made-up kids
 cannot turn the gateway into a request amplifier against the identity provider.
+
+While the last fetch failed (unreachable, an error status, a timeout after
+:data:`FETCH_TIMEOUT_SECONDS`, or a document that is not a key set), a key that is not
+cached raises :class:`JwksUnavailable`: the token cannot be checked, which is not the same as
+invalid. Each failed fetch is logged with the URL; the exception carries no URL, since its
+message may reach clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Any
 
@@ -16,9 +23,23 @@ import jwt
 
 log = logging.getLogger(__name__)
 
+#: How long one fetch of the key set may take.
+FETCH_TIMEOUT_SECONDS = 5.0
+
 
 class JwksError(Exception):
-    """The key set could not be fetched or parsed."""
+    """The key set could not be fetched or parsed (logged; never shown to a client)."""
+
+
+class JwksUnavailable(Exception):
+    """A needed key is not cached and the last fetch of the key set failed.
+
+    ``retry_after``: whole seconds (at least 1) until the next fetch is allowed.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the JWKS key set is unavailable")
+        self.retry_after = retry_after
 
 
 class JwksCache:
@@ -32,6 +53,7 @@ class JwksCache:
         self._min_refresh = min_refresh_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._failed = False  # the last fetch failed
         self._lock = asyncio.Lock()
         self.fetches = 0
 
@@ -44,17 +66,22 @@ class JwksCache:
         """Keys matching ``kid`` (all keys when the token names none).
 
         Fetches the set the first time, and again when ``kid`` is unknown, at most once per
-        ``min_refresh_seconds``. Raises JwksError when it cannot be fetched and nothing is
-        cached.
+        ``min_refresh_seconds``. An unknown ``kid`` (or, without one, an empty cache) gives
+        ``[]`` after a successful fetch and raises JwksUnavailable after a failed one.
         """
         if kid is not None and kid in self._keys:
             return [self._keys[kid]]
         if kid is None and self._keys:
             return self.keys
         await self._refresh()
-        if kid is None:
-            return self.keys
-        return [self._keys[kid]] if kid in self._keys else []
+        found = self.keys if kid is None else [self._keys[kid]] if kid in self._keys else []
+        if not found and self._failed:
+            raise JwksUnavailable(self._retry_after())
+        return found
+
+    def _retry_after(self) -> int:
+        wait = self._fetched_at + self._min_refresh - time.monotonic()
+        return max(1, math.ceil(wait))
 
     async def _refresh(self) -> None:
         async with self._lock:
@@ -63,27 +90,37 @@ class JwksCache:
             self._fetched_at = time.monotonic()
             self.fetches += 1
             try:
-                timeout = aiohttp.ClientTimeout(total=5)
-                async with self._session.get(self._url, timeout=timeout) as resp:
-                    resp.raise_for_status()
-                    document: Any = await resp.json(content_type=None)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                keys = await self._fetch()
+            except JwksError as exc:
                 log.warning("JWKS fetch from %s failed: %s", self._url, exc)
-                if not self._keys:
-                    raise JwksError(f"cannot fetch JWKS: {exc}") from None
+                self._failed = True
                 return
-            self._keys = _parse(document)
+            self._keys, self._failed = keys, False
+
+    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+        """The key set at the URL. Raises JwksError naming what went wrong."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
+            async with self._session.get(self._url, timeout=timeout) as resp:
+                resp.raise_for_status()
+                document: Any = await resp.json(content_type=None)
+        except TimeoutError:
+            raise JwksError(f"no answer within {FETCH_TIMEOUT_SECONDS:g} s") from None
+        except (aiohttp.ClientError, ValueError, RecursionError) as exc:
+            raise JwksError(f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise JwksError('the document is not a key set (no "keys" array)')
+        return _parse(document["keys"])
 
 
-def _parse(document: Any) -> dict[str, jwt.PyJWK]:
+def _parse(raw_keys: list[Any]) -> dict[str, jwt.PyJWK]:
     keys: dict[str, jwt.PyJWK] = {}
-    raw_keys = document.get("keys", []) if isinstance(document, dict) else []
     for index, raw in enumerate(raw_keys):
         if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
             continue
         try:
             key = jwt.PyJWK(raw)
-        except (jwt.PyJWKError, jwt.InvalidKeyError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, LookupError) as exc:  # whatever it holds
             log.warning("skipping unusable JWKS key %s: %s", raw.get("kid"), exc)
             continue
         keys[str(raw.get("kid", f"#{index}"))] = key

@@ -62,6 +62,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+#: Deeper than this, parsing and validating a body would approach Python's recursion limit.
+MAX_JSON_DEPTH_LIMIT = 256
+
+
+def _json_depth(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_JSON_DEPTH_LIMIT:
+        raise ValueError(f"must be an integer from 1 to {MAX_JSON_DEPTH_LIMIT}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -163,6 +174,7 @@ class Settings:
     grace_seconds: float = 30.0
     lease_seconds: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 64
     rate_limit_requests: int | None = None
     rate_limit_per_seconds: float = 1.0
     batch_max_items: int = 100
@@ -246,6 +258,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("grace_seconds", _positive_float, "on SIGTERM, how long in-flight handlers may finish"),
     Option("lease_seconds", _positive_float, "how long a claim holds before others may take over"),
     Option("max_body_bytes", _positive_int, "largest accepted request body in bytes"),
+    Option("max_json_depth", _json_depth, "most nesting levels of arrays/objects in a body"),
     Option("rate_limit_requests", _positive_int, "pushes per caller per window (off when unset)"),
     Option("rate_limit_per_seconds", _positive_float, "the global rate limit's window in seconds"),
     Option("batch_max_items", _positive_int, "most items in one POST /{queue}/batch"),

@@ -272,6 +272,7 @@ class JwksServer:
 
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
+        self.document: Any = None  # served instead of {"keys": keys} when set
         self.hits = 0
         self.broken = False
         self.url = ""
@@ -280,7 +281,7 @@ class JwksServer:
         self.hits += 1
         if self.broken:
             return web.Response(status=500, text="identity provider down")
-        return web.json_response({"keys": self.keys})
+        return web.json_response({"keys": self.keys} if self.document is None else self.document)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[JwksServer]:

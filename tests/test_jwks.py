@@ -8,6 +8,7 @@ The cache's rate limit is 10 s of ``time.monotonic``; instead of sleeping, the t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import cache
@@ -15,6 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -22,7 +24,7 @@ from jwt.algorithms import RSAAlgorithm
 import shared.jwks
 from conveyor.serve import Served
 from tests.conftest import Api, StartConveyor
-from tests.helpers import JwksServer, claims, error_list, hs256_token
+from tests.helpers import JwksServer, claims, error_list, free_port, hs256_token, local_server
 
 
 @cache
@@ -141,15 +143,35 @@ async def test_a_flood_of_made_up_kids_does_not_amplify_requests(
     assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
 
 
-async def test_identity_provider_down_is_401_not_500(
-    jwks_api: Api, idp: JwksServer, clock: FakeClock
+async def assert_keys_unavailable(resp: Any, retry_after: int) -> None:
+    """503 with Retry-After, a body that says only that the key set is unavailable."""
+    errors = await error_list(resp, 503)
+    assert errors == ["the token signing key set is unavailable; try again later"]
+    assert resp.headers["Retry-After"] == str(retry_after)
+
+
+async def test_identity_provider_down_is_503_with_retry_after(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     idp.broken = True
-    errors = await error_list(await jwks_api.post("echo", {}, signed("key-a")), 401)
-    assert "JWKS" in errors[0]
+    await assert_keys_unavailable(await jwks_api.post("echo", {}, signed("key-a")), 10)
+    assert idp.url in caplog.text and "500" in caplog.text  # the log names URL and reason
+    # while the refetch is rate-limited the answer stays 503, counting down, with no fetch
+    clock.advance(6.5)
+    await assert_keys_unavailable(await jwks_api.get("/echo", signed("key-a", kid=None)), 4)
+    assert idp.hits == 1
     idp.broken = False
-    clock.advance(11)
+    clock.advance(5)
     assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    assert idp.hits == 2
+
+
+async def test_a_document_that_is_not_a_key_set_is_503(
+    jwks_api: Api, idp: JwksServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    idp.document = {"keys": "not a list"}
+    await assert_keys_unavailable(await jwks_api.post("echo", {}, signed("key-a")), 10)
+    assert "not a key set" in caplog.text
 
 
 async def test_cached_keys_survive_a_failed_refetch(
@@ -158,9 +180,47 @@ async def test_cached_keys_survive_a_failed_refetch(
     assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
     idp.broken = True
     clock.advance(11)
-    await error_list(await jwks_api.post("echo", {}, signed("key-b")), 401)
+    # key-b may be the provider's new key: it cannot be checked now, which is not invalid
+    await assert_keys_unavailable(await jwks_api.post("echo", {}, signed("key-b")), 10)
     assert idp.hits == 2
     assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+
+
+@pytest.mark.parametrize("where", ["closed-port", "hangs"])
+async def test_an_unreachable_key_set_is_503_and_only_the_log_names_its_url(
+    where: str,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shared.jwks, "FETCH_TIMEOUT_SECONDS", 0.5)
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()  # past the fetch timeout; released before the server stops
+        return web.json_response({"keys": []})
+
+    app = web.Application()
+    app.router.add_get("/jwks.json", hang)
+    async with local_server(app) as base:
+        url = f"{base}/jwks.json" if where == "hangs" else f"http://127.0.0.1:{free_port()}/j"
+        api = api_for(await start_conveyor(jwt_secret=None, jwt_public_key=(), jwks_url=url))
+        try:
+            for path in ("/echo", "/queues"):
+                resp = await api.get(path, signed("key-a"))
+                text = await resp.text()
+                assert resp.status == 503, text
+                assert "127.0.0.1" not in text and "http" not in text, text
+                assert 1 <= int(resp.headers["Retry-After"]) <= 10
+        finally:
+            release.set()
+    fetch_logs = [r.getMessage() for r in caplog.records if r.name == "shared.jwks"]
+    assert len(fetch_logs) == 1 and url in fetch_logs[0], fetch_logs
+    reason = fetch_logs[0].split(" failed: ", 1)[1]
+    assert reason.strip(), fetch_logs  # a timeout has a reason too
+    if where == "hangs":
+        assert "no answer within 0.5 s" in reason
 
 
 async def test_encryption_keys_are_not_used_for_signatures(jwks_api: Api, idp: JwksServer) -> None:

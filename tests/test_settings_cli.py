@@ -48,6 +48,7 @@ def assert_refused(done: Any, *names: str, after_logs: bool = False) -> str:
         (["--broker", "http://rabbit"], {}, ["--broker"]),
         (["--log-level", "loud"], {}, ["--log-level"]),
         (["--max-body-bytes", "-1"], {}, ["--max-body-bytes"]),
+        (["--max-json-depth", "1000"], {}, ["--max-json-depth", "from 1 to 256"]),
         (["--grace-seconds", "0"], {}, ["--grace-seconds"]),
         (["--lease-seconds", "inf"], {}, ["--lease-seconds"]),
         ([], {"CONVEYOR_GRACE_SECONDS": "nan"}, ["CONVEYOR_GRACE_SECONDS"]),
@@ -228,6 +229,7 @@ def test_defaults() -> None:
     assert settings.store == "sqlite:///./conveyor.db"
     assert settings.broker is None
     assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_json_depth == 64
     assert settings.jwt_leeway_seconds == 30.0
     assert not settings.has_keys
 
@@ -280,6 +282,8 @@ def test_secrets_never_appear_in_repr_or_description() -> None:
         ({"concurrency": "1.5"}, {}),
         ({"concurrency": "-3"}, {}),
         ({}, {"CONVEYOR_MAX_BODY_BYTES": "0"}),
+        ({"max_json_depth": "0"}, {}),
+        ({}, {"CONVEYOR_MAX_JSON_DEPTH": "257"}),
         ({}, {"CONVEYOR_SWEEP_INTERVAL_SECONDS": "-1"}),
         ({}, {"CONVEYOR_REPUBLISH_AFTER_SECONDS": "inf"}),
         ({}, {"CONVEYOR_LEASE_SECONDS": "nan"}),
