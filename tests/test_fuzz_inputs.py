@@ -26,9 +26,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.errors import ApiError
 from gateway.listing import decode_cursor, encode_cursor
-from gateway.security import AUTHENTICATOR, authenticate
+from gateway.security import AUTHENTICATOR, VERIFIED, authenticate
 from shared.auth import HMAC_ALGS, NUMERIC_DATE_CLAIMS, Authenticator, Principal, VerificationKey
 from shared.records import MessageRecord
+from shared.token_cache import VerifiedTokens
 from shared.validation import MAX_INT_DIGITS, BadJson, depth_exceeds, dumps, parse_json
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
@@ -209,6 +210,7 @@ class HeadersOnly:
 
 APP = web.Application()
 APP[AUTHENTICATOR] = Authenticator([VerificationKey(SECRET, HMAC_ALGS)])
+APP[VERIFIED] = VerifiedTokens(leeway=0)
 
 
 async def authenticate_with(name: str, value: str) -> Principal:
