@@ -93,6 +93,24 @@ ERRORS_SCHEMA: Doc = {
 }
 #: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.idempotency``).
 IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
+#: A delayed start (``gateway.start``): one of the two, not both.
+START_PARAMS: list[Doc] = [
+    {
+        "name": "Not-Before",
+        "in": "header",
+        "required": False,
+        "description": "Start no earlier than this RFC 3339 time (with a zone); past: at once. "
+        "Not with delay. At most the queue's max_delay_seconds ahead (else 422).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    {
+        "name": "delay",
+        "in": "query",
+        "required": False,
+        "description": "Start no earlier than this many seconds from now. Not with Not-Before.",
+        "schema": {"type": "number", "minimum": 0},
+    },
+]
 
 
 def _errors(*statuses: int) -> Doc:
@@ -161,7 +179,8 @@ def _push(queue: LoadedQueue, schema_ref: Doc) -> Doc:
             "in": "header",
             "required": False,
             "schema": IDEMPOTENCY_KEY,
-        }
+        },
+        *START_PARAMS,
     ]
     post["responses"]["201"]["headers"] = {
         "Location": {"schema": {"type": "string"}, "description": f"/{name}/{{id}}"}
@@ -200,6 +219,7 @@ def _batch(queue: LoadedQueue, schema_ref: Doc) -> Doc:
     post = _guarded(queue, "push_batch", f"Push many messages onto {queue.name}", multi)
     array = {"type": "array", "minItems": 1, "items": schema_ref}
     post["requestBody"] = {"required": True, "content": _json(array)}
+    post["parameters"] = list(START_PARAMS)
     return post
 
 
