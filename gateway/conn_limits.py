@@ -24,7 +24,7 @@ the listening socket never stalls.
 
 **Protocol errors** the parser finds (a header over ``--max-header-bytes``, a URL over
 :data:`MAX_URL_BYTES`, an unknown method, bad header bytes, ``Content-Length`` with
-``Transfer-Encoding`` ...) are answered ``431``/``414``/``400`` as ``{"errors": [...]}``
+``Transfer-Encoding`` ...) are answered ``431``/``414``/``400`` as problem details
 and logged as one INFO line, neither of which repeats what the client sent.
 """
 
@@ -52,6 +52,7 @@ from aiohttp.web_request import BaseRequest
 
 from gateway.capacity import ConnectionGate, ConnectionLimits
 from gateway.errors import ApiError, error_response
+from gateway.problems import PROBLEM_JSON, problem
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,13 @@ RequestFactory = Callable[
 
 
 def raw_json_answer(status: int, message: str, headers: dict[str, str] | None = None) -> bytes:
-    """A complete ``Connection: close`` HTTP/1.1 answer with ``{"errors": [message]}``, for
-    writing to a transport outside any request (no request was parsed, or none will be)."""
-    body = json.dumps({"errors": [message]}, separators=(",", ":")).encode()
+    """A complete ``Connection: close`` HTTP/1.1 answer with the problem document of
+    ``message`` (``gateway.problems``), for writing to a transport outside any request (no
+    request was parsed, or none will be)."""
+    body = json.dumps(problem(status, [message]), separators=(",", ":")).encode()
     lines = [
         f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-        "Content-Type: application/json; charset=utf-8",
+        f"Content-Type: {PROBLEM_JSON}; charset=utf-8",
         f"Content-Length: {len(body)}",
         "Connection: close",
         *(f"{name}: {value}" for name, value in (headers or {}).items()),

@@ -1,4 +1,5 @@
-"""JSON error responses: every error the gateway sends is ``{"errors": [...]}``.
+"""Error responses: every error the gateway sends is an RFC 9457 problem document with an
+``errors`` list (``gateway.problems``).
 
 The messaging service's errors are answered through one table, :data:`STATUS_OF`, by the
 :func:`json_errors` middleware: views just let them through. Every 503 carries
@@ -14,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.problems import PROBLEM_JSON, Item, item, items, problem
 from shared.messaging import (
     Conflict,
     DelayTooLong,
@@ -62,10 +64,17 @@ def json_response(
 def error_response(
     status: int, errors: list[Any], headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """``{"errors": errors}`` with ``status`` (a 503 always with ``Retry-After``)."""
+    """The problem document for ``status`` and ``errors`` (a 503 always with
+    ``Retry-After``)."""
     if status == 503:
         headers = {"Retry-After": RETRY_AFTER_SECONDS, **(headers or {})}
-    return json_response({"errors": errors}, status=status, headers=headers)
+    return web.json_response(
+        problem(status, errors),
+        status=status,
+        headers=headers,
+        content_type=PROBLEM_JSON,
+        dumps=_dumps,
+    )
 
 
 def status_of(error: MessagingError) -> int:
@@ -76,11 +85,11 @@ def status_of(error: MessagingError) -> int:
     return 500
 
 
-def error_items(error: MessagingError) -> list[Any]:
-    """The ``errors`` list that describes ``error``."""
+def error_items(error: MessagingError) -> list[Item]:
+    """The problem items that describe ``error``."""
     if isinstance(error, ValidationFailed):
-        return list(error.errors)
-    return [str(error)]
+        return items(error.errors)
+    return [item(str(error))]
 
 
 def messaging_error(error: MessagingError) -> ApiError:
@@ -90,7 +99,8 @@ def messaging_error(error: MessagingError) -> ApiError:
 
 
 class ApiError(Exception):
-    """Raise from a view to answer ``status`` with ``{"errors": [...]}``."""
+    """Raise from a view to answer ``status`` with a problem document listing ``messages``
+    (strings, or ``{"path", "message"}`` objects)."""
 
     def __init__(
         self, status: int, *messages: Any, headers: Mapping[str, str] | None = None

@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway.admin import ADMIN_ROLES
 from gateway.errors import json_response
 from gateway.listing import MAX_LIMIT
+from gateway.problems import PROBLEM_JSON
 from gateway.redrive import redrive_roles
 from gateway.security import authenticate
 from gateway.views import RUNTIME
@@ -75,21 +76,25 @@ RECORD_SCHEMA: Doc = {
         "not_before": {"type": ["string", "null"], "format": "date-time"},
     },
 }
-#: One entry of ``errors``: a sentence, or a schema violation with the JSON path it is at.
+#: One entry of ``errors``: a message, with the JSON path of the value for a schema violation.
 ERROR_ITEM: Doc = {
-    "oneOf": [
-        {"type": "string"},
-        {
-            "type": "object",
-            "required": ["path", "message"],
-            "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-        },
-    ]
-}
-ERRORS_SCHEMA: Doc = {
     "type": "object",
-    "required": ["errors"],
-    "properties": {"errors": {"type": "array", "minItems": 1, "items": ERROR_ITEM}},
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}, "path": {"type": "string"}},
+    "additionalProperties": False,
+}
+ERRORS_LIST: Doc = {"type": "array", "minItems": 1, "items": ERROR_ITEM}
+#: RFC 9457 problem details with the ``errors`` extension (``gateway.problems``).
+PROBLEM_SCHEMA: Doc = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": ERRORS_LIST,
+    },
 }
 #: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.idempotency``).
 IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
@@ -114,9 +119,9 @@ START_PARAMS: list[Doc] = [
 
 
 def _errors(*statuses: int) -> Doc:
-    ref = {"$ref": "#/components/schemas/Errors"}
+    ref = {"$ref": "#/components/schemas/Problem"}
     return {
-        str(s): {"description": REASONS[s], "content": {"application/json": {"schema": ref}}}
+        str(s): {"description": REASONS[s], "content": {PROBLEM_JSON: {"schema": ref}}}
         for s in statuses
     }
 
@@ -203,7 +208,7 @@ def _batch(queue: LoadedQueue, schema_ref: Doc) -> Doc:
         "required": ["status", "errors"],
         "properties": {
             "status": {"enum": [413, 422, 503]},
-            "errors": ERRORS_SCHEMA["properties"]["errors"],
+            "errors": ERRORS_LIST,
         },
     }
     results = {"type": "array", "items": {"oneOf": [accepted, refused]}}
@@ -331,7 +336,7 @@ def openapi_document(registry: Registry, *, public: bool = False) -> Doc:
     """The OpenAPI 3.1 document for the queues in ``registry`` (``public``: it says that
     ``GET /openapi.json`` needs no token)."""
     paths = _fixed_paths(public)
-    schemas: Doc = {"Record": RECORD_SCHEMA, "Errors": ERRORS_SCHEMA}
+    schemas: Doc = {"Record": RECORD_SCHEMA, "Problem": PROBLEM_SCHEMA}
     for name in registry.names:
         queue = registry.queues[name]
         paths.update(_queue_paths(queue))

@@ -110,16 +110,29 @@ def touch(path: Path) -> None:
 
 
 async def error_list(resp: aiohttp.ClientResponse, status: int) -> list[Any]:
-    """Assert ``resp`` is ``status`` with a ``{"errors": [...]}`` JSON body; the errors."""
+    """Assert ``resp`` is ``status`` with an RFC 9457 problem document (``gateway.problems``);
+    its ``errors``, each as its message, or as ``{"path", "message"}`` for one with a path."""
     text = await resp.text()
     assert resp.status == status, f"expected {status}, got {resp.status}: {text}"
-    assert resp.content_type == "application/json", (resp.content_type, text)
-    body = json.loads(text)
-    assert isinstance(body, dict) and set(body) == {"errors"}, body
+    assert resp.content_type == "application/problem+json", (resp.content_type, text)
+    return problem_items(json.loads(text), status)
+
+
+def problem_items(body: Any, status: int) -> list[Any]:
+    """Check a problem document's shape; its items as :func:`error_list` returns them."""
+    assert isinstance(body, dict), body
+    assert set(body) == {"type", "title", "status", "detail", "errors"}, body
+    assert body["type"] == "about:blank" and body["status"] == status, body
+    assert isinstance(body["title"], str) and body["title"], body
+    assert isinstance(body["detail"], str) and body["detail"], body
     errors = body["errors"]
     assert isinstance(errors, list) and errors, body
+    for one in errors:
+        assert isinstance(one, dict) and isinstance(one.get("message"), str), body
+        assert set(one) <= {"path", "message"}, body
+    text = json.dumps(body)
     assert "Traceback" not in text and 'File "' not in text, text
-    return errors
+    return [one if "path" in one else one["message"] for one in errors]
 
 
 def parse_ts(text: str) -> datetime:

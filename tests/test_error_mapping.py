@@ -50,7 +50,7 @@ def test_every_messaging_error_class_is_in_the_table() -> None:
 
 def test_unknown_queue_is_404_whatever_the_operation() -> None:
     answer = messaging_error(UnknownQueue("unknown queue 'nope'"))
-    assert (answer.status, answer.errors) == (404, ["unknown queue 'nope'"])
+    assert (answer.status, answer.errors) == (404, [{"message": "unknown queue 'nope'"}])
 
 
 def test_validation_errors_are_listed_as_they_are() -> None:
@@ -62,7 +62,14 @@ def test_validation_errors_are_listed_as_they_are() -> None:
 def test_every_503_carries_retry_after(status: int) -> None:
     plain = error_response(status, ["the message store is unavailable"])
     assert plain.headers["Retry-After"] == "1"
-    assert json.loads(plain.text or "") == {"errors": ["the message store is unavailable"]}
+    assert plain.content_type == "application/problem+json"
+    assert json.loads(plain.text or "") == {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "the message store is unavailable",
+        "errors": [{"message": "the message store is unavailable"}],
+    }
     mapped = messaging_error(Unavailable("down"))
     assert error_response(mapped.status, mapped.errors, mapped.headers).headers["Retry-After"]
 

@@ -21,7 +21,7 @@ import pytest
 
 from conveyor.serve import Served
 from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, b64url, error_list
+from tests.helpers import add_queue, b64url, error_list, problem_items
 
 JSON = {"Content-Type": "application/json"}
 #: A schema that refers to itself at every level: validation descends as deep as the value.
@@ -90,8 +90,8 @@ async def test_a_token_with_a_non_utf8_byte_is_401(api: Api, header: bytes) -> N
     for method_path in (b"POST /echo HTTP/1.1", b"GET /echo HTTP/1.1", b"GET /queues HTTP/1.1"):
         status, headers, body = await raw_request(api.base, method_path + b"\r\n" + header)
         assert status == 401, body
-        assert headers["content-type"].startswith("application/json")
-        assert json.loads(body) == {"errors": ["malformed token"]}
+        assert headers["content-type"].startswith("application/problem+json")
+        assert problem_items(json.loads(body), 401) == ["malformed token"]
         assert 'error="invalid_token"' in headers["www-authenticate"]
 
 
@@ -262,7 +262,8 @@ async def test_a_cursor_of_raw_bytes_is_400(api: Api, query: bytes) -> None:
     auth = f"Authorization: Bearer {api.keys.token(['tester'])}".encode()
     status, _, body = await raw_request(api.base, b"GET /echo?" + query + b" HTTP/1.1\r\n" + auth)
     assert status == 400, body
-    assert json.loads(body) == {"errors": ["cursor is malformed (use next_cursor from a listing)"]}
+    messages = problem_items(json.loads(body), 400)
+    assert messages == ["cursor is malformed (use next_cursor from a listing)"]
 
 
 async def test_a_cursor_at_the_ends_of_the_datetime_range_is_taken(api: Api) -> None:

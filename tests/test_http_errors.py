@@ -1,4 +1,5 @@
-"""Every error status of the HTTP API, each a JSON ``{"errors": [...]}`` without a traceback:
+"""Every error status of the HTTP API, each an RFC 9457 problem document
+(``application/problem+json`` with an ``errors`` list) without a traceback:
 400, 404, 405, 413, 415, 422, 503 (401/403 live in test_auth.py and test_roles.py)."""
 
 from __future__ import annotations

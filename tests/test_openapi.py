@@ -62,10 +62,10 @@ async def test_document_is_valid_openapi_31(
     assert "tester" in post["x-roles"] and "system_admin" in post["x-roles"]
     assert "tester" in post["description"]
     for code in ("400", "401", "403", "422"):
-        ref = post["responses"][code]["content"]["application/json"]["schema"]["$ref"]
-        assert ref == "#/components/schemas/Errors"
-    errors = doc["components"]["schemas"]["Errors"]
-    assert errors["required"] == ["errors"]
+        ref = post["responses"][code]["content"]["application/problem+json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/Problem"
+    problem = doc["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "errors"}
     assert "request_id" in doc["components"]["schemas"]["Record"]["properties"]
     assert statuses(doc, "/echo/{id}", "get") >= {200, 401, 403, 404}
     assert statuses(doc, "/echo/{id}", "delete") >= {204, 401, 403, 404}

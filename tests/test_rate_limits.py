@@ -14,7 +14,7 @@ from tests.helpers import add_queue, error_list
 
 
 async def assert_429(resp: aiohttp.ClientResponse) -> int:
-    """Assert a 429 with ``{"errors": [...]}`` and an integer Retry-After >= 1; that."""
+    """Assert a 429 problem document and an integer Retry-After >= 1; that."""
     await error_list(resp, 429)
     retry = int(resp.headers["Retry-After"])
     assert retry >= 1

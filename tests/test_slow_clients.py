@@ -22,6 +22,7 @@ from conveyor.serve import Served
 from gateway.capacity import RESERVED_DESCRIPTORS, EveryInterval, connection_cap
 from shared.settings import Settings
 from tests.conftest import Api, StartConveyor
+from tests.helpers import problem_items
 
 CUT_WITHIN = 30.0  # seconds: far more than any timeout used here, far less than a trickle
 
@@ -41,13 +42,9 @@ class Answer:
     body: bytes
 
     def errors(self) -> list[Any]:
-        """The ``{"errors": [...]}`` body; asserts the JSON shape and content type."""
-        assert self.headers.get("content-type", "").startswith("application/json"), self
-        document = json.loads(self.body)
-        assert isinstance(document, dict) and set(document) == {"errors"}, document
-        errors = document["errors"]
-        assert isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors)
-        return errors
+        """The problem document's messages; asserts its shape and content type."""
+        assert self.headers.get("content-type", "").startswith("application/problem+json"), self
+        return problem_items(json.loads(self.body), self.status)
 
 
 def parse_answer(data: bytes) -> Answer:
