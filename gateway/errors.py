@@ -8,7 +8,6 @@ The messaging service's errors are answered through one table, :data:`STATUS_OF`
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from shared.messaging import (
     UnknownQueue,
     ValidationFailed,
 )
+from shared.validation import dumps_fast
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ STATUS_OF: dict[type[MessagingError], int] = {
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return dumps_fast(value)
 
 
 def json_response(

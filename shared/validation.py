@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any
 
+import orjson
 from jsonschema.protocols import Validator
 
 from shared.records import Json
@@ -69,6 +70,23 @@ def depth_exceeds(value: Json, max_depth: int) -> bool:
 
 # A \uD800-\uDFFF escape: only then can the parsed text hold a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# 19 digits in a row: a number orjson might not keep exactly (it turns integers beyond
+# 64 bits into floats), so such bodies take the standard library's path.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _fast(body: bytes, max_depth: int) -> Json | None:
+    """``body`` parsed by orjson when that gives exactly what :func:`parse_json`'s rules
+    accept; None to let the standard library decide (and word the error)."""
+    if _LONG_DIGITS.search(body):
+        return None
+    try:
+        value: Json = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None  # NaN, 1e400, lone surrogates, bad UTF-8 ...: the slow path explains
+    if depth_exceeds(value, max_depth):
+        raise BadJson(f"JSON is nested deeper than {max_depth} levels")
+    return value
 
 
 def parse_json(body: bytes, max_depth: int) -> Json:
@@ -79,7 +97,13 @@ def parse_json(body: bytes, max_depth: int) -> Json:
     be costly or unsafe to handle further: integers of more than :data:`MAX_INT_DIGITS`
     digits and values nested more than ``max_depth`` levels deep (see
     :func:`depth_exceeds`). Raises nothing else, whatever ``body`` holds.
+
+    orjson parses what it can take exactly (most bodies); anything it refuses or might
+    change goes through the standard library, which applies the rules and words the error.
     """
+    fast = _fast(body, max_depth)
+    if fast is not None:
+        return fast
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -139,3 +163,12 @@ def validation_errors(validator: Validator, instance: Json) -> list[dict[str, st
 def dumps(value: Json) -> str:
     """Serialise for storage: strict JSON (no NaN), compact. Raises ValueError/TypeError."""
     return json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps_fast(value: Any) -> str:
+    """:func:`dumps` for answers: orjson when it can (same output for JSON values), the
+    standard library for what it refuses (integers beyond 64 bits, lone surrogates)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

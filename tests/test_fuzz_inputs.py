@@ -27,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.errors import ApiError
 from gateway.listing import decode_cursor, encode_cursor
 from gateway.security import AUTHENTICATOR, VERIFIED, authenticate
+from shared import validation
 from shared.auth import HMAC_ALGS, NUMERIC_DATE_CLAIMS, Authenticator, Principal, VerificationKey
 from shared.records import MessageRecord
 from shared.token_cache import VerifiedTokens
@@ -254,3 +255,32 @@ def test_a_validly_signed_token_with_any_claims_is_a_principal_or_401(
     principal = principal_or_401("Authorization", f"Bearer {signed(GOOD_HEADER, claims)}")
     if principal is not None:
         assert_numeric_dates(principal)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_the_fast_parser_agrees_with_the_standard_library(value: Any) -> None:
+    """orjson's fast path gives exactly what the standard library's path gives."""
+    body = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    try:
+        expected = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return  # lone surrogates: not UTF-8, refused by both paths
+    fast = validation._fast(body, 64)
+    if fast is not None:
+        assert fast == expected and type(fast) is type(expected)
+        assert json.dumps(fast, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert parse_json(body, 64) == expected
