@@ -1,16 +1,18 @@
 """One heartbeat for all of a consumer's in-flight messages, and what happens when it fails.
 
-Every ``lease/3`` seconds the consumer renews, in one store call (bounded by ``lease/3``),
-the lease of every message it is running. A consumer that dies stops renewing; once the
+Every ``lease/4`` seconds the consumer renews, in one store call, the lease of every
+message it is running. A consumer that dies stops renewing; once the
 lease expires another consumer may take the message over (``Claims.claim``) and the
 recovery sweep republishes it. A consumer that is alive but slow keeps its lease, so a
 redelivery never runs the message a second time concurrently.
 
 A consumer that is alive but cannot renew (a store outage) must not go on as if it held
 the message: :class:`Leases` knows until when each lease is certainly valid (the last
-successful write), and when the next renewal could come too late (less than ``lease/3``
-left) it gives the message up through ``on_lost`` — the consumer then cancels the handler,
-writes nothing and lets the delivery go back — before anyone else may take it over.
+successful write), lets a slow renewal run until just before that, and when less than a
+safety margin (``lease/6``, for clock skew between hosts) is left it gives the message up
+through ``on_lost`` — the consumer then cancels the handler, writes nothing and lets the
+delivery go back — before anyone else may take it over. A slow store therefore costs
+nothing until it is slower than most of a lease.
 """
 
 from __future__ import annotations
@@ -68,14 +70,20 @@ class Leases:
         """Stop renewing ``ref`` (finished, released or lost)."""
         self._valid.pop(ref, None)
 
+    @property
+    def margin(self) -> float:
+        """How long before a lease's end this consumer gives the message up."""
+        return self.lease_seconds / 6
+
     async def renew_once(self) -> None:
-        """Renew every held lease once; then give up those that might lapse before the next
-        renewal (``on_lost``)."""
+        """Renew every held lease once (a slow renewal may run until the first give-up
+        time); then give up those within :attr:`margin` of their end (``on_lost``)."""
         refs = list(self._valid)
         if refs:
             started = self._clock()
+            budget = min(self._valid[ref] for ref in refs) - self.margin - started
             try:
-                async with asyncio.timeout(self.lease_seconds / 3):
+                async with asyncio.timeout(max(budget, 0.0)):
                     await self._store.renew(refs, self.owner, self.until())
             except (StoreUnavailable, TimeoutError) as exc:
                 log.warning(
@@ -88,7 +96,7 @@ class Leases:
         self._give_up_lapsing()
 
     def _give_up_lapsing(self) -> None:
-        margin = self.lease_seconds / 3
+        margin = self.margin
         now = self._clock()
         for ref, valid in list(self._valid.items()):
             if valid - now <= margin:
@@ -105,5 +113,5 @@ class Leases:
     async def run(self) -> None:
         """Renew forever (cancel to stop)."""
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(self.lease_seconds / 4)
             await self.renew_once()

@@ -97,6 +97,7 @@ class FakeClaims:
     due: datetime | None = None
     down: set[str] = field(default_factory=set)
     rejected: bool = False
+    renew_delay: float = 0.0
     calls: list[str] = field(default_factory=list)
 
     def add(self, queue: str, body: Json = None) -> MessageRecord:
@@ -128,6 +129,7 @@ class FakeClaims:
 
     async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
         self._enter("renew")
+        await asyncio.sleep(self.renew_delay)  # a slow store
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         self._enter("finish")

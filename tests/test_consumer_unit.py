@@ -233,3 +233,16 @@ async def test_a_lost_lease_cancels_the_handler_writes_nothing_and_requeues(
     assert cancelled.is_set()
     assert "finish" not in rig.claims.calls and "release" not in rig.claims.calls
     assert any("lease lost" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_slow_but_working_store_keeps_the_lease(rig_for: Any) -> None:
+    async def long(message: Any, ctx: Any) -> Any:
+        await asyncio.sleep(1.5)
+        return "done"
+
+    rig = await rig_for(long, lease=0.6)
+    rig.claims.renew_delay = 0.25  # slower than the renewal period, within the lease
+    record = rig.claims.add("q")
+    assert (await rig.run(record)).calls == ["ack"]
+    assert rig.claims.outcomes[record.id].status is Status.COMPLETE
+    assert rig.claims.calls.count("renew") >= 3
