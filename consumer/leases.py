@@ -12,7 +12,8 @@ successful write), lets a slow renewal run until just before that, and when less
 safety margin (``lease/6``, for clock skew between hosts) is left it gives the message up
 through ``on_lost`` — the consumer then cancels the handler, writes nothing and lets the
 delivery go back — before anyone else may take it over. A slow store therefore costs
-nothing until it is slower than most of a lease.
+nothing until one renewal takes about half a lease (back to back, each must land before the
+previous one's lease is within the margin of its end).
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class Leases:
 
     async def run(self) -> None:
         """Renew forever (cancel to stop)."""
+        period = self.lease_seconds / 4
         while True:
-            await asyncio.sleep(self.lease_seconds / 4)
+            started = self._clock()
             await self.renew_once()
+            # Fixed rate: a slow renewal is followed by the next one at once, not a period later.
+            await asyncio.sleep(max(0.0, period - (self._clock() - started)))

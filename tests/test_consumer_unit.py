@@ -241,7 +241,7 @@ async def test_a_slow_but_working_store_keeps_the_lease(rig_for: Any) -> None:
         return "done"
 
     rig = await rig_for(long, lease=0.6)
-    rig.claims.renew_delay = 0.25  # slower than the renewal period, within the lease
+    rig.claims.renew_delay = 0.18  # slower than the renewal period (0.15 s), within the lease
     record = rig.claims.add("q")
     assert (await rig.run(record)).calls == ["ack"]
     assert rig.claims.outcomes[record.id].status is Status.COMPLETE
