@@ -261,7 +261,7 @@ if pip_dir is None:
     fail("the Dockerfile has no RUN pip install")
 else:
     built = subprocess.run(
-        [str(venv_bin / "python"), "-m", "pip", "wheel", "--no-deps", "-q",
+        [str(venv_bin / "python"), "-m", "pip", "wheel", "--no-deps", "-q", "--no-cache-dir",
          "--disable-pip-version-check", "-w", str(tmp / "wheel"), str(pip_dir)],
         capture_output=True, text=True,
     )
