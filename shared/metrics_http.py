@@ -1,5 +1,6 @@
 """Serving a process's metrics over HTTP: the gateway's ``GET /metrics`` and the consumer's
-own small server on ``--metrics-port``."""
+own small server on ``--metrics-port`` (``GET /metrics``, and ``GET /healthz`` answering 200
+``{"status": "ok"}`` while the process runs: a container health check)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ async def scrape(metrics: Metrics, store: Records, queues: list[str]) -> web.Res
 async def serving_metrics(
     metrics: Metrics, store: Records, registry: Callable[[], Registry], settings: Settings
 ) -> AsyncIterator[web.AppRunner | None]:
-    """Serve ``GET /metrics`` on ``--host``:``--metrics-port`` until the block exits;
-    nothing (yields None) when the port is 0."""
+    """Serve ``GET /metrics`` and ``GET /healthz`` on ``--host``:``--metrics-port`` until the
+    block exits; nothing (yields None) when the port is 0."""
     port = settings.metrics_port
     if not port:
         yield None
@@ -41,13 +42,17 @@ async def serving_metrics(
     async def get_metrics(request: web.Request) -> web.Response:
         return await scrape(metrics, store, registry().names)
 
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
     app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, port).start()
-        log.info("metrics on http://%s:%s/metrics", settings.host, port)
+        log.info("metrics on http://%s:%s/metrics (and /healthz)", settings.host, port)
         yield runner
     finally:
         await runner.cleanup()

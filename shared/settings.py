@@ -136,7 +136,8 @@ class Option:
     """One setting: its flag, parser, help and whether it repeats.
 
     A ``switch`` is a flag without a value (``--public-openapi``) that sets it true; its
-    variable takes ``true``/``false`` (or 1/0, yes/no, on/off).
+    variable takes ``true``/``false`` (or 1/0, yes/no, on/off). A switch that is ``off``
+    is spelt ``--no-NAME`` and sets it false.
     """
 
     name: str
@@ -144,10 +145,11 @@ class Option:
     help: str
     repeat: bool = False
     switch: bool = False
+    off: bool = False
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return ("--no-" if self.off else "--") + self.name.replace("_", "-")
 
     @property
     def env(self) -> str:
@@ -179,6 +181,7 @@ class Settings:
     rate_limit_per_seconds: float = 1.0
     batch_max_items: int = 100
     public_openapi: bool = False
+    access_log: bool = True
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: tuple[Path, ...] = ()
     jwks_url: str | None = None
@@ -268,8 +271,14 @@ OPTIONS: tuple[Option, ...] = (
         "serve GET /openapi.json without a token (else any valid token is needed)",
         switch=True,
     ),
-    Option("jwt_secret", _str, "HS256 shared secret for verifying tokens"),
-    Option("jwt_public_key", Path, "PEM public key file (RSA or EC); repeatable", repeat=True),
+    Option("access_log", _bool, "no access log (one INFO line per request)", switch=True, off=True),
+    Option("jwt_secret", _str, "shared secret verifying HS256/HS384/HS512 tokens"),
+    Option(
+        "jwt_public_key",
+        Path,
+        "PEM public key file: RSA (RS*/PS*), EC (ES*) or Ed25519 (EdDSA); repeatable",
+        repeat=True,
+    ),
     Option("jwks_url", _str, "JWKS URL of the OIDC identity provider"),
     Option("jwt_issuer", _str, "required `iss` claim"),
     Option("jwt_audience", _str, "required `aud` claim"),
@@ -321,9 +330,10 @@ def add_arguments(parser: argparse.ArgumentParser, names: Sequence[str]) -> None
                 opt.flag,
                 dest=name,
                 action="store_const",
-                const="true",
+                const=str(not opt.off).lower(),
                 default=None,
-                help=f"{opt.help} (env {opt.env}=true; default {str(default).lower()})",
+                help=f"{opt.help} (env {opt.env}={str(not opt.off).lower()}; "
+                f"default {str(default).lower()})",
             )
             continue
         parser.add_argument(

@@ -65,8 +65,8 @@ async def test_mixed_items_answer_in_order_and_valid_ones_run(numbers: Api) -> N
         assert record["request"] == item
         assert record["result"]["echo"] == item
     metrics = parse(await (await api.get("/metrics")).text())
-    assert value(metrics, "conveyor_pushes_total", queue="numbers", status="201") == 3
-    assert value(metrics, "conveyor_pushes_total", queue="numbers", status="422") == 2
+    assert value(metrics, "conveyor_pushes_total", queue="numbers", code="201") == 3
+    assert value(metrics, "conveyor_pushes_total", queue="numbers", code="422") == 2
 
 
 async def test_more_items_than_allowed_is_413(numbers: Api) -> None:

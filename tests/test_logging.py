@@ -3,6 +3,7 @@ its log lines; ``--log-format json``."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
@@ -14,14 +15,15 @@ from typing import Any
 import jwt
 import pytest
 
-from shared.logs import JsonFormatter, message_logger
+from conveyor.cli import build_parser
+from shared.logs import JsonFormatter, message_logger, text_formatter
+from shared.settings import parse_settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
     ServeProcess,
     add_queue,
     clean_env,
     error_list,
-    wait_until_sync,
 )
 
 SECRET = "logging-test-secret-" + "s" * 40
@@ -74,22 +76,46 @@ async def test_request_id_header_on_errors_and_other_endpoints(api: Api) -> None
     assert (await api.get("/healthz")).headers["X-Request-Id"]
 
 
-def test_json_formatter_writes_one_object_with_the_extras() -> None:
-    logger = message_logger("q", "m-1", 2, "r-9")
-    record = logger.logger.makeRecord(
-        "conveyor.handler.q", logging.INFO, __file__, 1, "hello %s", ("world",), None
-    )
-    _, kwargs = logger.process("hello", {})
-    for key, val in kwargs["extra"].items():
-        setattr(record, key, val)
-    line = JsonFormatter().format(record)
-    assert "\n" not in line
-    data = json.loads(line)
-    assert data["level"] == "INFO" and data["logger"] == "conveyor.handler.q"
-    assert data["message"] == "hello world"
-    assert (data["message_id"], data["queue"], data["attempt"]) == ("m-1", "q", 2)
-    assert data["request_id"] == "r-9"
-    assert data["timestamp"].startswith("20")
+class Captured:
+    """A handler on the ``conveyor.handler.q`` logger formatting with ``formatter``."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        self.stream = io.StringIO()
+        self.handler = logging.StreamHandler(self.stream)
+        self.handler.setFormatter(formatter)
+        self.logger = logging.getLogger("conveyor.handler.q")
+
+    def __enter__(self) -> Captured:
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(logging.NOTSET)
+
+    def lines(self) -> list[str]:
+        return self.stream.getvalue().splitlines()
+
+
+def test_json_lines_carry_the_handler_extras_and_no_prefix() -> None:
+    with Captured(JsonFormatter()) as captured:
+        bound = message_logger("q", "m-1", 2, "r-9")
+        bound.info("hello %s", "world", extra={"sku": "apple", "total": 42, "queue": "spoof"})
+    [line] = captured.lines()
+    assert json.loads(line) == {
+        "timestamp": json.loads(line)["timestamp"],
+        "level": "INFO",
+        "logger": "conveyor.handler.q",
+        "message": "hello world",  # no [q m-1 attempt=2] prefix: those are fields
+        "message_id": "m-1",
+        "queue": "q",  # the bound fields win over a handler's extra of the same name
+        "attempt": 2,
+        "request_id": "r-9",
+        "sku": "apple",
+        "total": 42,
+    }
+    assert json.loads(line)["timestamp"].startswith("20")
     plain = logging.LogRecord("x", logging.WARNING, __file__, 1, "no extras", None, None)
     assert set(json.loads(JsonFormatter().format(plain))) == {
         "timestamp",
@@ -99,37 +125,105 @@ def test_json_formatter_writes_one_object_with_the_extras() -> None:
     }
 
 
-@pytest.mark.slow
-def test_serve_log_format_json(tmp_path: Path, queues_dir: Path) -> None:
-    env = clean_env(
+def test_text_lines_are_prefixed_with_queue_id_and_attempt() -> None:
+    with Captured(text_formatter()) as captured:
+        message_logger("q", "m-1", 2).info("hello %s", "world", extra={"sku": "apple"})
+        logging.getLogger("conveyor.handler.q").info("not bound")
+    bound, plain = captured.lines()
+    assert bound.endswith(" INFO conveyor.handler.q: [q m-1 attempt=2] hello world"), bound
+    assert plain.endswith(" INFO conveyor.handler.q: not bound"), plain
+
+
+async def test_access_log_line_per_request(
+    start_conveyor: StartConveyor, api_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api: Api = api_for(await start_conveyor())
+    caplog.set_level(logging.INFO, logger="conveyor.access")
+    token = api.keys.token(["tester"])
+    resp = await api.post("echo", {"n": 1}, token, headers={"X-Request-Id": "access-1"})
+    message_id = (await resp.json())["id"]
+    assert (await api.get(f"/echo/{message_id}", token)).status == 200
+    lines = [r for r in caplog.records if r.name == "conveyor.access"]
+    assert [(r.levelno, r.getMessage().split()[:3]) for r in lines] == [
+        (logging.INFO, ["POST", "/{queue}", "201"]),
+        (logging.INFO, ["GET", "/{queue}/{id}", "200"]),
+    ]
+    first = lines[0]
+    assert first.getMessage().endswith("ms request_id=access-1"), first.getMessage()
+    fields = {k: getattr(first, k) for k in ("method", "route", "status", "request_id")}
+    assert fields == {
+        "method": "POST",
+        "route": "/{queue}",
+        "status": 201,
+        "request_id": "access-1",
+    }
+    duration = first.__dict__["duration_ms"]
+    assert isinstance(duration, float) and duration >= 0
+    assert lines[1].__dict__["request_id"] not in ("", "access-1")
+
+
+async def test_no_access_log_setting(
+    start_conveyor: StartConveyor, api_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api: Api = api_for(await start_conveyor(access_log=False))
+    caplog.set_level(logging.INFO)
+    assert (await api.post("echo", {"n": 1}, api.keys.token(["tester"]))).status == 201
+    assert (await api.get("/healthz")).status == 200
+    assert not [r for r in caplog.records if r.name == "conveyor.access"]
+
+
+def test_access_log_flag_and_variable() -> None:
+    assert parse_settings({}, environ={}).access_log is True
+    assert parse_settings({}, environ={"CONVEYOR_ACCESS_LOG": "false"}).access_log is False
+    assert parse_settings({"access_log": "false"}, environ={}).access_log is False
+    args = vars(build_parser().parse_args(["serve", "--no-access-log"]))
+    assert parse_settings(args, environ={"CONVEYOR_ACCESS_LOG": "true"}).access_log is False
+    gateway = vars(build_parser().parse_args(["gateway", "--no-access-log"]))
+    assert parse_settings(gateway, environ={}).access_log is False
+
+
+def push_and_wait_done(proc: ServeProcess, queue: str, body: bytes, request_id: str) -> str:
+    """POST ``body`` to ``queue`` of a real serve and wait for its run's end line; its id."""
+    now = int(time.time())
+    token = jwt.encode({"sub": "t", "roles": ["tester"], "exp": now + 300}, SECRET, "HS256")
+    request = urllib.request.Request(
+        f"{proc.url}/{queue}",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "X-Request-Id": request_id,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        message_id = str(json.loads(resp.read())["id"])
+    deadline = time.monotonic() + 20
+    while "outcome=" not in proc.log():
+        assert time.monotonic() < deadline, proc.log()
+        time.sleep(0.05)
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.wait_exit(30) == 0, proc.log()
+    return message_id
+
+
+def serve_env(tmp_path: Path, queues_dir: Path, **extra: str) -> dict[str, str]:
+    add_queue(queues_dir, "logextra", handler="logextra", roles={"roles": ["tester"]})
+    return clean_env(
         CONVEYOR_JWT_SECRET=SECRET,
         CONVEYOR_HANDLERS=str(queues_dir),
         CONVEYOR_STORE=f"sqlite:///{tmp_path / 'conveyor.db'}",
-        CONVEYOR_LOG_FORMAT="json",
-        CONVEYOR_LOG_LEVEL="debug",
+        **extra,
     )
+
+
+@pytest.mark.slow
+def test_serve_log_format_json(tmp_path: Path, queues_dir: Path) -> None:
+    env = serve_env(tmp_path, queues_dir, CONVEYOR_LOG_FORMAT="json", CONVEYOR_LOG_LEVEL="debug")
     proc = ServeProcess([], env, tmp_path / "serve.log")
     try:
         proc.wait_healthy()
-        now = int(time.time())
-        token = jwt.encode({"sub": "t", "roles": ["tester"], "exp": now + 300}, SECRET, "HS256")
-        request = urllib.request.Request(
-            f"{proc.url}/echo",
-            data=b'{"n": 1}',
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {token}",
-                "X-Request-Id": "json-log-1",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            message_id = json.loads(resp.read())["id"]
-        wait_until_sync(
-            lambda: "outcome=" in proc.log(), "the outcome to be logged", detail=proc.log
-        )
-        proc.proc.send_signal(signal.SIGTERM)
-        assert proc.wait_exit(30) == 0, proc.log()
+        message_id = push_and_wait_done(proc, "logextra", b'{"sku": "apple"}', "json-log-1")
     finally:
         proc.close()
     lines = [json.loads(line) for line in proc.log().splitlines() if line.strip()]
@@ -137,7 +231,39 @@ def test_serve_log_format_json(tmp_path: Path, queues_dir: Path) -> None:
     mine = [line for line in lines if line.get("message_id") == message_id]
     pushed = [line for line in mine if line["level"] == "DEBUG" and "pushed" in line["message"]]
     assert pushed and pushed[0]["request_id"] == "json-log-1"
-    assert pushed[0]["queue"] == "echo"
+    assert pushed[0]["queue"] == "logextra"
     done = [line for line in mine if line.get("outcome") == "COMPLETE"]
     assert done and done[0]["attempt"] == 1 and done[0]["request_id"] == "json-log-1"
     assert isinstance(done[0]["duration_ms"], float)
+    [handler] = [line for line in lines if line["logger"] == "conveyor.handler.logextra"]
+    assert handler["message"] == "priced apple"  # no [queue id attempt] prefix
+    assert (handler["sku"], handler["total"], handler["message_id"]) == ("apple", 42, message_id)
+    assert (handler["queue"], handler["attempt"], handler["request_id"]) == (
+        "logextra",
+        1,
+        "json-log-1",
+    )
+    access = [line for line in lines if line["logger"] == "conveyor.access"]
+    [post] = [line for line in access if line["request_id"] == "json-log-1"]
+    assert (post["level"], post["method"], post["route"], post["status"]) == (
+        "INFO",
+        "POST",
+        "/{queue}",
+        201,
+    )
+    assert isinstance(post["duration_ms"], float)
+    assert any(line["route"] == "/healthz" for line in access)  # wait_healthy's requests
+
+
+@pytest.mark.slow
+def test_serve_text_log_with_no_access_log(tmp_path: Path, queues_dir: Path) -> None:
+    env = serve_env(tmp_path, queues_dir)
+    proc = ServeProcess(["--no-access-log"], env, tmp_path / "serve.log")
+    try:
+        proc.wait_healthy()
+        message_id = push_and_wait_done(proc, "logextra", b'{"sku": "pear"}', "text-log-1")
+    finally:
+        proc.close()
+    log = proc.log()
+    assert f"conveyor.handler.logextra: [logextra {message_id} attempt=1] priced pear" in log
+    assert "conveyor.access" not in log, log

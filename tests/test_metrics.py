@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -54,7 +55,7 @@ async def scrape(api: Api) -> Samples:
 
 async def test_metrics_count_pushes_outcomes_and_auth_failures(api: Api) -> None:
     before = await scrape(api)
-    assert value(before, "conveyor_pushes_total", queue="echo", status="201") == 0
+    assert value(before, "conveyor_pushes_total", queue="echo", code="201") == 0
     tester = api.keys.token(["tester"])
     ids = [await api.push("echo", {"n": n}, tester) for n in range(3)]
     for message_id in ids:
@@ -67,9 +68,9 @@ async def test_metrics_count_pushes_outcomes_and_auth_failures(api: Api) -> None
     assert (await api.post("nosuchqueue", {"n": 1}, tester)).status == 404
 
     after = await scrape(api)
-    assert value(after, "conveyor_pushes_total", queue="echo", status="201") == 3
-    assert value(after, "conveyor_pushes_total", queue="echo", status="401") == 2
-    assert value(after, "conveyor_pushes_total", queue="echo", status="403") == 1
+    assert value(after, "conveyor_pushes_total", queue="echo", code="201") == 3
+    assert value(after, "conveyor_pushes_total", queue="echo", code="401") == 2
+    assert value(after, "conveyor_pushes_total", queue="echo", code="403") == 1
     assert not any(labels and dict(labels).get("queue") == "nosuchqueue" for _, labels in after)
     assert value(after, "conveyor_messages_finished_total", queue="echo", status="COMPLETE") == 3
     assert value(after, "conveyor_messages_finished_total", queue="fail", status="ERROR") == 1
@@ -80,6 +81,64 @@ async def test_metrics_count_pushes_outcomes_and_auth_failures(api: Api) -> None
     assert value(after, "conveyor_auth_failures_total", reason="forbidden") == 1
     assert value(after, "conveyor_queue_depth", queue="echo") == 0
     assert ("conveyor_oldest_pending_age_seconds", (("queue", "echo"),)) in after
+    assert label_names(after, "conveyor_pushes_total") == {("code", "queue")}
+
+
+def label_names(samples: Samples, name: str) -> set[tuple[str, ...]]:
+    """The label name sets the samples called ``name`` carry."""
+    return {tuple(k for k, _ in labels) for sample, labels in samples if sample == name}
+
+
+async def test_request_durations_by_route_template_method_and_code(api: Api) -> None:
+    tester = api.keys.token(["tester"])
+    message_id = await api.push("echo", {"n": 1}, tester)
+    assert (await api.get(f"/echo/{message_id}", tester)).status == 200
+    assert (await api.get("/echo/no-such-id", tester)).status == 404
+    assert (await api.get("/healthz")).status == 200
+    assert (await api.get("/no/such/path/here")).status == 404
+    put = await api.session.put(f"{api.base}/echo/{message_id}")
+    assert put.status == 405
+    webdav = await api.session.request("PROPFIND", f"{api.base}/echo")
+    assert webdav.status == 405
+
+    samples = await scrape(api)
+    name = "conveyor_http_request_duration_seconds"
+    count = f"{name}_count"
+    assert value(samples, count, route="/{queue}", method="POST", code="201") == 1
+    assert value(samples, count, route="/{queue}/{id}", method="GET", code="200") == 1
+    assert value(samples, count, route="/{queue}/{id}", method="GET", code="404") == 1
+    assert value(samples, count, route="/healthz", method="GET", code="200") == 1
+    assert value(samples, count, route="unmatched", method="GET", code="404") == 1
+    assert value(samples, count, route="unmatched", method="PUT", code="405") == 1
+    assert value(samples, count, route="unmatched", method="other", code="405") == 1
+    assert value(samples, f"{name}_bucket", route="/healthz", method="GET", code="200", le="+Inf")
+    assert value(samples, f"{name}_sum", route="/healthz", method="GET", code="200") > 0
+    assert label_names(samples, count) == {("code", "method", "route")}
+    assert label_names(samples, f"{name}_bucket") == {("code", "le", "method", "route")}
+    routes = {dict(labels)["route"] for sample, labels in samples if sample == count}
+    assert not any(message_id in route or "no-such" in route for route in routes), routes
+
+
+def assert_standard_series(samples: Samples) -> None:
+    """The client library's process and Python collectors are there; no ``_created``."""
+    names = {sample for sample, _ in samples}
+    for expected in (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "process_open_fds",
+        "python_gc_objects_collected_total",
+        "python_gc_collections_total",
+    ):
+        assert expected in names, expected
+    info = [dict(labels) for sample, labels in samples if sample == "python_info"]
+    assert info and info[0]["implementation"] == "CPython", info
+    assert not [n for n in names if n.endswith("_created")], sorted(names)
+
+
+async def test_process_and_python_collectors_and_no_created_series(api: Api) -> None:
+    await api.push("echo", {"n": 1}, api.keys.token(["tester"]))
+    assert_standard_series(await scrape(api))
 
 
 async def test_queue_depth_and_oldest_age_are_cached(
@@ -163,6 +222,9 @@ def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
             assert status == 200
             samples = parse(text)
             assert value(samples, "conveyor_queue_depth", queue="echo") == 0
+            assert_standard_series(samples)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                assert (r.status, json.loads(r.read())) == (200, {"status": "ok"})
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0, log_path.read_text()
         finally:
