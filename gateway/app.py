@@ -16,6 +16,7 @@ from gateway.callers import TRUSTED, networks
 from gateway.capacity import (
     ConnectionLimits,
     accept_errors_summarised,
+    LISTEN_BACKLOG,
     connection_cap,
     raise_descriptor_limit,
 )
@@ -142,7 +143,9 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     await runner.setup()
     try:
         with accept_errors_summarised(asyncio.get_running_loop()):
-            site = web.TCPSite(runner, rt.settings.host, rt.settings.port)
+            site = web.TCPSite(
+                runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG
+            )
             await site.start()
             for address in runner.addresses:
                 log.info(

@@ -26,9 +26,16 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: The listening socket's backlog. asyncio's accept loop takes up to this many connections
+#: per wake-up and hands each to its protocol one loop turn later, so a burst can hold up to
+#: about three batches of accepted sockets that the cap has not refused yet.
+LISTEN_BACKLOG = 128
 #: Descriptors kept free of client connections: store and broker connections, the handlers'
-#: HTTP pool (100 connections by default), files, the event loop's own.
-RESERVED_DESCRIPTORS = 256
+#: HTTP pool (100 connections by default), files, the event loop's own (256), plus the
+#: accepted-but-not-yet-refused sockets of a connection burst (two backlogs; the 256 covers
+#: the third). Under 1,024 descriptors, 1,100 simultaneous connections once made ``accept()``
+#: fail with 256 alone.
+RESERVED_DESCRIPTORS = 256 + 2 * LISTEN_BACKLOG
 #: At most one line per this many seconds for a repeated connection-level event.
 REPORT_INTERVAL_SECONDS = 10.0
 #: The ``errno`` values asyncio's ``accept()`` loop treats as "out of system resource".
