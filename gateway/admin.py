@@ -1,26 +1,44 @@
 """Operator endpoints: ``GET /queues`` (definitions and message counts) and ``GET /metrics``.
 
-``/queues`` needs a token with one of :data:`ADMIN_ROLES` (401/403 as on the queues);
-``/metrics`` is open, like a Prometheus scrape target usually is.
+``GET /queues`` answers every valid token with the queues it has a role on (a queue with auth
+switched off counts for everyone): a writer sees the queues it may push to, a token with no
+queue gets an empty list. :data:`ADMIN_ROLES` see every queue and also ``load_errors``, the
+definitions that failed to load with the reason (a failed reload keeps the last good version
+serving and still lists the error). Without a token the answer lists the queues with auth
+switched off, or is 401 when there are none. ``/metrics`` is open, like a Prometheus scrape
+target usually is.
+
+Each queue carries its counts by status, ``finished`` (records that reached a final status
+in the last :data:`RATE_WINDOW_SECONDS`, read from the store so every consumer process's work
+counts) with ``completed_per_minute``, and ``consumers`` (from the RabbitMQ management API
+when ``--rabbitmq-management-url`` is set, else null: unknown).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from aiohttp import web
 
 from gateway.errors import json_response
-from gateway.security import require_roles
+from gateway.security import authenticate, bearer_token
 from gateway.views import RUNTIME
+from shared.auth import Principal
 from shared.definitions import QueueOptions
+from shared.delivery.management import ConsumerCounts, vhost_of
 from shared.metrics_http import scrape
 from shared.ports import QueueCounts
-from shared.records import Json, Status, iso
+from shared.records import Json, Status, iso, utcnow
 from shared.registry import LoadedQueue
+from shared.roles import is_permitted
 
-#: Roles that may read ``GET /queues``.
+#: Roles that see every queue of ``GET /queues`` and the definitions that failed to load.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
+#: The window ``finished`` and ``completed_per_minute`` are measured over.
+RATE_WINDOW_SECONDS = 300
+#: The management API reader, when configured (set by the app factory).
+CONSUMERS = web.AppKey("consumer_counts", ConsumerCounts)
 
 
 def options_json(options: QueueOptions) -> dict[str, Json]:
@@ -49,14 +67,57 @@ def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, J
     }
 
 
+def rate_json(finished: dict[Status, int] | None) -> dict[str, Json]:
+    """``finished`` (by final status over the window) and ``completed_per_minute``."""
+    found = finished or {}
+    by_status = {s.value: found.get(s, 0) for s in Status if s.final}
+    per_minute = found.get(Status.COMPLETE, 0) * 60 / RATE_WINDOW_SECONDS
+    return {
+        "finished": {"window_seconds": RATE_WINDOW_SECONDS, "by_status": by_status},
+        "completed_per_minute": round(per_minute, 2),
+    }
+
+
+def visible(queue: LoadedQueue, principal: Principal | None) -> bool:
+    """Whether the caller (None: no token) has a role on ``queue``."""
+    if not queue.definition.auth_enabled:
+        return True
+    if principal is None:
+        return False
+    return is_permitted(principal.roles, queue.allowed_roles, queue.definition.roles.needs_role)
+
+
+async def _caller(request: web.Request, any_open: bool) -> Principal | None:
+    """The token's principal; None without a token when some queue is open (else 401)."""
+    if bearer_token(request) is None and any_open:
+        return None
+    return await authenticate(request)
+
+
 async def list_queues(request: web.Request) -> web.Response:
-    """``GET /queues``: every loaded queue's summary and counts; 503 if the store is down."""
-    await require_roles(request, ADMIN_ROLES, "GET /queues")
+    """``GET /queues``: the caller's queues with counts and rates; 503 if the store is down."""
     rt = request.app[RUNTIME]
-    counts = await rt.messaging.counts()
     registry = rt.registry()
-    queues = [queue_summary(registry.queues[n], counts.get(n)) for n in registry.names]
-    return json_response({"queues": queues})
+    loaded = [registry.queues[n] for n in registry.names]
+    principal = await _caller(request, any(not q.definition.auth_enabled for q in loaded))
+    admin = principal is not None and not principal.roles.isdisjoint(ADMIN_ROLES)
+    shown = loaded if admin else [q for q in loaded if visible(q, principal)]
+    counts = await rt.messaging.counts()
+    finished = await rt.messaging.finished_since(utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS))
+    reader = request.app.get(CONSUMERS)
+    consumers = await reader.get() if reader is not None else None
+    queues = [
+        {
+            **queue_summary(q, counts.get(q.name)),
+            **rate_json(finished.get(q.name)),
+            "consumers": consumers.get(q.name) if consumers is not None else None,
+        }
+        for q in shown
+    ]
+    body: dict[str, Json] = {"queues": queues}
+    if admin:
+        body["load_errors"] = list(registry.errors)
+    return json_response(body)
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -66,7 +127,14 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 def add_admin_routes(app: web.Application, *, metrics: bool = True) -> None:
-    """Register ``GET /queues`` and, unless served on ``--metrics-port``, ``GET /metrics``."""
+    """Register ``GET /queues`` and, unless served on ``--metrics-port``, ``GET /metrics``;
+    read consumer counts from the RabbitMQ management API when it is configured."""
+    rt = app[RUNTIME]
+    url = rt.settings.rabbitmq_management_url
+    if url:
+        app[CONSUMERS] = ConsumerCounts(
+            url, rt.http, vhost=vhost_of(rt.settings.broker), prefix=rt.settings.queue_prefix
+        )
     app.router.add_get("/queues", list_queues)
     if metrics:
         app.router.add_get("/metrics", get_metrics)

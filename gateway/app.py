@@ -14,9 +14,9 @@ from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
 from gateway.callers import TRUSTED, networks
 from gateway.capacity import (
+    LISTEN_BACKLOG,
     ConnectionLimits,
     accept_errors_summarised,
-    LISTEN_BACKLOG,
     connection_cap,
     raise_descriptor_limit,
 )
@@ -31,6 +31,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.redrive import add_redrive_routes
 from gateway.security import AUTHENTICATOR, VERIFIED
 from gateway.throttle import RATE_LIMITER
+from gateway.ui import add_ui_routes
 from gateway.views import RUNTIME, add_routes
 from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
 from shared.jwks import JwksCache
@@ -82,6 +83,7 @@ def create_app(rt: Runtime) -> web.Application:
     add_admin_routes(app, metrics=not rt.settings.metrics_port)
     add_openapi_routes(app)
     add_docs_routes(app)
+    add_ui_routes(app)
     add_listing_routes(app)  # last: GET /{queue} must not shadow fixed paths
     return app
 
@@ -143,9 +145,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     await runner.setup()
     try:
         with accept_errors_summarised(asyncio.get_running_loop()):
-            site = web.TCPSite(
-                runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG
-            )
+            site = web.TCPSite(runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG)
             await site.start()
             for address in runner.addresses:
                 log.info(

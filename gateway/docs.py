@@ -90,17 +90,22 @@ class Asset:
     digest: str  # first 16 hex digits of the body's SHA-256: its URL version and its ETag
 
 
-@functools.cache
-def assets() -> Mapping[str, Asset]:
-    """Every served asset, read from the package once per process. Raises OSError when the
-    package data is missing (a broken install)."""
+def read_assets(files: Mapping[str, tuple[str, str]]) -> Mapping[str, Asset]:
+    """``files`` (URL name → path under gateway/static, content type) read from the package.
+    Raises OSError when the package data is missing (a broken install)."""
     static = resources.files("gateway") / "static"
     loaded = {}
-    for name, (path, content_type) in ASSET_FILES.items():
+    for name, (path, content_type) in files.items():
         body = static.joinpath(*path.split("/")).read_bytes()
         digest = hashlib.sha256(body).hexdigest()[:16]
         loaded[name] = Asset(body, content_type, digest)
     return loaded
+
+
+@functools.cache
+def assets() -> Mapping[str, Asset]:
+    """Every served asset of ``/docs``, read from the package once per process."""
+    return read_assets(ASSET_FILES)
 
 
 @functools.cache
@@ -131,8 +136,14 @@ async def docs(request: web.Request) -> web.Response:
 
 async def asset(request: web.Request) -> web.Response:
     """``GET /docs/assets/{name}``: a packaged asset; 304 when the client's copy is current."""
+    return serve_asset(request, assets())
+
+
+def serve_asset(request: web.Request, served: Mapping[str, Asset]) -> web.Response:
+    """The asset named in the path among ``served``; 304 when the client's copy is current,
+    404 for any other name."""
     name = request.match_info["name"]
-    found = assets().get(name)
+    found = served.get(name)
     if found is None:
         raise ApiError(404, f"no asset named {name}")
     current = request.query.get("v") == found.digest

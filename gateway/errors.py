@@ -62,14 +62,17 @@ def json_response(
 
 
 def error_response(
-    status: int, errors: list[Any], headers: Mapping[str, str] | None = None
+    status: int,
+    errors: list[Any],
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> web.Response:
     """The problem document for ``status`` and ``errors`` (a 503 always with
-    ``Retry-After``)."""
+    ``Retry-After``), plus any ``extensions`` members (e.g. a 403's ``required_roles``)."""
     if status == 503:
         headers = {"Retry-After": RETRY_AFTER_SECONDS, **(headers or {})}
     return web.json_response(
-        problem(status, errors),
+        {**problem(status, errors), **(extensions or {})},
         status=status,
         headers=headers,
         content_type=PROBLEM_JSON,
@@ -100,15 +103,21 @@ def messaging_error(error: MessagingError) -> ApiError:
 
 class ApiError(Exception):
     """Raise from a view to answer ``status`` with a problem document listing ``messages``
-    (strings, or ``{"path", "message"}`` objects)."""
+    (strings, or ``{"path", "message"}`` objects); ``extensions`` are extra members of the
+    problem document."""
 
     def __init__(
-        self, status: int, *messages: Any, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        *messages: Any,
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(status, *messages)
         self.status = status
         self.errors = list(messages)
         self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
 
 
 _PASSTHROUGH = ("Allow", "WWW-Authenticate", "Retry-After", "Location")
@@ -120,7 +129,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.errors, exc.headers)
+        return error_response(exc.status, exc.errors, exc.headers, exc.extensions)
     except MessagingError as exc:
         answer = messaging_error(exc)
         return error_response(answer.status, answer.errors, answer.headers)

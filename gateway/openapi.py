@@ -94,6 +94,11 @@ PROBLEM_SCHEMA: Doc = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "errors": ERRORS_LIST,
+        "required_roles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "On a 403: the roles any one of which would have been enough.",
+        },
     },
 }
 #: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.idempotency``).
@@ -299,10 +304,14 @@ def _plain(summary: str, responses: Doc, content_type: str = "application/json")
 
 
 def _fixed_paths(public: bool) -> Doc:
-    queues = _plain("Loaded queues, their definitions and message counts", _errors(401, 403, 503))
+    queues = _plain("Loaded queues, their definitions and message counts", _errors(401, 503))
     queues["get"]["security"] = [{"bearerAuth": []}]
-    queues["get"]["x-roles"] = sorted(ADMIN_ROLES)
-    queues["get"]["description"] = f"Roles: {', '.join(sorted(ADMIN_ROLES))}."
+    queues["get"]["x-roles"] = []
+    queues["get"]["description"] = (
+        "Any valid token: the queues it has a role on (every queue, and the definitions that "
+        f"failed to load, for {', '.join(sorted(ADMIN_ROLES))}). Without a token: the queues "
+        "with auth switched off (401 when there are none)."
+    )
     document = _plain("This document", {} if public else _errors(401))
     if not public:
         document["get"]["security"] = [{"bearerAuth": []}]
@@ -315,6 +324,7 @@ def _fixed_paths(public: bool) -> Doc:
         "/metrics": _plain("Prometheus metrics", {}, "text/plain"),
         "/openapi.json": document,
         "/docs": _plain("Swagger UI for this document (it asks for a token)", {}, "text/html"),
+        "/ui": _plain("The operators' dashboard (it asks for a token)", {}, "text/html"),
     }
 
 

@@ -63,8 +63,15 @@ async def require_roles(request: web.Request, roles: frozenset[str], what: str) 
     """The caller's principal if its valid token holds one of ``roles``; else 401 or 403."""
     principal = await authenticate(request)
     if principal.roles.isdisjoint(roles):
-        raise ApiError(403, f"{what} needs one of the roles: {', '.join(sorted(roles))}")
+        raise forbidden(f"{what} needs one of the roles", roles)
     return principal
+
+
+def forbidden(what: str, roles: frozenset[str]) -> ApiError:
+    """The 403 for a token lacking every one of ``roles``: the detail names them, and so
+    does the problem's ``required_roles`` member (sorted), for clients that explain it."""
+    needed = sorted(roles)
+    return ApiError(403, f"{what}: {', '.join(needed)}", extensions={"required_roles": needed})
 
 
 async def authorize(request: web.Request, queue: LoadedQueue) -> Principal:
@@ -74,8 +81,5 @@ async def authorize(request: web.Request, queue: LoadedQueue) -> Principal:
     principal = await authenticate(request)
     rules = queue.definition.roles
     if not is_permitted(principal.roles, queue.allowed_roles, rules.needs_role):
-        raise ApiError(
-            403,
-            f"queue {queue.name} needs one of the roles: {', '.join(sorted(queue.allowed_roles))}",
-        )
+        raise forbidden(f"queue {queue.name} needs one of the roles", queue.allowed_roles)
     return principal

@@ -92,6 +92,12 @@ def _broker_url(text: str) -> str:
     return text
 
 
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must be http://… or https://…")
+    return text
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -156,6 +162,10 @@ class Option:
         return ENV_PREFIX + self.name.upper()
 
 
+#: Fields holding URLs, printed with any password masked.
+_URLS = ("store", "broker", "rabbitmq_management_url", "jwks_url", "token_url")
+
+
 @dataclass(frozen=True, repr=False)
 class Settings:
     """Everything a Conveyor process is configured with. Build with :func:`parse_settings`."""
@@ -170,6 +180,7 @@ class Settings:
     max_header_bytes: int = 8190
     store: str = "sqlite:///./conveyor.db"
     broker: str | None = None
+    rabbitmq_management_url: str | None = None
     handlers: Path = Path("./handlers")
     queues: tuple[str, ...] = ()
     concurrency: int = 16
@@ -233,7 +244,7 @@ class Settings:
             value = getattr(self, f.name)
             if not f.repr:
                 value = "***" if value else value
-            elif f.name in ("store", "broker", "jwks_url", "token_url") and value:
+            elif f.name in _URLS and value:
                 value = mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
@@ -255,6 +266,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_header_bytes", _positive_int, "largest request header line (else 431)"),
     Option("store", _store_url, "record store: sqlite:///PATH (embedded) or mongodb://…"),
     Option("broker", _broker_url, "RabbitMQ URL amqp://…; in-process delivery when absent"),
+    Option(
+        "rabbitmq_management_url",
+        _http_url,
+        "RabbitMQ management API http://user:pass@host:15672 (dashboard consumer counts)",
+    ),
     Option("handlers", Path, "directory of *.queue.json definitions and their handlers"),
     Option("queues", _csv, "consumer: only these queues (comma-separated); default all"),
     Option("concurrency", _positive_int, "consumer: messages run at once per queue (prefetch)"),

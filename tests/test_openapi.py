@@ -75,12 +75,7 @@ async def test_document_is_valid_openapi_31(
     any_token = doc["paths"]["/anyToken"]["post"]
     assert any_token["x-roles"] == [] and 401 in statuses(doc, "/anyToken", "post")
     assert "No role needed." in any_token["description"]
-    assert doc["paths"]["/queues"]["get"]["x-roles"] == [
-        "queue_admin",
-        "queue_reader",
-        "system_admin",
-        "system_reader",
-    ]
+    assert doc["paths"]["/queues"]["get"]["x-roles"] == []  # any token: its own queues
     assert "/poison" not in doc["paths"]
     own = doc["paths"]["/openapi.json"]["get"]
     assert own["security"] == [{"bearerAuth": []}] and 401 in statuses(doc, "/openapi.json", "get")
@@ -97,7 +92,7 @@ async def test_every_route_is_documented(
         if method == "head" or route.resource is None:
             continue
         canonical = route.resource.canonical
-        if canonical.startswith("/docs/assets"):
+        if canonical.startswith(("/docs/assets", "/ui/assets")):
             continue
         if "{queue}" in canonical:
             paths = [canonical.replace("{queue}", name) for name in queues]
@@ -150,7 +145,7 @@ async def test_documented_operations_answer_as_documented(
         resp = await api.get(fixed)
         assert resp.status in statuses(doc, fixed, "get"), (fixed, resp.status)
     queues = await api.get("/queues")
-    assert queues.status in statuses(doc, "/queues", "get") and queues.status == 401
+    assert queues.status in statuses(doc, "/queues", "get") and queues.status == 200  # open
 
 
 async def test_docs_page_uses_only_local_assets(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Api, StartConveyor
@@ -59,11 +60,77 @@ async def test_queues_shows_pending_and_oldest(
     assert held["oldest_pending_created_at"].endswith("Z")
 
 
-async def test_queues_needs_an_admin_or_reader_role(api: Api) -> None:
-    await error_list(await api.get("/queues"), 401)
+async def test_queues_answers_every_valid_token_with_the_queues_it_has_a_role_on(
+    api: Api,
+) -> None:
     await error_list(await api.get("/queues", "not-a-token"), 401)
-    await error_list(await api.get("/queues", api.keys.token(["tester"])), 403)
-    await error_list(await api.get("/queues", api.keys.token(["system_writer"])), 403)
+    # A writer-only token sees the queues it may push to (and the auth-off one), no errors.
+    for role in ("tester", "system_writer"):
+        resp = await api.get("/queues", api.keys.token([role]))
+        assert resp.status == 200, (role, await resp.text())
+        body = await resp.json()
+        names = set(by_name(body))
+        assert {"echo", "fail", "open"} <= names, (role, names)
+        assert "load_errors" not in body
+    # <queue>_writer: that queue (its default role) and the open one only.
+    resp = await api.get("/queues", api.keys.token(["echo_writer"]))
+    assert set(by_name(await resp.json())) == {"echo", "open"}
+    # A token with a role on no queue: only the queue with auth off.
+    resp = await api.get("/queues", api.keys.token(["nobody"]))
+    assert set(by_name(await resp.json())) == {"open"}
+    # No token: only the queues with auth off (they need no token anyway).
+    resp = await api.get("/queues")
+    assert resp.status == 200 and set(by_name(await resp.json())) == {"open"}
     for role in ("system_admin", "system_reader", "queue_reader", "queue_admin"):
         resp = await api.get("/queues", api.keys.token([role]))
         assert resp.status == 200, (role, await resp.text())
+        body = await resp.json()
+        assert {"echo", "fail", "open", "slow"} <= set(by_name(body))
+        assert body["load_errors"] == []
+
+
+async def test_queues_without_open_queues_needs_a_token_and_may_be_empty(
+    start_conveyor: StartConveyor, api_for: Any, queues_dir: Path
+) -> None:
+    (queues_dir / "open.queue.json").unlink()
+    api: Api = api_for(await start_conveyor())
+    await error_list(await api.get("/queues"), 401)
+    resp = await api.get("/queues", api.keys.token(["nobody"]))
+    assert resp.status == 200 and await resp.json() == {"queues": []}
+
+
+async def test_queues_shows_load_errors_rates_and_unknown_consumers(
+    start_conveyor: StartConveyor, api_for: Any, queues_dir: Path
+) -> None:
+    (queues_dir / "broken.queue.json").write_text('{"name": "broken", "incoming": ')
+    api: Api = api_for(await start_conveyor())
+    tester = api.keys.token(["tester"])
+    for n in range(3):
+        await api.wait_final("echo", await api.push("echo", {"n": n}, tester), tester)
+    await api.wait_final("fail", await api.push("fail", {"x": 1}, tester), tester)
+    body = await (await api.get("/queues", api.keys.token(["system_reader"]))).json()
+    [error] = body["load_errors"]
+    assert "broken.queue.json" in error
+    queues = by_name(body)
+    echo, fail, slow = queues["echo"], queues["fail"], queues["slow"]
+    assert echo["finished"] == {"window_seconds": 300, "by_status": {"COMPLETE": 3, "ERROR": 0}}
+    assert echo["completed_per_minute"] == 0.6
+    assert fail["finished"]["by_status"] == {"COMPLETE": 0, "ERROR": 1}
+    assert fail["completed_per_minute"] == 0
+    assert slow["finished"]["by_status"] == {"COMPLETE": 0, "ERROR": 0}
+    assert echo["consumers"] is None  # no --rabbitmq-management-url: unknown
+
+
+async def test_forbidden_names_the_roles_needed(api: Api) -> None:
+    resp = await api.get("/echo", api.keys.token(["nobody"]))
+    assert resp.status == 403
+    body = await resp.json()
+    assert body["required_roles"] == sorted(
+        {"system_admin", "system_writer", "queue_writer", "echo_writer", "tester"}
+    )
+    assert "tester" in body["detail"]
+    fail = await api.push("fail", {"x": 1}, api.keys.token(["tester"]))
+    await api.wait_final("fail", fail, api.keys.token(["tester"]))
+    resp = await api.post(f"fail/{fail}/retry", None, api.keys.token(["tester"]))
+    assert resp.status == 403
+    assert (await resp.json())["required_roles"] == ["fail_admin", "system_admin"]

@@ -109,3 +109,32 @@ async def test_sqlite_file_from_before_request_id_is_migrated(tmp_path: Path) ->
     reopened = SqliteStore(path)  # a second open finds the column and adds nothing
     await reopened.open()
     await reopened.close()
+
+
+async def test_finished_since_counts_final_records_by_their_finish_time(store: Store) -> None:
+    assert await store.finished_since(BASE) == {}
+    a1, a2, a3, b1, b2 = (
+        record(q, n) for q, n in [("a", 1), ("a", 2), ("a", 3), ("b", 4), ("b", 5)]
+    )
+    for rec in (a1, a2, a3, b1, b2):
+        await store.insert(rec)
+    lease = utcnow() + timedelta(hours=1)
+    before = utcnow()
+    for queue, rec, status in [("a", a1, Status.COMPLETE), ("a", a2, Status.ERROR)]:
+        await store.claim(queue, rec.id, "me", lease)
+        assert await store.finish(queue, rec.id, "me", Outcome(status))
+    await store.claim("b", b1.id, "me", lease)  # INPROGRESS: not finished
+    await store.claim("b", b2.id, "me", lease)
+    assert await store.finish("b", b2.id, "me", Outcome(Status.COMPLETE, {"ok": True}))
+    # Created long ago (BASE), finished now: it is the finish time that counts.
+    assert await store.finished_since(before) == {
+        "a": {Status.COMPLETE: 1, Status.ERROR: 1},
+        "b": {Status.COMPLETE: 1},
+    }
+    assert await store.finished_since(utcnow() + timedelta(seconds=5)) == {}
+    # A redriven record is no longer finished.
+    assert await store.redrive("a", a2.id) is not None
+    assert await store.finished_since(before) == {
+        "a": {Status.COMPLETE: 1},
+        "b": {Status.COMPLETE: 1},
+    }

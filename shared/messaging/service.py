@@ -291,6 +291,14 @@ class Messaging:
         except StoreUnavailable:
             raise _store_down() from None
 
+    async def finished_since(self, since: datetime) -> dict[str, dict[Status, int]]:
+        """Records finished per queue and final status since ``since`` (see
+        ``Records.finished_since``: every process's work counts). Raises Unavailable."""
+        try:
+            return await self._records.finished_since(since)
+        except StoreUnavailable:
+            raise _store_down() from None
+
     async def redrive(self, queue: LoadedQueue, message_id: str) -> MessageRecord:
         """Put an ``ERROR`` message back to ``PENDING`` for a new run, and deliver it.
 

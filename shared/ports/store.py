@@ -86,6 +86,11 @@ class Records(Protocol):
         """Per queue with any record: its record count by status and the ``created_at`` of
         its oldest PENDING record (None when none is pending). One aggregate query."""
 
+    async def finished_since(self, since: datetime) -> dict[str, dict[Status, int]]:
+        """Per queue, how many records reached each final status at or after ``since``
+        (their ``updated_at``), whichever process finished them; queues with none are
+        absent. One aggregate query over an index on ``(status, updated_at)``."""
+
 
 class Claims(Protocol):
     """A run's life: claim, lease, final write, or back to waiting."""

@@ -44,3 +44,16 @@ def counts_from_groups(groups: Iterable[tuple[str, str, int, datetime]]) -> dict
         if status == Status.PENDING.value:
             oldest[queue] = created
     return {q: QueueCounts(by_status=c, oldest_pending=oldest.get(q)) for q, c in by_queue.items()}
+
+
+def finished_from_groups(groups: Iterable[tuple[str, str, int]]) -> dict[str, dict[Status, int]]:
+    """Fold ``(queue, status, count)`` groups into per-queue counts by final status."""
+    by_queue: dict[str, dict[Status, int]] = {}
+    for queue, status, count in groups:
+        by_queue.setdefault(queue, {})[Status(status)] = int(count)
+    return by_queue
+
+
+def final_statuses() -> list[str]:
+    """The final statuses' values (what :meth:`Records.finished_since` counts)."""
+    return [s.value for s in Status if s.final]

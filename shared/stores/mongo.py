@@ -57,7 +57,7 @@ from shared.ports import (
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.stores import mongo_keys
-from shared.stores.codec import counts_from_groups
+from shared.stores.codec import counts_from_groups, final_statuses, finished_from_groups
 
 Doc = dict[str, Any]
 
@@ -67,6 +67,7 @@ INDEXES: list[list[str]] = [
     ["queue", "status", "created_at"],  # per-queue listing (as the SQLite schema has)
     ["status", "published", "created_at", "_id"],  # unpublished(): the recovery sweep
     ["status", "created_at", "_id"],  # pending(): start-up recovery
+    ["status", "updated_at"],  # finished_since(): completions per minute
     ["status", "lease_until"],  # fail_abandoned()
     ["queue", "created_at", "_id"],  # list_records() without a status
     ["status", "not_before"],  # next_due(), take_overdue(): delayed pushes and retries
@@ -509,4 +510,14 @@ class MongoStore:
             docs = await cursor.to_list(None)
         return counts_from_groups(
             (d["_id"]["queue"], d["_id"]["status"], d["count"], d["oldest"]) for d in docs
+        )
+
+    async def finished_since(self, since: datetime) -> dict[str, dict[Status, int]]:
+        match = {"status": {"$in": final_statuses()}, "updated_at": {"$gte": since}}
+        group = {"_id": {"queue": "$queue", "status": "$status"}, "count": {"$sum": 1}}
+        with _mapped():
+            cursor = await self._col.aggregate([{"$match": match}, {"$group": group}])
+            docs = await cursor.to_list(None)
+        return finished_from_groups(
+            (d["_id"]["queue"], d["_id"]["status"], d["count"]) for d in docs
         )

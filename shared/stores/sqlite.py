@@ -48,6 +48,8 @@ from shared.stores.codec import (
     counts_from_groups,
     error_from_text,
     error_to_text,
+    final_statuses,
+    finished_from_groups,
     from_epoch,
     json_from_text,
     to_epoch,
@@ -95,6 +97,7 @@ CREATE INDEX IF NOT EXISTS messages_expires ON messages (expires_at)
     WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_due ON messages (not_before)
     WHERE not_before IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_status_updated ON messages (status, updated_at);
 """
 PAGE = 500
 
@@ -512,3 +515,15 @@ class SqliteStore:
             ).fetchall()
         )
         return counts_from_groups((q, s, n, from_epoch(t)) for q, s, n, t in rows)
+
+    async def finished_since(self, since: datetime) -> dict[str, dict[Status, int]]:
+        finals = final_statuses()
+        marks = ", ".join("?" for _ in finals)
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT queue, status, COUNT(*) FROM messages"
+                f" WHERE status IN ({marks}) AND updated_at >= ? GROUP BY queue, status",
+                (*finals, to_epoch(since)),
+            ).fetchall()
+        )
+        return finished_from_groups(rows)

@@ -1,0 +1,110 @@
+"""``GET /ui``: the operators' dashboard, a page of plain HTML, CSS and JavaScript.
+
+Every file comes from the package (``gateway/static/ui``), no CDN and no build step. The
+page only uses the public HTTP API with the bearer token the user pastes once (kept in the
+tab's ``sessionStorage``, sent as ``Authorization``, never in a URL or a cookie, so there is
+no CSRF surface); with queues whose auth is off it works without one. The script renders
+every value from a message as text (``textContent``), never as markup, and the page is
+served with a Content-Security-Policy without ``unsafe-inline``: an injected ``<script>`` or
+``onerror`` attribute could not run even if it reached the DOM.
+
+Assets are linked as ``/ui/assets/<name>?v=<digest>`` and cached like ``/docs``'s.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from gateway.docs import Asset, read_assets, serve_asset
+
+ASSETS = "/ui/assets"
+#: Name in the URL → (file under gateway/static, content type). Nothing else is served.
+UI_FILES: Mapping[str, tuple[str, str]] = {
+    "ui.js": ("ui/ui.js", "text/javascript"),
+    "ui.css": ("ui/ui.css", "text/css"),
+    "favicon.png": ("swagger-ui/favicon-32x32.png", "image/png"),
+}
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+# The token input has no `name` and `form-action 'none'` forbids submitting: the token can
+# only leave through the script's Authorization header.
+UI_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Conveyor dashboard</title>
+<link rel="icon" type="image/png" href="{favicon}">
+<link rel="stylesheet" href="{css}">
+</head><body>
+<header class="top">
+<a class="brand" href="#/">Conveyor</a>
+<nav><a href="#/">Queues</a> <a href="/docs">API docs</a></nav>
+<form id="token-form" class="token" method="post" autocomplete="off">
+<label for="token-input">Bearer token</label>
+<input id="token-input" type="password" autocomplete="off" spellcheck="false"
+  placeholder="paste a token">
+<button type="submit" id="token-use">Use token</button>
+<button type="button" id="token-forget">Forget</button>
+<span id="token-state" role="status"></span>
+</form>
+</header>
+<main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
+<noscript><p>The dashboard needs JavaScript.</p></noscript>
+<script src="{js}"></script>
+</body></html>
+"""
+
+
+@functools.cache
+def assets() -> Mapping[str, Asset]:
+    """The dashboard's files, read from the package once per process."""
+    return read_assets(UI_FILES)
+
+
+@functools.cache
+def page() -> str:
+    """The ``/ui`` HTML, linking each asset at its current version."""
+    found = assets()
+
+    def link(name: str) -> str:
+        return html.escape(f"{ASSETS}/{name}?v={found[name].digest}")
+
+    return UI_PAGE.format(favicon=link("favicon.png"), css=link("ui.css"), js=link("ui.js"))
+
+
+async def ui_page(request: web.Request) -> web.Response:
+    """``GET /ui``: the page (public; everything it shows needs the API's own roles)."""
+    return web.Response(
+        text=page(), content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+    )
+
+
+async def ui_asset(request: web.Request) -> web.Response:
+    """``GET /ui/assets/{name}``: a packaged file of the dashboard."""
+    return serve_asset(request, assets())
+
+
+def add_ui_routes(app: web.Application) -> None:
+    """Register ``/ui`` and its assets."""
+    app.router.add_get("/ui", ui_page)
+    app.router.add_get(ASSETS + "/{name}", ui_asset)
