@@ -21,8 +21,9 @@ from typing import Any
 
 import jwt
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
+from tests.browser import ARTIFACTS, chromium
 from tests.helpers import (
     QUEUES_DIR,
     SEED_HANDLERS_DIR,
@@ -31,22 +32,9 @@ from tests.helpers import (
     clean_env,
     http_call,
 )
-from tests.services import unavailable
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).with_name("artifacts")
 SECRET = "browser-test-secret-" + "b" * 40
 METHODS = ("get", "post", "put", "patch", "delete")
 TOKEN_KEY = "conveyor.docs.token"  # the sessionStorage key gateway/static/docs.js uses
@@ -80,16 +68,12 @@ def served(tmp_path: Path) -> Iterator[ServeProcess]:
 @pytest.fixture
 def page() -> Iterator[Page]:
     """A fresh page in headless Chromium (the system's; Playwright downloads no browser)."""
-    if not CHROMIUM.is_file():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         try:
             yield context.new_page()
         finally:
             context.close()
-            browser.close()
 
 
 def is_document(response: Response) -> bool:

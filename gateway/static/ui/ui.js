@@ -29,7 +29,7 @@ function el(tag, attrs, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -268,7 +268,7 @@ function queuesTable(queues) {
   const head = el("tr", {}, el("th", {}, "Queue"), statuses.map((s) => el("th", {}, statusBadge(s))),
     el("th", {}, "Completed / min"), el("th", {}, "Consumers"), el("th", {}, "Schedules"), el("th", {}, ""));
   const rows = queues.map((q) => el("tr", { "data-queue": q.name },
-    el("td", { "data-label": "Queue" },
+    el("td", { "data-label": "Queue", class: "head" },
       el("a", { href: "#/queue/" + encodeURIComponent(q.name), class: "qname" }, q.name),
       q.auth ? null : el("span", { class: "tag" }, "auth off"),
       q.description ? el("div", { class: "muted small" }, q.description) : null),
@@ -283,10 +283,15 @@ function queuesTable(queues) {
 function schedulesCell(schedules) {
   if (schedules === undefined) return el("span", { class: "muted" }, "—");
   if (!schedules.length) return el("span", { class: "muted" }, "none");
-  return el("ul", { class: "plain" }, schedules.map((s) => el("li", {},
+  return el("ul", { class: "plain" }, schedules.map((s) => el("li", { "data-schedule": s.name || "" },
     el("strong", {}, s.name || ""), " ", el("code", {}, s.cron || ""),
-    s.next_run ? el("div", { class: "small" }, "next " + when(s.next_run)) : null,
+    s.timezone ? el("span", { class: "muted small" }, " " + s.timezone) : null,
+    nextRun(s) ? el("div", { class: "small" }, "next " + when(nextRun(s))) : null,
     s.last_message_id ? el("div", { class: "small muted" }, "last " + s.last_message_id) : null)));
+}
+
+function nextRun(schedule) {
+  return schedule.next_run || schedule.next_run_at || schedule.next || null;
 }
 
 /* ---------- page: a queue ---------- */
@@ -548,7 +553,7 @@ function messageActions(queue, m, feats, result, reload) {
       return notice(explain(answer, label), "error");
     }, key)) }, label);
   const buttons = [];
-  if (m.status === "ERROR") buttons.push(act("Retry", "retry", "Run this ERROR message again from scratch?", "POST", "/retry", () => "Retried: the message is PENDING again."));
+  if (m.status === "ERROR") buttons.push(act("Retry", "retry", "Run this ERROR message again from scratch?", "POST", "/retry", () => "Retried: a new run from scratch (attempts start again at 0)."));
   if (!FINAL.has(m.status) && feats.cancel !== false) {
     buttons.push(act("Cancel", "cancel", "Cancel this message? It will not run (a running one is asked to stop).", "POST", "/cancel",
       (a) => a.status === 202 ? "Cancel requested: the handler is asked to stop." : "Cancelled."));
