@@ -46,6 +46,7 @@ def assert_refused(done: Any, *names: str, after_logs: bool = False) -> str:
         ([], {"CONVEYOR_FOO": "1"}, ["CONVEYOR_FOO", "unknown setting"]),
         (["--store", "postgres://db/x"], {}, ["--store"]),
         (["--broker", "http://rabbit"], {}, ["--broker"]),
+        (["--rabbitmq-management-url", "amqp://mq"], {}, ["--rabbitmq-management-url"]),
         (["--log-level", "loud"], {}, ["--log-level"]),
         (["--max-body-bytes", "-1"], {}, ["--max-body-bytes"]),
         (["--max-json-depth", "1000"], {}, ["--max-json-depth", "from 1 to 256"]),
@@ -336,10 +337,11 @@ def test_settings_repr_hides_secrets_and_url_passwords() -> None:
         Settings(
             store="mongodb://app:hunter2@db:27017/x",
             broker="amqp://app:hunter3@mq:5672/",
+            rabbitmq_management_url="http://mon:hunter4@mq:15672",
             jwt_secret="s3cret-value",
             client_secrets={"CONVEYOR_CLIENT_SECRET_A": "client-pw"},
         )
     )
-    for secret in ("hunter2", "hunter3", "s3cret-value", "client-pw"):
+    for secret in ("hunter2", "hunter3", "hunter4", "s3cret-value", "client-pw"):
         assert secret not in text
     assert "mongodb://app:***@db:27017/x" in text

@@ -8,6 +8,7 @@ every few seconds costs the broker one request per interval, not one per viewer.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -33,11 +34,10 @@ class ConsumerCounts:
 
     def __init__(self, url: str, http: aiohttp.ClientSession, *, vhost: str, prefix: str) -> None:
         parts = urlsplit(url)
-        self._auth = (
-            aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
-            if parts.username
-            else None
-        )
+        self._headers = {}
+        if parts.username:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         netloc = parts.hostname or ""
         if parts.port:
             netloc += f":{parts.port}"
@@ -62,7 +62,7 @@ class ConsumerCounts:
             async with self._http.get(
                 self._url,
                 params={"columns": "name,consumers"},
-                auth=self._auth,
+                headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
             ) as resp:
                 resp.raise_for_status()
