@@ -2,7 +2,7 @@
  *
  * Rules this file keeps:
  * - The bearer token lives in this tab's sessionStorage and leaves only in an
- *   Authorization header (never in a URL, a cookie or localStorage).
+ *   Authorization header (never in a URL, and never persisted beyond the tab).
  * - Every value that comes from the API is put into the page as text (textContent,
  *   through el()); nothing from a message is ever parsed as markup.
  * - Features other releases may lack (cancel, bulk actions, the event stream, schedules,
@@ -549,7 +549,9 @@ function messageActions(queue, m, feats, result, reload) {
         await reload();
         return notice(ok(answer), "ok");
       }
-      if (answer.status === 404 && key === "cancel" && !feats.cancel) return notice("This gateway has no cancel endpoint yet.", "error");
+      if ((answer.status === 404 || answer.status === 405) && key === "cancel" && !feats.cancel) {
+        return notice("This gateway has no cancel endpoint.", "error");
+      }
       return notice(explain(answer, label), "error");
     }, key)) }, label);
   const buttons = [];
