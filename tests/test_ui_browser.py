@@ -213,6 +213,27 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
         expect(page.locator("#action-cancel")).to_have_count(0)
         expect(page.locator("#action-delete")).to_be_visible()
 
+    # Bulk: retry every ERROR order, with the count shown before confirming.
+    page.goto(f"{served.url}/ui#/queue/orders")
+    if has_route(served, admin, "/bulk/{action}"):
+        for _ in range(2):
+            final(
+                served,
+                "orders",
+                push(served, "orders", {"sku": "fig", "quantity": 1}, admin),
+                admin,
+            )
+        page.locator("#bulk summary").click()
+        page.locator("#bulk-action").select_option("retry")
+        page.locator("#bulk-count").click()
+        expect(page.locator("#bulk-confirm")).to_contain_text("retry 3 messages of orders?")
+        shot(page, "ui-queue-bulk.png")
+        page.locator("#bulk-yes").click()
+        expect(page.locator("#bulk-result")).to_contain_text("Done: 3 acted on, 0 skipped.")
+    else:
+        expect(page.locator("#message-list")).to_be_visible()
+        expect(page.locator("#bulk")).to_have_count(0)
+
     # Push with schema errors: the API's 422 paths, each next to its field.
     page.goto(f"{served.url}/ui#/queue/orders/push")
     expect(page.locator("#push-fields")).to_contain_text("$.quantity")
