@@ -226,7 +226,7 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
         page.locator("#bulk summary").click()
         page.locator("#bulk-action").select_option("retry")
         page.locator("#bulk-count").click()
-        expect(page.locator("#bulk-confirm")).to_contain_text("retry 3 messages of orders?")
+        expect(page.locator("#bulk-confirm")).to_contain_text("Retry 3 ERROR messages of orders?")
         shot(page, "ui-queue-bulk.png")
         page.locator("#bulk-yes").click()
         expect(page.locator("#bulk-result")).to_contain_text("Done: 3 acted on, 0 skipped.")

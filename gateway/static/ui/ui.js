@@ -360,7 +360,7 @@ async function queuePage(app, name, params) {
 
 const BULK_ACTIONS = {
   retry: { label: "Retry ERROR messages", status: "ERROR" },
-  cancel: { label: "Cancel waiting (PENDING) messages", status: "PENDING" },
+  cancel: { label: "Cancel PENDING (waiting or delayed) messages", status: "PENDING" },
   delete: { label: "Delete messages", status: "" },
 };
 
@@ -380,8 +380,9 @@ function bulkPanel(queue, feats) {
     const matched = await countMatching(queue, filter);
     if (typeof matched === "string") return out.replaceChildren(notice(matched, "error"));
     if (!matched) return out.replaceChildren(notice("No message matches.", "info"));
-    out.replaceChildren(confirmBox(
-      action.value + " " + matched + " message" + (matched === 1 ? "" : "s") + " of " + queue + "?",
+    const verb = action.value[0].toUpperCase() + action.value.slice(1);
+    const what = (chosen.status ? chosen.status + " " : "") + "message" + (matched === 1 ? "" : "s");
+    out.replaceChildren(confirmBox(verb + " " + matched + " " + what + " of " + queue + "?",
       async () => {
         const answer = await api("POST", queuePath(queue) + "/bulk/" + action.value, filter);
         if (answer.status !== 200) return notice(explain(answer, "Bulk " + action.value), "error");
