@@ -191,6 +191,14 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
     expect(page.locator("#m-status")).to_contain_text("COMPLETE", timeout=15_000)
     expect(page.locator("#m-result")).to_contain_text('"fixed": true')
     expect(page.locator("#m-attempts")).to_have_text("1")
+    record = final(served, "flaky", failed, admin)
+    if "history" in record:  # the timeline: pushed, ran, failed, redriven, ran, completed
+        expect(page.locator("#m-history li")).to_have_count(len(record["history"]))
+        assert len(record["history"]) >= 6
+        expect(page.locator("#m-history li").first).to_contain_text("COMPLETE")
+        expect(page.locator("#m-history li").last).to_contain_text("PENDING")
+    if record.get("progress"):
+        expect(page.locator("#m-progress")).to_contain_text("50 % — halfway")
     shot(page, "ui-message.png")
 
     # Jump to an id from the queue page.
