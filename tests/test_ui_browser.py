@@ -199,6 +199,11 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
         expect(page.locator("#m-history li").last).to_contain_text("PENDING")
     if record.get("progress"):
         expect(page.locator("#m-progress")).to_contain_text("50 % — halfway")
+    if has_route(served, admin, "/{id}/events"):  # followed live through the event stream
+        streams = [r for r in watched.requests if r.url.endswith(f"/flaky/{failed}/events")]
+        assert streams, "the message page did not open the event stream"
+        assert streams[0].headers["authorization"] == f"Bearer {admin}"
+        assert streams[0].headers["accept"] == "text/event-stream"
     shot(page, "ui-message.png")
 
     # Jump to an id from the queue page.
