@@ -121,7 +121,12 @@ async def error_list(resp: aiohttp.ClientResponse, status: int) -> list[Any]:
 def problem_items(body: Any, status: int) -> list[Any]:
     """Check a problem document's shape; its items as :func:`error_list` returns them."""
     assert isinstance(body, dict), body
-    assert set(body) == {"type", "title", "status", "detail", "errors"}, body
+    # A 403 also names the roles that would do (``gateway.security.forbidden``).
+    extensions = {"required_roles"} if status == 403 else set()
+    assert set(body) - extensions == {"type", "title", "status", "detail", "errors"}, body
+    if "required_roles" in body:
+        roles = body["required_roles"]
+        assert roles and roles == sorted(roles) and all(isinstance(r, str) for r in roles), body
     assert body["type"] == "about:blank" and body["status"] == status, body
     assert isinstance(body["title"], str) and body["title"], body
     assert isinstance(body["detail"], str) and body["detail"], body
