@@ -85,6 +85,20 @@ def broker_address(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or default}"
 
 
+def cause(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words: ``Connection refused`` rather than
+    ``AMQPConnectionError: (111, "Connect call failed ('127.0.0.1', 1)")``."""
+    code = exc.args[0] if exc.args else None
+    if isinstance(code, int) and not isinstance(code, bool):
+        if code > 0:
+            return os.strerror(code)
+        if len(exc.args) > 1:  # a resolver error: (-2, 'Name or service not known')
+            return str(exc.args[1])
+    if isinstance(exc, TimeoutError):
+        return "no answer within the connect timeout"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
 def _fail(what: str, exc: BaseException) -> DeliveryUnavailable:
     return DeliveryUnavailable(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "))
 
@@ -182,7 +196,8 @@ class RabbitDelivery:
                     **options,
                 )
         except _FAILURES as exc:
-            raise _fail(f"cannot reach RabbitMQ at {broker_address(self._url)}", exc) from exc
+            where = broker_address(self._url)
+            raise DeliveryUnavailable(f"cannot reach RabbitMQ at {where} ({cause(exc)})") from exc
         watch = _Watch(name)
         conn.close_callbacks.add(watch.lost)
         conn.reconnect_callbacks.add(watch.back)
