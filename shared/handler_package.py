@@ -115,8 +115,13 @@ def forget_modules(keep: frozenset[str] | tuple[str, ...] = KEPT) -> list[str]:
         for name in list(sys.modules)
         if name.startswith(prefix) and name[len(prefix) :].split(".")[0] not in keep
     ]
+    package = sys.modules.get(PACKAGE)
     for name in dropped:
         del sys.modules[name]
+        child = name[len(prefix) :]
+        # ``from . import x`` reads the package's attribute before sys.modules.
+        if package is not None and "." not in child and hasattr(package, child):
+            delattr(package, child)
     return dropped
 
 
