@@ -259,8 +259,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("body_timeout_seconds", _positive_float, "a request's body must arrive in this"),
     Option("idle_timeout_seconds", _positive_float, "close connections idle this long"),
     Option("max_header_bytes", _positive_int, "largest request header line (else 431)"),
-    Option("store", _store_url, "record store: sqlite:///PATH (embedded) or mongodb://…"),
-    Option("broker", _broker_url, "RabbitMQ URL amqp://…; in-process delivery when absent"),
+    Option(
+        "store",
+        _store_url,
+        "record store: sqlite:///PATH (its directory must exist) or mongodb://…",
+    ),
+    Option(
+        "broker",
+        _broker_url,
+        "RabbitMQ URL amqp://…; gateway and consumer need one (serve: in-process when absent)",
+    ),
     Option("handlers", Path, "directory of *.queue.json definitions and their handlers"),
     Option("queues", _csv, "consumer: only these queues (comma-separated); default all"),
     Option("concurrency", _positive_int, "consumer: messages run at once per queue (prefetch)"),
