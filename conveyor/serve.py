@@ -72,9 +72,8 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
     async with (
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
-        # Before the API port: a metrics port in use fails the start before anyone is served.
-        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
         serving_http(rt) as http,
+        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         yield Served(rt, consumer, http, reloader)

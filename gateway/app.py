@@ -176,7 +176,6 @@ async def run_gateway(settings: Settings) -> None:
     async with open_runtime(settings, with_handlers=False, before_opening=require_keys) as rt:
         reloading = running_reloader(rt.reloader(with_handlers=False))
         metrics = serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings)
-        # Metrics first: a metrics port in use fails the start before anyone is served.
-        async with metrics, serving_http(rt), reloading as reloader:
+        async with serving_http(rt), metrics, reloading as reloader:
             await wait_for_stop_signal(on_reload=reloader.request)
             log.info("stop signal received; shutting down gateway")
