@@ -120,3 +120,14 @@ async def test_other_errors_are_not_swallowed() -> None:
 )
 def test_mongodb_causes_in_words(address: tuple[str, int], text: str, expected: str) -> None:
     assert cause_of(address, Exception(text)) == expected
+
+
+def test_start_timeout_is_a_setting_with_its_variable() -> None:
+    from shared.settings import SettingsError, parse_settings
+
+    assert parse_settings({}, {}).start_timeout_seconds == 60
+    assert parse_settings({}, {"CONVEYOR_START_TIMEOUT_SECONDS": "0"}).start_timeout_seconds == 0
+    assert parse_settings({"start_timeout_seconds": "2.5"}, {}).start_timeout_seconds == 2.5
+    for bad in ("-1", "inf", "soon"):
+        with pytest.raises(SettingsError, match="CONVEYOR_START_TIMEOUT_SECONDS"):
+            parse_settings({}, {"CONVEYOR_START_TIMEOUT_SECONDS": bad})
