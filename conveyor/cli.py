@@ -26,6 +26,7 @@ COMMON = [
     "lease_seconds",
     "republish_after_seconds",
     "reload_interval_seconds",
+    "test_clock_file",
 ]
 HTTP = [
     "host",

@@ -12,6 +12,7 @@ import aiohttp
 
 from shared.client_auth import ClientAuth
 from shared.messaging import Messaging, Start
+from shared.messaging.schedules import Scheduler
 from shared.records import Json
 
 #: The idempotency scope of keys that handlers pass to :meth:`HandlerMessaging.push`.
@@ -27,8 +28,9 @@ class HandlerMessaging:
     returned as the same JSON documents the HTTP API returns.
     """
 
-    def __init__(self, messaging: Messaging) -> None:
+    def __init__(self, messaging: Messaging, scheduler: Scheduler | None = None) -> None:
         self._messaging = messaging
+        self._scheduler = scheduler
 
     async def push(
         self,
@@ -71,6 +73,14 @@ class HandlerMessaging:
         """Run an ``ERROR`` message again from scratch; its ``PENDING`` record."""
         record = await self._messaging.redrive(self._messaging.queue(queue), message_id)
         return record.to_public()
+
+    async def schedules(self, queue: str) -> list[dict[str, Json]]:
+        """The cron schedules of ``queue`` as ``GET /queues`` shows them (``next_run``,
+        ``last_message_id``, ...); ``[]`` when it has none."""
+        name = self._messaging.queue(queue).name
+        if self._scheduler is None:
+            return []
+        return (await self._scheduler.statuses()).get(name, [])
 
 
 @dataclass(frozen=True, slots=True)

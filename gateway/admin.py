@@ -28,8 +28,11 @@ def options_json(options: QueueOptions) -> dict[str, Json]:
     return dataclasses.asdict(options)
 
 
-def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, Json]:
-    """One queue of ``GET /queues``: its definition and its records by status."""
+def queue_summary(
+    queue: LoadedQueue, counts: QueueCounts | None, schedules: list[dict[str, Json]] | None = None
+) -> dict[str, Json]:
+    """One queue of ``GET /queues``: its definition, its records by status and its cron
+    schedules (each with ``next_run`` and ``last_message_id``)."""
     d = queue.definition
     by_status = {s.value: (counts.by_status.get(s, 0) if counts else 0) for s in Status}
     oldest = counts.oldest_pending if counts else None
@@ -46,6 +49,7 @@ def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, J
         "schema": d.schema,
         "messages": by_status,
         "oldest_pending_created_at": iso(oldest) if oldest else None,
+        "schedules": schedules or [],
     }
 
 
@@ -54,8 +58,11 @@ async def list_queues(request: web.Request) -> web.Response:
     await require_roles(request, ADMIN_ROLES, "GET /queues")
     rt = request.app[RUNTIME]
     counts = await rt.messaging.counts()
+    schedules = await rt.scheduler.statuses()
     registry = rt.registry()
-    queues = [queue_summary(registry.queues[n], counts.get(n)) for n in registry.names]
+    queues = [
+        queue_summary(registry.queues[n], counts.get(n), schedules.get(n)) for n in registry.names
+    ]
     return json_response({"queues": queues})
 
 

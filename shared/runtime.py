@@ -18,9 +18,11 @@ import aiohttp
 
 from shared.adapters import make_delivery, make_store
 from shared.client_auth import TokenProvider
+from shared.clock import make_clock
 from shared.delivery.due import DueTimer
 from shared.messaging import Messaging
 from shared.messaging.dispatch import Dispatcher
+from shared.messaging.schedules import Scheduler
 from shared.metrics import Metrics
 from shared.notify import Notifier
 from shared.ports import CompletionEvents, Store, WorkQueue
@@ -52,6 +54,8 @@ class Runtime:
     tokens: TokenProvider
     #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
     notifier: Notifier
+    #: Cron schedules: run by consumers (``consumer.main``), read by ``GET /queues``.
+    scheduler: Scheduler
     services: dict[str, Any] = field(default_factory=dict)
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
@@ -114,5 +118,6 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             http=http,
             tokens=TokenProvider(settings.token_url, settings.client_secret, http),
             notifier=notifier,
+            scheduler=Scheduler(registry, messaging, store, make_clock(settings.test_clock_file)),
             services=services,
         )

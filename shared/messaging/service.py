@@ -45,6 +45,7 @@ from shared.ports import (
     ListCursor,
     MessageRef,
     QueueCounts,
+    RecordExists,
     Records,
     StoreRejected,
     StoreUnavailable,
@@ -141,6 +142,23 @@ class Messaging:
             ),
             lambda message_id: self._get(queue.name, message_id),
         )
+
+    async def push_once(
+        self, queue: LoadedQueue, message: Json, message_id: str, *, request_id: str | None = None
+    ) -> MessageRecord | None:
+        """Push ``message`` under ``message_id`` unless a message with that id exists.
+
+        The new ``PENDING`` record, or None when the id exists (nothing written: the store
+        refuses a second record with one id atomically, so of any number of processes pushing
+        one derived id exactly one makes the message). A record left by a push that crashed
+        before its publish is delivered by recovery. Raises ValidationFailed, TooLarge,
+        Unavailable (then the id is free again and the caller may retry).
+        """
+        self.validate(queue, message)
+        try:
+            return await self._record_and_publish(queue, message, request_id, message_id, None)
+        except RecordExists:
+            return None
 
     async def _record_and_publish(
         self,

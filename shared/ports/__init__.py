@@ -17,6 +17,7 @@ from shared.ports.delivery import (
     EventCallback,
     WorkQueue,
 )
+from shared.ports.schedules import ScheduleStates
 from shared.ports.store import Claims, Keys, Records, Recovery, Store, StoreLifecycle
 from shared.ports.types import (
     Claim,
@@ -26,6 +27,8 @@ from shared.ports.types import (
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreRejected,
     StoreUnavailable,
 )
@@ -45,8 +48,11 @@ __all__ = [
     "MessageRef",
     "Outcome",
     "QueueCounts",
+    "RecordExists",
     "Records",
     "Recovery",
+    "ScheduleState",
+    "ScheduleStates",
     "Store",
     "StoreLifecycle",
     "StoreRejected",

@@ -7,6 +7,7 @@
 - :class:`Recovery`: what brings lost work back (publish marks, unpublished/pending scans,
   abandoned claims, expiry); the recovery sweep and start-up recovery.
 - :class:`Keys`: idempotency keys; the idempotent push.
+- :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 (``shared.stores.sqlite``, ``shared.stores.mongo``) implements it in one class, and callers
@@ -28,6 +29,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.idempotency import IdempotencyEntry
+from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Claim, ListCursor, MessageRef, Outcome, QueueCounts
 from shared.records import ErrorInfo, MessageRecord, Status
 
@@ -60,7 +62,9 @@ class Records(Protocol):
     async def insert(self, record: MessageRecord) -> None:
         """Persist a new record durably before returning.
 
-        Raises StoreRejected when the store refuses this content for good (too large)."""
+        Raises StoreRejected when the store refuses this content for good (too large), and
+        RecordExists when a record with this id exists (of concurrent inserts of one id,
+        exactly one succeeds: what makes a push with a derived id idempotent)."""
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         """Persist new records in one batch; the ids refused for good (too large), unstored.
@@ -205,5 +209,5 @@ class Keys(Protocol):
         """Delete the key if it is still bound to ``message_id``; True if it was."""
 
 
-class Store(StoreLifecycle, Records, Claims, Recovery, Keys, Protocol):
+class Store(StoreLifecycle, Records, Claims, Recovery, Keys, ScheduleStates, Protocol):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

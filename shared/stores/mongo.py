@@ -42,7 +42,13 @@ from bson.errors import BSONError
 from bson.int64 import Int64
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError, WriteError
+from pymongo.errors import (
+    BulkWriteError,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    PyMongoError,
+    WriteError,
+)
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
@@ -52,11 +58,13 @@ from shared.ports import (
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreRejected,
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
-from shared.stores import mongo_keys
+from shared.stores import mongo_keys, mongo_schedules
 from shared.stores.codec import counts_from_groups
 
 Doc = dict[str, Any]
@@ -255,8 +263,13 @@ class MongoStore:
 
     async def insert(self, record: MessageRecord) -> None:
         doc = _new_doc(record)
-        with _mapped():
-            await self._col.insert_one(doc)
+        try:
+            with _mapped():
+                await self._col.insert_one(doc)
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, DuplicateKeyError):  # _id is unique: one insert wins
+                raise RecordExists(f"message {record.id} exists") from None
+            raise
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         if not records:
@@ -281,6 +294,30 @@ class MongoStore:
             except StoreRejected:
                 rejected.append(record.id)
         return rejected
+
+    @property
+    def _schedules(self) -> AsyncCollection[Doc]:
+        return self._col.database[self._names[1] + mongo_schedules.SUFFIX]
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        with _mapped():
+            return await mongo_schedules.states(self._schedules)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        with _mapped():
+            return await mongo_schedules.anchor(self._schedules, state)
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        with _mapped():
+            return await mongo_schedules.advance(
+                self._schedules, queue, name, fingerprint, tick, message_id
+            )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        with _mapped():
+            return await mongo_schedules.forget(self._schedules, queue, names)
 
     @property
     def _keys(self) -> AsyncCollection[Doc]:

@@ -40,10 +40,12 @@ from shared.ports import (
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
-from shared.stores import sqlite_keys
+from shared.stores import sqlite_keys, sqlite_schedules
 from shared.stores.codec import (
     counts_from_groups,
     error_from_text,
@@ -212,6 +214,7 @@ class SqliteStore:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
             conn.executescript(sqlite_keys.SCHEMA)
+            conn.executescript(sqlite_schedules.SCHEMA)
             _migrate(conn)
             return conn
 
@@ -241,7 +244,18 @@ class SqliteStore:
 
     async def insert(self, record: MessageRecord) -> None:
         row = _insert_row(record)
-        await self._write(lambda c: c.execute(INSERT_SQL, row))
+
+        def insert(c: sqlite3.Connection) -> bool:
+            try:
+                c.execute(INSERT_SQL, row)
+            except sqlite3.IntegrityError as exc:  # the statement wrote nothing
+                if "UNIQUE" not in str(exc):
+                    raise
+                return False  # the id exists
+            return True
+
+        if not await self._write(insert):
+            raise RecordExists(f"message {record.id} exists")
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         rows = [_insert_row(record) for record in records]
@@ -261,6 +275,22 @@ class SqliteStore:
 
     async def release_key(self, scope: str, key: str, message_id: str) -> bool:
         return await self._write(functools.partial(sqlite_keys.release, scope, key, message_id))
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        return await self._run(sqlite_schedules.states)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        return await self._write(functools.partial(sqlite_schedules.anchor, state))
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        return await self._write(
+            functools.partial(sqlite_schedules.advance, queue, name, fingerprint, tick, message_id)
+        )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        return await self._write(functools.partial(sqlite_schedules.forget, queue, names))
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         row = await self._run(
