@@ -34,7 +34,8 @@ def utc(text: str) -> datetime:
 
 
 def test_a_valid_schedule_loads_with_its_defaults() -> None:
-    parsed = parse_definition(PATH, definition(sched(), sched(name="paris", timezone="Europe/Paris")))
+    paris = sched(name="paris", timezone="Europe/Paris")
+    parsed = parse_definition(PATH, definition(sched(), paris))
     assert parsed.schedules == (
         Schedule("nightly", "0 3 * * *", {"report": "daily"}, "UTC"),
         Schedule("paris", "0 3 * * *", {"report": "daily"}, "Europe/Paris"),
