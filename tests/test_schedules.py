@@ -144,7 +144,8 @@ async def test_one_push_per_tick_missed_ticks_once_and_no_duplicate_after_a_cras
 
 
 async def _last_shown(api: Api, message_id: str) -> bool:
-    return (await shown(api))[0]["last_message_id"] == message_id
+    last: str | None = (await shown(api))[0]["last_message_id"]
+    return last == message_id
 
 
 async def test_hot_reload_adds_changes_and_removes_schedules(
