@@ -22,6 +22,45 @@ from shared.registry import LoadedQueue
 #: Roles that may read ``GET /queues``.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
 
+#: One cron schedule in ``GET /queues`` (OpenAPI).
+SCHEDULE_SCHEMA: dict[str, Json] = {
+    "type": "object",
+    "required": ["name", "cron", "timezone", "message", "next_run", "last_message_id"],
+    "properties": {
+        "name": {"type": "string"},
+        "cron": {"type": "string", "description": "Five-field cron expression or @-macro"},
+        "timezone": {"type": "string", "description": "IANA time zone of the cron fields"},
+        "message": {"description": "The message pushed at every tick"},
+        "next_run": {
+            "type": "string",
+            "format": "date-time",
+            "description": "The next tick (a tick still to be pushed, if one is overdue)",
+        },
+        "last_message_id": {
+            "type": ["string", "null"],
+            "description": "Id of the message of the last tick pushed (null before the first)",
+        },
+    },
+}
+#: The body of ``GET /queues`` (OpenAPI): only what clients rely on is spelt out.
+QUEUES_SCHEMA: dict[str, Json] = {
+    "type": "object",
+    "required": ["queues"],
+    "properties": {
+        "queues": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "schedules"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "schedules": {"type": "array", "items": SCHEDULE_SCHEMA},
+                },
+            },
+        }
+    },
+}
+
 
 def options_json(options: QueueOptions) -> dict[str, Json]:
     """A definition's options as JSON (``rate_limit`` as an object or null)."""

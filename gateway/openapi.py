@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.admin import ADMIN_ROLES
+from gateway.admin import ADMIN_ROLES, QUEUES_SCHEMA
 from gateway.errors import json_response
 from gateway.listing import MAX_LIMIT
 from gateway.problems import PROBLEM_JSON
@@ -303,6 +303,7 @@ def _fixed_paths(public: bool) -> Doc:
     queues["get"]["security"] = [{"bearerAuth": []}]
     queues["get"]["x-roles"] = sorted(ADMIN_ROLES)
     queues["get"]["description"] = f"Roles: {', '.join(sorted(ADMIN_ROLES))}."
+    queues["get"]["responses"]["200"]["content"]["application/json"]["schema"] = QUEUES_SCHEMA
     document = _plain("This document", {} if public else _errors(401))
     if not public:
         document["get"]["security"] = [{"bearerAuth": []}]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from conveyor.serve import Served
@@ -241,3 +242,26 @@ async def test_europe_paris_daylight_saving_transitions(
     [shown_after] = await shown(api)
     assert shown_after["next_run"] == "2026-10-26T01:30:00.000Z"  # 02:30 CET
     assert shown_after["last_message_id"] == fall
+
+
+async def test_openapi_documents_the_schedules_of_get_queues(
+    start_conveyor: StartConveyor, api_for: Any, queues_dir: Path, clock: Clock
+) -> None:
+    define(queues_dir, schedule(), schedule("paris", "0 9 * * 1-5", timezone="Europe/Paris"))
+    served = await start_conveyor(test_clock_file=clock.path)
+    api: Api = api_for(served)
+    doc = await (await api.get("/openapi.json", api.keys.token(["tester"]))).json()
+    answer = doc["paths"]["/queues"]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = answer["schema"]
+    assert (
+        "next_run"
+        in schema["properties"]["queues"]["items"]["properties"]["schedules"]["items"]["required"]
+    )
+    resp = await api.get("/queues", api.keys.token(["queue_reader"]))
+    body = await resp.json()
+    jsonschema.validate(body, schema, format_checker=jsonschema.FormatChecker())
+    (queue,) = [q for q in body["queues"] if q["name"] == Q]
+    assert [s["next_run"] for s in queue["schedules"]] == [
+        "2026-01-01T10:01:00.000Z",
+        "2026-01-02T08:00:00.000Z",  # Friday 09:00 CET (Thursday 09:00 is past)
+    ]
