@@ -21,7 +21,14 @@ from typing import Any, cast
 import pytest
 
 import shared.stores.sqlite as sqlite_module
-from shared.ports import ClaimOutcome, MessageRef, Outcome, Store, StoreUnavailable
+from shared.ports import (
+    ClaimOutcome,
+    MessageRef,
+    Outcome,
+    RecordExists,
+    Store,
+    StoreUnavailable,
+)
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.stores.mongo import MongoStore, client_options
 from tests.services import free_port, start_mongo_wire
@@ -111,7 +118,7 @@ async def test_insert_get_delete(store: Store) -> None:
 
 async def test_duplicate_id_is_refused(store: Store) -> None:
     (record,) = await inserted(store)
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(RecordExists):  # not StoreUnavailable: retrying cannot help
         await store.insert(new(mid=record.id))
 
 

@@ -4,7 +4,8 @@ Who runs it: every consumer process (``conveyor consumer``, and the consumer hal
 ``conveyor serve``) runs one :class:`Scheduler`; gateways only read the state for
 ``GET /queues``. Any number of them may run at once: they agree through the store.
 
-One pass (every second, or at the next tick if sooner):
+One pass runs at start, at each tick, within a second of a hot reload, and a second after a
+failed one (between those, no store query):
 
 1. read every schedule's state (``shared.ports.schedules``; one query);
 2. a schedule without a state, or whose cron or time zone changed (its fingerprint), is
@@ -99,8 +100,8 @@ class Scheduler:
         return out
 
     async def run_pass(self) -> datetime | None:
-        """One pass; the earliest next tick (None: no schedule). Raises StoreUnavailable
-        when the states cannot be read (a failed push is logged and retried next pass)."""
+        """One pass; the earliest next tick, or None (no schedule, or a push failed: pass
+        again soon). Raises StoreUnavailable when the states cannot be read."""
         registry = self._registry()
         scheduled = _scheduled(registry)
         if not scheduled and registry is self._last_registry:
@@ -110,10 +111,12 @@ class Scheduler:
         by_key = {(s.queue, s.name): s for s in known}
         now = self.clock.now()
         wake: datetime | None = None
+        failed = False
         for queue, schedule in scheduled:
             try:
                 await self._run_one(queue, schedule, by_key.get((queue.name, schedule.name)), now)
             except (MessagingError, StoreUnavailable) as exc:
+                failed = True
                 log.warning(
                     "schedule %s of queue %s: push failed, retrying: %s",
                     schedule.name,
@@ -124,7 +127,7 @@ class Scheduler:
             after = next_tick(schedule, now)
             wake = after if wake is None else min(wake, after)
         await self._forget_removed(registry, known)
-        return wake
+        return None if failed else wake
 
     async def _run_one(
         self, queue: LoadedQueue, schedule: Schedule, state: ScheduleState | None, now: datetime
@@ -178,13 +181,17 @@ class Scheduler:
             log.info("schedules %s of queue %s removed", ", ".join(names), queue_name)
 
     async def run(self) -> None:
-        """Pass after pass until cancelled; never raises otherwise."""
+        """Pass after pass (see the module docstring) until cancelled; never raises otherwise."""
+        wake: datetime | None = None
+        seen: Registry | None = None
         while True:
-            wake: datetime | None = None
-            try:
-                wake = await self.run_pass()
-            except StoreUnavailable as exc:
-                log.warning("scheduler: the store is unavailable: %s", exc)
-            except Exception:  # the scheduler must never take the process down
-                log.exception("scheduler pass failed")
+            registry = self._registry()
+            if wake is None or registry is not seen or self.clock.now() >= wake:
+                seen, wake = registry, None
+                try:
+                    wake = await self.run_pass()
+                except StoreUnavailable as exc:
+                    log.warning("scheduler: the store is unavailable: %s", exc)
+                except Exception:  # the scheduler must never take the process down
+                    log.exception("scheduler pass failed")
             await self.clock.sleep_until(wake, POLL_SECONDS)

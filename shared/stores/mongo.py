@@ -293,6 +293,8 @@ class MongoStore:
                 await self.insert(record)
             except StoreRejected:
                 rejected.append(record.id)
+            except RecordExists as exc:  # insert_many's contract: any other failure
+                raise StoreUnavailable(str(exc)) from exc
         return rejected
 
     @property
