@@ -265,3 +265,21 @@ async def test_openapi_documents_the_schedules_of_get_queues(
         "2026-01-01T10:01:00.000Z",
         "2026-01-02T08:00:00.000Z",  # Friday 09:00 CET (Thursday 09:00 is past)
     ]
+
+
+async def test_a_handler_sees_the_schedules_through_ctx_messaging(
+    start_conveyor: StartConveyor, api_for: Any, queues_dir: Path, clock: Clock
+) -> None:
+    define(queues_dir, schedule())
+    add_queue(queues_dir, "probe", handler="schedules_probe", roles={"roles": ["tester"]})
+    served = await start_conveyor(test_clock_file=clock.path)
+    api: Api = api_for(served)
+    await anchored(served, "every-minute")
+    clock.set("2026-01-01T10:01:00")
+    first = tick_id("every-minute", "2026-01-01T10:01:00")
+    await exactly(api, served, {first})
+    token = api.keys.token(["tester"])
+    record = await api.wait_final("probe", await api.push("probe", {"queue": Q}, token), token)
+    assert record["status"] == "COMPLETE", record
+    assert record["result"]["schedules"] == await shown(api)
+    assert record["result"]["schedules"][0]["last_message_id"] == first
