@@ -17,7 +17,8 @@ failed one (between those, no store query):
    processes pushing that tick, and of a retry after a crash mid-push, exactly one makes the
    message; then move ``last_tick`` forward to it. Only the latest tick is pushed: ticks missed
    while nothing ran collapse into one push at the next start;
-4. forget the states of schedules no longer in their (loaded) queue's definition.
+4. forget the states of schedules no longer in their (loaded) queue's definition. A queue
+   that is not loaded keeps its states: it may only have failed to load in this process.
 
 Hot reload needs nothing more: each pass reads the current registry, so added, changed and
 removed schedules take effect at the next pass. If a push fails (store or delivery down) the
