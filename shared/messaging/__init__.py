@@ -5,6 +5,7 @@
 - ``idempotent``: the ``Idempotency-Key`` protocol;
 - ``waiting``: waiting for a message to become final;
 - ``start``: delayed pushes (when a message may start);
+- ``schedules``: cron schedules run by consumers (exactly one push per tick);
 - ``errors``: what callers may catch (the gateway maps each to one HTTP status).
 """
 
