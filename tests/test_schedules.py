@@ -5,6 +5,7 @@ adds, changes and removes schedules, Europe/Paris daylight saving, and ``GET /qu
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conveyor.serve import Served
+from conveyor.serve import Served, serving
 from shared.clock import FileClock
 from shared.messaging.schedules import Scheduler
 from shared.schedules import tick_message_id
+from shared.settings import Settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, wait_until, write_json
 
@@ -283,3 +285,24 @@ async def test_a_handler_sees_the_schedules_through_ctx_messaging(
     assert record["status"] == "COMPLETE", record
     assert record["result"]["schedules"] == await shown(api)
     assert record["result"]["schedules"][0]["last_message_id"] == first
+
+
+async def test_ticks_missed_while_stopped_are_pushed_once_at_the_next_start(
+    base_settings: Settings,
+    start_conveyor: StartConveyor,
+    api_for: Any,
+    queues_dir: Path,
+    clock: Clock,
+) -> None:
+    define(queues_dir, schedule())
+    first = tick_id("every-minute", "2026-01-01T10:01:00")
+    async with serving(dataclasses.replace(base_settings, test_clock_file=clock.path)) as served:
+        await anchored(served, "every-minute")
+        clock.set("2026-01-01T10:01:00")
+        await exactly(api_for(served), served, {first})
+    clock.set("2026-01-01T10:30:20")  # 29 ticks pass while nothing runs
+    served = await start_conveyor(test_clock_file=clock.path)
+    api: Api = api_for(served)
+    latest = tick_id("every-minute", "2026-01-01T10:30:00")
+    await exactly(api, served, {first, latest})
+    assert (await shown(api))[0]["last_message_id"] == latest
