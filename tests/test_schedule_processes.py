@@ -44,7 +44,7 @@ def cron_cluster(
         roles={"roles": ["tester"]},
         schedules=[{"name": "every-minute", "cron": "* * * * *", "message": {"n": 1}}],
     )
-    prefix = queue_prefix("ctest")
+    prefix = queue_prefix("ptest")  # ptest: what leftover cleanup knows
     flags = [
         *("--broker", rabbitmq.url, "--store", mongo_url),
         *("--mongo-database", f"c_{uuid.uuid4().hex[:10]}", "--queue-prefix", prefix),
