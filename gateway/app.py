@@ -12,11 +12,13 @@ from aiohttp import web
 
 from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
+from gateway.bulk import add_bulk_routes
 from gateway.callers import TRUSTED, networks
+from gateway.cancel import add_cancel_routes
 from gateway.capacity import (
+    LISTEN_BACKLOG,
     ConnectionLimits,
     accept_errors_summarised,
-    LISTEN_BACKLOG,
     connection_cap,
     raise_descriptor_limit,
 )
@@ -78,6 +80,8 @@ def create_app(rt: Runtime) -> web.Application:
     app[RATE_LIMITER] = RateLimiter()
     add_batch_routes(app)
     add_routes(app)
+    add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
+    add_cancel_routes(app)
     add_redrive_routes(app)
     add_admin_routes(app, metrics=not rt.settings.metrics_port)
     add_openapi_routes(app)
@@ -143,9 +147,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     await runner.setup()
     try:
         with accept_errors_summarised(asyncio.get_running_loop()):
-            site = web.TCPSite(
-                runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG
-            )
+            site = web.TCPSite(runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG)
             await site.start()
             for address in runner.addresses:
                 log.info(

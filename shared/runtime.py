@@ -16,14 +16,14 @@ from typing import Any
 
 import aiohttp
 
-from shared.adapters import make_delivery, make_store
+from shared.adapters import make_cancel_signals, make_delivery, make_store
 from shared.client_auth import TokenProvider
 from shared.delivery.due import DueTimer
 from shared.messaging import Messaging
 from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
 from shared.notify import Notifier
-from shared.ports import CompletionEvents, Store, WorkQueue
+from shared.ports import CancelSignals, CompletionEvents, Store, WorkQueue
 from shared.published import PublishMarker
 from shared.registry import RegistryHolder, load_registry, load_services
 from shared.reload import QueueFollower, Reloader
@@ -52,6 +52,8 @@ class Runtime:
     tokens: TokenProvider
     #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
     notifier: Notifier
+    #: The control channel: cancels of running messages, to the consumers.
+    cancels: CancelSignals
     services: dict[str, Any] = field(default_factory=dict)
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
@@ -96,7 +98,10 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             stack.push_async_callback(due.stop)
         dispatch = Dispatcher(delivery, marker.add if marker else None, due)
         notifier = Notifier()
-        messaging = Messaging(registry, store, store, store, dispatch, notifier)
+        cancels = make_cancel_signals(settings, delivery)
+        messaging = Messaging(
+            registry, store, store, store, dispatch, notifier, events=events, cancels=cancels
+        )
         services = await load_services(settings.handlers) if with_handlers else {}
         log.info(
             "conveyor runtime open: %s; queues: %s",
@@ -114,5 +119,6 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             http=http,
             tokens=TokenProvider(settings.token_url, settings.client_secret, http),
             notifier=notifier,
+            cancels=cancels,
             services=services,
         )
