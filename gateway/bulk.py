@@ -67,7 +67,7 @@ def parse_filter(body: object) -> BulkFilter:
     if problems:
         raise ValidationFailed(problems)
     status = Status(body["status"]) if "status" in body else None
-    return BulkFilter(body["limit"], status, before, after)
+    return BulkFilter(int(body["limit"]), status, before, after)  # 5.0 is an integer too
 
 
 def _action(raw: str) -> BulkAction:

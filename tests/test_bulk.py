@@ -175,3 +175,4 @@ async def test_other_bad_bulk_requests(bapi: Api) -> None:
     await error_list(await bulk(bapi, "echo", "delete", body, writer), 403)
     owner = bapi.keys.token(["echo_admin"])
     assert (await bulk(bapi, "echo", "delete", body, owner)).status == 200
+    assert (await bulk(bapi, "echo", "delete", {"limit": 5.0}, owner)).status == 200
