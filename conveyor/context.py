@@ -21,7 +21,7 @@ HANDLER_CALLER = "handler"
 
 
 class HandlerMessaging:
-    """``ctx.messaging``: push, get, delete and redrive messages on any queue.
+    """``ctx.messaging``: push, get, delete, redrive and cancel messages on any queue.
 
     The same service the HTTP API uses: pushes are validated against the target queue's
     schema exactly as over HTTP. Errors are those of ``conveyor.errors`` (``UnknownQueue``,
