@@ -99,8 +99,17 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
         dispatch = Dispatcher(delivery, marker.add if marker else None, due)
         notifier = Notifier()
         cancels = make_cancel_signals(settings, delivery)
+        metrics = Metrics()
         messaging = Messaging(
-            registry, store, store, store, dispatch, notifier, events=events, cancels=cancels
+            registry,
+            store,
+            store,
+            store,
+            dispatch,
+            notifier,
+            events=events,
+            cancels=cancels,
+            metrics=metrics,
         )
         services = await load_services(settings.handlers) if with_handlers else {}
         log.info(
@@ -121,4 +130,5 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             notifier=notifier,
             cancels=cancels,
             services=services,
+            metrics=metrics,
         )

@@ -207,6 +207,11 @@ async def test_a_cancelled_run_is_counted_in_the_metrics(capi: Api, tmp_path: Pa
     text = await (await capi.get("/metrics")).text()
     line = 'conveyor_messages_finished_total{queue="cancellable",status="CANCELLED"} 1.0'
     assert line in text
+    assert 'conveyor_cancels_total{queue="cancellable",state="running"} 1.0' in text
+    resp = await capi.post("cancellable", {"marker": "/dev/null"}, token, params={"delay": "30"})
+    await cancel(capi, "cancellable", (await resp.json())["id"], token)
+    text = await (await capi.get("/metrics")).text()
+    assert 'conveyor_cancels_total{queue="cancellable",state="waiting"} 1.0' in text
 
 
 async def test_ctx_messaging_cancel(capi: Api, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from shared.messaging.errors import (
 from shared.messaging.idempotent import IdempotentPush, Pushed
 from shared.messaging.start import Start
 from shared.messaging.waiting import wait_for_final
+from shared.metrics import Metrics
 from shared.notify import Notifier
 from shared.ports import (
     CancelOutcome,
@@ -93,12 +94,14 @@ class Messaging:
         *,
         events: CompletionEvents | None = None,
         cancels: CancelSignals | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``registry`` is called per lookup so a reloaded registry takes effect.
 
         ``events``: where a cancel of a PENDING message wakes other processes' waiters;
         ``cancels``: where a cancel of a running message is signalled to consumers (None:
-        only the store flag, seen at the holder's next lease renewal).
+        only the store flag, seen at the holder's next lease renewal); ``metrics``: counts
+        the cancels taken.
         """
         self._registry = registry
         self._records = records
@@ -108,6 +111,7 @@ class Messaging:
         self._notifier = notifier
         self._events = events
         self._cancels = cancels
+        self._metrics = metrics
 
     def queue(self, name: str) -> LoadedQueue:
         """The loaded queue ``name``; raises UnknownQueue."""
@@ -347,6 +351,8 @@ class Messaging:
             raise cancelling.not_found(queue, message_id)
         if done.outcome is CancelOutcome.FINAL:
             raise cancelling.already_final(done.record)
+        if self._metrics is not None:
+            self._metrics.cancelled(queue.name, running=done.outcome is CancelOutcome.REQUESTED)
         if done.outcome is CancelOutcome.REQUESTED:
             if self._cancels is not None:
                 await self._cancels.publish_cancel(queue.name, message_id)
