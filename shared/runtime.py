@@ -6,12 +6,14 @@ importing this module connects to nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -25,9 +27,10 @@ from shared.metrics import Metrics
 from shared.notify import Notifier
 from shared.ports import CancelSignals, CompletionEvents, Store, WorkQueue
 from shared.published import PublishMarker
-from shared.registry import RegistryHolder, load_registry, load_services
+from shared.registry import Registry, RegistryHolder, load_registry, load_services
 from shared.reload import QueueFollower, Reloader
 from shared.settings import Settings
+from shared.startup import open_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +74,63 @@ class Runtime:
         )
 
 
+async def _open_store(settings: Settings) -> Store:
+    """A new store adapter, opened (closed again if it fails to open)."""
+    store = make_store(settings)
+    try:
+        await store.open()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise
+    return store
+
+
+async def _open_delivery(
+    settings: Settings, queues: list[str]
+) -> tuple[WorkQueue, CompletionEvents]:
+    """A new delivery adapter with ``queues`` declared (closed again if that fails)."""
+    delivery, events = make_delivery(settings)
+    try:
+        await delivery.open(queues)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await delivery.close()
+        raise
+    return delivery, events
+
+
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings,
+    *,
+    with_handlers: bool,
+    before_opening: Callable[[Settings, Registry], None] | None = None,
+) -> AsyncIterator[Runtime]:
     """Open everything a process needs; close it in reverse order on exit.
 
-    Raises StoreUnavailable / DeliveryUnavailable if a service cannot be reached.
+    ``before_opening`` checks the settings against the loaded registry before anything is
+    opened (a gateway's keys): a configuration error then never waits for a service.
+
+    The store, then the delivery, are retried for ``--start-timeout-seconds``
+    (``shared.startup``); raises CannotStart if one cannot be opened in that time.
     """
     registry = RegistryHolder(load_registry(settings.handlers, with_handlers=with_handlers))
+    if not registry.current.queues and not registry.current.errors:
+        log.warning(
+            "no queue definitions (*.queue.json) in %s: serving no queues until one is added",
+            settings.handlers,
+        )
+    if before_opening is not None:
+        before_opening(settings, registry.current)
+    window = settings.start_timeout_seconds
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        store = make_store(settings)
-        await store.open()
+        store = await open_with_retry("the store", partial(_open_store, settings), window)
         stack.push_async_callback(store.close)
-        delivery, events = make_delivery(settings)
-        await delivery.open(registry.current.names)
+        names = registry.current.names
+        opening = partial(_open_delivery, settings, names)
+        delivery, events = await open_with_retry("the broker", opening, window)
         stack.push_async_callback(delivery.close)
         marker: PublishMarker | None = None
         if delivery.survives_restart:  # the recovery sweep needs to know what was published

@@ -72,6 +72,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 
 from shared.delivery.delays import pick_tier, tier_arguments, tier_queue
+from shared.delivery.quiet import quiet_first_connect
 from shared.delivery.rabbit_control import ControlExchange
 from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
 
@@ -79,6 +80,27 @@ log = logging.getLogger(__name__)
 
 #: What aio-pika/aiormq raise when the broker or the connection fails (includes timeouts).
 _FAILURES: tuple[type[BaseException], ...] = (*CONNECTION_EXCEPTIONS, TimeoutError)
+
+
+def broker_address(url: str) -> str:
+    """``host:port`` of an AMQP URL (the default port of its scheme when unset)."""
+    parts = urlsplit(url)
+    default = 5671 if parts.scheme == "amqps" else 5672
+    return f"{parts.hostname or 'localhost'}:{parts.port or default}"
+
+
+def cause(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words: ``Connection refused`` rather than
+    ``AMQPConnectionError: (111, "Connect call failed ('127.0.0.1', 1)")``."""
+    code = exc.args[0] if exc.args else None
+    if isinstance(code, int) and not isinstance(code, bool):
+        if code > 0:
+            return os.strerror(code)
+        if len(exc.args) > 1:  # a resolver error: (-2, 'Name or service not known')
+            return str(exc.args[1])
+    if isinstance(exc, TimeoutError):
+        return "no answer within the connect timeout"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def _fail(what: str, exc: BaseException) -> DeliveryUnavailable:
@@ -171,12 +193,17 @@ class RabbitDelivery:
         options: dict[str, Any] = {}
         if "reconnect_interval" not in parse_qs(urlsplit(self._url).query):
             options["reconnect_interval"] = self._reconnect_interval
-        conn: AbstractRobustConnection = await aio_pika.connect_robust(
-            self._url,
-            client_properties={"connection_name": name},
-            timeout=self._timeout,
-            **options,
-        )
+        try:
+            with quiet_first_connect():
+                conn: AbstractRobustConnection = await aio_pika.connect_robust(
+                    self._url,
+                    client_properties={"connection_name": name},
+                    timeout=self._timeout,
+                    **options,
+                )
+        except _FAILURES as exc:
+            where = broker_address(self._url)
+            raise DeliveryUnavailable(f"cannot reach RabbitMQ at {where} ({cause(exc)})") from exc
         watch = _Watch(name)
         conn.close_callbacks.add(watch.lost)
         conn.reconnect_callbacks.add(watch.back)

@@ -14,7 +14,13 @@ from shared.records import ErrorInfo, Json, MessageRecord, Status
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached or refused the operation; nothing was half-written."""
+    """The store cannot be reached or refused the operation; nothing was half-written.
+
+    ``transient`` is False when waiting cannot help (a file in use by another process, a
+    path that cannot be opened): start-up does not retry those (``shared.startup``).
+    """
+
+    transient: bool = True
 
 
 class StoreRejected(Exception):
@@ -26,6 +32,9 @@ class StoreRejected(Exception):
 
 class DeliveryUnavailable(Exception):
     """The delivery channel could not accept (or confirm) a message."""
+
+    #: As :attr:`StoreUnavailable.transient`.
+    transient: bool = True
 
 
 class ClaimOutcome(Enum):

@@ -43,7 +43,13 @@ from bson.errors import BSONError
 from bson.int64 import Int64
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError, WriteError
+from pymongo.errors import (
+    BulkWriteError,
+    DocumentTooLarge,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WriteError,
+)
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
@@ -60,6 +66,7 @@ from shared.ports import (
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.stores import mongo_cancel, mongo_keys
 from shared.stores.codec import counts_from_groups
+from shared.stores.mongo_reach import unreachable
 
 Doc = dict[str, Any]
 
@@ -234,13 +241,22 @@ class MongoStore:
         return self._client[database][collection]
 
     async def open(self) -> None:
+        """Connect and create the indexes. Raises StoreUnavailable; when no server answers,
+        its message names each server's host, port and cause (not the topology dump)."""
         try:
             with _mapped():
                 options = client_options(self._url)
-                self._client = AsyncMongoClient(self._url, tz_aware=True, tzinfo=UTC, **options)
-                await self._col.create_indexes(
-                    [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES] + [TTL_INDEX]
+                self._client = client = AsyncMongoClient(
+                    self._url, tz_aware=True, tzinfo=UTC, **options
                 )
+                try:
+                    await self._col.create_indexes(
+                        [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES]
+                        + [TTL_INDEX]
+                    )
+                except ServerSelectionTimeoutError as exc:
+                    reason = unreachable(client.topology_description)
+                    raise StoreUnavailable(f"mongodb: {reason}") from exc
                 await mongo_keys.create_indexes(self._keys)
         except StoreUnavailable:
             await self.close()

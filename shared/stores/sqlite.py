@@ -104,6 +104,14 @@ PAGE = 500
 class StoreLocked(StoreUnavailable):
     """Another process serves this database file."""
 
+    transient = False
+
+
+class StoreCannotOpen(StoreUnavailable):
+    """The database file (or its lock file) cannot be opened: a path or permission problem."""
+
+    transient = False
+
 
 def _json_text(value: Json) -> str:
     """``dumps(value)``, \\u-escaped if it holds lone surrogates (SQLite text is UTF-8)."""
@@ -190,7 +198,10 @@ class SqliteStore:
 
     def _lock(self) -> None:
         lock_path = self._path.with_name(self._path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreCannotOpen(f"sqlite: cannot open {lock_path}: {exc.strerror}") from None
         shared = self.shared_between_processes
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
@@ -205,7 +216,8 @@ class SqliteStore:
         self._lock_fd = fd
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        """Lock and open the file (its directory must exist: nothing is created but the
+        file). Raises StoreLocked, StoreCannotOpen, or StoreUnavailable (busy)."""
         self._lock()
 
         def connect() -> sqlite3.Connection:
@@ -222,7 +234,10 @@ class SqliteStore:
         try:
             self._conn = await loop.run_in_executor(self._executor, connect)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+            self._unlock()
+            busy = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+            error = StoreUnavailable if busy else StoreCannotOpen
+            raise error(f"sqlite: {self._path}: {exc}") from exc
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the write ``fn`` in the next group commit (see ``sqlite_batch``)."""
@@ -235,9 +250,12 @@ class SqliteStore:
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     async def ping(self) -> None:
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
