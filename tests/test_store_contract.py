@@ -365,6 +365,17 @@ async def test_cancelled_records_are_never_revived_by_recovery(store: Store) -> 
     assert [await status_of(store, r) for r in (waiting, running)] == [Status.CANCELLED] * 2
 
 
+async def test_an_abandoned_cancelled_run_is_not_failed_but_released(store: Store) -> None:
+    (record,) = await inserted(store)
+    for owner in ("dead-1", "dead-2"):  # its deliveries are exhausted (2 of 2)
+        await store.claim(Q, record.id, owner, expired())
+    await store.cancel(Q, record.id, None)
+    assert await store.fail_abandoned(later(), 2, ErrorInfo("Dead", "x")) == []
+    assert await store.release_expired(later()) == [MessageRef(Q, record.id)]
+    claim = await store.claim(Q, record.id, "c", later())
+    assert claim.record is not None and claim.record.cancel_requested is True
+
+
 # --- publishing bookkeeping and scans --------------------------------------------------
 
 

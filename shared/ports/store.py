@@ -178,7 +178,9 @@ class Recovery(Protocol):
 
         Runs are counted since the record was last put back by :meth:`Claims.schedule_retry`
         or :meth:`Claims.redrive` (each of those is a fresh broker message with a fresh
-        delivery count).
+        delivery count). A record whose cancel was requested (:meth:`Claims.cancel`) is left
+        alone: :meth:`release_expired` puts it back, and its next claim, which returns the
+        flag, ends it ``CANCELLED`` without running it.
         """
 
     async def release_expired(self, expired_before: datetime) -> list[MessageRef]:

@@ -468,6 +468,7 @@ class MongoStore:
         # MongoDB has no multi-document RETURNING: find candidates, then fail each under the
         # same condition, so one claimed or finished meanwhile is left alone.
         cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
+        cond["cancel_requested"] = {"$ne": True}  # those end CANCELLED (Recovery docstring)
         # Deliveries since the last retry/redrive; records from before that field: attempts.
         cond["$or"] = [
             {"deliveries": {"$gte": min_attempts}},

@@ -473,7 +473,8 @@ class SqliteStore:
             lambda c: c.execute(
                 "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
                 " lease_until = NULL WHERE status = 'INPROGRESS' AND lease_until < ?"
-                " AND COALESCE(deliveries, attempts) >= ? RETURNING queue, id",
+                " AND COALESCE(deliveries, attempts) >= ? AND COALESCE(cancel_requested, 0) = 0"
+                " RETURNING queue, id",
                 params,
             ).fetchall()
         )
