@@ -2,14 +2,16 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`StoreLifecycle`;
-- ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`) and
-  :class:`CompletionEvents`;
+- ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`),
+  :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
 
 Nothing above the ports (HTTP layer, consumer, handlers) sees a driver type.
 """
 
 from shared.ports.delivery import (
+    CancelCallback,
+    CancelSignals,
     CompletionEvents,
     Delivered,
     Delivery,
@@ -20,6 +22,8 @@ from shared.ports.delivery import (
 from shared.ports.schedules import ScheduleStates
 from shared.ports.store import Claims, Keys, Records, Recovery, Store, StoreLifecycle
 from shared.ports.types import (
+    Cancel,
+    CancelOutcome,
     Claim,
     ClaimOutcome,
     DeliveryUnavailable,
@@ -34,6 +38,10 @@ from shared.ports.types import (
 )
 
 __all__ = [
+    "Cancel",
+    "CancelCallback",
+    "CancelOutcome",
+    "CancelSignals",
     "Claim",
     "ClaimOutcome",
     "Claims",

@@ -56,6 +56,23 @@ class Claim:
     due: datetime | None = None  #: when DEFERRED: the time the message may run
 
 
+class CancelOutcome(Enum):
+    """What :meth:`shared.ports.Claims.cancel` did."""
+
+    CANCELLED = "cancelled"  #: it was PENDING: now CANCELLED, it never runs
+    REQUESTED = "requested"  #: it is INPROGRESS: ``cancel_requested`` is set on it
+    FINAL = "final"  #: already COMPLETE, ERROR or CANCELLED: nothing changed
+    GONE = "gone"  #: no such record
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """The result of a cancel: the outcome and the record after it (None when GONE)."""
+
+    outcome: CancelOutcome
+    record: MessageRecord | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The final state a handler run produced."""

@@ -3,7 +3,8 @@
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
 precision), ``attempts``, ``owner``, ``lease_until``, ``published`` and ``request_id``,
-``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive). Only
+``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive),
+``cancel_requested`` (absent until a user cancels a running message). Only
 plain single-document operations are used (no transactions, no change streams), so it behaves the
 same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
 makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
@@ -53,6 +54,7 @@ from pymongo.errors import (
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
+    Cancel,
     Claim,
     ClaimOutcome,
     ListCursor,
@@ -65,7 +67,7 @@ from shared.ports import (
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
-from shared.stores import mongo_keys, mongo_schedules
+from shared.stores import mongo_cancel, mongo_keys, mongo_schedules
 from shared.stores.codec import counts_from_groups
 from shared.stores.mongo_reach import unreachable
 
@@ -186,6 +188,7 @@ def _record(doc: Mapping[str, Any]) -> MessageRecord:
         attempts=int(doc.get("attempts", 0)),
         request_id=doc.get("request_id"),
         not_before=doc.get("not_before"),
+        cancel_requested=bool(doc.get("cancel_requested", False)),
     )
 
 
@@ -393,13 +396,17 @@ class MongoStore:
             # Released, or its lease ran out, between the two reads: claimable again.
         return Claim(ClaimOutcome.BUSY, record)
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
-        if refs:
-            with _mapped():
-                await self._col.update_many(
-                    {"_id": {"$in": [r.id for r in refs]}, "owner": owner, "status": INPROGRESS},
-                    {"$set": {"lease_until": lease_until}},
-                )
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
+        if not refs:
+            return []
+        with _mapped():
+            return await mongo_cancel.renew(self._col, refs, owner, lease_until)
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        with _mapped():
+            return await mongo_cancel.cancel(self._col, _record, queue, message_id, expires_at)
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         fields: Doc = {
@@ -480,7 +487,7 @@ class MongoStore:
     async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
         fields: Doc = {**_released(), **_put("result", None), **_error(None)}
         fields |= {"attempts": 0, "deliveries": 0, "not_before": None, "published": False}
-        fields["expires_at"] = None  # a PENDING record never expires
+        fields |= {"expires_at": None, "cancel_requested": False}  # PENDING never expires
         with _mapped():
             doc = await self._col.find_one_and_update(
                 {"_id": message_id, "queue": queue, "status": Status.ERROR.value},
@@ -495,6 +502,7 @@ class MongoStore:
         # MongoDB has no multi-document RETURNING: find candidates, then fail each under the
         # same condition, so one claimed or finished meanwhile is left alone.
         cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
+        cond["cancel_requested"] = {"$ne": True}  # those end CANCELLED (Recovery docstring)
         # Deliveries since the last retry/redrive; records from before that field: attempts.
         cond["$or"] = [
             {"deliveries": {"$gte": min_attempts}},
