@@ -83,6 +83,7 @@ class HandlerMessaging:
         if self._scheduler is None:
             return []
         return (await self._scheduler.statuses()).get(name, [])
+
     async def cancel(self, queue: str, message_id: str) -> dict[str, Json]:
         """Cancel a message; its record: ``CANCELLED`` if it was waiting, else still
         ``INPROGRESS`` with ``cancel_requested`` true (it ends ``CANCELLED`` when its handler
