@@ -27,6 +27,7 @@ COMMON = [
     "republish_after_seconds",
     "reload_interval_seconds",
     "start_timeout_seconds",
+    "test_clock_file",
 ]
 HTTP = [
     "host",

@@ -40,14 +40,56 @@ RATE_WINDOW_SECONDS = 300
 #: The management API reader, when configured (set by the app factory).
 CONSUMERS = web.AppKey("consumer_counts", ConsumerCounts)
 
+#: One cron schedule in ``GET /queues`` (OpenAPI).
+SCHEDULE_SCHEMA: dict[str, Json] = {
+    "type": "object",
+    "required": ["name", "cron", "timezone", "message", "next_run", "last_message_id"],
+    "properties": {
+        "name": {"type": "string"},
+        "cron": {"type": "string", "description": "Five-field cron expression or @-macro"},
+        "timezone": {"type": "string", "description": "IANA time zone of the cron fields"},
+        "message": {"description": "The message pushed at every tick"},
+        "next_run": {
+            "type": "string",
+            "format": "date-time",
+            "description": "The next tick (a tick still to be pushed, if one is overdue)",
+        },
+        "last_message_id": {
+            "type": ["string", "null"],
+            "description": "Id of the message of the last tick pushed (null before the first)",
+        },
+    },
+}
+#: The body of ``GET /queues`` (OpenAPI): only what clients rely on is spelt out.
+QUEUES_SCHEMA: dict[str, Json] = {
+    "type": "object",
+    "required": ["queues"],
+    "properties": {
+        "queues": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "schedules"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "schedules": {"type": "array", "items": SCHEDULE_SCHEMA},
+                },
+            },
+        }
+    },
+}
+
 
 def options_json(options: QueueOptions) -> dict[str, Json]:
     """A definition's options as JSON (``rate_limit`` as an object or null)."""
     return dataclasses.asdict(options)
 
 
-def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, Json]:
-    """One queue of ``GET /queues``: its definition and its records by status."""
+def queue_summary(
+    queue: LoadedQueue, counts: QueueCounts | None, schedules: list[dict[str, Json]] | None = None
+) -> dict[str, Json]:
+    """One queue of ``GET /queues``: its definition, its records by status and its cron
+    schedules (each with ``next_run`` and ``last_message_id``)."""
     d = queue.definition
     by_status = {s.value: (counts.by_status.get(s, 0) if counts else 0) for s in Status}
     oldest = counts.oldest_pending if counts else None
@@ -64,6 +106,7 @@ def queue_summary(queue: LoadedQueue, counts: QueueCounts | None) -> dict[str, J
         "schema": d.schema,
         "messages": by_status,
         "oldest_pending_created_at": iso(oldest) if oldest else None,
+        "schedules": schedules or [],
     }
 
 
@@ -103,12 +146,13 @@ async def list_queues(request: web.Request) -> web.Response:
     admin = principal is not None and not principal.roles.isdisjoint(ADMIN_ROLES)
     shown = loaded if admin else [q for q in loaded if visible(q, principal)]
     counts = await rt.messaging.counts()
+    schedules = await rt.scheduler.statuses()
     finished = await rt.messaging.finished_since(utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS))
     reader = request.app.get(CONSUMERS)
     consumers = await reader.get() if reader is not None else None
     queues = [
         {
-            **queue_summary(q, counts.get(q.name)),
+            **queue_summary(q, counts.get(q.name), schedules.get(q.name)),
             **rate_json(finished.get(q.name)),
             "consumers": consumers.get(q.name) if consumers is not None else None,
         }

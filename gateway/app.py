@@ -12,7 +12,9 @@ from aiohttp import web
 
 from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
+from gateway.bulk import add_bulk_routes
 from gateway.callers import TRUSTED, networks
+from gateway.cancel import add_cancel_routes
 from gateway.capacity import (
     LISTEN_BACKLOG,
     ConnectionLimits,
@@ -87,6 +89,8 @@ def create_app(rt: Runtime) -> web.Application:
     app[RATE_LIMITER] = RateLimiter()
     add_batch_routes(app)
     add_routes(app)
+    add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
+    add_cancel_routes(app)
     add_redrive_routes(app)
     add_admin_routes(app, metrics=not rt.settings.metrics_port)
     add_openapi_routes(app)

@@ -3,7 +3,7 @@
 A record has exactly the original service's fields (``id, queue, status, request, result,
 error``) plus ``created_at``, ``updated_at`` (ISO-8601 UTC on the wire) and ``attempts``
 (how many handler runs have started) and ``request_id`` (the ``X-Request-Id`` of the push,
-or None).
+or None), and ``cancel_requested`` (a user asked a running message to stop).
 """
 
 from __future__ import annotations
@@ -19,17 +19,19 @@ Json: TypeAlias = Any
 
 
 class Status(StrEnum):
-    """The four states of the original service."""
+    """The four states of the original service, and ``CANCELLED`` (stopped by a user)."""
 
     PENDING = "PENDING"
     INPROGRESS = "INPROGRESS"
     COMPLETE = "COMPLETE"
     ERROR = "ERROR"
+    #: Cancelled by a user (``POST /{queue}/{id}/cancel``): final, never run (again).
+    CANCELLED = "CANCELLED"
 
     @property
     def final(self) -> bool:
-        """True for ``COMPLETE`` and ``ERROR``: nothing runs the message again."""
-        return self in (Status.COMPLETE, Status.ERROR)
+        """True for ``COMPLETE``, ``ERROR`` and ``CANCELLED``: nothing runs the message again."""
+        return self in (Status.COMPLETE, Status.ERROR, Status.CANCELLED)
 
 
 def utcnow() -> datetime:
@@ -87,6 +89,8 @@ class MessageRecord:
     request_id: str | None = None
     #: While PENDING: not to be started before this time (a delayed push or a retry).
     not_before: datetime | None = None
+    #: While INPROGRESS: a user asked the run to stop (it ends CANCELLED).
+    cancel_requested: bool = False
 
     @classmethod
     def new(
@@ -128,4 +132,5 @@ class MessageRecord:
             "attempts": self.attempts,
             "request_id": self.request_id,
             "not_before": iso(self.not_before) if self.not_before else None,
+            "cancel_requested": self.cancel_requested,
         }

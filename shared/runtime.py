@@ -18,14 +18,16 @@ from typing import Any
 
 import aiohttp
 
-from shared.adapters import make_delivery, make_store
+from shared.adapters import make_cancel_signals, make_delivery, make_store
 from shared.client_auth import TokenProvider
+from shared.clock import make_clock
 from shared.delivery.due import DueTimer
 from shared.messaging import Messaging
 from shared.messaging.dispatch import Dispatcher
+from shared.messaging.schedules import Scheduler
 from shared.metrics import Metrics
 from shared.notify import Notifier
-from shared.ports import CompletionEvents, Store, WorkQueue
+from shared.ports import CancelSignals, CompletionEvents, Store, WorkQueue
 from shared.published import PublishMarker
 from shared.registry import Registry, RegistryHolder, load_registry, load_services
 from shared.reload import QueueFollower, Reloader
@@ -55,6 +57,10 @@ class Runtime:
     tokens: TokenProvider
     #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
     notifier: Notifier
+    #: Cron schedules: run by consumers (``consumer.main``), read by ``GET /queues``.
+    scheduler: Scheduler
+    #: The control channel: cancels of running messages, to the consumers.
+    cancels: CancelSignals
     services: dict[str, Any] = field(default_factory=dict)
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
@@ -142,7 +148,19 @@ async def open_runtime(
             stack.push_async_callback(due.stop)
         dispatch = Dispatcher(delivery, marker.add if marker else None, due)
         notifier = Notifier()
-        messaging = Messaging(registry, store, store, store, dispatch, notifier)
+        cancels = make_cancel_signals(settings, delivery)
+        metrics = Metrics()
+        messaging = Messaging(
+            registry,
+            store,
+            store,
+            store,
+            dispatch,
+            notifier,
+            events=events,
+            cancels=cancels,
+            metrics=metrics,
+        )
         services = await load_services(settings.handlers) if with_handlers else {}
         log.info(
             "conveyor runtime open: %s; queues: %s",
@@ -160,5 +178,8 @@ async def open_runtime(
             http=http,
             tokens=TokenProvider(settings.token_url, settings.client_secret, http),
             notifier=notifier,
+            scheduler=Scheduler(registry, messaging, store, make_clock(settings.test_clock_file)),
+            cancels=cancels,
             services=services,
+            metrics=metrics,
         )

@@ -219,6 +219,8 @@ class Settings:
     metrics_port: int = 0
     trusted_proxies: tuple[str, ...] = ()
     drain_seconds: float = 2.0
+    #: TEST ONLY: the scheduler's clock is read from this file (``shared.clock.FileClock``).
+    test_clock_file: Path | None = None
     client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -347,6 +349,11 @@ OPTIONS: tuple[Option, ...] = (
         "drain_seconds",
         _non_negative_float,
         "gateway: on SIGTERM, seconds /readyz answers 503 before new requests are refused",
+    ),
+    Option(
+        "test_clock_file",
+        Path,
+        "TEST ONLY, never in production: cron schedules read the time from this file",
     ),
 )
 

@@ -50,6 +50,7 @@ RECORD_FIELDS = frozenset(
         "attempts",
         "request_id",
         "not_before",
+        "cancel_requested",
     }
 )
 
@@ -155,7 +156,7 @@ def assert_record(record: Any, queue: str) -> None:
     parsed = uuid.UUID(record["id"])
     assert parsed.version == 4 and str(parsed) == record["id"], record["id"]
     assert record["queue"] == queue
-    assert record["status"] in ("PENDING", "INPROGRESS", "COMPLETE", "ERROR")
+    assert record["status"] in ("PENDING", "INPROGRESS", "COMPLETE", "ERROR", "CANCELLED")
     assert isinstance(record["attempts"], int) and record["attempts"] >= 0
     assert parse_ts(record["created_at"]) <= parse_ts(record["updated_at"])
 

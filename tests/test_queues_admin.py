@@ -28,7 +28,7 @@ async def test_queues_lists_definitions_and_counts(api: Api) -> None:
     queues = by_name(await resp.json())
     assert {"echo", "fail", "open", "slow"} <= set(queues)
     echo = queues["echo"]
-    assert echo["messages"] == {"PENDING": 0, "INPROGRESS": 0, "COMPLETE": 2, "ERROR": 0}
+    assert echo["messages"] == {s.value: 2 if s == Status.COMPLETE else 0 for s in Status}
     assert echo["oldest_pending_created_at"] is None
     assert echo["schema"] == {"type": "object"}
     assert echo["auth"] is True
@@ -38,7 +38,7 @@ async def test_queues_lists_definitions_and_counts(api: Api) -> None:
     assert "timeout_seconds" in echo["options"]
     assert queues["fail"]["messages"]["ERROR"] == 1
     assert queues["open"]["auth"] is False
-    assert queues["open"]["messages"] == {"PENDING": 0, "INPROGRESS": 0, "COMPLETE": 0, "ERROR": 0}
+    assert queues["open"]["messages"] == {s.value: 0 for s in Status}
 
 
 async def test_queues_shows_pending_and_oldest(

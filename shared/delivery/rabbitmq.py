@@ -31,6 +31,9 @@ effort: a failure is logged at debug and dropped). Each subscribing process bind
 exclusive auto-delete queue ``<prefix>events.<host>.<pid>.<random>`` and consumes it without
 acks.
 
+Cancel signals (``publish_cancel``/``subscribe_cancels``): the fanout exchange
+``<prefix>control`` (``shared.delivery.rabbit_control``), declared by :meth:`RabbitDelivery.open`.
+
 Publishing: one confirm-mode channel shared by all publishes; each writes its frames and
 awaits its own confirm, so concurrent publishes pipeline. ``publish`` returns once confirmed
 and raises ``DeliveryUnavailable`` on a nack, a return, a lost connection or no confirm within
@@ -70,7 +73,8 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishErr
 
 from shared.delivery.delays import pick_tier, tier_arguments, tier_queue
 from shared.delivery.quiet import quiet_first_connect
-from shared.ports import DeliveryCallback, DeliveryUnavailable, EventCallback
+from shared.delivery.rabbit_control import ControlExchange
+from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +147,9 @@ class _Lane:
 
 
 class RabbitDelivery:
-    """:class:`shared.ports.WorkQueue` and :class:`shared.ports.CompletionEvents` on
-    RabbitMQ (one connection pair for both); see the module docstring."""
+    """:class:`shared.ports.WorkQueue`, :class:`shared.ports.CompletionEvents` and
+    :class:`shared.ports.CancelSignals` on RabbitMQ (one connection pair for all); see the
+    module docstring."""
 
     def __init__(
         self,
@@ -173,6 +178,7 @@ class RabbitDelivery:
         self._event_out: AbstractRobustChannel | None = None
         self._events: AbstractExchange | None = None
         self._event_in: AbstractRobustChannel | None = None
+        self._control = ControlExchange(prefix + "control", self._where, publish_timeout)
 
     def queue_name(self, queue: str) -> str:
         """The RabbitMQ queue of definition ``queue``; its dead letters go to ``+ '.dead'``."""
@@ -235,6 +241,7 @@ class RabbitDelivery:
             if self._event_out is None:
                 self._event_out = await self._publisher.channel(publisher_confirms=False)
                 self._events = await self._declare_events(self._event_out)
+            await self._control.open(self._publisher)
         except _FAILURES as exc:
             await self._teardown()
             raise _fail("cannot open RabbitMQ delivery", exc) from exc
@@ -387,6 +394,26 @@ class RabbitDelivery:
         except (ValueError, LookupError, TypeError) as exc:
             log.warning("ignoring unreadable completion event: %s; body=%.200r", exc, message.body)
 
+    @property
+    def control_exchange(self) -> str:
+        """The fanout exchange cancel signals go through."""
+        return self._control.name
+
+    async def publish_cancel(self, queue: str, message_id: str) -> None:
+        if self._closed:
+            return
+        await self._control.publish_cancel(queue, message_id)
+
+    async def subscribe_cancels(self, callback: CancelCallback) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
+        try:
+            if self._consumer is None:
+                self._consumer = await self._connect("consume")
+            await self._control.subscribe(self._consumer, callback)
+        except _FAILURES as exc:
+            raise _fail("cannot subscribe to cancel signals", exc) from exc
+
     async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
         # The robust queue forgets a consumer before the cancel RPC, so it is not restored
         # even when the RPC fails; with the connection down there is no point waiting.
@@ -430,7 +457,7 @@ class RabbitDelivery:
         """Close consumer channels, then connections; unsettled deliveries return."""
         closing: list[AbstractRobustChannel | AbstractRobustConnection | None]
         closing = [*(lane.channel for lane in self._lanes.values())]
-        closing += [self._event_in, self._event_out]
+        closing += [self._event_in, self._event_out, *self._control.channels()]
         closing += [self._consumer, self._channel, self._publisher]
         self._lanes, self._consumer, self._channel, self._publisher = {}, None, None, None
         self._event_in = self._event_out = self._events = None

@@ -3,7 +3,8 @@
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
 precision), ``attempts``, ``owner``, ``lease_until``, ``published`` and ``request_id``,
-``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive). Only
+``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive),
+``cancel_requested`` (absent until a user cancels a running message). Only
 plain single-document operations are used (no transactions, no change streams), so it behaves the
 same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
 makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
@@ -45,6 +46,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
     BulkWriteError,
     DocumentTooLarge,
+    DuplicateKeyError,
     PyMongoError,
     ServerSelectionTimeoutError,
     WriteError,
@@ -52,17 +54,20 @@ from pymongo.errors import (
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
+    Cancel,
     Claim,
     ClaimOutcome,
     ListCursor,
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreRejected,
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
-from shared.stores import mongo_keys
+from shared.stores import mongo_cancel, mongo_keys, mongo_schedules
 from shared.stores.codec import counts_from_groups, final_statuses, finished_from_groups
 from shared.stores.mongo_reach import unreachable
 
@@ -184,6 +189,7 @@ def _record(doc: Mapping[str, Any]) -> MessageRecord:
         attempts=int(doc.get("attempts", 0)),
         request_id=doc.get("request_id"),
         not_before=doc.get("not_before"),
+        cancel_requested=bool(doc.get("cancel_requested", False)),
     )
 
 
@@ -272,8 +278,13 @@ class MongoStore:
 
     async def insert(self, record: MessageRecord) -> None:
         doc = _new_doc(record)
-        with _mapped():
-            await self._col.insert_one(doc)
+        try:
+            with _mapped():
+                await self._col.insert_one(doc)
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, DuplicateKeyError):  # _id is unique: one insert wins
+                raise RecordExists(f"message {record.id} exists") from None
+            raise
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         if not records:
@@ -297,7 +308,33 @@ class MongoStore:
                 await self.insert(record)
             except StoreRejected:
                 rejected.append(record.id)
+            except RecordExists as exc:  # insert_many's contract: any other failure
+                raise StoreUnavailable(str(exc)) from exc
         return rejected
+
+    @property
+    def _schedules(self) -> AsyncCollection[Doc]:
+        return self._col.database[self._names[1] + mongo_schedules.SUFFIX]
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        with _mapped():
+            return await mongo_schedules.states(self._schedules)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        with _mapped():
+            return await mongo_schedules.anchor(self._schedules, state)
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        with _mapped():
+            return await mongo_schedules.advance(
+                self._schedules, queue, name, fingerprint, tick, message_id
+            )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        with _mapped():
+            return await mongo_schedules.forget(self._schedules, queue, names)
 
     @property
     def _keys(self) -> AsyncCollection[Doc]:
@@ -360,13 +397,17 @@ class MongoStore:
             # Released, or its lease ran out, between the two reads: claimable again.
         return Claim(ClaimOutcome.BUSY, record)
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
-        if refs:
-            with _mapped():
-                await self._col.update_many(
-                    {"_id": {"$in": [r.id for r in refs]}, "owner": owner, "status": INPROGRESS},
-                    {"$set": {"lease_until": lease_until}},
-                )
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
+        if not refs:
+            return []
+        with _mapped():
+            return await mongo_cancel.renew(self._col, refs, owner, lease_until)
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        with _mapped():
+            return await mongo_cancel.cancel(self._col, _record, queue, message_id, expires_at)
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         fields: Doc = {
@@ -447,7 +488,7 @@ class MongoStore:
     async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
         fields: Doc = {**_released(), **_put("result", None), **_error(None)}
         fields |= {"attempts": 0, "deliveries": 0, "not_before": None, "published": False}
-        fields["expires_at"] = None  # a PENDING record never expires
+        fields |= {"expires_at": None, "cancel_requested": False}  # PENDING never expires
         with _mapped():
             doc = await self._col.find_one_and_update(
                 {"_id": message_id, "queue": queue, "status": Status.ERROR.value},
@@ -462,6 +503,7 @@ class MongoStore:
         # MongoDB has no multi-document RETURNING: find candidates, then fail each under the
         # same condition, so one claimed or finished meanwhile is left alone.
         cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
+        cond["cancel_requested"] = {"$ne": True}  # those end CANCELLED (Recovery docstring)
         # Deliveries since the last retry/redrive; records from before that field: attempts.
         cond["$or"] = [
             {"deliveries": {"$gte": min_attempts}},

@@ -34,16 +34,19 @@ from typing import Any, TypeVar
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
+    Cancel,
     Claim,
     ClaimOutcome,
     ListCursor,
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
-from shared.stores import sqlite_keys
+from shared.stores import sqlite_cancel, sqlite_keys, sqlite_schedules
 from shared.stores.codec import (
     counts_from_groups,
     error_from_text,
@@ -81,7 +84,7 @@ CREATE INDEX IF NOT EXISTS messages_status_created ON messages (status, created_
 
 COLUMNS = (
     "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id,"
-    " not_before"
+    " not_before, cancel_requested"
 )
 #: Columns added after the first release: (name, SQL type), added to older files at open.
 ADDED_COLUMNS = (
@@ -89,6 +92,7 @@ ADDED_COLUMNS = (
     ("not_before", "REAL"),  # a scheduled retry's due time (claim answers DEFERRED before)
     ("deliveries", "INTEGER"),  # claims since the last retry/redrive (NULL: = attempts)
     ("expires_at", "REAL"),  # when a final record may be deleted (result_ttl_seconds)
+    ("cancel_requested", "INTEGER"),  # a user asked the running message to stop (1)
 )
 #: Indexes on columns of :data:`ADDED_COLUMNS` (created at open, after the migration).
 ADDED_INDEXES = """
@@ -161,6 +165,7 @@ def _row_to_record(row: Sequence[Any]) -> MessageRecord:
         attempts=row[8],
         request_id=row[9],
         not_before=from_epoch(row[10]) if row[10] is not None else None,
+        cancel_requested=bool(row[11]),
     )
 
 
@@ -227,6 +232,7 @@ class SqliteStore:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(SCHEMA)
             conn.executescript(sqlite_keys.SCHEMA)
+            conn.executescript(sqlite_schedules.SCHEMA)
             _migrate(conn)
             return conn
 
@@ -262,7 +268,18 @@ class SqliteStore:
 
     async def insert(self, record: MessageRecord) -> None:
         row = _insert_row(record)
-        await self._write(lambda c: c.execute(INSERT_SQL, row))
+
+        def insert(c: sqlite3.Connection) -> bool:
+            try:
+                c.execute(INSERT_SQL, row)
+            except sqlite3.IntegrityError as exc:  # the statement wrote nothing
+                if "UNIQUE" not in str(exc):
+                    raise
+                return False  # the id exists
+            return True
+
+        if not await self._write(insert):
+            raise RecordExists(f"message {record.id} exists")
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         rows = [_insert_row(record) for record in records]
@@ -282,6 +299,22 @@ class SqliteStore:
 
     async def release_key(self, scope: str, key: str, message_id: str) -> bool:
         return await self._write(functools.partial(sqlite_keys.release, scope, key, message_id))
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        return await self._run(sqlite_schedules.states)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        return await self._write(functools.partial(sqlite_schedules.anchor, state))
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        return await self._write(
+            functools.partial(sqlite_schedules.advance, queue, name, fingerprint, tick, message_id)
+        )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        return await self._write(functools.partial(sqlite_schedules.forget, queue, names))
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         row = await self._run(
@@ -332,15 +365,20 @@ class SqliteStore:
 
         return await self._write(claim)
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
         if not refs:
-            return
-        params = [(to_epoch(lease_until), r.id, owner) for r in refs]
-        await self._write(
-            lambda c: c.executemany(
-                "UPDATE messages SET lease_until = ? WHERE id = ? AND owner = ?"
-                " AND status = 'INPROGRESS'",
-                params,
+            return []
+        renew = functools.partial(sqlite_cancel.renew, list(refs), owner, to_epoch(lease_until))
+        return await self._write(renew)
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        expires = to_epoch(expires_at) if expires_at else None
+        now = to_epoch(utcnow())
+        return await self._write(
+            functools.partial(
+                sqlite_cancel.cancel, COLUMNS, _row_to_record, queue, message_id, now, expires
             )
         )
 
@@ -451,7 +489,8 @@ class SqliteStore:
         row = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', attempts = 0, deliveries = 0,"
-                " result = NULL, error = NULL, not_before = NULL, published = 0, expires_at = NULL,"
+                " cancel_requested = NULL, result = NULL, error = NULL, not_before = NULL,"
+                " published = 0, expires_at = NULL,"
                 " owner = NULL, lease_until = NULL, updated_at = ?"
                 f" WHERE id = ? AND queue = ? AND status = 'ERROR' RETURNING {COLUMNS}",
                 (to_epoch(utcnow()), message_id, queue),
@@ -467,7 +506,8 @@ class SqliteStore:
             lambda c: c.execute(
                 "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
                 " lease_until = NULL WHERE status = 'INPROGRESS' AND lease_until < ?"
-                " AND COALESCE(deliveries, attempts) >= ? RETURNING queue, id",
+                " AND COALESCE(deliveries, attempts) >= ? AND COALESCE(cancel_requested, 0) = 0"
+                " RETURNING queue, id",
                 params,
             ).fetchall()
         )
@@ -519,7 +559,7 @@ class SqliteStore:
         cur = await self._write(
             lambda c: c.execute(
                 "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at < ?"
-                " AND status IN ('COMPLETE', 'ERROR')",
+                " AND status IN ('COMPLETE', 'ERROR', 'CANCELLED')",
                 (to_epoch(now),),
             )
         )
