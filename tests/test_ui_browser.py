@@ -170,6 +170,13 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
     expect(orders.locator(".count-ERROR")).to_have_text("1")
     expect(orders.locator(".rate")).to_have_text("0.6")
     expect(orders.locator('td[data-label="Consumers"]')).to_have_text("unknown")
+    schedule = page.locator('tr[data-queue="nightly"] li[data-schedule="nightly-report"]')
+    expect(schedule).to_contain_text("0 3 * * * Europe/Paris")
+    status, listed = http_call("GET", f"{served.url}/queues", token=admin)
+    assert status == 200, listed
+    [nightly] = [q for q in listed["queues"] if q["name"] == "nightly"]
+    next_run = nightly["schedules"][0]["next_run"]
+    expect(schedule).to_contain_text(f"next {next_run[:10]} {next_run[11:16]} UTC (in ")
     shot(page, "ui-queues.png")
 
     # A failed message: found from its queue (filtered to ERROR), opened, retried to COMPLETE.

@@ -63,6 +63,11 @@ function when(iso) {
   return iso.replace("T", " ").replace("Z", " UTC") + " (" + relative(iso) + ")";
 }
 
+/** A time to the minute (a schedule's next run), with how far off it is. */
+function minute(iso) {
+  return iso.slice(0, 16).replace("T", " ") + " UTC (" + relative(iso) + ")";
+}
+
 function relative(iso) {
   const delta = Date.parse(iso) - Date.now();
   return delta > 0 ? "in " + age(new Date(Date.now() - delta).toISOString()) : age(iso) + " ago";
@@ -277,16 +282,17 @@ function queuesTable(queues) {
     el("td", { "data-label": "Consumers", class: "num" }, q.consumers === null || q.consumers === undefined ? "unknown" : String(q.consumers)),
     el("td", { "data-label": "Schedules" }, schedulesCell(q.schedules)),
     el("td", { "data-label": "" }, el("a", { href: "#/queue/" + encodeURIComponent(q.name) + "/push", class: "button small" }, "Push"))));
-  return el("table", { class: "grid", id: "queues" }, el("thead", {}, head), el("tbody", {}, rows));
+  return el("div", { class: "scroll" },
+    el("table", { class: "grid", id: "queues" }, el("thead", {}, head), el("tbody", {}, rows)));
 }
 
 function schedulesCell(schedules) {
   if (schedules === undefined) return el("span", { class: "muted" }, "—");
   if (!schedules.length) return el("span", { class: "muted" }, "none");
-  return el("ul", { class: "plain" }, schedules.map((s) => el("li", { "data-schedule": s.name || "" },
+  return el("ul", { class: "plain schedules" }, schedules.map((s) => el("li", { "data-schedule": s.name || "" },
     el("strong", {}, s.name || ""), " ", el("code", {}, s.cron || ""),
     s.timezone ? el("span", { class: "muted small" }, " " + s.timezone) : null,
-    nextRun(s) ? el("div", { class: "small" }, "next " + when(nextRun(s))) : null,
+    nextRun(s) ? el("div", { class: "small" }, "next " + minute(nextRun(s))) : null,
     s.last_message_id ? el("div", { class: "small muted" }, "last " + s.last_message_id) : null)));
 }
 
