@@ -448,9 +448,18 @@ async function messagePage(app, queue, id) {
   replace(app, view);
   const viewId = state.view;
 
+  let streaming = false;
+  const gone = () => {
+    body.replaceChildren(notice("This message was deleted.", "info"));
+    actions.replaceChildren();
+  };
   const show = (record) => {
     body.replaceChildren(...messageDetails(record));
     actions.replaceChildren(...messageActions(queue, record, feats, result, load));
+    if (feats.events && !streaming && !FINAL.has(record.status)) { // live until final
+      streaming = true;
+      follow(queue, id, { record: show, deleted: gone }, viewId).finally(() => { streaming = false; });
+    }
   };
   async function load() {
     const answer = await api("GET", messagePath(queue, id));
@@ -465,41 +474,70 @@ async function messagePage(app, queue, id) {
   }
   const record = await load();
   if (!record) return;
-  if (feats.events) follow(queue, id, show, viewId);
-  every(POLL_MS, load); // also catches changes after a stream ends (a retry, say)
+  // The poll also catches what comes after a stream's end (a retry, say); slower with a stream.
+  every(feats.events ? 4 * POLL_MS : POLL_MS, load);
 }
 
-/** Follow the message's Server-Sent Events with fetch (EventSource cannot send headers). */
-async function follow(queue, id, show, viewId) {
-  const controller = new AbortController();
-  state.stream = controller;
-  try {
-    const resp = await fetch(messagePath(queue, id) + "/events", {
-      headers: headers({ Accept: "text/event-stream" }), signal: controller.signal, cache: "no-store",
-    });
-    if (!resp.ok || !resp.body) return;
-    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done || viewId !== state.view) break;
-      buffer += value;
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
-        if (!data) continue;
-        try {
-          const event = JSON.parse(data);
-          const record = event && event.record ? event.record : event;
-          if (record && record.id === id) show(record);
-        } catch (_) { /* a malformed event: the poll covers it */ }
+/** Follow the message's Server-Sent Events with fetch (EventSource cannot send headers):
+ * `status`/`progress` events carry the record, `deleted` ends it; a stream that ends before
+ * the final status (its time limit) is reopened with Last-Event-ID, so nothing comes twice. */
+async function follow(queue, id, handlers, viewId) {
+  let lastId = null;
+  let final = false;
+  while (!final && viewId === state.view) {
+    const controller = new AbortController();
+    state.stream = controller;
+    const extra = { Accept: "text/event-stream" };
+    if (lastId !== null) extra["Last-Event-ID"] = lastId;
+    try {
+      const resp = await fetch(messagePath(queue, id) + "/events", {
+        headers: headers(extra), signal: controller.signal, cache: "no-store", credentials: "omit",
+      });
+      if (!resp.ok || !resp.body) return; // the poll keeps the page current
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || viewId !== state.view) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const event = parseEvent(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (event.id !== null) lastId = event.id;
+          if (event.type === "deleted") {
+            final = true;
+            handlers.deleted();
+          } else if (event.record && event.record.id === id) {
+            final = FINAL.has(event.record.status);
+            handlers.record(event.record);
+          }
+        }
       }
+    } catch (_) {
+      return; // aborted (the page changed) or dropped: the poll keeps the page current
     }
-  } catch (_) {
-    /* aborted or dropped: the poll keeps the page current */
+    if (!final) await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+}
+
+/** One SSE event block: its type, id and JSON data (null when absent or not JSON). */
+function parseEvent(block) {
+  const event = { type: "message", id: null, record: null };
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith(":")) continue; // a comment (heartbeat)
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event.type = value;
+    else if (field === "id") event.id = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length) {
+    try { event.record = JSON.parse(data.join("\n")); } catch (_) { event.record = null; }
+  }
+  return event;
 }
 
 function row(label, value, id) {
