@@ -213,6 +213,18 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
         assert streams[0].headers["accept"] == "text/event-stream"
     shot(page, "ui-message.png")
 
+    # A running message, followed live (stream or poll): its progress, then its end.
+    go = tmp_path / "go"
+    running = push(served, "steps", {"marker": str(go)}, admin)
+    page.goto(f"{served.url}/ui#/queue/steps/message/{running}")
+    expect(page.locator("#m-status")).to_contain_text("INPROGRESS", timeout=15_000)
+    if "progress" in http_call("GET", f"{served.url}/steps/{running}", token=admin)[1]:
+        expect(page.locator("#m-progress")).to_contain_text("25 % — started", timeout=15_000)
+        shot(page, "ui-message-progress.png")
+    go.write_text("go")
+    expect(page.locator("#m-status")).to_contain_text("COMPLETE", timeout=15_000)
+    expect(page.locator("#m-result")).to_contain_text('"done": true')
+
     # Jump to an id from the queue page.
     page.goto(f"{served.url}/ui#/queue/flaky")
     page.locator("#jump-id").fill(failed)
