@@ -206,11 +206,6 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
         expect(page.locator("#m-history li").last).to_contain_text("PENDING")
     if record.get("progress"):
         expect(page.locator("#m-progress")).to_contain_text("50 % — halfway")
-    if has_route(served, admin, "/{id}/events"):  # followed live through the event stream
-        streams = [r for r in watched.requests if r.url.endswith(f"/flaky/{failed}/events")]
-        assert streams, "the message page did not open the event stream"
-        assert streams[0].headers["authorization"] == f"Bearer {admin}"
-        assert streams[0].headers["accept"] == "text/event-stream"
     shot(page, "ui-message.png")
 
     # A running message, followed live (stream or poll): its progress, then its end.
@@ -224,6 +219,11 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
     go.write_text("go")
     expect(page.locator("#m-status")).to_contain_text("COMPLETE", timeout=15_000)
     expect(page.locator("#m-result")).to_contain_text('"done": true')
+    if has_route(served, admin, "/{id}/events"):  # followed through the event stream
+        streams = [r for r in watched.requests if r.url.endswith(f"/steps/{running}/events")]
+        assert streams, "the message page did not open the event stream"
+        assert streams[0].headers["authorization"] == f"Bearer {admin}"
+        assert streams[0].headers["accept"] == "text/event-stream"
 
     # Jump to an id from the queue page.
     page.goto(f"{served.url}/ui#/queue/flaky")
