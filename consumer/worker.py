@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import random
@@ -37,6 +38,7 @@ from typing import ParamSpec, TypeVar
 from consumer.completion import Announcer, with_expiry
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
+from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
 from consumer.settle import settlement
@@ -51,11 +53,12 @@ from shared.ports import (
     Delivered,
     MessageRef,
     Outcome,
+    ProgressReports,
     StoreRejected,
     StoreUnavailable,
     WorkQueue,
 )
-from shared.records import ErrorInfo, MessageRecord, Status
+from shared.records import ErrorInfo, MessageRecord, Progress, Status
 from shared.registry import LoadedQueue, Registry
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,8 @@ ContextMaker = Callable[
 @dataclass(frozen=True, slots=True)
 class ConsumerPorts:
     """What a consumer works with: the work queue, the store's claims, the publish path, the
-    completion announcer, the live registry, the ``ctx`` factory and the metrics."""
+    completion announcer, the live registry, the ``ctx`` factory and the metrics; and where
+    ``ctx.progress`` reports go (None: nowhere, they are checked and dropped)."""
 
     work: WorkQueue
     claims: Claims
@@ -113,6 +117,7 @@ class ConsumerPorts:
     registry: Callable[[], Registry]
     contexts: ContextMaker
     metrics: Metrics
+    progress: ProgressReports | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +245,7 @@ class Consumer:
                     claim.outcome.value,
                 )
                 return
+            await self._ports.announce.changed(delivery.queue, delivery.message_id)
             await self._run(queue, claim.record, asked)
 
     def _lease_lost(self, ref: MessageRef) -> None:
@@ -258,7 +264,10 @@ class Consumer:
         self._running[ref] = task
         started = time.perf_counter()
         bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
+        reporter = self._reporter(record)
         ctx = self._ports.contexts(queue, record, bound)
+        if reporter is not None:
+            ctx = dataclasses.replace(ctx, progress=reporter.report)
         metrics = self._ports.metrics
         try:
             with metrics.running(record.queue):
@@ -269,6 +278,8 @@ class Consumer:
                     self._executor,
                     queue.definition.options.timeout_seconds,
                 )
+            if reporter is not None:
+                await reporter.close()  # the last report lands before the final status
             outcome, written = await self._conclude(queue, record, run)
         except asyncio.CancelledError:
             if ref in self._lost:  # not ours any more: write nothing, the delivery goes back
@@ -283,6 +294,8 @@ class Consumer:
                 await asyncio.shield(self._release(ref))
             raise
         finally:
+            if reporter is not None:
+                reporter.abandon()
             self._leases.drop(ref)
             self._running.pop(ref, None)
             self._lost.discard(ref)
@@ -304,6 +317,21 @@ class Consumer:
             },
         )
 
+    def _reporter(self, record: MessageRecord) -> ProgressReporter | None:
+        """``ctx.progress`` of this run: writes while this consumer holds the message."""
+        reports = self._ports.progress
+        if reports is None:
+            return None
+        owner, announce = self._leases.owner, self._ports.announce
+
+        async def write(progress: Progress) -> bool:
+            written = await reports.record_progress(record.queue, record.id, owner, progress)
+            if written:
+                await announce.changed(record.queue, record.id)
+            return written
+
+        return ProgressReporter(write, asyncio.get_running_loop())
+
     async def _conclude(
         self, queue: LoadedQueue, record: MessageRecord, run: RunResult
     ) -> tuple[Outcome, bool]:
@@ -322,6 +350,7 @@ class Consumer:
         )
         if written:
             self._ports.metrics.retried(record.queue)
+            await self._ports.announce.changed(record.queue, record.id)
         return Outcome(Status.PENDING, error=error), written
 
     async def _finish(
@@ -353,7 +382,8 @@ class Consumer:
 
     async def _release(self, ref: MessageRef) -> None:
         with contextlib.suppress(StoreUnavailable):
-            await self._ports.claims.release(ref.queue, ref.id, self._leases.owner)
+            if await self._ports.claims.release(ref.queue, ref.id, self._leases.owner):
+                await self._ports.announce.changed(ref.queue, ref.id)
 
     async def shutdown(self, grace: float) -> None:
         """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest."""

@@ -1,7 +1,7 @@
 """The ports every mode plugs into: the record store and delivery (see the submodules).
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
-  :class:`Recovery` + :class:`Keys` + :class:`StoreLifecycle`;
+  :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`;
 - ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`) and
   :class:`CompletionEvents`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -17,7 +17,15 @@ from shared.ports.delivery import (
     EventCallback,
     WorkQueue,
 )
-from shared.ports.store import Claims, Keys, Records, Recovery, Store, StoreLifecycle
+from shared.ports.store import (
+    Claims,
+    Keys,
+    ProgressReports,
+    Records,
+    Recovery,
+    Store,
+    StoreLifecycle,
+)
 from shared.ports.types import (
     Claim,
     ClaimOutcome,
@@ -44,6 +52,7 @@ __all__ = [
     "ListCursor",
     "MessageRef",
     "Outcome",
+    "ProgressReports",
     "QueueCounts",
     "Records",
     "Recovery",
