@@ -47,6 +47,8 @@ HTTP = [
     "metrics_port",
     "trusted_proxies",
     "drain_seconds",
+    "events_heartbeat_seconds",
+    "events_max_seconds",
     # slow and broken clients
     "max_connections",
     "header_timeout_seconds",
