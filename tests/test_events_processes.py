@@ -28,6 +28,7 @@ async def processes(
 ) -> AsyncIterator[tuple[str, list[Proc]]]:
     """A gateway and a consumer process over one broker and database; the gateway's URL."""
     add_event_queues(queues_dir)
+    names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
     prefix = queue_prefix("etest")
     flags = [
         *("--broker", rabbitmq.url, "--store", mongo_url),
@@ -50,7 +51,6 @@ async def processes(
         for proc in procs:
             proc.kill()
             proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
         await delete_rabbit_queues(rabbitmq.url, prefix, names)
 
 
