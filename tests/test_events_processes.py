@@ -22,13 +22,17 @@ from tests.test_events import STREAM, add_event_queues
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
+def queue_names(queues_dir: Path) -> list[str]:
+    return [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
+
+
 @pytest.fixture
 async def processes(
     tmp_path: Path, queues_dir: Path, mongo_url: str, rabbitmq: RabbitNode
 ) -> AsyncIterator[tuple[str, list[Proc]]]:
     """A gateway and a consumer process over one broker and database; the gateway's URL."""
     add_event_queues(queues_dir)
-    names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
+    names = queue_names(queues_dir)
     prefix = queue_prefix("etest")
     flags = [
         *("--broker", rabbitmq.url, "--store", mongo_url),
