@@ -24,14 +24,32 @@ SQLITE_STATUS_WRITE = (
 )
 
 
+#: How every entry's text starts (see :func:`_entry_text`): counting it counts entries, since
+#: inside a JSON string the quotes would be escaped.
+ENTRY_START = '{"at":'
+
+
+def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str:
+    """One transition as JSON text, keys in a fixed order (built directly: this runs inside
+    every status write)."""
+    who = "null" if consumer is None else json.dumps(consumer)
+    # ``at`` (ISO-8601) and ``status`` (a Status value) never need escaping.
+    return f'{ENTRY_START}"{at}","status":"{status}","attempt":{int(attempt)},"consumer":{who}}}'
+
+
 def sqlite_push(
     history: str | None, at: str, status: str, attempt: int | None, consumer: str | None
 ) -> str:
     """``history`` (JSON text or NULL) with the transition appended, the oldest dropped past
-    :data:`HISTORY_LIMIT`."""
-    entries: list[Json] = json.loads(history) if history else []
-    entries.append({"at": at, "status": status, "attempt": attempt or 0, "consumer": consumer})
-    return json.dumps(entries[-HISTORY_LIMIT:], separators=(",", ":"))
+    :data:`HISTORY_LIMIT`. Appends as text; parses only to drop the oldest."""
+    entry = _entry_text(at, status, attempt or 0, consumer)
+    if not history or history == "[]":
+        return f"[{entry}]"
+    if history.count(ENTRY_START) < HISTORY_LIMIT:
+        return f"{history[:-1]},{entry}]"
+    entries: list[Json] = json.loads(history)[1 - HISTORY_LIMIT :]
+    kept = ",".join(json.dumps(e, separators=(",", ":")) for e in entries)
+    return f"[{kept},{entry}]"
 
 
 def register(conn: sqlite3.Connection) -> None:
@@ -46,7 +64,8 @@ def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[A
 
 def history_to_text(history: Sequence[Transition]) -> str:
     """The SQLite form of a whole history (a new record's)."""
-    return json.dumps([t.to_json() for t in history], separators=(",", ":"))
+    entries = (_entry_text(iso(t.at), t.status.value, t.attempt, t.consumer) for t in history)
+    return f"[{','.join(entries)}]"
 
 
 def history_from_text(text: str | None) -> tuple[Transition, ...]:
