@@ -13,7 +13,8 @@ after the final status:
 A client reconnecting with ``Last-Event-ID: N`` gets the current state only if its version
 is newer than N (nothing twice), and the final status whenever it has not seen it. A comment
 (``: heartbeat``) goes out after ``--events-heartbeat-seconds`` without an event, and the
-stream ends after ``--events-max-seconds`` (the client reconnects with its last id). Graceful
+stream ends after ``--events-max-seconds``, or when the caller's token expires if sooner (the
+client reconnects with its last id, and a fresh token). Graceful
 shutdown ends every stream (``Notifier.close``, ``gateway.draining``). Errors before the
 stream starts are ordinary problem answers: 401/403 as ``GET``, 404, 400 for a malformed
 ``Last-Event-ID``, and 406 without ``Accept: text/event-stream``.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from aiohttp import web
 
@@ -30,6 +32,7 @@ from gateway.errors import ApiError
 from gateway.request_ids import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.security import authorize
 from gateway.views import RUNTIME, resolve_queue
+from shared.auth import Principal
 from shared.messaging import MessagingError
 from shared.messaging.watching import Tick
 from shared.records import MessageRecord, Status
@@ -68,6 +71,14 @@ def last_event_id(request: web.Request) -> int | None:
     return int(raw)
 
 
+def stream_seconds(principal: Principal, longest: float) -> float:
+    """How long a stream may run: ``longest``, or less if the token's ``exp`` comes first."""
+    exp = principal.claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return max(0.0, min(longest, float(exp) - time.time()))
+    return longest
+
+
 def frame(event: str, event_id: int | None, data: object) -> bytes:
     """One event: ``event:``, ``id:`` (when given) and a one-line JSON ``data:``."""
     lines = [f"event: {event}"]
@@ -80,7 +91,7 @@ def frame(event: str, event_id: int | None, data: object) -> bytes:
 async def message_events(request: web.Request) -> web.StreamResponse:
     """``GET /{queue}/{id}/events`` (see the module docstring)."""
     queue = await resolve_queue(request)
-    await authorize(request, queue)
+    principal = await authorize(request, queue)
     if not accepts_event_stream(request.headers.get("Accept", "")):
         raise ApiError(
             406, f"this endpoint answers {EVENT_STREAM} only: send Accept: {EVENT_STREAM}"
@@ -105,7 +116,7 @@ async def message_events(request: web.Request) -> web.StreamResponse:
         message_id,
         after=after,
         heartbeat=settings.events_heartbeat_seconds,
-        max_seconds=settings.events_max_seconds,
+        max_seconds=stream_seconds(principal, settings.events_max_seconds),
     )
     status: Status | None = None
     try:

@@ -233,6 +233,21 @@ async def test_a_stream_outlives_the_read_timeouts_and_ends_after_its_maximum(
     assert rest and rest[-1].version == record["version"] and rest[-1].data["status"] == "COMPLETE"
 
 
+async def test_a_stream_ends_when_its_token_expires(eapi: Api, tmp_path: Path) -> None:
+    token = eapi.keys.token(["tester"])
+    mid = await eapi.push(
+        "gate", {"marker": str(tmp_path / "m"), "release": str(tmp_path / "r")}, token
+    )
+    short = eapi.keys.token(["tester"], ttl=2)  # the stream's maximum here is 300 s
+    async with stream(eapi, f"/gate/{mid}", short) as resp:
+        assert resp.status == 200
+        items = [e async for e in events(resp)]  # ends, though nothing became final
+    assert items[0].event == "status"
+    record = await (await eapi.get(f"/gate/{mid}", token)).json()
+    assert record["status"] in ("PENDING", "INPROGRESS")
+    touch(tmp_path / "r")
+
+
 def test_sigterm_ends_open_streams(tmp_path: Path, queues_dir: Path, keys: Keys) -> None:
     """A real ``conveyor serve`` with a stream open: SIGTERM ends the stream, then the
     process exits (graceful shutdown, ``gateway.draining``)."""
