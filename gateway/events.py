@@ -141,5 +141,5 @@ async def message_events(request: web.Request) -> web.StreamResponse:
 
 
 def add_event_routes(app: web.Application) -> None:
-    """Register ``GET /{queue}/{id}/events``."""
-    app.router.add_get("/{queue}/{id}/events", message_events)
+    """Register ``GET /{queue}/{id}/events`` (no ``HEAD``: a stream has no head to give)."""
+    app.router.add_get("/{queue}/{id}/events", message_events, allow_head=False)

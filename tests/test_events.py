@@ -185,6 +185,8 @@ async def test_bad_requests_get_problem_answers(eapi: Api) -> None:
         assert resp.status == 403
     async with stream(eapi, "/nosuchqueue/x", token) as resp:
         assert resp.status == 404
+    async with eapi.session.head(url, headers={**eapi.auth(token), **STREAM}) as resp:
+        assert resp.status == 405  # no stream behind a HEAD
 
 
 async def test_a_deleted_message_ends_its_stream(eapi: Api, tmp_path: Path) -> None:
