@@ -11,7 +11,11 @@ the message: :class:`Leases` knows until when each lease is certainly valid (the
 successful write), lets a slow renewal run until just before that, and when less than a
 safety margin (``lease/6``, for clock skew between hosts) is left it gives the message up
 through ``on_lost`` — the consumer then cancels the handler, writes nothing and lets the
-delivery go back — before anyone else may take it over. A slow store therefore costs
+delivery go back — before anyone else may take it over.
+
+Each renewal also reports which held messages a user asked to stop (``cancel_requested`` in
+the store): they go to ``on_cancel``, the safety net of a consumer that missed the cancel
+signal on the control channel. A slow store therefore costs
 nothing until one renewal takes about half a lease (back to back, each must land before the
 previous one's lease is within the margin of its end).
 """
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Told that the lease of a held message could not be renewed in time.
 OnLost = Callable[[MessageRef], None]
+#: Told that a user asked a held message to stop (seen at a renewal).
+OnCancel = Callable[[MessageRef], None]
 
 
 class Leases:
@@ -44,8 +50,10 @@ class Leases:
         lease_seconds: float,
         on_lost: OnLost | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_cancel: OnCancel | None = None,
     ) -> None:
         self._store = store
+        self._on_cancel = on_cancel
         self.owner = owner
         self.lease_seconds = lease_seconds
         self._on_lost = on_lost
@@ -78,14 +86,15 @@ class Leases:
 
     async def renew_once(self) -> None:
         """Renew every held lease once (a slow renewal may run until the first give-up
-        time); then give up those within :attr:`margin` of their end (``on_lost``)."""
+        time); report those whose cancel was requested (``on_cancel``); then give up those
+        within :attr:`margin` of their end (``on_lost``)."""
         refs = list(self._valid)
         if refs:
             started = self._clock()
             budget = min(self._valid[ref] for ref in refs) - self.margin - started
             try:
                 async with asyncio.timeout(max(budget, 0.0)):
-                    await self._store.renew(refs, self.owner, self.until())
+                    cancelled = await self._store.renew(refs, self.owner, self.until())
             except (StoreUnavailable, TimeoutError) as exc:
                 log.warning(
                     "lease renewal failed for %d messages: %s", len(refs), str(exc) or "timeout"
@@ -94,6 +103,9 @@ class Leases:
                 for ref in refs:
                     if ref in self._valid:
                         self._valid[ref] = started + self.lease_seconds
+                for ref in cancelled:
+                    if ref in self._valid and self._on_cancel is not None:
+                        self._on_cancel(ref)
         self._give_up_lapsing()
 
     def _give_up_lapsing(self) -> None:

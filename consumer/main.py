@@ -37,7 +37,7 @@ def selected_queues(loaded: list[str], wanted: tuple[str, ...]) -> list[str]:
 
 def context_maker(rt: Runtime) -> ContextMaker:
     """Builds each run's ``ctx`` from the process's shared services."""
-    messaging = HandlerMessaging(rt.messaging)
+    messaging = HandlerMessaging(rt.messaging, rt.scheduler)
 
     def make(
         queue: LoadedQueue, record: MessageRecord, bound: logging.LoggerAdapter[logging.Logger]
@@ -69,6 +69,7 @@ def build_consumer(rt: Runtime) -> Consumer:
         contexts=context_maker(rt),
         metrics=rt.metrics,
         progress=rt.store,
+        cancels=rt.cancels,
     )
     config = ConsumerConfig(
         concurrency=settings.concurrency,
@@ -104,12 +105,15 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
             name="sweep",
         )
     expiry = asyncio.create_task(sweep_expired_forever(rt.store), name="expiry-sweep")
+    # Every consumer runs the cron schedules; the store makes it one push per tick.
+    scheduler = asyncio.create_task(rt.scheduler.run(), name="scheduler")
     try:
         yield consumer
     finally:
-        expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await expiry
+        for task in (scheduler, expiry):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,6 +11,12 @@ concurrency limit, so there is no second counter):
    is not undone);
 4. ack (``consumer.settle`` decides, in one place).
 
+A user's cancel (``cancel``, called for the control channel's signals and for the flags
+lease renewals report) sets the handler's ``ctx.cancelled`` and cancels its task
+(``consumer.stops``); ``consumer.settle`` then writes ``CANCELLED`` and acks. A handler that
+swallows the ``CancelledError`` and returns ends ``CANCELLED`` all the same; a claimed
+record already flagged ``cancel_requested`` (its holder died) is written ``CANCELLED`` unrun.
+
 Store outages at 1 and 3 are retried while holding the delivery.
 
 Shutdown sequence (one deadline, ``grace_seconds``): stop taking deliveries; wait for
@@ -42,11 +48,13 @@ from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
 from consumer.settle import settlement
+from consumer.stops import Stop
 from conveyor.context import Context
 from shared.logs import message_logger
 from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
 from shared.ports import (
+    CancelSignals,
     Claim,
     ClaimOutcome,
     Claims,
@@ -118,6 +126,8 @@ class ConsumerPorts:
     contexts: ContextMaker
     metrics: Metrics
     progress: ProgressReports | None = None
+    #: Cancel signals from the control channel (None: only the store flag at renewals).
+    cancels: CancelSignals | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +151,15 @@ class Consumer:
         self._config = config
         self._queues = list(queues)
         owner = f"{config.instance}:{uuid.uuid4().hex[:8]}"
-        self._leases = Leases(ports.claims, owner, config.lease_seconds, self._lease_lost)
+        self._leases = Leases(
+            ports.claims, owner, config.lease_seconds, self._lease_lost, on_cancel=self.cancel
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         #: The task running each held message, and those whose lease was lost.
         self._running: dict[MessageRef, asyncio.Task[None]] = {}
         self._lost: set[MessageRef] = set()
+        #: The cancel state of each message whose handler runs (``consumer.stops``).
+        self._stops: dict[MessageRef, Stop] = {}
         # Sync handlers run here, one daemon thread per call (see HandlerThreads).
         self._executor = HandlerThreads()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -158,6 +172,10 @@ class Consumer:
     async def start(self) -> None:
         """Start the heartbeat and consuming (prefetch = ``concurrency`` per queue)."""
         self._heartbeat = asyncio.create_task(self._leases.run(), name="lease-heartbeat")
+        if self._ports.cancels is not None:
+            await self._ports.cancels.subscribe_cancels(
+                lambda queue, message_id: self.cancel(MessageRef(queue, message_id))
+            )
         await self._ports.work.consume(self._queues, self._on_delivery, self._config.concurrency)
         log.info(
             "consuming %s (concurrency %d per queue)",
@@ -225,8 +243,20 @@ class Consumer:
             # hold this delivery and wait; if that consumer dies its lease expires.
             await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
 
+    def cancel(self, ref: MessageRef) -> None:
+        """A user cancelled ``ref``: stop its handler if this consumer runs it (else nothing)."""
+        stop = self._stops.get(ref)
+        if stop is not None and stop.ask():
+            log.info(
+                "message %s on %s: cancel requested; stopping its handler",
+                ref.id,
+                ref.queue,
+                extra={"message_id": ref.id, "queue": ref.queue},
+            )
+
     async def _process(self, delivery: Delivered) -> None:
-        async with settlement(delivery):
+        stop = Stop()
+        async with settlement(delivery, stop):
             # Captured once, before any await: a hot reload (``shared.reload``) meanwhile
             # does not change the code this message runs; the next message gets the new one.
             queue = self._ports.registry().get(delivery.queue)
@@ -245,8 +275,13 @@ class Consumer:
                     claim.outcome.value,
                 )
                 return
+            record = claim.record
+            stop.writer = lambda: self._write_cancelled(queue, record, time.perf_counter())
+            if record.cancel_requested:  # cancelled while its previous holder ran it
+                await stop.writer()
+                return
             await self._ports.announce.changed(delivery.queue, delivery.message_id)
-            await self._run(queue, claim.record, asked)
+            await self._run(queue, record, asked, stop)
 
     def _lease_lost(self, ref: MessageRef) -> None:
         """The lease of ``ref`` may lapse: stop its handler; nothing of it is written."""
@@ -255,7 +290,9 @@ class Consumer:
             self._lost.add(ref)
             task.cancel("lease lost")
 
-    async def _run(self, queue: LoadedQueue, record: MessageRecord, claimed_at: float) -> None:
+    async def _run(
+        self, queue: LoadedQueue, record: MessageRecord, claimed_at: float, stop: Stop
+    ) -> None:
         assert queue.handler is not None
         ref = MessageRef(record.queue, record.id)
         self._leases.hold(ref, claimed_at)
@@ -268,6 +305,9 @@ class Consumer:
         ctx = self._ports.contexts(queue, record, bound)
         if reporter is not None:
             ctx = dataclasses.replace(ctx, progress=reporter.report)
+        stop.writer = lambda: self._write_cancelled(queue, record, started)
+        stop.running(task, ctx.cancelled)
+        self._stops[ref] = stop
         metrics = self._ports.metrics
         try:
             with metrics.running(record.queue):
@@ -278,8 +318,11 @@ class Consumer:
                     self._executor,
                     queue.definition.options.timeout_seconds,
                 )
+            stop.returned()
             if reporter is not None:
                 await reporter.close()  # the last report lands before the final status
+            if stop.requested:  # it swallowed the CancelledError: cancelled all the same
+                raise asyncio.CancelledError
             outcome, written = await self._conclude(queue, record, run)
         except asyncio.CancelledError:
             if ref in self._lost:  # not ours any more: write nothing, the delivery goes back
@@ -290,14 +333,16 @@ class Consumer:
                     record.queue,
                     extra=bound.extra,
                 )
-            else:  # shutdown past the grace period: back to PENDING for another consumer
+            elif not stop.requested:  # shutdown past the grace period: back to PENDING
                 await asyncio.shield(self._release(ref))
-            raise
+            raise  # a user's cancel: ``settlement`` writes CANCELLED
         finally:
             if reporter is not None:
                 reporter.abandon()
+            stop.returned()
             self._leases.drop(ref)
             self._running.pop(ref, None)
+            self._stops.pop(ref, None)
             self._lost.discard(ref)
         duration = time.perf_counter() - started
         if written:
@@ -379,6 +424,25 @@ class Consumer:
         except StoreRejected as exc:
             rejected = Outcome(Status.ERROR, error=ErrorInfo("ResultRejected", str(exc)))
             return rejected, await write(rejected)
+
+    async def _write_cancelled(
+        self, queue: LoadedQueue, record: MessageRecord, started: float
+    ) -> None:
+        """Write ``CANCELLED`` for ``record`` (retrying outages; conditional on holding it)."""
+        outcome, written = await self._finish(queue, record, Outcome(Status.CANCELLED))
+        duration = time.perf_counter() - started
+        if written:
+            self._ports.metrics.finished(record.queue, outcome.status, duration)
+        log.info(
+            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
+            record.id,
+            record.queue,
+            record.attempts,
+            outcome.status.value,
+            duration * 1000,
+            "" if written else " (record deleted or taken over meanwhile; not written)",
+            extra={"message_id": record.id, "queue": record.queue, "outcome": "CANCELLED"},
+        )
 
     async def _release(self, ref: MessageRef) -> None:
         with contextlib.suppress(StoreUnavailable):

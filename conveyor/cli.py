@@ -26,6 +26,8 @@ COMMON = [
     "lease_seconds",
     "republish_after_seconds",
     "reload_interval_seconds",
+    "start_timeout_seconds",
+    "test_clock_file",
 ]
 HTTP = [
     "host",
@@ -116,6 +118,21 @@ def _init(directory: Path, force: bool) -> int:
     return 0
 
 
+def require_startable(command: str, settings: Settings) -> None:
+    """Refuse (SettingsError) a daemon that would start but could never work.
+
+    ``gateway`` and ``consumer`` need a broker: in-process delivery only joins a gateway and
+    a consumer inside one ``serve`` process. Every daemon needs its ``--handlers`` directory.
+    """
+    if command in ("gateway", "consumer") and settings.broker is None:
+        raise SettingsError(
+            f"conveyor {command} needs --broker amqp://… (RabbitMQ): in-process delivery "
+            "only works inside `conveyor serve`"
+        )
+    if not settings.handlers.is_dir():
+        raise SettingsError(f"--handlers {settings.handlers}: no such directory")
+
+
 def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
     if command == "init":
         return _init(args["directory"], args["force"])
@@ -132,6 +149,7 @@ def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
         roles = [r.strip() for r in args["roles"].split(",") if r.strip()]
         print(mint_token(with_signing_key(settings), args["sub"], roles, args["ttl"]))
         return 0
+    require_startable(command, settings)
     if command == "serve":
         from conveyor.serve import run_serve
 
@@ -159,8 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Exception as exc:
         from shared.ports import DeliveryUnavailable, StoreUnavailable
+        from shared.startup import CannotStart
 
-        if isinstance(exc, StoreUnavailable | DeliveryUnavailable):
+        if isinstance(exc, CannotStart | StoreUnavailable | DeliveryUnavailable):
             print(f"conveyor: cannot start: {exc}", file=sys.stderr)
             return 3
         raise

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ import aiohttp
 
 from shared.client_auth import ClientAuth
 from shared.messaging import Messaging, Start
+from shared.messaging.schedules import Scheduler
 from shared.progress import checked
 from shared.records import Json
 
@@ -29,7 +32,7 @@ def ignore_progress(fraction: float, note: str | None = None) -> None:
 
 
 class HandlerMessaging:
-    """``ctx.messaging``: push, get, delete and redrive messages on any queue.
+    """``ctx.messaging``: push, get, delete, redrive and cancel messages on any queue.
 
     The same service the HTTP API uses: pushes are validated against the target queue's
     schema exactly as over HTTP. Errors are those of ``conveyor.errors`` (``UnknownQueue``,
@@ -37,8 +40,9 @@ class HandlerMessaging:
     returned as the same JSON documents the HTTP API returns.
     """
 
-    def __init__(self, messaging: Messaging) -> None:
+    def __init__(self, messaging: Messaging, scheduler: Scheduler | None = None) -> None:
         self._messaging = messaging
+        self._scheduler = scheduler
 
     async def push(
         self,
@@ -82,6 +86,50 @@ class HandlerMessaging:
         record = await self._messaging.redrive(self._messaging.queue(queue), message_id)
         return record.to_public()
 
+    async def schedules(self, queue: str) -> list[dict[str, Json]]:
+        """The cron schedules of ``queue`` as ``GET /queues`` shows them (``next_run``,
+        ``last_message_id``, ...); ``[]`` when it has none."""
+        name = self._messaging.queue(queue).name
+        if self._scheduler is None:
+            return []
+        return (await self._scheduler.statuses()).get(name, [])
+
+    async def cancel(self, queue: str, message_id: str) -> dict[str, Json]:
+        """Cancel a message; its record: ``CANCELLED`` if it was waiting, else still
+        ``INPROGRESS`` with ``cancel_requested`` true (it ends ``CANCELLED`` when its handler
+        stops). ``NotFound``; ``Conflict`` when it is already final."""
+        done = await self._messaging.cancel(self._messaging.queue(queue), message_id)
+        return done.record.to_public()
+
+
+class CancelFlag(asyncio.Event):
+    """``ctx.cancelled``: set when a user cancels the running message.
+
+    An :class:`asyncio.Event` for async handlers (``await ctx.cancelled.wait()``); the
+    handler's task is cancelled as well. For a sync handler, whose thread cannot be stopped,
+    :meth:`is_set` is safe to call from its thread, and :meth:`wait_sync` sleeps there until
+    the flag is set (or ``timeout`` seconds pass). Set only by Conveyor, on the event loop.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._threads = threading.Event()
+
+    def set(self) -> None:
+        self._threads.set()
+        super().set()
+
+    def clear(self) -> None:
+        self._threads.clear()
+        super().clear()
+
+    def is_set(self) -> bool:
+        return self._threads.is_set()
+
+    def wait_sync(self, timeout: float | None = None) -> bool:
+        """Block the calling (non-event-loop) thread until set; True if it is set."""
+        return self._threads.wait(timeout)
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -109,3 +157,5 @@ class Context:
     #: The ``X-Request-Id`` of the HTTP request that pushed the message (None if unknown).
     request_id: str | None = None
     progress: ProgressFn = ignore_progress
+    #: Set when a user cancels this message while it runs (see :class:`CancelFlag`).
+    cancelled: CancelFlag = field(default_factory=CancelFlag)

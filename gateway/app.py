@@ -12,7 +12,9 @@ from aiohttp import web
 
 from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
+from gateway.bulk import add_bulk_routes
 from gateway.callers import TRUSTED, networks
+from gateway.cancel import add_cancel_routes
 from gateway.capacity import (
     LISTEN_BACKLOG,
     ConnectionLimits,
@@ -35,7 +37,9 @@ from gateway.throttle import RATE_LIMITER
 from gateway.views import RUNTIME, add_routes
 from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
 from shared.jwks import JwksCache
+from shared.listen import start_site
 from shared.metrics_http import serving_metrics
+from shared.registry import Registry
 from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings, SettingsError
@@ -45,8 +49,8 @@ from shared.token_cache import VerifiedTokens
 log = logging.getLogger(__name__)
 
 
-def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Authenticator:
-    """The token verifier for the configured keys. Raises SettingsError on a bad key file."""
+def verification_keys(settings: Settings) -> list[VerificationKey]:
+    """The configured secret and public keys. Raises SettingsError on a bad key file."""
     keys: list[VerificationKey] = []
     if settings.jwt_secret:
         keys.append(VerificationKey(settings.jwt_secret, HMAC_ALGS))
@@ -55,6 +59,12 @@ def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Auth
             keys.append(load_public_key(path))
         except (OSError, ValueError) as exc:
             raise SettingsError(f"--jwt-public-key {path}: {exc}") from None
+    return keys
+
+
+def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Authenticator:
+    """The token verifier for the configured keys. Raises SettingsError on a bad key file."""
+    keys = verification_keys(settings)
     jwks = JwksCache(settings.jwks_url, http) if settings.jwks_url else None
     return Authenticator(
         keys,
@@ -79,6 +89,8 @@ def create_app(rt: Runtime) -> web.Application:
     app[RATE_LIMITER] = RateLimiter()
     add_batch_routes(app)
     add_routes(app)
+    add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
+    add_cancel_routes(app)
     add_redrive_routes(app)
     add_event_routes(app)
     add_admin_routes(app, metrics=not rt.settings.metrics_port)
@@ -88,11 +100,13 @@ def create_app(rt: Runtime) -> web.Application:
     return app
 
 
-def require_keys(rt: Runtime) -> None:
-    """Refuse to run with no key unless every queue has auth switched off."""
-    if rt.settings.has_keys:
+def require_keys(settings: Settings, registry: Registry) -> None:
+    """Refuse to run with no key unless every queue has auth switched off, or with a key
+    file that does not load: before the store or broker is opened (SettingsError)."""
+    verification_keys(settings)
+    if settings.has_keys:
         return
-    protected = [q.name for q in rt.registry().queues.values() if q.definition.auth_enabled]
+    protected = [q.name for q in registry.queues.values() if q.definition.auth_enabled]
     if protected:
         raise SettingsError(
             "no token verification key configured: set --jwks-url, --jwt-public-key or "
@@ -147,10 +161,15 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
         lambda _queue, message_id: rt.notifier.notify_change(message_id)
     )
     await runner.setup()
-    try:
-        with accept_errors_summarised(asyncio.get_running_loop()):
-            site = web.TCPSite(runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG)
-            await site.start()
+    host, port = rt.settings.host, rt.settings.port
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
+    with accept_errors_summarised(asyncio.get_running_loop()):
+        try:
+            await start_site(site, host, port, "--port")
+        except BaseException:
+            await runner.cleanup()  # nothing was served: nothing to drain
+            raise
+        try:
             for address in runner.addresses:
                 log.info(
                     "gateway listening on http://%s:%s (at most %d connections)",
@@ -158,14 +177,13 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
                     limits.max_connections,
                 )
             yield runner
-    finally:
-        await drain_and_close(runner, app[DRAIN], rt.notifier, rt.settings.drain_seconds)
+        finally:
+            await drain_and_close(runner, app[DRAIN], rt.notifier, rt.settings.drain_seconds)
 
 
 async def run_gateway(settings: Settings) -> None:
     """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
-    async with open_runtime(settings, with_handlers=False) as rt:
-        require_keys(rt)
+    async with open_runtime(settings, with_handlers=False, before_opening=require_keys) as rt:
         reloading = running_reloader(rt.reloader(with_handlers=False))
         metrics = serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings)
         async with serving_http(rt), metrics, reloading as reloader:

@@ -13,14 +13,15 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.admin import ADMIN_ROLES
+from gateway.admin import ADMIN_ROLES, QUEUES_SCHEMA
+from gateway.bulk import BODY_SCHEMA as BULK_BODY
 from gateway.errors import json_response
 from gateway.listing import MAX_LIMIT
 from gateway.problems import PROBLEM_JSON
 from gateway.redrive import redrive_roles
 from gateway.security import authenticate
 from gateway.views import RUNTIME
-from shared.records import HISTORY_LIMIT
+from shared.records import HISTORY_LIMIT, Status
 from shared.registry import LoadedQueue, Registry
 
 Doc = dict[str, Any]
@@ -28,8 +29,10 @@ Doc = dict[str, Any]
 REASONS = {
     200: "OK",
     201: "Created: the PENDING record",
+    202: "Running: asked to stop (cancel_requested true); it ends CANCELLED",
     204: "Deleted",
-    409: "Conflict (idempotency key in use or its message deleted; not an ERROR message)",
+    409: "Conflict (idempotency key in use or its message deleted; not an ERROR message;"
+    " a cancel of a final message)",
     429: "Rate limit exceeded (Retry-After)",
     400: "Malformed JSON",
     401: "Missing or invalid token",
@@ -90,7 +93,7 @@ RECORD_SCHEMA: Doc = {
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "queue": {"type": "string"},
-        "status": {"enum": ["PENDING", "INPROGRESS", "COMPLETE", "ERROR"]},
+        "status": {"enum": [s.value for s in Status]},
         "request": {},
         "result": {},
         "error": {
@@ -109,6 +112,7 @@ RECORD_SCHEMA: Doc = {
         "request_id": {"type": ["string", "null"]},
         "not_before": {"type": ["string", "null"], "format": "date-time"},
         **RECORD_LIVE_FIELDS,
+        "cancel_requested": {"type": "boolean"},
     },
 }
 #: One entry of ``errors``: a message, with the JSON path of the value for a schema violation.
@@ -276,7 +280,7 @@ def _listing(queue: LoadedQueue) -> Doc:
     get = _guarded(
         queue, "list", f"List messages of {queue.name}", {**responses, **_errors(400, 503)}
     )
-    status = {"enum": ["PENDING", "INPROGRESS", "COMPLETE", "ERROR"]}
+    status = {"enum": [s.value for s in Status]}
     get["parameters"] = [
         {"name": "status", "in": "query", "required": False, "schema": status},
         {
@@ -356,6 +360,51 @@ def _queue_paths(queue: LoadedQueue) -> Doc:
     }
 
 
+#: ``POST /{queue}/bulk/{action}``'s answer (``shared.messaging.bulk.BulkResult``).
+BULK_RESULT: Doc = {
+    "type": "object",
+    "required": ["acted", "skipped"],
+    "properties": {
+        "acted": {"type": "array", "items": {"type": "string"}},
+        "skipped": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "reason"],
+                "properties": {"id": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _control_paths(queue: LoadedQueue) -> Doc:
+    """Cancel (``gateway.cancel``) and bulk actions (``gateway.bulk``) on ``queue``."""
+    name = queue.name
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    cancelled = {**_record_response(200), **_record_response(202), **_errors(404, 409, 503)}
+    action = {"type": "string", "enum": ["cancel", "retry", "delete"]}
+    acted = {"200": {"description": "Acted on and skipped ids", "content": _json(BULK_RESULT)}}
+    bulk = _guarded(
+        queue,
+        "bulk",
+        f"Cancel, retry (redrive) or delete many messages of {name}",
+        {**acted, **_errors(400, 404, 413, 415, 422, 503)},
+        sorted(redrive_roles(name)),
+    )
+    bulk["requestBody"] = {"required": True, "content": _json(BULK_BODY)}
+    return {
+        f"/{name}/{{id}}/cancel": {
+            "parameters": [id_param],
+            "post": _guarded(queue, "cancel", f"Cancel a message of {name}", cancelled),
+        },
+        f"/{name}/bulk/{{action}}": {
+            "parameters": [{"name": "action", "in": "path", "required": True, "schema": action}],
+            "post": bulk,
+        },
+    }
+
+
 def _plain(summary: str, responses: Doc, content_type: str = "application/json") -> Doc:
     ok = {"description": "OK", "content": {content_type: {"schema": {}}}}
     return {"get": {"summary": summary, "security": [], "responses": {"200": ok, **responses}}}
@@ -366,6 +415,7 @@ def _fixed_paths(public: bool) -> Doc:
     queues["get"]["security"] = [{"bearerAuth": []}]
     queues["get"]["x-roles"] = sorted(ADMIN_ROLES)
     queues["get"]["description"] = f"Roles: {', '.join(sorted(ADMIN_ROLES))}."
+    queues["get"]["responses"]["200"]["content"]["application/json"]["schema"] = QUEUES_SCHEMA
     document = _plain("This document", {} if public else _errors(401))
     if not public:
         document["get"]["security"] = [{"bearerAuth": []}]
@@ -403,6 +453,7 @@ def openapi_document(registry: Registry, *, public: bool = False) -> Doc:
     for name in registry.names:
         queue = registry.queues[name]
         paths.update(_queue_paths(queue))
+        paths.update(_control_paths(queue))
         component = f"{name}.incoming"
         schemas[component] = rebase_refs(
             queue.definition.schema, f"#/components/schemas/{component}"

@@ -31,7 +31,8 @@ def redrive_roles(queue: str) -> frozenset[str]:
     return frozenset({SYSTEM_ADMIN, f"{queue}_admin"})
 
 
-async def _authorize_admin(request: web.Request, queue: LoadedQueue) -> None:
+async def authorize_admin(request: web.Request, queue: LoadedQueue) -> None:
+    """Raise 401/403 unless the caller may redrive (or run bulk actions on) ``queue``."""
     if not queue.definition.auth_enabled:
         return
     await require_roles(request, redrive_roles(queue.name), "redrive")
@@ -40,7 +41,7 @@ async def _authorize_admin(request: web.Request, queue: LoadedQueue) -> None:
 async def redrive_message(request: web.Request) -> web.Response:
     """``POST /{queue}/{id}/retry``: the ERROR message back to PENDING and delivered."""
     queue = await resolve_queue(request)
-    await _authorize_admin(request, queue)
+    await authorize_admin(request, queue)
     record = await request.app[RUNTIME].messaging.redrive(queue, request.match_info["id"])
     return json_response(record.to_public())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ports import CompletionEvents, Store, WorkQueue
+from shared.ports import CancelSignals, CompletionEvents, Store, WorkQueue
 from shared.settings import Settings
 
 
@@ -35,3 +35,16 @@ def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
         settings.broker, prefix=settings.queue_prefix, delivery_limit=settings.delivery_limit
     )
     return rabbit, rabbit
+
+
+def make_cancel_signals(settings: Settings, delivery: WorkQueue) -> CancelSignals:
+    """The control channel for cancels: RabbitMQ's control exchange (the same adapter as
+    ``delivery``) with a broker, in-process subscribers otherwise."""
+    if settings.broker is None:
+        from shared.delivery.inprocess import LocalCancels
+
+        return LocalCancels()
+    from shared.delivery.rabbitmq import RabbitDelivery
+
+    assert isinstance(delivery, RabbitDelivery), "a broker means RabbitMQ delivery"
+    return delivery

@@ -186,6 +186,10 @@ class Authenticator:
                 raise AuthError(f"invalid token: {exc}") from None
             except RecursionError:
                 raise AuthError("malformed token") from None
+            except (TypeError, ValueError, OverflowError):
+                # PyJWT before 2.10 converts iat/nbf with int() before checking their type:
+                # a signed token with "iat": null or a list raised TypeError there.
+                raise AuthError("invalid token: a date claim is not a number") from None
             _check_numeric_dates(claims)
             subject = claims.get("sub")
             return Principal(

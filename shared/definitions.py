@@ -2,8 +2,9 @@
 
 A definition has the original service's keys (``name``, ``client_id``, ``roles``,
 ``incoming.schema``) plus ``security`` (``{"mechanism": "none"}`` switches auth off) and an
-optional ``description``. Unknown keys are rejected so a typo cannot silently change
-behaviour. Each failure names the file and the reason (:class:`DefinitionError`).
+optional ``description`` and ``schedules`` (cron pushes, ``shared.schedules``). Unknown keys
+are rejected so a typo cannot silently change behaviour. Each failure names the file and the
+reason (:class:`DefinitionError`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jsonschema.validators
 from jsonschema.protocols import Validator
 
 from shared.records import Json
+from shared.schedules import Schedule, ScheduleError, parse_schedules
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUFFIX = ".queue.json"
@@ -34,7 +36,7 @@ OPTION_KEYS = frozenset(
     }
 )
 TOP_LEVEL_KEYS = frozenset(
-    {"name", "client_id", "roles", "incoming", "security", "description"} | OPTION_KEYS
+    {"name", "client_id", "roles", "incoming", "security", "description", "schedules"} | OPTION_KEYS
 )
 ROLES_KEYS = frozenset({"needsRole", "replace", "roles"})
 RESERVED_NAMES = frozenset({"healthz", "readyz", "metrics", "docs", "queues"})
@@ -101,6 +103,8 @@ class QueueDefinition:
     auth_enabled: bool = True
     description: str | None = None
     options: QueueOptions = QueueOptions()
+    #: Cron schedules (``shared.schedules``), in definition order.
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def handler_path(self) -> Path:
@@ -244,11 +248,17 @@ def parse_definition(path: Path, data: Json) -> QueueDefinition:
     if description is not None and not isinstance(description, str):
         raise DefinitionError(path, "description must be a string")
     schema = incoming["schema"]
+    validator = build_validator(path, schema)
+    try:
+        schedules = parse_schedules(data.get("schedules"), validator)
+    except ScheduleError as exc:
+        raise DefinitionError(path, str(exc)) from None
     return QueueDefinition(
         name=name,
         path=path,
         schema=schema,
-        validator=build_validator(path, schema),
+        validator=validator,
+        schedules=schedules,
         roles=_parse_roles(path, data.get("roles")),
         client_id=client_id,
         auth_enabled=_parse_security(path, data.get("security")),

@@ -93,6 +93,12 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        self._cancels = Counter(
+            "conveyor_cancels",
+            "Cancels taken: of a waiting message (CANCELLED at once) or a running one (asked)",
+            ["queue", "state"],
+            registry=r,
+        )
         self._auth_failures = Counter(
             "conveyor_auth_failures",
             "Requests refused: missing_token, invalid_token (401) or forbidden (403)",
@@ -149,6 +155,11 @@ class Metrics:
     def dead_lettered(self, queue: str) -> None:
         """A message on ``queue`` was marked ERROR after its deliveries ran out."""
         self._dead.labels(queue=queue).inc()
+
+    def cancelled(self, queue: str, *, running: bool) -> None:
+        """A cancel of a message on ``queue`` was taken: ``running`` (asked to stop) or
+        waiting (``CANCELLED`` at once)."""
+        self._cancels.labels(queue=queue, state="running" if running else "waiting").inc()
 
     def auth_failed(self, reason: str) -> None:
         """A request was refused: ``missing_token``, ``invalid_token`` or ``forbidden``."""

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from shared.listen import start_site
 from shared.metrics import CONTENT_TYPE, Metrics
 from shared.ports import Records, StoreUnavailable
 from shared.registry import Registry
@@ -51,7 +52,8 @@ async def serving_metrics(
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, port).start()
+        site = web.TCPSite(runner, settings.host, port)
+        await start_site(site, settings.host, port, "--metrics-port")
         log.info("metrics on http://%s:%s/metrics (and /healthz)", settings.host, port)
         yield runner
     finally:

@@ -3,7 +3,7 @@
 A record has exactly the original service's fields (``id, queue, status, request, result,
 error``) plus ``created_at``, ``updated_at`` (ISO-8601 UTC on the wire) and ``attempts``
 (how many handler runs have started) and ``request_id`` (the ``X-Request-Id`` of the push,
-or None).
+or None), and ``cancel_requested`` (a user asked a running message to stop).
 
 Added for live views: ``version`` (a counter the store bumps on every status or progress
 write: the id of the record's server-sent events), ``progress`` (the handler's last
@@ -27,17 +27,19 @@ HISTORY_LIMIT = 50
 
 
 class Status(StrEnum):
-    """The four states of the original service."""
+    """The four states of the original service, and ``CANCELLED`` (stopped by a user)."""
 
     PENDING = "PENDING"
     INPROGRESS = "INPROGRESS"
     COMPLETE = "COMPLETE"
     ERROR = "ERROR"
+    #: Cancelled by a user (``POST /{queue}/{id}/cancel``): final, never run (again).
+    CANCELLED = "CANCELLED"
 
     @property
     def final(self) -> bool:
-        """True for ``COMPLETE`` and ``ERROR``: nothing runs the message again."""
-        return self in (Status.COMPLETE, Status.ERROR)
+        """True for ``COMPLETE``, ``ERROR`` and ``CANCELLED``: nothing runs the message again."""
+        return self in (Status.COMPLETE, Status.ERROR, Status.CANCELLED)
 
 
 def utcnow() -> datetime:
@@ -151,6 +153,8 @@ class MessageRecord:
     progress: Progress | None = None
     #: The last status transitions, oldest first (at most :data:`HISTORY_LIMIT`).
     history: tuple[Transition, ...] = ()
+    #: While INPROGRESS: a user asked the run to stop (it ends CANCELLED).
+    cancel_requested: bool = False
 
     @classmethod
     def new(
@@ -197,4 +201,5 @@ class MessageRecord:
             "version": self.version,
             "progress": self.progress.to_json() if self.progress else None,
             "history": [t.to_json() for t in self.history],
+            "cancel_requested": self.cancel_requested,
         }

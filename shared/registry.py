@@ -6,15 +6,11 @@ queues keep serving.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import inspect
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import CodeType, ModuleType
 from typing import Any
 
 from shared.definitions import (
@@ -23,6 +19,7 @@ from shared.definitions import (
     definition_files,
     load_definition,
 )
+from shared.handler_package import import_handler_module
 from shared.roles import allowed_roles
 
 log = logging.getLogger(__name__)
@@ -82,46 +79,16 @@ class RegistryHolder:
         return self.current
 
 
-class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
-    """Compiles the source on every import, never from ``__pycache__``.
-
-    The cached bytecode is validated by the source's mtime in whole seconds and its size, so
-    a handler edited twice within a second (same size) would otherwise run stale code after
-    a hot reload (``shared.reload``).
-    """
-
-    def get_code(self, fullname: str) -> CodeType:
-        path = self.get_filename(fullname)
-        return compile(self.get_data(path), path, "exec", dont_inherit=True)
-
-
-def import_module_from(path: Path, module_name: str) -> ModuleType:
-    """Import the Python file ``path`` as ``module_name`` (replacing an earlier import).
-
-    Always a new module object compiled from the current source: functions of an earlier
-    import keep working unchanged.
-    """
-    loader = _FreshSourceLoader(module_name, str(path))
-    spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
-
-
 def load_handler(definition: QueueDefinition) -> Handler:
-    """Import ``<dir>/<name>.py`` and return its ``handle``. Raises DefinitionError."""
+    """Import ``<dir>/<name>.py`` as ``conveyor_handlers.<name>`` (``shared.handler_package``:
+    ``from . import helper`` imports a sibling) and return its ``handle``.
+
+    Raises DefinitionError."""
     path = definition.handler_path
     if not path.is_file():
         raise DefinitionError(definition.path, f"handler file {path.name} is missing")
     try:
-        module = import_module_from(path, f"conveyor_handlers.{definition.name}")
+        module = import_handler_module(path, definition.name)
     except Exception as exc:  # any error in user code is a load failure, not a crash
         raise DefinitionError(
             path, f"handler does not import: {type(exc).__name__}: {exc}"
@@ -187,7 +154,7 @@ async def load_services(directory: Path) -> dict[str, Any]:
     path = directory / "services.py"
     if not path.is_file():
         return {}
-    module = import_module_from(path, "conveyor_handlers.services")
+    module = import_handler_module(path, "services")
     factory = getattr(module, "create_services", None)
     if factory is None:
         raise DefinitionError(path, "services.py must define create_services()")

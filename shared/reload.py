@@ -10,7 +10,7 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
 
    - *added*: a queue that loads and was not served;
    - *changed*: a queue that loads and whose ``<name>.queue.json`` or ``<name>.py`` changed
-     (on SIGHUP: every queue that loads);
+     (on SIGHUP, or when a shared module changed: every queue that loads);
    - *removed*: a served queue whose ``<name>.queue.json`` is gone;
    - *kept*: a served queue whose files are still there but no longer load (bad JSON, bad
      schema, handler import error): its last good version keeps serving;
@@ -22,7 +22,15 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
 
 If the delivery cannot declare the added queues, nothing is swapped and the next poll tries
 again. ``services.py`` is not reloaded (services are created once at start); a change to it
-is logged. Modules a handler imports itself are not re-imported either.
+is logged.
+
+Shared modules (``shared.handler_package``: a handler's ``from . import helper``) are imported
+once and shared by every handler. A change to one (a ``.py`` in the directory that is not
+``<queue>.py`` of a definition, nor ``services.py``), and SIGHUP, forget them all and count
+every queue as changed, so every handler is imported again against the same new copy (a
+handler that no longer imports keeps its last good version, with the copy it had). Changes in
+sub-packages (``from .lib import x``) are not watched: SIGHUP applies them. Modules outside the
+directory (installed libraries) are never re-imported.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.definitions import SUFFIX
+from shared.handler_package import forget_modules
 from shared.ports import DeliveryUnavailable, WorkQueue
 from shared.registry import LoadedQueue, Registry, RegistryHolder, load_registry
 
@@ -163,6 +172,7 @@ class Reloader:
         self._on_queues = on_queues
         self._directory = directory
         self._stamps = scan(self._directory) or {}
+        self._missing = False
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -192,27 +202,33 @@ class Reloader:
         async with self._lock:
             stamps = scan(self._directory)
             if stamps is None:
-                log.warning("hot reload: %s is missing; keeping every queue", self._directory)
+                if not self._missing:  # once per disappearance, not once per poll
+                    log.warning("hot reload: %s is missing; keeping every queue", self._directory)
+                self._missing = True
                 return None
-            touched_files = changed_files(self._stamps, stamps)
-            if not self._with_handlers:
-                touched_files = {f for f in touched_files if f.endswith(SUFFIX)}
-            if SERVICES_FILE in touched_files:
-                touched_files.discard(SERVICES_FILE)
-                log.warning(
-                    "hot reload: %s changed; services are created once at start: restart to "
-                    "apply it",
-                    self._directory / SERVICES_FILE,
-                )
+            if self._missing:
+                log.info("hot reload: %s is back", self._directory)
+                self._missing = False
+            touched_files = self._touched_files(stamps)
             if not touched_files and not force:
                 self._stamps = stamps
                 return None
             touched = {f.removesuffix(SUFFIX).removesuffix(".py") for f in touched_files}
             present = {f.removesuffix(SUFFIX) for f in stamps if f.endswith(SUFFIX)}
+            shared = sorted(f for f in touched_files if f.endswith(".py") and f[:-3] not in present)
+            everything = force or bool(shared)
+            if everything and self._with_handlers:
+                # Handlers import their shared modules afresh, all from the same new copy.
+                forget_modules()
+            if shared:
+                log.info(
+                    "hot reload: shared module %s changed: every handler is imported again",
+                    ", ".join(shared),
+                )
             loaded = load_registry(self._directory, with_handlers=self._with_handlers)
             holder = self._registry
             merged, report = merge(
-                holder.current, loaded, present, None if force else touched, self._directory
+                holder.current, loaded, present, None if everything else touched, self._directory
             )
             if report.added:
                 try:
@@ -233,6 +249,20 @@ class Reloader:
             if self._on_queues is not None and report.added:
                 await self._on_queues(report.added, [])
             return report
+
+    def _touched_files(self, stamps: dict[str, Stamp]) -> set[str]:
+        """The files changed since the last reload that a reload applies (``services.py``
+        never: it is logged instead; definitions only, without handlers)."""
+        touched = changed_files(self._stamps, stamps)
+        if not self._with_handlers:
+            return {f for f in touched if f.endswith(SUFFIX)}
+        if SERVICES_FILE in touched:
+            touched.discard(SERVICES_FILE)
+            log.warning(
+                "hot reload: %s changed; services are created once at start: restart to apply it",
+                self._directory / SERVICES_FILE,
+            )
+        return touched
 
     def _log(self, report: ReloadReport, force: bool) -> None:
         why = "SIGHUP" if force else "file change"

@@ -6,28 +6,33 @@ importing this module connects to nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
 
-from shared.adapters import make_delivery, make_store
+from shared.adapters import make_cancel_signals, make_delivery, make_store
 from shared.client_auth import TokenProvider
+from shared.clock import make_clock
 from shared.delivery.due import DueTimer
 from shared.messaging import Messaging
 from shared.messaging.dispatch import Dispatcher
+from shared.messaging.schedules import Scheduler
 from shared.metrics import Metrics
 from shared.notify import Notifier
-from shared.ports import CompletionEvents, Store, WorkQueue
+from shared.ports import CancelSignals, CompletionEvents, Store, WorkQueue
 from shared.published import PublishMarker
-from shared.registry import RegistryHolder, load_registry, load_services
+from shared.registry import Registry, RegistryHolder, load_registry, load_services
 from shared.reload import QueueFollower, Reloader
 from shared.settings import Settings
+from shared.startup import open_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,10 @@ class Runtime:
     tokens: TokenProvider
     #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
     notifier: Notifier
+    #: Cron schedules: run by consumers (``consumer.main``), read by ``GET /queues``.
+    scheduler: Scheduler
+    #: The control channel: cancels of running messages, to the consumers.
+    cancels: CancelSignals
     services: dict[str, Any] = field(default_factory=dict)
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
@@ -69,20 +78,63 @@ class Runtime:
         )
 
 
+async def _open_store(settings: Settings) -> Store:
+    """A new store adapter, opened (closed again if it fails to open)."""
+    store = make_store(settings)
+    try:
+        await store.open()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise
+    return store
+
+
+async def _open_delivery(
+    settings: Settings, queues: list[str]
+) -> tuple[WorkQueue, CompletionEvents]:
+    """A new delivery adapter with ``queues`` declared (closed again if that fails)."""
+    delivery, events = make_delivery(settings)
+    try:
+        await delivery.open(queues)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await delivery.close()
+        raise
+    return delivery, events
+
+
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings,
+    *,
+    with_handlers: bool,
+    before_opening: Callable[[Settings, Registry], None] | None = None,
+) -> AsyncIterator[Runtime]:
     """Open everything a process needs; close it in reverse order on exit.
 
-    Raises StoreUnavailable / DeliveryUnavailable if a service cannot be reached.
+    ``before_opening`` checks the settings against the loaded registry before anything is
+    opened (a gateway's keys): a configuration error then never waits for a service.
+
+    The store, then the delivery, are retried for ``--start-timeout-seconds``
+    (``shared.startup``); raises CannotStart if one cannot be opened in that time.
     """
     registry = RegistryHolder(load_registry(settings.handlers, with_handlers=with_handlers))
+    if not registry.current.queues and not registry.current.errors:
+        log.warning(
+            "no queue definitions (*.queue.json) in %s: serving no queues until one is added",
+            settings.handlers,
+        )
+    if before_opening is not None:
+        before_opening(settings, registry.current)
+    window = settings.start_timeout_seconds
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        store = make_store(settings)
-        await store.open()
+        store = await open_with_retry("the store", partial(_open_store, settings), window)
         stack.push_async_callback(store.close)
-        delivery, events = make_delivery(settings)
-        await delivery.open(registry.current.names)
+        names = registry.current.names
+        opening = partial(_open_delivery, settings, names)
+        delivery, events = await open_with_retry("the broker", opening, window)
         stack.push_async_callback(delivery.close)
         marker: PublishMarker | None = None
         if delivery.survives_restart:  # the recovery sweep needs to know what was published
@@ -96,7 +148,19 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             stack.push_async_callback(due.stop)
         dispatch = Dispatcher(delivery, marker.add if marker else None, due)
         notifier = Notifier()
-        messaging = Messaging(registry, store, store, store, dispatch, notifier)
+        cancels = make_cancel_signals(settings, delivery)
+        metrics = Metrics()
+        messaging = Messaging(
+            registry,
+            store,
+            store,
+            store,
+            dispatch,
+            notifier,
+            events=events,
+            cancels=cancels,
+            metrics=metrics,
+        )
         services = await load_services(settings.handlers) if with_handlers else {}
         log.info(
             "conveyor runtime open: %s; queues: %s",
@@ -114,5 +178,8 @@ async def open_runtime(settings: Settings, *, with_handlers: bool) -> AsyncItera
             http=http,
             tokens=TokenProvider(settings.token_url, settings.client_secret, http),
             notifier=notifier,
+            scheduler=Scheduler(registry, messaging, store, make_clock(settings.test_clock_file)),
+            cancels=cancels,
             services=services,
+            metrics=metrics,
         )

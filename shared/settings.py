@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_PREFIX = "CONVEYOR_"
+#: The store when none is given: a file in the working directory (which always exists).
+DEFAULT_STORE = "sqlite:///./conveyor.db"
 CLIENT_SECRET_PREFIX = "CONVEYOR_CLIENT_SECRET_"
 
 
@@ -83,6 +85,9 @@ def _port(text: str) -> int:
 def _store_url(text: str) -> str:
     if not (text.startswith("sqlite:///") or text.startswith(("mongodb://", "mongodb+srv://"))):
         raise ValueError("must be sqlite:///PATH or mongodb://…")
+    path = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else None
+    if path is not None and (not path or path.endswith("/") or Path(path).name in (".", "..")):
+        raise ValueError("sqlite:///PATH needs a file name, e.g. sqlite:///./conveyor.db")
     return text
 
 
@@ -168,7 +173,7 @@ class Settings:
     body_timeout_seconds: float = 60.0
     idle_timeout_seconds: float = 75.0
     max_header_bytes: int = 8190
-    store: str = "sqlite:///./conveyor.db"
+    store: str = DEFAULT_STORE
     broker: str | None = None
     handlers: Path = Path("./handlers")
     queues: tuple[str, ...] = ()
@@ -197,6 +202,7 @@ class Settings:
     sweep_interval_seconds: float = 15.0
     reload_interval_seconds: float = 1.0
     republish_after_seconds: float = 60.0
+    start_timeout_seconds: float = 60.0
     log_level: str = "INFO"
     log_format: str = "text"
     metrics_port: int = 0
@@ -205,6 +211,8 @@ class Settings:
     # Event streams (GET /{queue}/{id}/events; gateway/events.py).
     events_heartbeat_seconds: float = 15.0
     events_max_seconds: float = 300.0
+    #: TEST ONLY: the scheduler's clock is read from this file (``shared.clock.FileClock``).
+    test_clock_file: Path | None = None
     client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -256,8 +264,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("body_timeout_seconds", _positive_float, "a request's body must arrive in this"),
     Option("idle_timeout_seconds", _positive_float, "close connections idle this long"),
     Option("max_header_bytes", _positive_int, "largest request header line (else 431)"),
-    Option("store", _store_url, "record store: sqlite:///PATH (embedded) or mongodb://…"),
-    Option("broker", _broker_url, "RabbitMQ URL amqp://…; in-process delivery when absent"),
+    Option(
+        "store",
+        _store_url,
+        "record store: sqlite:///PATH (its directory must exist) or mongodb://…",
+    ),
+    Option(
+        "broker",
+        _broker_url,
+        "RabbitMQ URL amqp://…; gateway and consumer need one (serve: in-process when absent)",
+    ),
     Option("handlers", Path, "directory of *.queue.json definitions and their handlers"),
     Option("queues", _csv, "consumer: only these queues (comma-separated); default all"),
     Option("concurrency", _positive_int, "consumer: messages run at once per queue (prefetch)"),
@@ -299,6 +315,11 @@ OPTIONS: tuple[Option, ...] = (
         "seconds between checks of --handlers for changes (hot reload; 0: only on SIGHUP)",
     ),
     Option("republish_after_seconds", _positive_float, "republish unpublished PENDING this old"),
+    Option(
+        "start_timeout_seconds",
+        _non_negative_float,
+        "at start, keep retrying an unreachable store or broker this long, then exit (0: once)",
+    ),
     Option("log_level", _log_level, "debug, info, warning or error"),
     Option("log_format", _log_format, "text, or json (one JSON object per line)"),
     Option(
@@ -325,6 +346,11 @@ OPTIONS: tuple[Option, ...] = (
         "events_max_seconds",
         _positive_float,
         "gateway: an event stream ends after this long (the client reconnects)",
+    ),
+    Option(
+        "test_clock_file",
+        Path,
+        "TEST ONLY, never in production: cron schedules read the time from this file",
     ),
 )
 
@@ -396,7 +422,22 @@ def parse_settings(args: Mapping[str, Any], environ: Mapping[str, str] | None = 
     for path in settings.jwt_public_key:
         if not path.is_file():
             raise SettingsError(f"--jwt-public-key: no such file {path}")
+    _check_sqlite_path(settings)
     return settings
+
+
+def _check_sqlite_path(settings: Settings) -> None:
+    """A SQLite file's directory must exist: a typo must not create directories (and a new
+    ``conveyor.secret`` there). The default ``./conveyor.db`` is always fine."""
+    path = settings.sqlite_path
+    if path is None or settings.store == DEFAULT_STORE:
+        return
+    if path.is_dir():
+        raise SettingsError(f"--store {settings.store}: {path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise SettingsError(
+            f"--store {settings.store}: no such directory {path.parent} (create it first)"
+        )
 
 
 def client_secret_env(client_id: str) -> str:

@@ -243,7 +243,7 @@ class Api:
     async def wait_final(
         self, queue: str, message_id: str, token: str, within: float = 20.0
     ) -> dict[str, Any]:
-        """Poll until the message is COMPLETE or ERROR; the record."""
+        """Poll until the message is final (COMPLETE, ERROR or CANCELLED); the record."""
         last: list[dict[str, Any]] = []
 
         async def final() -> dict[str, Any] | None:
@@ -251,7 +251,7 @@ class Api:
             assert resp.status == 200, await resp.text()
             record: dict[str, Any] = await resp.json()
             last[:] = [record]
-            return record if record["status"] in ("COMPLETE", "ERROR") else None
+            return record if record["status"] in ("COMPLETE", "ERROR", "CANCELLED") else None
 
         record: dict[str, Any] = await wait_until(
             final, f"/{queue}/{message_id} to be final", within, detail=lambda: last

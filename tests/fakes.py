@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Literal
 
 from shared.ports import (
+    Cancel,
+    CancelOutcome,
     Claim,
     ClaimOutcome,
     DeliveryCallback,
@@ -99,6 +101,8 @@ class FakeClaims:
     rejected: bool = False
     renew_delay: float = 0.0
     calls: list[str] = field(default_factory=list)
+    #: Ids whose cancel was requested (``cancel`` on a held record); ``renew`` reports them.
+    cancel_flags: set[str] = field(default_factory=set)
 
     def add(self, queue: str, body: Json = None) -> MessageRecord:
         record = MessageRecord.new(queue, body if body is not None else {})
@@ -127,9 +131,26 @@ class FakeClaims:
         self.owners[message_id] = owner
         return Claim(ClaimOutcome.CLAIMED, claimed)
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
         self._enter("renew")
         await asyncio.sleep(self.renew_delay)  # a slow store
+        return [r for r in refs if r.id in self.cancel_flags and self.owners.get(r.id) == owner]
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        self._enter("cancel")
+        record = self.records.get(message_id)
+        if record is None:
+            return Cancel(CancelOutcome.GONE)
+        if record.status is Status.PENDING:
+            self.records[message_id] = replace(record, status=Status.CANCELLED)
+            return Cancel(CancelOutcome.CANCELLED, self.records[message_id])
+        if record.status is Status.INPROGRESS:
+            self.cancel_flags.add(message_id)
+            self.records[message_id] = replace(record, cancel_requested=True)
+            return Cancel(CancelOutcome.REQUESTED, self.records[message_id])
+        return Cancel(CancelOutcome.FINAL, record)
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         self._enter("finish")

@@ -53,6 +53,7 @@ RECORD_FIELDS = frozenset(
         "version",
         "progress",
         "history",
+        "cancel_requested",
     }
 )
 
@@ -153,7 +154,7 @@ def assert_record(record: Any, queue: str) -> None:
     parsed = uuid.UUID(record["id"])
     assert parsed.version == 4 and str(parsed) == record["id"], record["id"]
     assert record["queue"] == queue
-    assert record["status"] in ("PENDING", "INPROGRESS", "COMPLETE", "ERROR")
+    assert record["status"] in ("PENDING", "INPROGRESS", "COMPLETE", "ERROR", "CANCELLED")
     assert isinstance(record["attempts"], int) and record["attempts"] >= 0
     assert parse_ts(record["created_at"]) <= parse_ts(record["updated_at"])
 

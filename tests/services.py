@@ -160,3 +160,4 @@ async def delete_rabbit_queues(url: str, prefix: str, names: list[str]) -> None:
             for tier in TIERS_MS:  # retry delay queues (deleting a missing queue is a no-op)
                 await channel.queue_delete(tier_queue(f"{prefix}{name}", tier))
         await channel.exchange_delete(f"{prefix}events")  # completion events
+        await channel.exchange_delete(f"{prefix}control")  # cancel signals

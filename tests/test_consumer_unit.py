@@ -7,6 +7,7 @@ The behaviour suites run the same paths against real stores, brokers and process
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ import pytest
 from consumer.completion import Announcer
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts
 from conveyor import Context, Retry
+from conveyor.context import CancelFlag
 from shared.definitions import parse_definition
 from shared.delivery.inprocess import LocalEvents
 from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
 from shared.notify import Notifier
-from shared.ports import ClaimOutcome
+from shared.ports import ClaimOutcome, MessageRef
 from shared.records import MessageRecord, Status, utcnow
 from shared.registry import Handler, LoadedQueue, Registry, RegistryHolder
 from tests.fakes import FakeClaims, FakeDelivered, FakeWorkQueue
@@ -40,6 +42,7 @@ class Rig:
     work: FakeWorkQueue
     events: list[tuple[str, str]]
     ran: list[str]
+    contexts: list[Any]
 
     async def run(self, record: MessageRecord) -> FakeDelivered:
         delivered = await self.work.deliver(record)
@@ -48,7 +51,10 @@ class Rig:
 
 
 def make_context(queue: LoadedQueue, record: MessageRecord, log: Any) -> Context:
-    return cast(Context, SimpleNamespace(id=record.id, attempt=record.attempts, log=log))
+    return cast(
+        Context,
+        SimpleNamespace(id=record.id, attempt=record.attempts, log=log, cancelled=CancelFlag()),
+    )
 
 
 @pytest.fixture
@@ -57,9 +63,11 @@ async def rig_for() -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
 
     async def build(handler: HandlerFunc, lease: float = 30.0, **options: Any) -> Rig:
         ran: list[str] = []
+        contexts: list[Any] = []
 
         async def recorded(message: Any, ctx: Any) -> Any:
             ran.append(ctx.id)
+            contexts.append(ctx)
             return await handler(message, ctx)
 
         definition = parse_definition(
@@ -81,7 +89,7 @@ async def rig_for() -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
         consumer = Consumer(ports, ConsumerConfig(concurrency=4, lease_seconds=lease), ["q"])
         await consumer.start()
         made.append(consumer)
-        return Rig(consumer, claims, work, seen, ran)
+        return Rig(consumer, claims, work, seen, ran, contexts)
 
     yield build
     for consumer in made:
@@ -246,3 +254,101 @@ async def test_a_slow_but_working_store_keeps_the_lease(rig_for: Any) -> None:
     assert (await rig.run(record)).calls == ["ack"]
     assert rig.claims.outcomes[record.id].status is Status.COMPLETE
     assert rig.claims.calls.count("renew") >= 3
+
+
+# --- a user's cancel (told apart from a shutdown in consumer.settle) ----------------------
+
+
+async def _cancel_while_running(rig: Rig, started: asyncio.Event) -> tuple[Any, FakeDelivered]:
+    record = rig.claims.add("q")
+    delivered = await rig.work.deliver(record)
+    await started.wait()
+    await rig.claims.cancel("q", record.id, None)  # the store flag, as the service sets it
+    rig.consumer.cancel(MessageRef("q", record.id))  # the control channel's signal
+    assert await delivered.wait_settled() == "ack"
+    return record, delivered
+
+
+async def test_a_cancelled_async_handler_sees_cancellederror_ends_cancelled_and_acks(
+    rig_for: Any,
+) -> None:
+    started, cleaned = asyncio.Event(), asyncio.Event()
+
+    async def long(message: Any, ctx: Any) -> Any:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleaned.set()  # finally blocks run
+
+    rig = await rig_for(long)
+    record, delivered = await _cancel_while_running(rig, started)
+    assert delivered.calls == ["ack"] and cleaned.is_set()
+    assert rig.claims.outcomes[record.id].status is Status.CANCELLED
+    assert rig.contexts[0].cancelled.is_set()
+    assert "release" not in rig.claims.calls  # not the shutdown path
+    assert rig.events == [("q", record.id)]  # waiters are woken
+
+
+async def test_a_handler_that_swallows_the_cancel_and_returns_still_ends_cancelled(
+    rig_for: Any,
+) -> None:
+    started = asyncio.Event()
+
+    async def stubborn(message: Any, ctx: Any) -> Any:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return {"ignored": "the cancel"}
+        return None
+
+    rig = await rig_for(stubborn)
+    record, delivered = await _cancel_while_running(rig, started)
+    assert delivered.calls == ["ack"]
+    assert rig.claims.outcomes[record.id].status is Status.CANCELLED
+
+
+async def test_a_cancel_seen_only_at_lease_renewal_stops_the_handler(rig_for: Any) -> None:
+    started = asyncio.Event()
+
+    async def long(message: Any, ctx: Any) -> Any:
+        started.set()
+        await asyncio.sleep(30)
+
+    rig = await rig_for(long, lease=0.4)  # renewals every 0.1 s
+    record = rig.claims.add("q")
+    delivered = await rig.work.deliver(record)
+    await started.wait()
+    await rig.claims.cancel("q", record.id, None)  # no signal: the store flag only
+    assert await delivered.wait_settled() == "ack"
+    assert rig.claims.outcomes[record.id].status is Status.CANCELLED
+
+
+async def test_a_claimed_record_already_flagged_is_cancelled_unrun(rig_for: Any) -> None:
+    rig = await rig_for(done)
+    record = rig.claims.add("q")
+    rig.claims.records[record.id] = dataclasses.replace(record, cancel_requested=True)
+    assert (await rig.run(record)).calls == ["ack"]
+    assert rig.ran == []
+    assert rig.claims.outcomes[record.id].status is Status.CANCELLED
+
+
+async def test_shutdown_after_a_cancel_signal_for_another_message_still_requeues(
+    rig_for: Any,
+) -> None:
+    started = asyncio.Event()
+
+    async def blocks(message: Any, ctx: Any) -> Any:
+        started.set()
+        await asyncio.Event().wait()
+
+    rig = await rig_for(blocks)
+    record = rig.claims.add("q")
+    delivered = await rig.work.deliver(record)
+    await started.wait()
+    rig.consumer.cancel(MessageRef("q", "some-other-message"))  # not ours: nothing happens
+    await rig.consumer.shutdown(0.05)
+    assert delivered.calls == ["requeue"]
+    assert rig.claims.records[record.id].status is Status.PENDING
+    assert "finish" not in rig.claims.calls

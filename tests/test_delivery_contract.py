@@ -10,7 +10,9 @@ the same broker (RabbitMQ: a new instance; in-process: the same one, which is it
 broker). Two contract points only RabbitMQ can show have their own section: unsettled
 deliveries of a closed adapter reach a new one (in-process nothing survives the adapter; the
 store's start-up recovery republishes), and an unreachable broker. The completion events
-(``publish_event``/``subscribe_events``) are tested apart, in :class:`TestCompletionEvents`.
+(``publish_event``/``subscribe_events``) are tested apart, in :class:`TestCompletionEvents`,
+and so are the cancel signals of the control channel (``CancelSignals``), in
+:class:`TestCancelSignals`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from shared.delivery.inprocess import InProcessDelivery, LocalEvents
+from shared.delivery.inprocess import InProcessDelivery, LocalCancels, LocalEvents
 from shared.delivery.rabbitmq import RabbitDelivery
-from shared.ports import CompletionEvents, Delivered, Delivery, DeliveryUnavailable
+from shared.ports import (
+    CancelSignals,
+    CompletionEvents,
+    Delivered,
+    Delivery,
+    DeliveryUnavailable,
+)
 from tests.services import delete_rabbit_queues, free_port, require_rabbitmq
 
 #: How long "nothing more arrives" is watched: well above a local broker's delivery latency.
@@ -72,6 +80,10 @@ class Harness:
         """The completion events of ``delivery``'s process."""
         raise NotImplementedError
 
+    def cancels(self, delivery: Delivery) -> CancelSignals:
+        """The cancel signals of ``delivery``'s process."""
+        raise NotImplementedError
+
     async def cleanup(self) -> None:
         for delivery in self.opened:
             await delivery.close()
@@ -81,9 +93,13 @@ class InProcessHarness(Harness):
     def __init__(self) -> None:
         super().__init__()
         self.local = LocalEvents()  # one process: every "peer" is this process
+        self.local_cancels = LocalCancels()
 
     def events(self, delivery: Delivery) -> CompletionEvents:
         return self.local
+
+    def cancels(self, delivery: Delivery) -> CancelSignals:
+        return self.local_cancels
 
     async def new(self, queues: Sequence[str]) -> Delivery:
         delivery = InProcessDelivery()
@@ -120,7 +136,11 @@ class RabbitHarness(Harness):
 
     def events(self, delivery: Delivery) -> CompletionEvents:
         assert isinstance(delivery, RabbitDelivery)
-        return delivery  # one adapter class implements both ports
+        return delivery  # one adapter class implements the three ports
+
+    def cancels(self, delivery: Delivery) -> CancelSignals:
+        assert isinstance(delivery, RabbitDelivery)
+        return delivery
 
     async def cleanup(self) -> None:
         try:
@@ -367,3 +387,55 @@ class TestCompletionEvents:
         delivery = await harness.new(["q"])
         await delivery.close()
         await harness.events(delivery).publish_event("q", "m-1")
+
+
+# --- cancel signals (the CancelSignals port: the control channel) -----------------------
+
+
+async def _until(seen: list[list[tuple[str, str]]], expected: list[list[tuple[str, str]]]) -> None:
+    deadline = time.monotonic() + 5
+    while seen != expected:
+        assert time.monotonic() < deadline, f"signals not received: {seen}"
+        await asyncio.sleep(0.02)
+
+
+class TestCancelSignals:
+    async def test_a_cancel_reaches_every_subscriber_of_every_process(
+        self, harness: Harness
+    ) -> None:
+        consumer_a = await harness.new(["q"])
+        consumer_b = await harness.peer(consumer_a, ["q"])
+        gateway = await harness.peer(consumer_a, ["q"])
+        seen: list[list[tuple[str, str]]] = [[], []]
+        cancels = harness.cancels
+        await cancels(consumer_a).subscribe_cancels(lambda q, mid: seen[0].append((q, mid)))
+        await cancels(consumer_b).subscribe_cancels(lambda q, mid: seen[1].append((q, mid)))
+        await cancels(gateway).publish_cancel("q", "m-1")
+        await cancels(gateway).publish_cancel("q", "m-2")
+        expected = [("q", "m-1"), ("q", "m-2")]
+        await _until(seen, [expected, expected])
+
+    async def test_cancels_and_completions_travel_apart(self, harness: Harness) -> None:
+        consumer = await harness.new(["q"])
+        gateway = await harness.peer(consumer, ["q"])
+        heard: list[list[tuple[str, str]]] = [[], []]
+        await harness.cancels(consumer).subscribe_cancels(lambda q, m: heard[0].append((q, m)))
+        await harness.events(gateway).subscribe_events(lambda q, m: heard[1].append((q, m)))
+        await harness.events(consumer).publish_event("q", "done-1")
+        await harness.cancels(gateway).publish_cancel("q", "stop-1")
+        await _until(heard, [[("q", "stop-1")], [("q", "done-1")]])
+        await asyncio.sleep(QUIET)  # and nothing crosses over later
+        assert heard == [[("q", "stop-1")], [("q", "done-1")]]
+
+    async def test_publish_cancel_never_raises(self, harness: Harness) -> None:
+        delivery = await harness.new(["q"])
+        await delivery.close()
+        await harness.cancels(delivery).publish_cancel("q", "m-1")
+
+
+@pytest.mark.distributed
+async def test_the_control_exchange_is_its_own_fanout(rabbit: RabbitHarness) -> None:
+    delivery = await rabbit.new(["q"])
+    assert isinstance(delivery, RabbitDelivery)
+    assert delivery.control_exchange == rabbit.prefix + "control"
+    assert delivery.control_exchange != delivery.events_exchange

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conveyor.serve import Served
 from shared.metrics import Metrics
 from shared.records import Status, utcnow
+from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
     QUEUES_DIR,
@@ -29,6 +31,7 @@ from tests.helpers import (
     wait_until,
     wait_until_sync,
 )
+from tests.services import delete_rabbit_queues, queue_prefix
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -193,8 +196,10 @@ def test_retries_and_dead_letters_are_exposed() -> None:
     assert value(parse(Metrics().exposition().decode()), "conveyor_retries_total", queue="q") == 0
 
 
-def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
-    port = free_port()
+def test_consumer_process_serves_metrics_port(tmp_path: Path, rabbitmq: RabbitNode) -> None:
+    # A consumer needs a broker (in-process delivery is `serve`'s): the shared one, under a
+    # queue prefix of this test's own, deleted at the end.
+    port, prefix = free_port(), queue_prefix("ptest")
     log_path = tmp_path / "consumer.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -202,6 +207,8 @@ def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
             env=clean_env(
                 CONVEYOR_STORE=f"sqlite:///{tmp_path / 'c.db'}",
                 CONVEYOR_HANDLERS=str(QUEUES_DIR),
+                CONVEYOR_BROKER=rabbitmq.url,
+                CONVEYOR_QUEUE_PREFIX=prefix,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -231,6 +238,8 @@ def test_consumer_process_serves_metrics_port(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            names = [p.name.removesuffix(".queue.json") for p in QUEUES_DIR.glob("*.queue.json")]
+            asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))
 
 
 async def test_gateway_metrics_can_move_off_the_api_port(

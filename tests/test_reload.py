@@ -276,6 +276,7 @@ SECRET = "reload-test-secret-" + "s" * 40
 def serve_process(tmp_path: Path, queues_dir: Path) -> Iterator[ServeProcess]:
     """``conveyor serve`` with polling off over ``queues_dir`` (with queue ``ver`` v1)."""
     add_versioned(queues_dir, "ver", 1)
+    (tmp_path / "db").mkdir()  # a SQLite store's directory must exist
     args = [
         "--store",
         f"sqlite:///{tmp_path / 'db' / 'conveyor.db'}",

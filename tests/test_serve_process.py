@@ -87,6 +87,7 @@ def wait_for_file(path: Path, proc: ServeProcess, within: float = 20) -> None:
 
 
 def serve_args(tmp_path: Path, queues_dir: Path, *extra: str) -> list[str]:
+    (tmp_path / "db").mkdir(exist_ok=True)  # a SQLite store's directory must exist
     store = f"sqlite:///{tmp_path / 'db' / 'conveyor.db'}"
     return ["--store", store, "--handlers", str(queues_dir), *extra]
 

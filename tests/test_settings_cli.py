@@ -17,6 +17,9 @@ from tests.helpers import QUEUES_DIR, clean_env, conveyor
 
 # --- bad values, as real processes --------------------------------------------------------
 
+#: A broker URL nothing listens on: these tests fail before any connection is tried.
+CLOSED_BROKER = "amqp://guest:guest@127.0.0.1:1/"
+
 
 def assert_refused(done: Any, *names: str, after_logs: bool = False) -> str:
     """Exit 2 with a one-line ``conveyor: ...`` reason naming ``names``.
@@ -89,6 +92,8 @@ def test_public_key_file_that_is_not_a_key_is_refused(tmp_path: Path) -> None:
         "0",
         "--store",
         f"sqlite:///{tmp_path / 'c.db'}",
+        "--broker",
+        CLOSED_BROKER,
         "--handlers",
         str(QUEUES_DIR),
         "--jwt-public-key",
@@ -97,6 +102,7 @@ def test_public_key_file_that_is_not_a_key_is_refused(tmp_path: Path) -> None:
         timeout=30,
     )
     assert_refused(done, "--jwt-public-key", str(garbage), after_logs=True)
+    assert not (tmp_path / "c.db").exists(), "keys are checked before the store is opened"
 
 
 def test_gateway_without_any_key_refuses_to_start(tmp_path: Path) -> None:
@@ -106,6 +112,8 @@ def test_gateway_without_any_key_refuses_to_start(tmp_path: Path) -> None:
         "0",
         "--store",
         f"sqlite:///{tmp_path / 'c.db'}",
+        "--broker",
+        CLOSED_BROKER,
         "--handlers",
         str(QUEUES_DIR),
         cwd=tmp_path,
@@ -114,6 +122,7 @@ def test_gateway_without_any_key_refuses_to_start(tmp_path: Path) -> None:
     err = assert_refused(done, "--jwks-url", "--jwt-public-key", "--jwt-secret", after_logs=True)
     assert "echo" in err, "it names the queues that need auth"
     assert not (tmp_path / "conveyor.secret").exists(), "the gateway never generates a key"
+    assert not (tmp_path / "c.db").exists(), "keys are checked before the store is opened"
 
 
 # --- --help -------------------------------------------------------------------------------
@@ -170,6 +179,7 @@ def test_help_of_each_command() -> None:
 
 def test_token_uses_the_secret_generated_beside_the_database(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'data' / 'conveyor.db'}"
+    (tmp_path / "data").mkdir()
     done = conveyor("token", "--roles", "a,b", "--store", store, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()

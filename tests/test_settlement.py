@@ -88,3 +88,50 @@ async def test_unavailable_requeue_after_cancel_still_reraises_the_cancel() -> N
         async with settlement(delivery):
             raise asyncio.CancelledError
     assert delivery.calls == ["requeue"]
+
+
+class FakeStop:
+    """A ``consumer.settle.UserStop``: ``requested`` as given; ``write`` counts its calls."""
+
+    def __init__(self, requested: bool) -> None:
+        self.requested = requested
+        self.writes = 0
+
+    async def write(self) -> None:
+        self.writes += 1
+
+
+async def test_a_users_cancel_writes_cancelled_acks_and_the_task_goes_on() -> None:
+    delivery, stop = FakeDelivered(), FakeStop(requested=True)
+    running = asyncio.Event()
+    after: list[str] = []
+
+    async def process() -> None:
+        async with settlement(delivery, stop):
+            running.set()
+            await asyncio.Event().wait()
+        await asyncio.sleep(0)  # the cancel was withdrawn: awaiting works again
+        after.append("went on")
+
+    task = asyncio.create_task(process())
+    await running.wait()
+    task.cancel()
+    await task  # ends normally: not cancelled
+    assert not task.cancelled() and after == ["went on"]
+    assert (stop.writes, delivery.calls) == (1, ["ack"])
+
+
+async def test_a_shutdown_with_no_users_cancel_requeues_and_writes_nothing() -> None:
+    delivery, stop = FakeDelivered(), FakeStop(requested=False)
+    with pytest.raises(asyncio.CancelledError):
+        async with settlement(delivery, stop):
+            raise asyncio.CancelledError
+    assert (stop.writes, delivery.calls) == (0, ["requeue"])
+
+
+async def test_a_users_cancel_whose_ack_fails_is_still_settled_once() -> None:
+    delivery = FakeDelivered(fail=DeliveryUnavailable("channel closed"))
+    stop = FakeStop(requested=True)
+    async with settlement(delivery, stop):
+        raise asyncio.CancelledError
+    assert (stop.writes, delivery.calls) == (1, ["ack"])

@@ -1,7 +1,7 @@
 """In-process delivery for the embedded mode: one asyncio queue of ids per queue name.
 
-:class:`InProcessDelivery` is the work queue; :class:`LocalEvents` the completion events
-(subscribers called directly, within this process).
+:class:`InProcessDelivery` is the work queue; :class:`LocalEvents` the completion events and
+:class:`LocalCancels` the cancel signals (subscribers called directly, within this process).
 
 Nothing here is durable; durability comes from the store. On start-up the embedded consumer
 republishes every ``PENDING`` record (see ``consumer.recovery``), so a message survives the
@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.ports import DeliveryCallback, DeliveryUnavailable, EventCallback
+from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
 
 
 @dataclass
@@ -176,3 +176,17 @@ class LocalEvents:
 
     async def subscribe_changes(self, callback: EventCallback) -> None:
         self._watchers.append(callback)
+
+
+class LocalCancels:
+    """:class:`shared.ports.CancelSignals` within one process: subscribers called directly."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[CancelCallback] = []
+
+    async def publish_cancel(self, queue: str, message_id: str) -> None:
+        for callback in self._subscribers:
+            callback(queue, message_id)
+
+    async def subscribe_cancels(self, callback: CancelCallback) -> None:
+        self._subscribers.append(callback)

@@ -32,6 +32,9 @@ failure is logged at debug and dropped). Each subscribing process binds one excl
 auto-delete queue ``<prefix>events.<host>.<pid>.<random>`` and consumes it without acks,
 handing each event to its completion or its change subscribers.
 
+Cancel signals (``publish_cancel``/``subscribe_cancels``): the fanout exchange
+``<prefix>control`` (``shared.delivery.rabbit_control``), declared by :meth:`RabbitDelivery.open`.
+
 Publishing: one confirm-mode channel shared by all publishes; each writes its frames and
 awaits its own confirm, so concurrent publishes pipeline. ``publish`` returns once confirmed
 and raises ``DeliveryUnavailable`` on a nack, a return, a lost connection or no confirm within
@@ -70,12 +73,35 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 
 from shared.delivery.delays import pick_tier, tier_arguments, tier_queue
-from shared.ports import DeliveryCallback, DeliveryUnavailable, EventCallback
+from shared.delivery.quiet import quiet_first_connect
+from shared.delivery.rabbit_control import ControlExchange
+from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
 
 log = logging.getLogger(__name__)
 
 #: What aio-pika/aiormq raise when the broker or the connection fails (includes timeouts).
 _FAILURES: tuple[type[BaseException], ...] = (*CONNECTION_EXCEPTIONS, TimeoutError)
+
+
+def broker_address(url: str) -> str:
+    """``host:port`` of an AMQP URL (the default port of its scheme when unset)."""
+    parts = urlsplit(url)
+    default = 5671 if parts.scheme == "amqps" else 5672
+    return f"{parts.hostname or 'localhost'}:{parts.port or default}"
+
+
+def cause(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words: ``Connection refused`` rather than
+    ``AMQPConnectionError: (111, "Connect call failed ('127.0.0.1', 1)")``."""
+    code = exc.args[0] if exc.args else None
+    if isinstance(code, int) and not isinstance(code, bool):
+        if code > 0:
+            return os.strerror(code)
+        if len(exc.args) > 1:  # a resolver error: (-2, 'Name or service not known')
+            return str(exc.args[1])
+    if isinstance(exc, TimeoutError):
+        return "no answer within the connect timeout"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def _fail(what: str, exc: BaseException) -> DeliveryUnavailable:
@@ -122,8 +148,9 @@ class _Lane:
 
 
 class RabbitDelivery:
-    """:class:`shared.ports.WorkQueue` and :class:`shared.ports.CompletionEvents` on
-    RabbitMQ (one connection pair for both); see the module docstring."""
+    """:class:`shared.ports.WorkQueue`, :class:`shared.ports.CompletionEvents` and
+    :class:`shared.ports.CancelSignals` on RabbitMQ (one connection pair for all); see the
+    module docstring."""
 
     def __init__(
         self,
@@ -154,6 +181,7 @@ class RabbitDelivery:
         self._event_in: AbstractRobustChannel | None = None
         #: Subscribers to completions and to changes (one AMQP queue serves both lists).
         self._subscribers: dict[bool, list[EventCallback]] = {True: [], False: []}
+        self._control = ControlExchange(prefix + "control", self._where, publish_timeout)
 
     def queue_name(self, queue: str) -> str:
         """The RabbitMQ queue of definition ``queue``; its dead letters go to ``+ '.dead'``."""
@@ -168,12 +196,17 @@ class RabbitDelivery:
         options: dict[str, Any] = {}
         if "reconnect_interval" not in parse_qs(urlsplit(self._url).query):
             options["reconnect_interval"] = self._reconnect_interval
-        conn: AbstractRobustConnection = await aio_pika.connect_robust(
-            self._url,
-            client_properties={"connection_name": name},
-            timeout=self._timeout,
-            **options,
-        )
+        try:
+            with quiet_first_connect():
+                conn: AbstractRobustConnection = await aio_pika.connect_robust(
+                    self._url,
+                    client_properties={"connection_name": name},
+                    timeout=self._timeout,
+                    **options,
+                )
+        except _FAILURES as exc:
+            where = broker_address(self._url)
+            raise DeliveryUnavailable(f"cannot reach RabbitMQ at {where} ({cause(exc)})") from exc
         watch = _Watch(name)
         conn.close_callbacks.add(watch.lost)
         conn.reconnect_callbacks.add(watch.back)
@@ -211,6 +244,7 @@ class RabbitDelivery:
             if self._event_out is None:
                 self._event_out = await self._publisher.channel(publisher_confirms=False)
                 self._events = await self._declare_events(self._event_out)
+            await self._control.open(self._publisher)
         except _FAILURES as exc:
             await self._teardown()
             raise _fail("cannot open RabbitMQ delivery", exc) from exc
@@ -378,6 +412,26 @@ class RabbitDelivery:
         except (ValueError, LookupError, TypeError, AttributeError) as exc:
             log.warning("ignoring unreadable completion event: %s; body=%.200r", exc, message.body)
 
+    @property
+    def control_exchange(self) -> str:
+        """The fanout exchange cancel signals go through."""
+        return self._control.name
+
+    async def publish_cancel(self, queue: str, message_id: str) -> None:
+        if self._closed:
+            return
+        await self._control.publish_cancel(queue, message_id)
+
+    async def subscribe_cancels(self, callback: CancelCallback) -> None:
+        if self._closed:
+            raise DeliveryUnavailable("delivery is closed")
+        try:
+            if self._consumer is None:
+                self._consumer = await self._connect("consume")
+            await self._control.subscribe(self._consumer, callback)
+        except _FAILURES as exc:
+            raise _fail("cannot subscribe to cancel signals", exc) from exc
+
     async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
         # The robust queue forgets a consumer before the cancel RPC, so it is not restored
         # even when the RPC fails; with the connection down there is no point waiting.
@@ -421,7 +475,7 @@ class RabbitDelivery:
         """Close consumer channels, then connections; unsettled deliveries return."""
         closing: list[AbstractRobustChannel | AbstractRobustConnection | None]
         closing = [*(lane.channel for lane in self._lanes.values())]
-        closing += [self._event_in, self._event_out]
+        closing += [self._event_in, self._event_out, *self._control.channels()]
         closing += [self._consumer, self._channel, self._publisher]
         self._lanes, self._consumer, self._channel, self._publisher = {}, None, None, None
         self._event_in = self._event_out = self._events = None

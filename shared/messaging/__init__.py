@@ -5,9 +5,13 @@
 - ``idempotent``: the ``Idempotency-Key`` protocol;
 - ``waiting``: waiting for a message to become final;
 - ``start``: delayed pushes (when a message may start);
+- ``schedules``: cron schedules run by consumers (exactly one push per tick);
+- ``cancel``: cancelling a message; ``bulk``: bulk cancel, retry and delete;
 - ``errors``: what callers may catch (the gateway maps each to one HTTP status).
 """
 
+from shared.messaging.bulk import MAX_BULK, BulkAction, BulkFilter, BulkResult
+from shared.messaging.cancel import Cancelled
 from shared.messaging.errors import (
     Conflict,
     DelayTooLong,
@@ -25,6 +29,11 @@ from shared.messaging.service import Messaging
 from shared.messaging.start import Start
 
 __all__ = [
+    "MAX_BULK",
+    "BulkAction",
+    "BulkFilter",
+    "BulkResult",
+    "Cancelled",
     "Conflict",
     "DelayTooLong",
     "KeyInProgress",

@@ -24,6 +24,9 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 
 from shared.idempotency import body_hash, scope_of
+from shared.messaging import cancel as cancelling
+from shared.messaging.bulk import BulkAction, BulkFilter, BulkResult, act_on_each, select
+from shared.messaging.cancel import Cancelled
 from shared.messaging.dispatch import Dispatcher
 from shared.messaging.errors import (
     Conflict,
@@ -38,14 +41,19 @@ from shared.messaging.idempotent import IdempotentPush, Pushed
 from shared.messaging.start import Start
 from shared.messaging.waiting import wait_for_final
 from shared.messaging.watching import Tick, watch_changes
+from shared.metrics import Metrics
 from shared.notify import Notifier
 from shared.ports import (
+    CancelOutcome,
+    CancelSignals,
     Claims,
+    CompletionEvents,
     DeliveryUnavailable,
     Keys,
     ListCursor,
     MessageRef,
     QueueCounts,
+    RecordExists,
     Records,
     StoreRejected,
     StoreUnavailable,
@@ -75,7 +83,7 @@ def _delay(record: MessageRecord) -> float:
 
 
 class Messaging:
-    """Push, get, wait, delete, list, count and redrive messages over the ports."""
+    """Push, get, wait, delete, list, count, redrive and cancel messages over the ports."""
 
     def __init__(
         self,
@@ -85,14 +93,27 @@ class Messaging:
         keys: Keys,
         dispatch: Dispatcher,
         notifier: Notifier,
+        *,
+        events: CompletionEvents | None = None,
+        cancels: CancelSignals | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """``registry`` is called per lookup so a reloaded registry takes effect."""
+        """``registry`` is called per lookup so a reloaded registry takes effect.
+
+        ``events``: where a cancel of a PENDING message wakes other processes' waiters;
+        ``cancels``: where a cancel of a running message is signalled to consumers (None:
+        only the store flag, seen at the holder's next lease renewal); ``metrics``: counts
+        the cancels taken.
+        """
         self._registry = registry
         self._records = records
         self._claims = claims
         self._keys = keys
         self._dispatch = dispatch
         self._notifier = notifier
+        self._events = events
+        self._cancels = cancels
+        self._metrics = metrics
 
     def queue(self, name: str) -> LoadedQueue:
         """The loaded queue ``name``; raises UnknownQueue."""
@@ -142,6 +163,23 @@ class Messaging:
             ),
             lambda message_id: self._get(queue.name, message_id),
         )
+
+    async def push_once(
+        self, queue: LoadedQueue, message: Json, message_id: str, *, request_id: str | None = None
+    ) -> MessageRecord | None:
+        """Push ``message`` under ``message_id`` unless a message with that id exists.
+
+        The new ``PENDING`` record, or None when the id exists (nothing written: the store
+        refuses a second record with one id atomically, so of any number of processes pushing
+        one derived id exactly one makes the message). A record left by a push that crashed
+        before its publish is delivered by recovery. Raises ValidationFailed, TooLarge,
+        Unavailable (then the id is free again and the caller may retry).
+        """
+        self.validate(queue, message)
+        try:
+            return await self._record_and_publish(queue, message, request_id, message_id, None)
+        except RecordExists:
+            return None
 
     async def _record_and_publish(
         self,
@@ -341,3 +379,54 @@ class Messaging:
             extra={"message_id": message_id, "queue": queue.name},
         )
         return record
+
+    async def cancel(self, queue: LoadedQueue, message_id: str) -> Cancelled:
+        """Cancel a message (see ``shared.messaging.cancel``): a PENDING one is CANCELLED at
+        once; a running one is asked to stop (``requested``). Raises NotFound, Conflict (it
+        is final), Unavailable."""
+        try:
+            done = await self._claims.cancel(queue.name, message_id, cancelling.expiry(queue))
+        except StoreUnavailable:
+            raise _store_down() from None
+        if done.record is None or done.outcome is CancelOutcome.GONE:
+            raise cancelling.not_found(queue, message_id)
+        if done.outcome is CancelOutcome.FINAL:
+            raise cancelling.already_final(done.record)
+        if self._metrics is not None:
+            self._metrics.cancelled(queue.name, running=done.outcome is CancelOutcome.REQUESTED)
+        if done.outcome is CancelOutcome.REQUESTED:
+            if self._cancels is not None:
+                await self._cancels.publish_cancel(queue.name, message_id)
+            return cancelling.logged(Cancelled(done.record, requested=True))
+        self._notifier.notify(message_id)  # final now: wake waiters here and elsewhere
+        if self._events is not None:
+            await self._events.publish_event(queue.name, message_id)
+        return cancelling.logged(Cancelled(done.record))
+
+    async def bulk(self, queue: LoadedQueue, action: BulkAction, where: BulkFilter) -> BulkResult:
+        """Run ``action`` on the messages ``where`` selects (see ``shared.messaging.bulk``);
+        which were acted on and which skipped, with the reason. Raises Unavailable when the
+        selection cannot be read."""
+        try:
+            chosen = await select(self._records, queue.name, where)
+        except StoreUnavailable:
+            raise _store_down() from None
+
+        async def act(record: MessageRecord) -> None:
+            if action is BulkAction.CANCEL:
+                await self.cancel(queue, record.id)
+            elif action is BulkAction.RETRY:
+                await self.redrive(queue, record.id)
+            elif not await self.delete(queue, record.id):
+                raise cancelling.not_found(queue, record.id)
+
+        result = await act_on_each(chosen, act)
+        log.info(
+            "bulk %s on %s: %d acted on, %d skipped",
+            action.value,
+            queue.name,
+            len(result.acted),
+            len(result.skipped),
+            extra={"queue": queue.name},
+        )
+        return result

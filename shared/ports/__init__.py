@@ -2,14 +2,16 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`;
-- ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`) and
-  :class:`CompletionEvents`;
+- ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`),
+  :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
 
 Nothing above the ports (HTTP layer, consumer, handlers) sees a driver type.
 """
 
 from shared.ports.delivery import (
+    CancelCallback,
+    CancelSignals,
     CompletionEvents,
     Delivered,
     Delivery,
@@ -17,6 +19,7 @@ from shared.ports.delivery import (
     EventCallback,
     WorkQueue,
 )
+from shared.ports.schedules import ScheduleStates
 from shared.ports.store import (
     Claims,
     Keys,
@@ -27,6 +30,8 @@ from shared.ports.store import (
     StoreLifecycle,
 )
 from shared.ports.types import (
+    Cancel,
+    CancelOutcome,
     Claim,
     ClaimOutcome,
     DeliveryUnavailable,
@@ -34,11 +39,17 @@ from shared.ports.types import (
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreRejected,
     StoreUnavailable,
 )
 
 __all__ = [
+    "Cancel",
+    "CancelCallback",
+    "CancelOutcome",
+    "CancelSignals",
     "Claim",
     "ClaimOutcome",
     "Claims",
@@ -54,8 +65,11 @@ __all__ = [
     "Outcome",
     "ProgressReports",
     "QueueCounts",
+    "RecordExists",
     "Records",
     "Recovery",
+    "ScheduleState",
+    "ScheduleStates",
     "Store",
     "StoreLifecycle",
     "StoreRejected",

@@ -4,7 +4,9 @@ completion events that wake waiting clients.
 Two protocols because two different parties use them: :class:`WorkQueue` is the gateway's
 publish and the consumer's consume (at least once, acked); :class:`CompletionEvents` is a
 best-effort fan-out from consumers to every gateway (``GET ?wait=``, and the event
-streams of ``GET /{queue}/{id}/events``). Adapters:
+streams of ``GET /{queue}/{id}/events``). :class:`CancelSignals` is the control channel
+from the gateway that takes a cancel to the consumer running the message (a fan-out of its
+own, so consumers never see completions). Adapters:
 ``shared.delivery.inprocess`` (one process) and ``shared.delivery.rabbitmq`` (a quorum queue
 per definition, and a fanout exchange for events); one adapter class may implement both.
 """
@@ -119,3 +121,29 @@ class CompletionEvents(Protocol):
     async def subscribe_changes(self, callback: EventCallback) -> None:
         """Call ``callback(queue, message_id)`` for every change that is not final published
         from now on (completions go to :meth:`subscribe_events` callbacks only)."""
+
+
+#: Called for each cancel signal: ``(queue, message_id)``; must not block.
+CancelCallback = Callable[[str, str], None]
+
+
+class CancelSignals(Protocol):
+    """ "Stop message X", from whoever took the cancel to every consumer (best effort).
+
+    A dedicated channel (RabbitMQ: the fanout exchange ``<prefix>control``), not the
+    completion events: consumers subscribe to it and hear only control messages. A signal
+    that is lost is made up for by the store: the holder sees ``cancel_requested`` at its
+    next lease renewal (``Claims.renew``).
+    """
+
+    async def publish_cancel(self, queue: str, message_id: str) -> None:
+        """Tell every subscriber (in every process) to stop ``message_id`` if it runs it.
+
+        Never raises: the store's ``cancel_requested`` flag is the safety net.
+        """
+
+    async def subscribe_cancels(self, callback: CancelCallback) -> None:
+        """Call ``callback(queue, message_id)`` for every cancel published from now on.
+
+        Raises DeliveryUnavailable when the subscription cannot be made.
+        """

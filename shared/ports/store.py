@@ -2,12 +2,13 @@
 
 - :class:`Records`: a message's record as clients see it (insert, get, delete, list, counts);
   the messaging service's push/get/delete/list.
-- :class:`Claims`: a run's life (claim, renew, finish, release, schedule a retry, redrive);
-  the consumer and redrive.
+- :class:`Claims`: a run's life (claim, renew, finish, release, schedule a retry, redrive,
+  cancel); the consumer, redrive and cancel.
 - :class:`Recovery`: what brings lost work back (publish marks, unpublished/pending scans,
   abandoned claims, expiry); the recovery sweep and start-up recovery.
 - :class:`Keys`: idempotency keys; the idempotent push.
 - :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
+- :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 (``shared.stores.sqlite``, ``shared.stores.mongo``) implements it in one class, and callers
@@ -36,7 +37,8 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.idempotency import IdempotencyEntry
-from shared.ports.types import Claim, ListCursor, MessageRef, Outcome, QueueCounts
+from shared.ports.schedules import ScheduleStates
+from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
 from shared.records import ErrorInfo, MessageRecord, Progress, Status
 
 
@@ -68,7 +70,9 @@ class Records(Protocol):
     async def insert(self, record: MessageRecord) -> None:
         """Persist a new record durably before returning.
 
-        Raises StoreRejected when the store refuses this content for good (too large)."""
+        Raises StoreRejected when the store refuses this content for good (too large), and
+        RecordExists when a record with this id exists (of concurrent inserts of one id,
+        exactly one succeeds: what makes a push with a derived id idempotent)."""
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         """Persist new records in one batch; the ids refused for good (too large), unstored.
@@ -107,8 +111,14 @@ class Claims(Protocol):
         is not claimed: DEFERRED, with ``Claim.due``.
         """
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
-        """Extend the lease of every listed INPROGRESS record still held by ``owner``."""
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
+        """Extend the lease of every listed INPROGRESS record still held by ``owner``.
+
+        Returns those of them whose cancel was requested (:meth:`cancel`): the holder's
+        safety net should it have missed the cancel signal.
+        """
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         """Write the final status if the record is still INPROGRESS under ``owner``.
@@ -137,6 +147,17 @@ class Claims(Protocol):
         ``attempts`` restarts at 0 (the new run gets ``max_attempts`` attempts again),
         ``result``/``error``/schedule are cleared, and it is marked unpublished. None when
         the record is unknown or not ERROR (the caller tells those apart with ``get``).
+        """
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        """Cancel a message, atomically according to its status.
+
+        PENDING (also a delayed one or a waiting retry) → CANCELLED at once (schedule and
+        lease cleared, ``expires_at`` set): a later claim answers FINAL, so it never runs.
+        INPROGRESS → ``cancel_requested`` set (the status stays; the holder writes CANCELLED
+        through :meth:`finish` when its handler stops; :meth:`renew` reports the flag, and
+        a :meth:`claim` returns it, so a new holder cancels instead of running). Final → FINAL,
+        unchanged; unknown → GONE. The returned record is the one after the change.
         """
 
 
@@ -169,7 +190,9 @@ class Recovery(Protocol):
 
         Runs are counted since the record was last put back by :meth:`Claims.schedule_retry`
         or :meth:`Claims.redrive` (each of those is a fresh broker message with a fresh
-        delivery count).
+        delivery count). A record whose cancel was requested (:meth:`Claims.cancel`) is left
+        alone: :meth:`release_expired` puts it back, and its next claim, which returns the
+        flag, ends it ``CANCELLED`` without running it.
         """
 
     async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
@@ -223,5 +246,7 @@ class ProgressReports(Protocol):
         under ``owner``; False (nothing written) otherwise. Status and history are untouched."""
 
 
-class Store(StoreLifecycle, Records, Claims, Recovery, Keys, ProgressReports, Protocol):
+class Store(
+    StoreLifecycle, Records, Claims, Recovery, Keys, ProgressReports, ScheduleStates, Protocol
+):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

@@ -14,7 +14,13 @@ from shared.records import ErrorInfo, Json, MessageRecord, Status
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached or refused the operation; nothing was half-written."""
+    """The store cannot be reached or refused the operation; nothing was half-written.
+
+    ``transient`` is False when waiting cannot help (a file in use by another process, a
+    path that cannot be opened): start-up does not retry those (``shared.startup``).
+    """
+
+    transient: bool = True
 
 
 class StoreRejected(Exception):
@@ -26,6 +32,9 @@ class StoreRejected(Exception):
 
 class DeliveryUnavailable(Exception):
     """The delivery channel could not accept (or confirm) a message."""
+
+    #: As :attr:`StoreUnavailable.transient`.
+    transient: bool = True
 
 
 class ClaimOutcome(Enum):
@@ -45,6 +54,23 @@ class Claim:
     outcome: ClaimOutcome
     record: MessageRecord | None = None
     due: datetime | None = None  #: when DEFERRED: the time the message may run
+
+
+class CancelOutcome(Enum):
+    """What :meth:`shared.ports.Claims.cancel` did."""
+
+    CANCELLED = "cancelled"  #: it was PENDING: now CANCELLED, it never runs
+    REQUESTED = "requested"  #: it is INPROGRESS: ``cancel_requested`` is set on it
+    FINAL = "final"  #: already COMPLETE, ERROR or CANCELLED: nothing changed
+    GONE = "gone"  #: no such record
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """The result of a cancel: the outcome and the record after it (None when GONE)."""
+
+    outcome: CancelOutcome
+    record: MessageRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +106,26 @@ class QueueCounts:
 
     by_status: dict[Status, int]
     oldest_pending: datetime | None = None
+
+
+class RecordExists(Exception):
+    """A record with this id already exists: the insert wrote nothing.
+
+    Of concurrent inserts of one id exactly one succeeds; the others raise this.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleState:
+    """What the store remembers of one cron schedule (``shared.schedules``).
+
+    ``last_tick``: no tick at or before it fires any more (the last tick pushed, or when the
+    schedule was first seen). ``fingerprint``: of the cron and time zone it was computed for.
+    ``last_message_id``: the id of the last message pushed (None before the first push).
+    """
+
+    queue: str
+    name: str
+    fingerprint: str
+    last_tick: datetime
+    last_message_id: str | None = None

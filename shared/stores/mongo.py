@@ -4,7 +4,8 @@ One document per message, ``_id`` = message id, with ``queue``, ``status``, ``re
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
 precision), ``attempts``, ``owner``, ``lease_until``, ``published`` and ``request_id``,
 ``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive),
-``version``, ``progress`` and ``history`` (``shared.stores.history``). Only
+``version``, ``progress`` and ``history`` (``shared.stores.history``),
+``cancel_requested`` (absent until a user cancels a running message). Only
 plain single-document operations are used (no transactions, no change streams), so it behaves the
 same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
 makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
@@ -45,23 +46,34 @@ from bson.errors import BSONError
 from bson.int64 import Int64
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError, WriteError
+from pymongo.errors import (
+    BulkWriteError,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WriteError,
+)
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
+    Cancel,
     Claim,
     ClaimOutcome,
     ListCursor,
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreRejected,
     StoreUnavailable,
 )
 from shared.records import HISTORY_LIMIT, ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
-from shared.stores import mongo_keys
+from shared.stores import mongo_cancel, mongo_keys, mongo_schedules
 from shared.stores.codec import counts_from_groups
 from shared.stores.history import mongo_entry, mongo_history, mongo_progress
+from shared.stores.mongo_reach import unreachable
 
 Doc = dict[str, Any]
 
@@ -183,6 +195,7 @@ def _record(doc: Mapping[str, Any]) -> MessageRecord:
         version=int(doc.get("version") or 0),
         progress=mongo_progress(doc.get("progress")),
         history=mongo_history(doc.get("history")),
+        cancel_requested=bool(doc.get("cancel_requested", False)),
     )
 
 
@@ -265,13 +278,22 @@ class MongoStore:
         return self._client[database][collection]
 
     async def open(self) -> None:
+        """Connect and create the indexes. Raises StoreUnavailable; when no server answers,
+        its message names each server's host, port and cause (not the topology dump)."""
         try:
             with _mapped():
                 options = client_options(self._url)
-                self._client = AsyncMongoClient(self._url, tz_aware=True, tzinfo=UTC, **options)
-                await self._col.create_indexes(
-                    [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES] + [TTL_INDEX]
+                self._client = client = AsyncMongoClient(
+                    self._url, tz_aware=True, tzinfo=UTC, **options
                 )
+                try:
+                    await self._col.create_indexes(
+                        [IndexModel([(k, ASCENDING) for k in keys]) for keys in INDEXES]
+                        + [TTL_INDEX]
+                    )
+                except ServerSelectionTimeoutError as exc:
+                    reason = unreachable(client.topology_description)
+                    raise StoreUnavailable(f"mongodb: {reason}") from exc
                 await mongo_keys.create_indexes(self._keys)
         except StoreUnavailable:
             await self.close()
@@ -289,8 +311,13 @@ class MongoStore:
 
     async def insert(self, record: MessageRecord) -> None:
         doc = _new_doc(record)
-        with _mapped():
-            await self._col.insert_one(doc)
+        try:
+            with _mapped():
+                await self._col.insert_one(doc)
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, DuplicateKeyError):  # _id is unique: one insert wins
+                raise RecordExists(f"message {record.id} exists") from None
+            raise
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         if not records:
@@ -314,7 +341,33 @@ class MongoStore:
                 await self.insert(record)
             except StoreRejected:
                 rejected.append(record.id)
+            except RecordExists as exc:  # insert_many's contract: any other failure
+                raise StoreUnavailable(str(exc)) from exc
         return rejected
+
+    @property
+    def _schedules(self) -> AsyncCollection[Doc]:
+        return self._col.database[self._names[1] + mongo_schedules.SUFFIX]
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        with _mapped():
+            return await mongo_schedules.states(self._schedules)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        with _mapped():
+            return await mongo_schedules.anchor(self._schedules, state)
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        with _mapped():
+            return await mongo_schedules.advance(
+                self._schedules, queue, name, fingerprint, tick, message_id
+            )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        with _mapped():
+            return await mongo_schedules.forget(self._schedules, queue, names)
 
     @property
     def _keys(self) -> AsyncCollection[Doc]:
@@ -377,13 +430,19 @@ class MongoStore:
             # Released, or its lease ran out, between the two reads: claimable again.
         return Claim(ClaimOutcome.BUSY, record)
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
-        if refs:
-            with _mapped():
-                await self._col.update_many(
-                    {"_id": {"$in": [r.id for r in refs]}, "owner": owner, "status": INPROGRESS},
-                    {"$set": {"lease_until": lease_until}},
-                )
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
+        if not refs:
+            return []
+        with _mapped():
+            return await mongo_cancel.renew(self._col, refs, owner, lease_until)
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        with _mapped():
+            return await mongo_cancel.cancel(
+                self._col, _record, _status_write, queue, message_id, expires_at
+            )
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         fields: Doc = {
@@ -481,7 +540,7 @@ class MongoStore:
     async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
         fields: Doc = {**_released(), **_put("result", None), **_error(None)}
         fields |= {"attempts": 0, "deliveries": 0, "not_before": None, "published": False}
-        fields["expires_at"] = None  # a PENDING record never expires
+        fields |= {"expires_at": None, "cancel_requested": False}  # PENDING never expires
         fields["progress"] = None
         with _mapped():
             doc = await self._col.find_one_and_update(
@@ -497,6 +556,7 @@ class MongoStore:
         # MongoDB has no multi-document RETURNING: find candidates, then fail each under the
         # same condition, so one claimed or finished meanwhile is left alone.
         cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
+        cond["cancel_requested"] = {"$ne": True}  # those end CANCELLED (Recovery docstring)
         # Deliveries since the last retry/redrive; records from before that field: attempts.
         cond["$or"] = [
             {"deliveries": {"$gte": min_attempts}},

@@ -34,16 +34,19 @@ from typing import Any, TypeVar
 
 from shared.idempotency import IdempotencyEntry
 from shared.ports import (
+    Cancel,
     Claim,
     ClaimOutcome,
     ListCursor,
     MessageRef,
     Outcome,
     QueueCounts,
+    RecordExists,
+    ScheduleState,
     StoreUnavailable,
 )
 from shared.records import ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
-from shared.stores import sqlite_keys
+from shared.stores import sqlite_cancel, sqlite_keys, sqlite_schedules
 from shared.stores.codec import (
     counts_from_groups,
     error_from_text,
@@ -88,7 +91,7 @@ CREATE INDEX IF NOT EXISTS messages_status_created ON messages (status, created_
 
 COLUMNS = (
     "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id,"
-    " not_before, version, progress, history"
+    " not_before, version, progress, history, cancel_requested"
 )
 #: Columns added after the first release: (name, SQL type), added to older files at open.
 ADDED_COLUMNS = (
@@ -99,6 +102,7 @@ ADDED_COLUMNS = (
     ("version", "INTEGER"),  # bumped by every status or progress write (NULL: 0)
     ("progress", "TEXT"),  # the last ctx.progress report (JSON)
     ("history", "TEXT"),  # the last status transitions (JSON array; see stores.history)
+    ("cancel_requested", "INTEGER"),  # a user asked the running message to stop (1)
 )
 #: Indexes on columns of :data:`ADDED_COLUMNS` (created at open, after the migration).
 ADDED_INDEXES = """
@@ -116,6 +120,14 @@ STATUS_WRITE_NOW = SQLITE_STATUS_WRITE.format(attempt="attempts")
 
 class StoreLocked(StoreUnavailable):
     """Another process serves this database file."""
+
+    transient = False
+
+
+class StoreCannotOpen(StoreUnavailable):
+    """The database file (or its lock file) cannot be opened: a path or permission problem."""
+
+    transient = False
 
 
 def _json_text(value: Json) -> str:
@@ -171,6 +183,7 @@ def _row_to_record(row: Sequence[Any]) -> MessageRecord:
         version=row[11] or 0,
         progress=progress_from_text(row[12]),
         history=history_from_text(row[13]),
+        cancel_requested=bool(row[14]),
     )
 
 
@@ -208,7 +221,10 @@ class SqliteStore:
 
     def _lock(self) -> None:
         lock_path = self._path.with_name(self._path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreCannotOpen(f"sqlite: cannot open {lock_path}: {exc.strerror}") from None
         shared = self.shared_between_processes
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
@@ -223,7 +239,8 @@ class SqliteStore:
         self._lock_fd = fd
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        """Lock and open the file (its directory must exist: nothing is created but the
+        file). Raises StoreLocked, StoreCannotOpen, or StoreUnavailable (busy)."""
         self._lock()
 
         def connect() -> sqlite3.Connection:
@@ -234,6 +251,7 @@ class SqliteStore:
             register(conn)
             conn.executescript(SCHEMA)
             conn.executescript(sqlite_keys.SCHEMA)
+            conn.executescript(sqlite_schedules.SCHEMA)
             _migrate(conn)
             return conn
 
@@ -241,7 +259,10 @@ class SqliteStore:
         try:
             self._conn = await loop.run_in_executor(self._executor, connect)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+            self._unlock()
+            busy = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+            error = StoreUnavailable if busy else StoreCannotOpen
+            raise error(f"sqlite: {self._path}: {exc}") from exc
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the write ``fn`` in the next group commit (see ``sqlite_batch``)."""
@@ -254,16 +275,30 @@ class SqliteStore:
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     async def ping(self) -> None:
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
 
     async def insert(self, record: MessageRecord) -> None:
         row = _insert_row(record)
-        await self._write(lambda c: c.execute(INSERT_SQL, row))
+
+        def insert(c: sqlite3.Connection) -> bool:
+            try:
+                c.execute(INSERT_SQL, row)
+            except sqlite3.IntegrityError as exc:  # the statement wrote nothing
+                if "UNIQUE" not in str(exc):
+                    raise
+                return False  # the id exists
+            return True
+
+        if not await self._write(insert):
+            raise RecordExists(f"message {record.id} exists")
 
     async def insert_many(self, records: Sequence[MessageRecord]) -> list[str]:
         rows = [_insert_row(record) for record in records]
@@ -283,6 +318,22 @@ class SqliteStore:
 
     async def release_key(self, scope: str, key: str, message_id: str) -> bool:
         return await self._write(functools.partial(sqlite_keys.release, scope, key, message_id))
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        return await self._run(sqlite_schedules.states)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        return await self._write(functools.partial(sqlite_schedules.anchor, state))
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        return await self._write(
+            functools.partial(sqlite_schedules.advance, queue, name, fingerprint, tick, message_id)
+        )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        return await self._write(functools.partial(sqlite_schedules.forget, queue, names))
 
     async def get(self, queue: str, message_id: str) -> MessageRecord | None:
         row = await self._run(
@@ -336,15 +387,20 @@ class SqliteStore:
 
         return await self._write(claim)
 
-    async def renew(self, refs: Sequence[MessageRef], owner: str, lease_until: datetime) -> None:
+    async def renew(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[MessageRef]:
         if not refs:
-            return
-        params = [(to_epoch(lease_until), r.id, owner) for r in refs]
-        await self._write(
-            lambda c: c.executemany(
-                "UPDATE messages SET lease_until = ? WHERE id = ? AND owner = ?"
-                " AND status = 'INPROGRESS'",
-                params,
+            return []
+        renew = functools.partial(sqlite_cancel.renew, list(refs), owner, to_epoch(lease_until))
+        return await self._write(renew)
+
+    async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
+        expires = to_epoch(expires_at) if expires_at else None
+        now = to_epoch(utcnow())
+        return await self._write(
+            functools.partial(
+                sqlite_cancel.cancel, COLUMNS, _row_to_record, queue, message_id, now, expires
             )
         )
 
@@ -480,7 +536,8 @@ class SqliteStore:
         row = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', attempts = 0, deliveries = 0,"
-                " result = NULL, error = NULL, not_before = NULL, published = 0, expires_at = NULL,"
+                " cancel_requested = NULL, result = NULL, error = NULL, not_before = NULL,"
+                " published = 0, expires_at = NULL,"
                 " owner = NULL, lease_until = NULL, progress = NULL, updated_at = ?,"
                 f" {STATUS_WRITE.format(attempt='0')}"
                 f" WHERE id = ? AND queue = ? AND status = 'ERROR' RETURNING {COLUMNS}",
@@ -505,7 +562,8 @@ class SqliteStore:
                 "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
                 f" lease_until = NULL, {STATUS_WRITE_NOW}"
                 " WHERE status = 'INPROGRESS' AND lease_until < ?"
-                " AND COALESCE(deliveries, attempts) >= ? RETURNING queue, id",
+                " AND COALESCE(deliveries, attempts) >= ? AND COALESCE(cancel_requested, 0) = 0"
+                " RETURNING queue, id",
                 params,
             ).fetchall()
         )
@@ -559,7 +617,7 @@ class SqliteStore:
         cur = await self._write(
             lambda c: c.execute(
                 "DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at < ?"
-                " AND status IN ('COMPLETE', 'ERROR')",
+                " AND status IN ('COMPLETE', 'ERROR', 'CANCELLED')",
                 (to_epoch(now),),
             )
         )

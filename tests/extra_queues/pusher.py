@@ -4,6 +4,7 @@
 idempotency key K when given) or, when B breaks Q's schema, ``{"rejected": errors}``;
 ``{"op": "get", ..., "wait": S?}`` → ``{"record": ...}``; ``{"op": "delete", ...}`` →
 ``{"deleted": bool}``; ``{"op": "redrive", ...}`` → ``{"redriven": record}`` or
+``{"conflict": message}``; ``{"op": "cancel", ...}`` → ``{"cancelled": record}`` or
 ``{"conflict": message}``. Anything else (an unknown queue) raises.
 """
 
@@ -27,6 +28,11 @@ async def handle(message: dict[str, Any], ctx: Context) -> dict[str, Any]:
     if op == "redrive":
         try:
             return {"redriven": await ctx.messaging.redrive(queue, message["id"])}
+        except Conflict as exc:
+            return {"conflict": str(exc)}
+    if op == "cancel":
+        try:
+            return {"cancelled": await ctx.messaging.cancel(queue, message["id"])}
         except Conflict as exc:
             return {"conflict": str(exc)}
     raise ValueError(f"unknown op {op!r}")

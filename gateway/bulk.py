@@ -1,0 +1,94 @@
+"""``POST /{queue}/bulk/{action}``: cancel, retry (redrive) or delete many messages at once.
+
+``action`` is ``cancel``, ``retry`` or ``delete`` (else ``404``). The body selects the
+messages (:data:`BODY_SCHEMA`): ``limit`` (required, 1 to 10,000), and optionally
+``status`` and ``created_before``/``created_after`` (RFC 3339 times with a zone, both
+exclusive). Answers ``200`` with ``{"acted": [ids], "skipped": [{"id", "reason"}]}``; a body
+that is not JSON is ``400``, one that breaks these rules ``422`` listing every problem with
+its path. Roles as for redrive (``system_admin``, ``<queue>_admin``; anyone on a queue with
+auth off). The logic is the messaging service's (``Messaging.bulk``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from jsonschema import Draft202012Validator
+
+from gateway.errors import ApiError, json_response
+from gateway.redrive import authorize_admin
+from gateway.start import RFC3339
+from gateway.views import RUNTIME, _read_json, resolve_queue
+from shared.messaging import MAX_BULK, BulkAction, BulkFilter, ValidationFailed
+from shared.records import Status
+from shared.validation import validation_errors
+
+#: The request body (also in the OpenAPI document).
+BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"enum": [s.value for s in Status]},
+        "created_before": {"type": "string", "format": "date-time"},
+        "created_after": {"type": "string", "format": "date-time"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_BULK},
+    },
+    "required": ["limit"],
+    "additionalProperties": False,
+}
+_VALIDATOR = Draft202012Validator(BODY_SCHEMA)
+
+
+def _time(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> datetime | None:
+    raw = body.get(name)
+    if raw is None:
+        return None
+    message = f"{name} must be an RFC 3339 time with a zone, not {raw!r}"
+    if not RFC3339.fullmatch(raw.strip()):
+        problems.append({"path": f"$.{name}", "message": message})
+        return None
+    try:
+        return datetime.fromisoformat(raw.strip().replace("z", "Z")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        problems.append({"path": f"$.{name}", "message": message})
+        return None
+
+
+def parse_filter(body: object) -> BulkFilter:
+    """The filter a request body asks for; ValidationFailed (422) listing every problem."""
+    problems = validation_errors(_VALIDATOR, body)
+    if problems:
+        raise ValidationFailed(problems)
+    assert isinstance(body, dict)
+    before, after = _time(body, "created_before", problems), _time(body, "created_after", problems)
+    if before is not None and after is not None and after >= before:
+        problems.append({"path": "$.created_after", "message": "must be before created_before"})
+    if problems:
+        raise ValidationFailed(problems)
+    status = Status(body["status"]) if "status" in body else None
+    return BulkFilter(int(body["limit"]), status, before, after)  # 5.0 is an integer too
+
+
+def _action(raw: str) -> BulkAction:
+    try:
+        return BulkAction(raw)
+    except ValueError:
+        allowed = ", ".join(a.value for a in BulkAction)
+        raise ApiError(404, f"unknown bulk action {raw!r} (one of: {allowed})") from None
+
+
+async def bulk_action(request: web.Request) -> web.Response:
+    """``POST /{queue}/bulk/{action}``: ``{"acted": [...], "skipped": [...]}``."""
+    queue = await resolve_queue(request)
+    await authorize_admin(request, queue)
+    action = _action(request.match_info["action"])
+    where = parse_filter(await _read_json(request))
+    result = await request.app[RUNTIME].messaging.bulk(queue, action, where)
+    return json_response(result.to_public())
+
+
+def add_bulk_routes(app: web.Application) -> None:
+    """Register ``POST /{queue}/bulk/{action}`` (before ``/{queue}/{id}/retry``, which the
+    path ``/{queue}/bulk/retry`` would match too)."""
+    app.router.add_post("/{queue}/bulk/{action}", bulk_action)

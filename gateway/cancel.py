@@ -1,0 +1,35 @@
+"""``POST /{queue}/{id}/cancel``: cancel a message (same roles as ``DELETE``).
+
+Answers: ``200`` with the ``CANCELLED`` record when it was waiting (``PENDING``, delayed,
+or waiting for a retry: it never runs); ``202`` with the ``INPROGRESS`` record and
+``cancel_requested: true`` when it was running (its handler is asked to stop; the record
+ends ``CANCELLED``); ``404`` unknown; ``409`` already final (``COMPLETE``, ``ERROR``,
+``CANCELLED``); ``503`` store unavailable. The logic is the messaging service's
+(``Messaging.cancel``).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import json_response
+from gateway.pushing import location
+from gateway.security import authorize
+from gateway.views import RUNTIME, resolve_queue
+
+
+async def cancel_message(request: web.Request) -> web.Response:
+    """``POST /{queue}/{id}/cancel``: 200 cancelled, or 202 asked to stop."""
+    queue = await resolve_queue(request)
+    await authorize(request, queue)
+    done = await request.app[RUNTIME].messaging.cancel(queue, request.match_info["id"])
+    return json_response(
+        done.record.to_public(),
+        status=202 if done.requested else 200,
+        headers={"Location": location(queue.name, done.record.id)},
+    )
+
+
+def add_cancel_routes(app: web.Application) -> None:
+    """Register ``POST /{queue}/{id}/cancel``."""
+    app.router.add_post("/{queue}/{id}/cancel", cancel_message)
