@@ -193,3 +193,25 @@ async def test_sqlite_files_from_before_versions_are_migrated(tmp_path: Path) ->
         assert got is not None and got.version == 1
     finally:
         await again.close()
+
+
+async def test_a_cancel_bumps_the_version_and_a_cancelled_waiting_message_records_it(
+    store: Store,
+) -> None:
+    waiting = await fresh(store)
+    done = await store.cancel(Q, waiting.id, None)
+    assert done.record is not None and done.record.status is Status.CANCELLED
+    got = await read(store, waiting)
+    assert got.version == 2
+    assert steps(got) == [("PENDING", 0, None), ("CANCELLED", 0, None)]
+
+    running = await fresh(store)
+    assert (await store.claim(Q, running.id, "a", later())).record is not None
+    asked = await store.cancel(Q, running.id, None)
+    assert asked.record is not None and asked.record.cancel_requested
+    got = await read(store, running)
+    assert got.version == 3  # the flag is a change an event stream shows
+    assert steps(got) == [("PENDING", 0, None), ("INPROGRESS", 1, "a")]
+    assert await store.finish(Q, running.id, "a", Outcome(Status.CANCELLED))
+    got = await read(store, running)
+    assert got.version == 4 and steps(got)[-1] == ("CANCELLED", 1, "a")
