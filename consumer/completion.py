@@ -3,7 +3,9 @@
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
 ``result_ttl_seconds`` (None: kept forever). :class:`Announcer` wakes the clients waiting on
 the message (``GET /{queue}/{id}?wait=N``): this process's :class:`shared.notify.Notifier`
-directly, and every gateway through the completion events (best effort).
+directly, and every gateway through the completion events (best effort); its
+:meth:`Announcer.changed` does the same for a change that is not final (a claim, a retry, a
+release, a progress report), which only event streams listen to.
 :func:`sweep_expired_forever` deletes expired records from stores that do not expire them by
 themselves (SQLite).
 """
@@ -43,6 +45,12 @@ class Announcer:
         """Wake waiters of ``message_id`` here at once, and in every gateway. Never raises."""
         self._notifier.notify(message_id)
         await self._events.publish_event(queue, message_id)
+
+    async def changed(self, queue: str, message_id: str) -> None:
+        """Wake the event streams of ``message_id`` here and in every gateway (after the
+        change was written). Never raises."""
+        self._notifier.notify_change(message_id)
+        await self._events.publish_event(queue, message_id, final=False)
 
 
 async def sweep_expired_forever(store: Recovery, every: float = EXPIRY_SWEEP_SECONDS) -> None:

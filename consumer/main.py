@@ -68,6 +68,7 @@ def build_consumer(rt: Runtime) -> Consumer:
         registry=rt.registry,
         contexts=context_maker(rt),
         metrics=rt.metrics,
+        progress=rt.store,
         cancels=rt.cancels,
     )
     config = ConsumerConfig(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import random
@@ -43,6 +44,7 @@ from typing import ParamSpec, TypeVar
 from consumer.completion import Announcer, with_expiry
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
+from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
 from consumer.settle import settlement
@@ -59,11 +61,12 @@ from shared.ports import (
     Delivered,
     MessageRef,
     Outcome,
+    ProgressReports,
     StoreRejected,
     StoreUnavailable,
     WorkQueue,
 )
-from shared.records import ErrorInfo, MessageRecord, Status
+from shared.records import ErrorInfo, MessageRecord, Progress, Status
 from shared.registry import LoadedQueue, Registry
 
 log = logging.getLogger(__name__)
@@ -112,7 +115,8 @@ ContextMaker = Callable[
 @dataclass(frozen=True, slots=True)
 class ConsumerPorts:
     """What a consumer works with: the work queue, the store's claims, the publish path, the
-    completion announcer, the live registry, the ``ctx`` factory and the metrics."""
+    completion announcer, the live registry, the ``ctx`` factory and the metrics; and where
+    ``ctx.progress`` reports go (None: nowhere, they are checked and dropped)."""
 
     work: WorkQueue
     claims: Claims
@@ -121,6 +125,7 @@ class ConsumerPorts:
     registry: Callable[[], Registry]
     contexts: ContextMaker
     metrics: Metrics
+    progress: ProgressReports | None = None
     #: Cancel signals from the control channel (None: only the store flag at renewals).
     cancels: CancelSignals | None = None
 
@@ -275,6 +280,7 @@ class Consumer:
             if record.cancel_requested:  # cancelled while its previous holder ran it
                 await stop.writer()
                 return
+            await self._ports.announce.changed(delivery.queue, delivery.message_id)
             await self._run(queue, record, asked, stop)
 
     def _lease_lost(self, ref: MessageRef) -> None:
@@ -295,7 +301,10 @@ class Consumer:
         self._running[ref] = task
         started = time.perf_counter()
         bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
+        reporter = self._reporter(record)
         ctx = self._ports.contexts(queue, record, bound)
+        if reporter is not None:
+            ctx = dataclasses.replace(ctx, progress=reporter.report)
         stop.writer = lambda: self._write_cancelled(queue, record, started)
         stop.running(task, ctx.cancelled)
         self._stops[ref] = stop
@@ -310,6 +319,8 @@ class Consumer:
                     queue.definition.options.timeout_seconds,
                 )
             stop.returned()
+            if reporter is not None:
+                await reporter.close()  # the last report lands before the final status
             if stop.requested:  # it swallowed the CancelledError: cancelled all the same
                 raise asyncio.CancelledError
             outcome, written = await self._conclude(queue, record, run)
@@ -326,6 +337,8 @@ class Consumer:
                 await asyncio.shield(self._release(ref))
             raise  # a user's cancel: ``settlement`` writes CANCELLED
         finally:
+            if reporter is not None:
+                reporter.abandon()
             stop.returned()
             self._leases.drop(ref)
             self._running.pop(ref, None)
@@ -349,6 +362,21 @@ class Consumer:
             },
         )
 
+    def _reporter(self, record: MessageRecord) -> ProgressReporter | None:
+        """``ctx.progress`` of this run: writes while this consumer holds the message."""
+        reports = self._ports.progress
+        if reports is None:
+            return None
+        owner, announce = self._leases.owner, self._ports.announce
+
+        async def write(progress: Progress) -> bool:
+            written = await reports.record_progress(record.queue, record.id, owner, progress)
+            if written:
+                await announce.changed(record.queue, record.id)
+            return written
+
+        return ProgressReporter(write, asyncio.get_running_loop())
+
     async def _conclude(
         self, queue: LoadedQueue, record: MessageRecord, run: RunResult
     ) -> tuple[Outcome, bool]:
@@ -367,6 +395,7 @@ class Consumer:
         )
         if written:
             self._ports.metrics.retried(record.queue)
+            await self._ports.announce.changed(record.queue, record.id)
         return Outcome(Status.PENDING, error=error), written
 
     async def _finish(
@@ -417,7 +446,8 @@ class Consumer:
 
     async def _release(self, ref: MessageRef) -> None:
         with contextlib.suppress(StoreUnavailable):
-            await self._ports.claims.release(ref.queue, ref.id, self._leases.owner)
+            if await self._ports.claims.release(ref.queue, ref.id, self._leases.owner):
+                await self._ports.announce.changed(ref.queue, ref.id)
 
     async def shutdown(self, grace: float) -> None:
         """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest."""

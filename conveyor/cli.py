@@ -50,6 +50,8 @@ HTTP = [
     "trusted_proxies",
     "drain_seconds",
     "rabbitmq_management_url",  # GET /queues consumer counts (the dashboard)
+    "events_heartbeat_seconds",
+    "events_max_seconds",
     # slow and broken clients
     "max_connections",
     "header_timeout_seconds",

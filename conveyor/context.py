@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,10 +15,20 @@ import aiohttp
 from shared.client_auth import ClientAuth
 from shared.messaging import Messaging, Start
 from shared.messaging.schedules import Scheduler
+from shared.progress import checked
 from shared.records import Json
 
 #: The idempotency scope of keys that handlers pass to :meth:`HandlerMessaging.push`.
 HANDLER_CALLER = "handler"
+
+#: ``ctx.progress(fraction, note=None)``.
+ProgressFn = Callable[..., None]
+
+
+def ignore_progress(fraction: float, note: str | None = None) -> None:
+    """``ctx.progress`` where nothing records it (a ``ctx`` built outside a consumer run):
+    checks the value like the real one (ValueError), then drops it."""
+    checked(fraction, note)
 
 
 class HandlerMessaging:
@@ -128,6 +138,12 @@ class Context:
     ``attempt`` is 1 on the first run. ``log`` is a logger bound to the message (its lines
     carry the message id, queue and attempt). ``http`` is one shared aiohttp session: do not
     close it. ``services`` holds what ``handlers/services.py`` registered.
+
+    ``progress(fraction, note=None)`` records how far the run is (``fraction`` from 0 to 1,
+    else ValueError; ``note`` a short text) on the record, for ``GET`` and the event stream
+    (``GET /{queue}/{id}/events``). It returns at once, never waiting for the store, and is
+    safe from a sync handler's thread; writes are rate-limited to a few a second and the last
+    report always lands before the final status. Calls after the run ended are ignored.
     """
 
     id: str
@@ -140,5 +156,6 @@ class Context:
     auth: ClientAuth
     #: The ``X-Request-Id`` of the HTTP request that pushed the message (None if unknown).
     request_id: str | None = None
+    progress: ProgressFn = ignore_progress
     #: Set when a user cancels this message while it runs (see :class:`CancelFlag`).
     cancelled: CancelFlag = field(default_factory=CancelFlag)

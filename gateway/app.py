@@ -26,6 +26,7 @@ from gateway.conn_limits import GuardedRunner
 from gateway.docs import add_docs_routes
 from gateway.draining import DRAIN, DrainState, drain_and_close
 from gateway.errors import json_errors
+from gateway.events import add_event_routes
 from gateway.listing import add_listing_routes
 from gateway.observe import observe
 from gateway.openapi import add_openapi_routes
@@ -92,6 +93,7 @@ def create_app(rt: Runtime) -> web.Application:
     add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
     add_cancel_routes(app)
     add_redrive_routes(app)
+    add_event_routes(app)
     add_admin_routes(app, metrics=not rt.settings.metrics_port)
     add_openapi_routes(app)
     add_docs_routes(app)
@@ -154,8 +156,12 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
         handle_signals=False,
         shutdown_timeout=rt.settings.grace_seconds,
     )
-    # Completion events from consumers (in other processes too) wake GET ?wait= clients.
+    # Completion events from consumers (in other processes too) wake GET ?wait= clients;
+    # those and change events wake event streams (GET /{queue}/{id}/events).
     await rt.events.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
+    await rt.events.subscribe_changes(
+        lambda _queue, message_id: rt.notifier.notify_change(message_id)
+    )
     await runner.setup()
     host, port = rt.settings.host, rt.settings.port
     site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)

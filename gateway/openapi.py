@@ -21,7 +21,7 @@ from gateway.problems import PROBLEM_JSON
 from gateway.redrive import redrive_roles
 from gateway.security import authenticate
 from gateway.views import RUNTIME
-from shared.records import Status
+from shared.records import HISTORY_LIMIT, Status
 from shared.registry import LoadedQueue, Registry
 
 Doc = dict[str, Any]
@@ -38,10 +38,43 @@ REASONS = {
     401: "Missing or invalid token",
     403: "No allowed role",
     404: "Unknown message",
+    406: "Accept does not list text/event-stream",
     413: "Body too large",
     415: "Not application/json",
     422: "Schema violations (every one, with a JSON path)",
     503: "Store or delivery unavailable",
+}
+#: A record's ``version``, ``progress`` and ``history`` (``shared.records``).
+RECORD_LIVE_FIELDS: Doc = {
+    "version": {"type": "integer", "minimum": 0},
+    "progress": {
+        "oneOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "required": ["fraction", "note", "at"],
+                "properties": {
+                    "fraction": {"type": "number", "minimum": 0, "maximum": 1},
+                    "note": {"type": ["string", "null"]},
+                    "at": {"type": "string", "format": "date-time"},
+                },
+            },
+        ]
+    },
+    "history": {
+        "type": "array",
+        "maxItems": HISTORY_LIMIT,
+        "items": {
+            "type": "object",
+            "required": ["at", "status", "attempt", "consumer"],
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "status": {"type": "string"},
+                "attempt": {"type": "integer", "minimum": 0},
+                "consumer": {"type": ["string", "null"]},
+            },
+        },
+    },
 }
 RECORD_SCHEMA: Doc = {
     "type": "object",
@@ -78,6 +111,7 @@ RECORD_SCHEMA: Doc = {
         "attempts": {"type": "integer", "minimum": 0},
         "request_id": {"type": ["string", "null"]},
         "not_before": {"type": ["string", "null"], "format": "date-time"},
+        **RECORD_LIVE_FIELDS,
         "cancel_requested": {"type": "boolean"},
     },
 }
@@ -275,6 +309,33 @@ WAIT_PARAM: Doc = {
 }
 
 
+#: ``GET /{queue}/{id}/events`` (``gateway.events``): reconnect from this event id.
+LAST_EVENT_ID: Doc = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "The id of the last event received: only newer states are sent",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+}
+
+
+def _events(queue: LoadedQueue) -> Doc:
+    stream = {
+        "description": "Server-Sent Events: the current state, then one event per status "
+        "change (event: status) and progress report (event: progress), each with id = the "
+        "record's version and data = the record as GET answers it; event: deleted if the "
+        "message is deleted. Comment heartbeats; the stream ends after the final status, or "
+        "after the gateway's --events-max-seconds (reconnect with Last-Event-ID). Send "
+        "Accept: text/event-stream.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    responses = {"200": stream, **_errors(400, 404, 406, 503)}
+    summary = f"Follow a message of {queue.name} live (text/event-stream)"
+    get = _guarded(queue, "events", summary, responses)
+    get["parameters"] = [LAST_EVENT_ID]
+    return get
+
+
 def _queue_paths(queue: LoadedQueue) -> Doc:
     name = queue.name
     schema_ref = {"$ref": f"#/components/schemas/{name}.incoming"}
@@ -294,6 +355,7 @@ def _queue_paths(queue: LoadedQueue) -> Doc:
             },
             "delete": _guarded(queue, "delete", f"Delete a message of {name}", gone),
         },
+        f"/{name}/{{id}}/events": {"parameters": [id_param], "get": _events(queue)},
         f"/{name}/{{id}}/retry": {
             "parameters": [id_param],
             "post": _guarded(

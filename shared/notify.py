@@ -10,6 +10,11 @@ Who notifies: the consumer, right after it wrote a final status (directly in its
 process; through ``Delivery.publish_event`` for gateways in other processes), and the
 gateway after a delete. Events are best effort; waiters re-check the store on their own
 every :data:`RECHECK_SECONDS` so a lost event only delays the answer.
+
+Event streams (``GET /{queue}/{id}/events``) want every change, not only the final one: they
+watch :meth:`Notifier.current_change`, which :meth:`Notifier.notify_change` (a status change
+or a progress report that is not final) and :meth:`Notifier.notify` (final, or deleted) both
+set. Long polls are not woken by mere changes.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Notifier:
         #: Set by :meth:`close`: waiters answer at once from now on (shutdown).
         self.closed = False
         self._events: dict[str, asyncio.Event] = {}
+        self._changes: dict[str, asyncio.Event] = {}
         self._waiters: dict[str, int] = {}
         self._reads: dict[asyncio.Event, asyncio.Future[Any]] = {}
 
@@ -57,6 +63,7 @@ class Notifier:
             else:
                 del self._waiters[message_id]
                 self._events.pop(message_id, None)
+                self._changes.pop(message_id, None)
 
     def current(self, message_id: str) -> asyncio.Event:
         """The event the next :meth:`notify` of ``message_id`` sets."""
@@ -65,19 +72,36 @@ class Notifier:
             event = self._events[message_id] = asyncio.Event()
         return event
 
+    def current_change(self, message_id: str) -> asyncio.Event:
+        """The event the next :meth:`notify_change` or :meth:`notify` of ``message_id`` sets
+        (take it before re-reading the record, as with :meth:`current`)."""
+        event = self._changes.get(message_id)
+        if event is None:
+            event = self._changes[message_id] = asyncio.Event()
+        return event
+
+    def notify_change(self, message_id: str) -> None:
+        """Wake the event streams of ``message_id`` (a change that is not final)."""
+        event = self._changes.pop(message_id, None)
+        if event is not None:
+            event.set()
+
     def close(self) -> None:
         """Wake every waiter for good: from now on :meth:`wait` returns at once, so each
         answers with the state it reads next (the gateway is shutting down)."""
         self.closed = True
-        for event in self._events.values():
+        for event in [*self._events.values(), *self._changes.values()]:
             event.set()
         self._events.clear()
+        self._changes.clear()
 
     def notify(self, message_id: str) -> None:
-        """Wake every waiter of ``message_id`` (nothing happens if there is none)."""
+        """Wake every waiter and event stream of ``message_id`` (nothing happens if there is
+        none)."""
         event = self._events.pop(message_id, None)
         if event is not None:
             event.set()
+        self.notify_change(message_id)
 
     async def read_once(self, event: asyncio.Event, read: Callable[[], Awaitable[T]]) -> T:
         """``await read()``, shared by every caller holding the same ``event`` meanwhile.

@@ -4,6 +4,11 @@ A record has exactly the original service's fields (``id, queue, status, request
 error``) plus ``created_at``, ``updated_at`` (ISO-8601 UTC on the wire) and ``attempts``
 (how many handler runs have started) and ``request_id`` (the ``X-Request-Id`` of the push,
 or None), and ``cancel_requested`` (a user asked a running message to stop).
+
+Added for live views: ``version`` (a counter the store bumps on every status or progress
+write: the id of the record's server-sent events), ``progress`` (the handler's last
+``ctx.progress`` report) and ``history`` (the last :data:`HISTORY_LIMIT` status transitions,
+oldest first, each appended by the store in the same write as the status).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from typing import Any, TypeAlias
 
 #: A JSON document as :func:`json.loads` produces it.
 Json: TypeAlias = Any
+
+#: How many status transitions a record keeps in ``history`` (the oldest are dropped).
+HISTORY_LIMIT = 50
 
 
 class Status(StrEnum):
@@ -74,6 +82,57 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """A handler's progress report: a fraction of the work done (0 to 1), an optional short
+    note, and when it was reported."""
+
+    fraction: float
+    note: str | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Json]:
+        """The wire form, ``{"fraction", "note", "at"}`` (``at`` as ISO-8601)."""
+        return {"fraction": self.fraction, "note": self.note, "at": iso(self.at)}
+
+    @classmethod
+    def from_json(cls, data: Json) -> Progress | None:
+        """Parse what a store kept (``at`` as ISO-8601 text); ``None`` stays ``None``."""
+        if not data:
+            return None
+        at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00"))
+        note = data.get("note")
+        return cls(float(data["fraction"]), None if note is None else str(note), at)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One status change in a record's ``history``: when, to which status, during which
+    attempt, and by which consumer (its lease owner, ``host:pid:…``; None when no consumer
+    made it: a push, a redrive, the recovery sweep's decisions)."""
+
+    at: datetime
+    status: Status
+    attempt: int
+    consumer: str | None = None
+
+    def to_json(self) -> dict[str, Json]:
+        """The wire form, ``{"at", "status", "attempt", "consumer"}``."""
+        return {
+            "at": iso(self.at),
+            "status": self.status.value,
+            "attempt": self.attempt,
+            "consumer": self.consumer,
+        }
+
+    @classmethod
+    def from_json(cls, data: Json) -> Transition:
+        """Parse the wire form (``at`` as ISO-8601 text) back."""
+        at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00"))
+        consumer = data.get("consumer")
+        return cls(at, Status(data["status"]), int(data.get("attempt") or 0), consumer)
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRecord:
     """One message as stored. Immutable: transitions produce new records."""
 
@@ -89,6 +148,11 @@ class MessageRecord:
     request_id: str | None = None
     #: While PENDING: not to be started before this time (a delayed push or a retry).
     not_before: datetime | None = None
+    #: Bumped by the store on every status or progress write (0: a record from before).
+    version: int = 0
+    progress: Progress | None = None
+    #: The last status transitions, oldest first (at most :data:`HISTORY_LIMIT`).
+    history: tuple[Transition, ...] = ()
     #: While INPROGRESS: a user asked the run to stop (it ends CANCELLED).
     cancel_requested: bool = False
 
@@ -116,6 +180,8 @@ class MessageRecord:
             attempts=0,
             request_id=request_id,
             not_before=not_before,
+            version=1,
+            history=(Transition(now, Status.PENDING, 0),),
         )
 
     def to_public(self) -> dict[str, Json]:
@@ -132,5 +198,8 @@ class MessageRecord:
             "attempts": self.attempts,
             "request_id": self.request_id,
             "not_before": iso(self.not_before) if self.not_before else None,
+            "version": self.version,
+            "progress": self.progress.to_json() if self.progress else None,
+            "history": [t.to_json() for t in self.history],
             "cancel_requested": self.cancel_requested,
         }

@@ -219,6 +219,9 @@ class Settings:
     metrics_port: int = 0
     trusted_proxies: tuple[str, ...] = ()
     drain_seconds: float = 2.0
+    # Event streams (GET /{queue}/{id}/events; gateway/events.py).
+    events_heartbeat_seconds: float = 15.0
+    events_max_seconds: float = 300.0
     #: TEST ONLY: the scheduler's clock is read from this file (``shared.clock.FileClock``).
     test_clock_file: Path | None = None
     client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -349,6 +352,16 @@ OPTIONS: tuple[Option, ...] = (
         "drain_seconds",
         _non_negative_float,
         "gateway: on SIGTERM, seconds /readyz answers 503 before new requests are refused",
+    ),
+    Option(
+        "events_heartbeat_seconds",
+        _positive_float,
+        "gateway: an event stream sends a comment after this long without an event",
+    ),
+    Option(
+        "events_max_seconds",
+        _positive_float,
+        "gateway: an event stream ends after this long (the client reconnects)",
     ),
     Option(
         "test_clock_file",

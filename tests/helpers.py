@@ -50,6 +50,9 @@ RECORD_FIELDS = frozenset(
         "attempts",
         "request_id",
         "not_before",
+        "version",
+        "progress",
+        "history",
         "cancel_requested",
     }
 )

@@ -367,6 +367,22 @@ class TestCompletionEvents:
             assert time.monotonic() < deadline, f"events not received: {seen}"
             await asyncio.sleep(0.02)
 
+    async def test_changes_go_to_change_subscribers_only(self, harness: Harness) -> None:
+        first = await harness.new(["q"])
+        finisher = await harness.peer(first, ["q"])
+        finals: list[str] = []
+        changes: list[str] = []
+        events = harness.events
+        await events(first).subscribe_events(lambda _queue, mid: finals.append(mid))
+        await events(first).subscribe_changes(lambda _queue, mid: changes.append(mid))
+        await events(finisher).publish_event("q", "c-1", final=False)
+        await events(finisher).publish_event("q", "c-2", final=False)
+        await events(finisher).publish_event("q", "f-1")
+        deadline = time.monotonic() + 5
+        while (finals, changes) != (["f-1"], ["c-1", "c-2"]):
+            assert time.monotonic() < deadline, f"events not routed: {finals} {changes}"
+            await asyncio.sleep(0.02)
+
     async def test_publish_event_never_raises(self, harness: Harness) -> None:
         delivery = await harness.new(["q"])
         await delivery.close()

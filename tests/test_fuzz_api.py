@@ -126,7 +126,8 @@ async def test_the_live_api_conforms_to_its_openapi_document(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
     fuzz_queues(queues_dir)
-    served = await start_conveyor()
+    # Event streams (GET /{queue}/{id}/events) are bounded, should a case ever open one.
+    served = await start_conveyor(events_max_seconds=2.0, events_heartbeat_seconds=1.0)
     api = api_for(served)
     headers = api.auth(api.keys.token(["system_admin", "tester"], ttl=3600))
     resp = await api.session.get(f"{served.url}/openapi.json", headers=headers)

@@ -165,13 +165,17 @@ class LocalEvents:
 
     def __init__(self) -> None:
         self._subscribers: list[EventCallback] = []
+        self._watchers: list[EventCallback] = []
 
-    async def publish_event(self, queue: str, message_id: str) -> None:
-        for callback in self._subscribers:
+    async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
+        for callback in self._subscribers if final else self._watchers:
             callback(queue, message_id)
 
     async def subscribe_events(self, callback: EventCallback) -> None:
         self._subscribers.append(callback)
+
+    async def subscribe_changes(self, callback: EventCallback) -> None:
+        self._watchers.append(callback)
 
 
 class LocalCancels:

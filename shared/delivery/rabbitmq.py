@@ -26,10 +26,11 @@ parse is logged and rejected without requeue, i.e. dead-lettered.
 
 Completion events (``publish_event``/``subscribe_events``): a non-durable fanout exchange
 ``<prefix>events`` declared by :meth:`RabbitDelivery.open`; events are transient
-``{"queue", "id"}`` messages published without confirms on a channel of their own (best
-effort: a failure is logged at debug and dropped). Each subscribing process binds an
-exclusive auto-delete queue ``<prefix>events.<host>.<pid>.<random>`` and consumes it without
-acks.
+``{"queue", "id"}`` messages (completions; a change that is not final adds
+``"final": false``) published without confirms on a channel of their own (best effort: a
+failure is logged at debug and dropped). Each subscribing process binds one exclusive
+auto-delete queue ``<prefix>events.<host>.<pid>.<random>`` and consumes it without acks,
+handing each event to its completion or its change subscribers.
 
 Cancel signals (``publish_cancel``/``subscribe_cancels``): the fanout exchange
 ``<prefix>control`` (``shared.delivery.rabbit_control``), declared by :meth:`RabbitDelivery.open`.
@@ -178,6 +179,8 @@ class RabbitDelivery:
         self._event_out: AbstractRobustChannel | None = None
         self._events: AbstractExchange | None = None
         self._event_in: AbstractRobustChannel | None = None
+        #: Subscribers to completions and to changes (one AMQP queue serves both lists).
+        self._subscribers: dict[bool, list[EventCallback]] = {True: [], False: []}
         self._control = ControlExchange(prefix + "control", self._where, publish_timeout)
 
     def queue_name(self, queue: str) -> str:
@@ -359,11 +362,14 @@ class RabbitDelivery:
             self.events_exchange, aio_pika.ExchangeType.FANOUT, durable=False
         )
 
-    async def publish_event(self, queue: str, message_id: str) -> None:
+    async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
         conn, exchange = self._publisher, self._events
         if self._closed or conn is None or exchange is None or not conn.connected.is_set():
             return
-        body = json.dumps({"queue": queue, "id": message_id}, separators=(",", ":")).encode()
+        event: dict[str, Any] = {"queue": queue, "id": message_id}
+        if not final:
+            event["final"] = False
+        body = json.dumps(event, separators=(",", ":")).encode()
         try:
             async with asyncio.timeout(self._timeout):
                 await exchange.publish(aio_pika.Message(body, app_id="conveyor"), "")
@@ -371,8 +377,18 @@ class RabbitDelivery:
             log.debug("completion event for %s not published: %r", message_id, exc)
 
     async def subscribe_events(self, callback: EventCallback) -> None:
+        await self._subscribe(True, callback)
+
+    async def subscribe_changes(self, callback: EventCallback) -> None:
+        await self._subscribe(False, callback)
+
+    async def _subscribe(self, final: bool, callback: EventCallback) -> None:
         if self._closed:
             raise DeliveryUnavailable("delivery is closed")
+        listening = any(self._subscribers.values())
+        self._subscribers[final].append(callback)
+        if listening:
+            return
         try:
             if self._consumer is None:
                 self._consumer = await self._connect("consume")
@@ -382,16 +398,18 @@ class RabbitDelivery:
             name = f"{self.events_exchange}.{self._where}.{os.urandom(4).hex()}"
             amqp = await self._event_in.declare_queue(name, exclusive=True, auto_delete=True)
             await amqp.bind(exchange)
-            await amqp.consume(partial(self._on_event, callback), no_ack=True)
+            await amqp.consume(self._on_event, no_ack=True)
         except _FAILURES as exc:
+            self._subscribers[final].remove(callback)
             raise _fail("cannot subscribe to completion events", exc) from exc
 
-    @staticmethod
-    async def _on_event(callback: EventCallback, message: AbstractIncomingMessage) -> None:
+    async def _on_event(self, message: AbstractIncomingMessage) -> None:
         try:
             body = json.loads(message.body)
-            callback(str(body["queue"]), str(body["id"]))
-        except (ValueError, LookupError, TypeError) as exc:
+            queue, message_id = str(body["queue"]), str(body["id"])
+            for callback in self._subscribers[body.get("final") is not False]:
+                callback(queue, message_id)
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:
             log.warning("ignoring unreadable completion event: %s; body=%.200r", exc, message.body)
 
     @property

@@ -20,7 +20,7 @@ never marked published.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 
 from shared.idempotency import body_hash, scope_of
@@ -40,6 +40,7 @@ from shared.messaging.errors import (
 from shared.messaging.idempotent import IdempotentPush, Pushed
 from shared.messaging.start import Start
 from shared.messaging.waiting import wait_for_final
+from shared.messaging.watching import Tick, watch_changes
 from shared.metrics import Metrics
 from shared.notify import Notifier
 from shared.ports import (
@@ -302,6 +303,27 @@ class Messaging:
             self._notifier, message_id, lambda: self._get(queue.name, message_id), wait
         )
 
+    def watch(
+        self,
+        queue: LoadedQueue,
+        message_id: str,
+        *,
+        after: int | None,
+        heartbeat: float,
+        max_seconds: float,
+    ) -> AsyncGenerator[MessageRecord | Tick, None]:
+        """The record each time it changes (a version newer than ``after``), heartbeats,
+        until it is final or deleted or ``max_seconds`` passed (see
+        ``shared.messaging.watching``). Raises Unavailable while iterating."""
+        return watch_changes(
+            self._notifier,
+            message_id,
+            lambda: self._get(queue.name, message_id),
+            after=after,
+            heartbeat=heartbeat,
+            max_seconds=max_seconds,
+        )
+
     async def delete(self, queue: LoadedQueue, message_id: str) -> bool:
         """Delete the record; True if it existed. A deleted PENDING message never runs.
 
@@ -356,6 +378,7 @@ class Messaging:
                 f"message {message_id} is {existing.status.value}; "
                 "only ERROR messages can be retried"
             )
+        self._notifier.notify_change(message_id)  # event streams of this process
         await self._dispatch.send_or_leave(MessageRef(queue.name, message_id))
         log.info(
             "message %s on %s redriven",

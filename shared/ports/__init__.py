@@ -1,7 +1,7 @@
 """The ports every mode plugs into: the record store and delivery (see the submodules).
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
-  :class:`Recovery` + :class:`Keys` + :class:`StoreLifecycle`;
+  :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`;
 - ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`),
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -20,7 +20,15 @@ from shared.ports.delivery import (
     WorkQueue,
 )
 from shared.ports.schedules import ScheduleStates
-from shared.ports.store import Claims, Keys, Records, Recovery, Store, StoreLifecycle
+from shared.ports.store import (
+    Claims,
+    Keys,
+    ProgressReports,
+    Records,
+    Recovery,
+    Store,
+    StoreLifecycle,
+)
 from shared.ports.types import (
     Cancel,
     CancelOutcome,
@@ -55,6 +63,7 @@ __all__ = [
     "ListCursor",
     "MessageRef",
     "Outcome",
+    "ProgressReports",
     "QueueCounts",
     "RecordExists",
     "Records",

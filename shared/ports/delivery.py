@@ -3,9 +3,10 @@ completion events that wake waiting clients.
 
 Two protocols because two different parties use them: :class:`WorkQueue` is the gateway's
 publish and the consumer's consume (at least once, acked); :class:`CompletionEvents` is a
-best-effort fan-out from consumers to every gateway (``GET ?wait=``). :class:`CancelSignals`
-is the control channel from the gateway that takes a cancel to the consumer running the
-message (a fan-out of its own, so consumers never see completions). Adapters:
+best-effort fan-out from consumers to every gateway (``GET ?wait=``, and the event
+streams of ``GET /{queue}/{id}/events``). :class:`CancelSignals` is the control channel
+from the gateway that takes a cancel to the consumer running the message (a fan-out of its
+own, so consumers never see completions). Adapters:
 ``shared.delivery.inprocess`` (one process) and ``shared.delivery.rabbitmq`` (a quorum queue
 per definition, and a fanout exchange for events); one adapter class may implement both.
 """
@@ -42,7 +43,7 @@ class Delivered(Protocol):
 #: Called once per delivery; the callee owns settling it.
 DeliveryCallback = Callable[[Delivered], Awaitable[None]]
 
-#: Called for each completion event: ``(queue, message_id)``; must not block.
+#: Called for each completion (or change) event: ``(queue, message_id)``; must not block.
 EventCallback = Callable[[str, str], None]
 
 
@@ -103,16 +104,23 @@ Delivery = WorkQueue
 
 
 class CompletionEvents(Protocol):
-    """ "Message X reached a final status", from consumers to every gateway (best effort)."""
+    """ "Message X reached a final status" (a completion) or "message X changed" (a status
+    change or progress report that is not final), from consumers to every gateway (best
+    effort)."""
 
-    async def publish_event(self, queue: str, message_id: str) -> None:
-        """Tell every subscriber (in every process) that ``message_id`` is final.
+    async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
+        """Tell every subscriber (in every process) that ``message_id`` is final, or with
+        ``final=False`` that it changed.
 
         Never raises: a lost event only delays waiting clients (they re-check the store).
         """
 
     async def subscribe_events(self, callback: EventCallback) -> None:
-        """Call ``callback(queue, message_id)`` for every event published from now on."""
+        """Call ``callback(queue, message_id)`` for every completion published from now on."""
+
+    async def subscribe_changes(self, callback: EventCallback) -> None:
+        """Call ``callback(queue, message_id)`` for every change that is not final published
+        from now on (completions go to :meth:`subscribe_events` callbacks only)."""
 
 
 #: Called for each cancel signal: ``(queue, message_id)``; must not block.

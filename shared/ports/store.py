@@ -7,6 +7,7 @@
 - :class:`Recovery`: what brings lost work back (publish marks, unpublished/pending scans,
   abandoned claims, expiry); the recovery sweep and start-up recovery.
 - :class:`Keys`: idempotency keys; the idempotent push.
+- :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
@@ -17,6 +18,13 @@ Leases. A consumer that claims a message owns it until ``lease_until``; it renew
 while the handler runs. A claim on an ``INPROGRESS`` record whose lease has expired takes it
 over (its holder died); a claim on one whose lease is live answers ``BUSY`` so the caller can
 wait instead of running the message twice at once.
+
+Versions and history. Every write that changes a record's status (:meth:`Records.insert`,
+and the claims, finishes, releases, retries, redrives and recovery decisions below) bumps its
+``version`` by one and appends a :class:`shared.records.Transition` to its ``history``
+(keeping the last ``HISTORY_LIMIT``), in the same atomic write as the status, so readers
+never see one without the other. :meth:`ProgressReports.record_progress` bumps ``version``
+too. Other writes (leases, publish marks, due times) leave both alone.
 
 Every method is safe to call concurrently and raises :class:`StoreUnavailable` when the
 store cannot be reached (nothing half-written), unless its docstring says otherwise.
@@ -31,7 +39,7 @@ from typing import Protocol
 from shared.idempotency import IdempotencyEntry
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
-from shared.records import ErrorInfo, MessageRecord, Status
+from shared.records import ErrorInfo, MessageRecord, Progress, Status
 
 
 class StoreLifecycle(Protocol):
@@ -233,5 +241,17 @@ class Keys(Protocol):
         """Delete the key if it is still bound to ``message_id``; True if it was."""
 
 
-class Store(StoreLifecycle, Records, Claims, Recovery, Keys, ScheduleStates, Protocol):
+class ProgressReports(Protocol):
+    """A running handler's progress (``ctx.progress``)."""
+
+    async def record_progress(
+        self, queue: str, message_id: str, owner: str, progress: Progress
+    ) -> bool:
+        """Set the record's ``progress`` and bump its ``version``, if it is still INPROGRESS
+        under ``owner``; False (nothing written) otherwise. Status and history are untouched."""
+
+
+class Store(
+    StoreLifecycle, Records, Claims, Recovery, Keys, ProgressReports, ScheduleStates, Protocol
+):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

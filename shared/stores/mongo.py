@@ -4,12 +4,15 @@ One document per message, ``_id`` = message id, with ``queue``, ``status``, ``re
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
 precision), ``attempts``, ``owner``, ``lease_until``, ``published`` and ``request_id``,
 ``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive),
+``version``, ``progress`` and ``history`` (``shared.stores.history``),
 ``cancel_requested`` (absent until a user cancels a running message). Only
 plain single-document operations are used (no transactions, no change streams), so it behaves the
 same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
 makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
-expired lease. Lease times come from the caller's clock, as in the SQLite store (leases must
-be much longer than the clock skew between consumer machines).
+expired lease. A status write is an update pipeline (:func:`_status_write`), so that its
+history entry can carry the document's own ``attempts`` in the same atomic write. Lease
+times come from the caller's clock, as in the SQLite store (leases must be much longer than
+the clock skew between consumer machines).
 
 JSON values (``request``, ``result``, ``error``) are stored as native BSON when that is
 exact, so they stay queryable, and otherwise as JSON text in a ``<field>_json`` sibling (the
@@ -66,9 +69,10 @@ from shared.ports import (
     StoreRejected,
     StoreUnavailable,
 )
-from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+from shared.records import HISTORY_LIMIT, ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
 from shared.stores import mongo_cancel, mongo_keys, mongo_schedules
 from shared.stores.codec import counts_from_groups, final_statuses, finished_from_groups
+from shared.stores.history import mongo_entry, mongo_history, mongo_progress
 from shared.stores.mongo_reach import unreachable
 
 Doc = dict[str, Any]
@@ -189,6 +193,9 @@ def _record(doc: Mapping[str, Any]) -> MessageRecord:
         attempts=int(doc.get("attempts", 0)),
         request_id=doc.get("request_id"),
         not_before=doc.get("not_before"),
+        version=int(doc.get("version") or 0),
+        progress=mongo_progress(doc.get("progress")),
+        history=mongo_history(doc.get("history")),
         cancel_requested=bool(doc.get("cancel_requested", False)),
     )
 
@@ -201,7 +208,34 @@ def _new_doc(record: MessageRecord) -> Doc:
     doc |= {"created_at": record.created_at, "updated_at": record.updated_at}
     doc |= {"attempts": record.attempts, "owner": None, "lease_until": None, "published": False}
     doc |= {"request_id": record.request_id, "not_before": record.not_before}
+    doc |= {"version": record.version, "progress": None}
+    doc["history"] = [mongo_entry(t) for t in record.history]
     return doc
+
+
+def _plus_one(field: str) -> Doc:
+    """Pipeline expression: the document's ``field`` (missing: 0) plus one."""
+    return {"$add": [{"$ifNull": [f"${field}", 0]}, 1]}
+
+
+def _status_write(
+    fields: Doc, consumer: str | None, *, attempt: Any = "$attempts", plus: Sequence[str] = ()
+) -> list[Doc]:
+    """The update pipeline of a status write: set ``fields`` (taken literally), add one to
+    ``version`` and to each of ``plus``, and append the transition to ``fields["status"]``,
+    at ``fields["updated_at"]``, with the attempt expression ``attempt`` (evaluated on the
+    document before the write) to ``history``, keeping the last ``HISTORY_LIMIT``."""
+    entry = {
+        "at": {"$literal": fields["updated_at"]},
+        "status": {"$literal": fields["status"]},
+        "attempt": {"$ifNull": [attempt, 0]},
+        "consumer": {"$literal": consumer},
+    }
+    history = {"$concatArrays": [{"$ifNull": ["$history", []]}, [entry]]}
+    stage: Doc = {key: {"$literal": value} for key, value in fields.items()}
+    stage |= {name: _plus_one(name) for name in ("version", *plus)}
+    stage["history"] = {"$slice": [history, -HISTORY_LIMIT]}
+    return [{"$set": stage}]
 
 
 def _rejected_in_bulk(
@@ -373,10 +407,10 @@ class MongoStore:
                 {"status": INPROGRESS, "lease_until": {"$lt": now}},
             ]
             fields = {"status": INPROGRESS, "owner": owner, "lease_until": lease_until}
-            update = {
-                "$set": {**fields, "updated_at": now, "published": True, "not_before": None},
-                "$inc": {"attempts": 1, "deliveries": 1},
-            }
+            fields |= {"updated_at": now, "published": True, "not_before": None, "progress": None}
+            update = _status_write(
+                fields, owner, attempt=_plus_one("attempts"), plus=("attempts", "deliveries")
+            )
             with _mapped():
                 doc = await self._col.find_one_and_update(
                     {**key, "$or": claimable}, update, return_document=ReturnDocument.AFTER
@@ -407,7 +441,9 @@ class MongoStore:
 
     async def cancel(self, queue: str, message_id: str, expires_at: datetime | None) -> Cancel:
         with _mapped():
-            return await mongo_cancel.cancel(self._col, _record, queue, message_id, expires_at)
+            return await mongo_cancel.cancel(
+                self._col, _record, _status_write, queue, message_id, expires_at
+            )
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         fields: Doc = {
@@ -420,20 +456,35 @@ class MongoStore:
             "lease_until": None,
         }
         with _mapped():
-            result = await self._col.update_one(_held(queue, message_id, owner), {"$set": fields})
+            result = await self._col.update_one(
+                _held(queue, message_id, owner), _status_write(fields, owner)
+            )
         return result.matched_count > 0
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         with _mapped():
             result = await self._col.update_one(
-                _held(queue, message_id, owner), {"$set": _released()}
+                _held(queue, message_id, owner), _status_write(_released(), owner)
             )
         return result.matched_count > 0
 
     async def release_all_inprogress(self) -> int:
         with _mapped():
-            result = await self._col.update_many({"status": INPROGRESS}, {"$set": _released()})
+            result = await self._col.update_many(
+                {"status": INPROGRESS}, _status_write(_released(), None)
+            )
         return result.modified_count
+
+    async def record_progress(
+        self, queue: str, message_id: str, owner: str, progress: Progress
+    ) -> bool:
+        report = {"fraction": progress.fraction, "note": progress.note, "at": progress.at}
+        with _mapped():
+            result = await self._col.update_one(
+                _held(queue, message_id, owner),
+                {"$set": {"progress": report}, "$inc": {"version": 1}},
+            )
+        return result.matched_count > 0
 
     async def mark_published(self, refs: Sequence[MessageRef]) -> None:
         if refs:
@@ -482,17 +533,20 @@ class MongoStore:
         fields: Doc = {**_released(), **_put("result", None), **_error(error)}
         fields |= {"not_before": not_before, "deliveries": 0, "published": False}
         with _mapped():
-            result = await self._col.update_one(_held(queue, message_id, owner), {"$set": fields})
+            result = await self._col.update_one(
+                _held(queue, message_id, owner), _status_write(fields, owner)
+            )
         return result.matched_count > 0
 
     async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
         fields: Doc = {**_released(), **_put("result", None), **_error(None)}
         fields |= {"attempts": 0, "deliveries": 0, "not_before": None, "published": False}
         fields |= {"expires_at": None, "cancel_requested": False}  # PENDING never expires
+        fields["progress"] = None
         with _mapped():
             doc = await self._col.find_one_and_update(
                 {"_id": message_id, "queue": queue, "status": Status.ERROR.value},
-                {"$set": fields},
+                _status_write(fields, None, attempt=0),
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc) if doc is not None else None
@@ -511,10 +565,10 @@ class MongoStore:
         ]
         fields: Doc = {"status": Status.ERROR.value, **_error(error), "owner": None}
         return await self._update_each(
-            cond, {"$set": {**fields, "lease_until": None, "updated_at": utcnow()}}
+            cond, _status_write({**fields, "lease_until": None, "updated_at": utcnow()}, None)
         )
 
-    async def _update_each(self, cond: Doc, fields: Doc) -> list[MessageRef]:
+    async def _update_each(self, cond: Doc, fields: Doc | list[Doc]) -> list[MessageRef]:
         """Set ``fields`` on each record matching ``cond``, re-checking ``cond`` per record
         (no multi-document RETURNING); the refs of those updated."""
         done: list[MessageRef] = []
@@ -531,7 +585,7 @@ class MongoStore:
     async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
         cond: Doc = {"status": INPROGRESS, "lease_until": {"$lt": expired_before}}
         return await self._update_each(
-            cond, {"$set": {**_released(), "published": False, "updated_at": utcnow()}}
+            cond, _status_write({**_released(), "published": False, "updated_at": utcnow()}, None)
         )
 
     async def take_overdue(self, due_before: datetime) -> list[MessageRef]:

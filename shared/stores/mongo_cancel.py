@@ -20,11 +20,14 @@ from shared.records import MessageRecord, Status, utcnow
 
 Doc = dict[str, Any]
 ToRecord = Callable[[Mapping[str, Any]], MessageRecord]
+#: The store's status-write pipeline builder (bumps ``version``, appends to ``history``).
+StatusWrite = Callable[[Doc, str | None], list[Doc]]
 
 
 async def cancel(
     col: AsyncCollection[Doc],
     to_record: ToRecord,
+    status_write: StatusWrite,
     queue: str,
     message_id: str,
     expires_at: datetime | None,
@@ -36,13 +39,15 @@ async def cancel(
     fields |= {"lease_until": None, "updated_at": now, "expires_at": expires_at}
     after = ReturnDocument.AFTER
     doc = await col.find_one_and_update(
-        {**key, "status": Status.PENDING.value}, {"$set": fields}, return_document=after
+        {**key, "status": Status.PENDING.value},
+        status_write(fields, None),
+        return_document=after,
     )
     if doc is not None:
         return Cancel(CancelOutcome.CANCELLED, to_record(doc))
     doc = await col.find_one_and_update(
         {**key, "status": Status.INPROGRESS.value},
-        {"$set": {"cancel_requested": True, "updated_at": now}},
+        {"$set": {"cancel_requested": True, "updated_at": now}, "$inc": {"version": 1}},
         return_document=after,
     )
     if doc is not None:

@@ -45,7 +45,7 @@ from shared.ports import (
     ScheduleState,
     StoreUnavailable,
 )
-from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+from shared.records import ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
 from shared.stores import sqlite_cancel, sqlite_keys, sqlite_schedules
 from shared.stores.codec import (
     counts_from_groups,
@@ -56,6 +56,15 @@ from shared.stores.codec import (
     from_epoch,
     json_from_text,
     to_epoch,
+)
+from shared.stores.history import (
+    SQLITE_STATUS_WRITE,
+    history_from_text,
+    history_to_text,
+    progress_from_text,
+    progress_to_text,
+    register,
+    status_params,
 )
 from shared.stores.sqlite_batch import GroupCommit
 from shared.validation import dumps
@@ -84,7 +93,7 @@ CREATE INDEX IF NOT EXISTS messages_status_created ON messages (status, created_
 
 COLUMNS = (
     "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id,"
-    " not_before, cancel_requested"
+    " not_before, version, progress, history, cancel_requested"
 )
 #: Columns added after the first release: (name, SQL type), added to older files at open.
 ADDED_COLUMNS = (
@@ -92,6 +101,9 @@ ADDED_COLUMNS = (
     ("not_before", "REAL"),  # a scheduled retry's due time (claim answers DEFERRED before)
     ("deliveries", "INTEGER"),  # claims since the last retry/redrive (NULL: = attempts)
     ("expires_at", "REAL"),  # when a final record may be deleted (result_ttl_seconds)
+    ("version", "INTEGER"),  # bumped by every status or progress write (NULL: 0)
+    ("progress", "TEXT"),  # the last ctx.progress report (JSON)
+    ("history", "TEXT"),  # the last status transitions (JSON array; see stores.history)
     ("cancel_requested", "INTEGER"),  # a user asked the running message to stop (1)
 )
 #: Indexes on columns of :data:`ADDED_COLUMNS` (created at open, after the migration).
@@ -104,6 +116,9 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (not_before)
 CREATE INDEX IF NOT EXISTS messages_status_updated ON messages (status, updated_at);
 """
 PAGE = 500
+STATUS_WRITE = SQLITE_STATUS_WRITE
+#: A status write recording the row's current ``attempts`` (see ``shared.stores.history``).
+STATUS_WRITE_NOW = SQLITE_STATUS_WRITE.format(attempt="attempts")
 
 
 class StoreLocked(StoreUnavailable):
@@ -134,7 +149,8 @@ def _fetchall(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> li
 
 INSERT_SQL = (
     "INSERT INTO messages (id, queue, status, request, created_at, updated_at,"
-    " attempts, request_id, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " attempts, request_id, not_before, version, history)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -149,6 +165,8 @@ def _insert_row(record: MessageRecord) -> tuple[Any, ...]:
         record.attempts,
         record.request_id,
         to_epoch(record.not_before) if record.not_before else None,
+        record.version,
+        history_to_text(record.history),
     )
 
 
@@ -165,7 +183,10 @@ def _row_to_record(row: Sequence[Any]) -> MessageRecord:
         attempts=row[8],
         request_id=row[9],
         not_before=from_epoch(row[10]) if row[10] is not None else None,
-        cancel_requested=bool(row[11]),
+        version=row[11] or 0,
+        progress=progress_from_text(row[12]),
+        history=history_from_text(row[13]),
+        cancel_requested=bool(row[14]),
     )
 
 
@@ -230,6 +251,7 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            register(conn)
             conn.executescript(SCHEMA)
             conn.executescript(sqlite_keys.SCHEMA)
             conn.executescript(sqlite_schedules.SCHEMA)
@@ -333,18 +355,21 @@ class SqliteStore:
         return cur.rowcount > 0
 
     async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
-        now = to_epoch(utcnow())
+        at = utcnow()
+        now = to_epoch(at)
+        transition = status_params(at, Status.INPROGRESS, owner)
 
         def claim(c: sqlite3.Connection) -> Claim:
             row = c.execute(
                 "UPDATE messages SET status = 'INPROGRESS', attempts = attempts + 1,"
                 " deliveries = COALESCE(deliveries, 0) + 1, not_before = NULL,"
-                " owner = ?, lease_until = ?, updated_at = ?, published = 1"
+                " owner = ?, lease_until = ?, updated_at = ?, published = 1, progress = NULL,"
+                f" {STATUS_WRITE.format(attempt='attempts + 1')}"
                 " WHERE id = ? AND queue = ? AND ((status = 'PENDING'"
                 "  AND (not_before IS NULL OR not_before <= ?))"
                 "  OR (status = 'INPROGRESS' AND lease_until < ?))"
                 f" RETURNING {COLUMNS}",
-                (owner, to_epoch(lease_until), now, message_id, queue, now, now),
+                (owner, to_epoch(lease_until), now, *transition, message_id, queue, now, now),
             ).fetchone()
             if row:
                 return Claim(ClaimOutcome.CLAIMED, _row_to_record(row))
@@ -383,12 +408,14 @@ class SqliteStore:
         )
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
+        at = utcnow()
         params = (
             outcome.status.value,
             _json_text(outcome.result),
             error_to_text(outcome.error),
-            to_epoch(utcnow()),
+            to_epoch(at),
             to_epoch(outcome.expires_at) if outcome.expires_at else None,
+            *status_params(at, outcome.status, owner),
             message_id,
             queue,
             owner,
@@ -396,7 +423,7 @@ class SqliteStore:
         cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
-                " expires_at = ?, owner = NULL, lease_until = NULL"
+                f" expires_at = ?, owner = NULL, lease_until = NULL, {STATUS_WRITE_NOW}"
                 " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
                 params,
             )
@@ -404,11 +431,12 @@ class SqliteStore:
         return cur.rowcount > 0
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
-        params = (to_epoch(utcnow()), message_id, queue, owner)
+        at = utcnow()
+        params = (to_epoch(at), *status_params(at, Status.PENDING, owner), message_id, queue, owner)
         cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
-                " updated_at = ? WHERE id = ? AND queue = ? AND owner = ?"
+                f" updated_at = ?, {STATUS_WRITE_NOW} WHERE id = ? AND queue = ? AND owner = ?"
                 " AND status = 'INPROGRESS'",
                 params,
             )
@@ -416,15 +444,29 @@ class SqliteStore:
         return cur.rowcount > 0
 
     async def release_all_inprogress(self) -> int:
-        now = to_epoch(utcnow())
+        at = utcnow()
+        params = (to_epoch(at), *status_params(at, Status.PENDING, None))
         cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
-                " updated_at = ? WHERE status = 'INPROGRESS'",
-                (now,),
+                f" updated_at = ?, {STATUS_WRITE_NOW} WHERE status = 'INPROGRESS'",
+                params,
             )
         )
         return cur.rowcount
+
+    async def record_progress(
+        self, queue: str, message_id: str, owner: str, progress: Progress
+    ) -> bool:
+        params = (progress_to_text(progress), message_id, queue, owner)
+        cur = await self._write(
+            lambda c: c.execute(
+                "UPDATE messages SET progress = ?, version = COALESCE(version, 0) + 1"
+                " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
+                params,
+            )
+        )
+        return cur.rowcount > 0
 
     async def mark_published(self, refs: Sequence[MessageRef]) -> None:
         if refs:
@@ -473,12 +515,18 @@ class SqliteStore:
     async def schedule_retry(
         self, queue: str, message_id: str, owner: str, error: ErrorInfo, not_before: datetime
     ) -> bool:
-        params = (error_to_text(error), to_epoch(not_before), to_epoch(utcnow()))
+        at = utcnow()
+        params = (
+            error_to_text(error),
+            to_epoch(not_before),
+            to_epoch(at),
+            *status_params(at, Status.PENDING, owner),
+        )
         cur = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', result = NULL, error = ?,"
                 " not_before = ?, deliveries = 0, published = 0, owner = NULL,"
-                " lease_until = NULL, updated_at = ?"
+                f" lease_until = NULL, updated_at = ?, {STATUS_WRITE_NOW}"
                 " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
                 (*params, message_id, queue, owner),
             )
@@ -486,14 +534,17 @@ class SqliteStore:
         return cur.rowcount > 0
 
     async def redrive(self, queue: str, message_id: str) -> MessageRecord | None:
+        at = utcnow()
+        params = (to_epoch(at), *status_params(at, Status.PENDING, None), message_id, queue)
         row = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', attempts = 0, deliveries = 0,"
                 " cancel_requested = NULL, result = NULL, error = NULL, not_before = NULL,"
                 " published = 0, expires_at = NULL,"
-                " owner = NULL, lease_until = NULL, updated_at = ?"
+                " owner = NULL, lease_until = NULL, progress = NULL, updated_at = ?,"
+                f" {STATUS_WRITE.format(attempt='0')}"
                 f" WHERE id = ? AND queue = ? AND status = 'ERROR' RETURNING {COLUMNS}",
-                (to_epoch(utcnow()), message_id, queue),
+                params,
             ).fetchone()
         )
         return _row_to_record(row) if row else None
@@ -501,11 +552,19 @@ class SqliteStore:
     async def fail_abandoned(
         self, expired_before: datetime, min_attempts: int, error: ErrorInfo
     ) -> list[MessageRef]:
-        params = (error_to_text(error), to_epoch(utcnow()), to_epoch(expired_before), min_attempts)
+        at = utcnow()
+        params = (
+            error_to_text(error),
+            to_epoch(at),
+            *status_params(at, Status.ERROR, None),
+            to_epoch(expired_before),
+            min_attempts,
+        )
         rows = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'ERROR', error = ?, updated_at = ?, owner = NULL,"
-                " lease_until = NULL WHERE status = 'INPROGRESS' AND lease_until < ?"
+                f" lease_until = NULL, {STATUS_WRITE_NOW}"
+                " WHERE status = 'INPROGRESS' AND lease_until < ?"
                 " AND COALESCE(deliveries, attempts) >= ? AND COALESCE(cancel_requested, 0) = 0"
                 " RETURNING queue, id",
                 params,
@@ -514,11 +573,13 @@ class SqliteStore:
         return [MessageRef(q, i) for q, i in rows]
 
     async def release_expired(self, expired_before: datetime) -> list[MessageRef]:
-        params = (to_epoch(utcnow()), to_epoch(expired_before))
+        at = utcnow()
+        params = (to_epoch(at), *status_params(at, Status.PENDING, None), to_epoch(expired_before))
         rows = await self._write(
             lambda c: c.execute(
                 "UPDATE messages SET status = 'PENDING', owner = NULL, lease_until = NULL,"
-                " published = 0, updated_at = ? WHERE status = 'INPROGRESS' AND lease_until < ?"
+                f" published = 0, updated_at = ?, {STATUS_WRITE_NOW}"
+                " WHERE status = 'INPROGRESS' AND lease_until < ?"
                 " RETURNING queue, id",
                 params,
             ).fetchall()

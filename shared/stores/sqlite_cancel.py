@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.ports import Cancel, CancelOutcome, MessageRef
+from shared.records import Status
+from shared.stores.codec import from_epoch
+from shared.stores.history import SQLITE_STATUS_WRITE, status_params
 
 RowToRecord = Callable[[Sequence[Any]], Any]
 
@@ -28,16 +31,19 @@ def cancel(
 ) -> Cancel:
     """PENDING → CANCELLED, or INPROGRESS → ``cancel_requested``; else FINAL or GONE."""
     key = (message_id, queue)
+    transition = status_params(from_epoch(now), Status.CANCELLED, None)
     row = c.execute(
         "UPDATE messages SET status = 'CANCELLED', not_before = NULL, owner = NULL,"
-        " lease_until = NULL, updated_at = ?, expires_at = ?"
+        " lease_until = NULL, updated_at = ?, expires_at = ?,"
+        f" {SQLITE_STATUS_WRITE.format(attempt='attempts')}"
         f" WHERE id = ? AND queue = ? AND status = 'PENDING' RETURNING {columns}",
-        (now, expires_at, *key),
+        (now, expires_at, *transition, *key),
     ).fetchone()
     if row is not None:
         return Cancel(CancelOutcome.CANCELLED, to_record(row))
     row = c.execute(
-        "UPDATE messages SET cancel_requested = 1, updated_at = ?"
+        "UPDATE messages SET cancel_requested = 1, updated_at = ?,"
+        " version = COALESCE(version, 0) + 1"
         f" WHERE id = ? AND queue = ? AND status = 'INPROGRESS' RETURNING {columns}",
         (now, *key),
     ).fetchone()

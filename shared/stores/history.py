@@ -1,0 +1,115 @@
+"""How stores keep a record's ``version``, ``progress`` and ``history`` (``shared.records``).
+
+SQLite keeps ``history`` and ``progress`` as JSON text (times as ISO-8601 text) and appends
+to ``history`` inside the very ``UPDATE`` that changes the status, through the SQL function
+:func:`sqlite_push` registered on the connection (:func:`register`), so the status and its
+transition are one atomic write. MongoDB keeps them as sub-documents (times as BSON dates)
+and appends with ``$push``/``$slice`` in the same update (:func:`mongo_push`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.records import HISTORY_LIMIT, Json, Progress, Status, Transition, iso
+
+#: SQLite: the SET clause of a status write (parameters: time, status, consumer); the attempt
+#: is the SQL expression ``{attempt}`` (``attempts`` of the row before the update, by default).
+SQLITE_STATUS_WRITE = (
+    "version = COALESCE(version, 0) + 1, history = history_push(history, ?, ?, {attempt}, ?)"
+)
+
+
+#: How every entry's text starts (see :func:`_entry_text`): counting it counts entries, since
+#: inside a JSON string the quotes would be escaped.
+ENTRY_START = '{"at":'
+
+
+def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str:
+    """One transition as JSON text, keys in a fixed order (built directly: this runs inside
+    every status write)."""
+    who = "null" if consumer is None else json.dumps(consumer)
+    # ``at`` (ISO-8601) and ``status`` (a Status value) never need escaping.
+    return f'{ENTRY_START}"{at}","status":"{status}","attempt":{int(attempt)},"consumer":{who}}}'
+
+
+def sqlite_push(
+    history: str | None, at: str, status: str, attempt: int | None, consumer: str | None
+) -> str:
+    """``history`` (JSON text or NULL) with the transition appended, the oldest dropped past
+    :data:`HISTORY_LIMIT`. Appends as text; parses only to drop the oldest."""
+    entry = _entry_text(at, status, attempt or 0, consumer)
+    if not history or history == "[]":
+        return f"[{entry}]"
+    if history.count(ENTRY_START) < HISTORY_LIMIT:
+        return f"{history[:-1]},{entry}]"
+    entries: list[Json] = json.loads(history)[1 - HISTORY_LIMIT :]
+    kept = ",".join(json.dumps(e, separators=(",", ":")) for e in entries)
+    return f"[{kept},{entry}]"
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Make :func:`sqlite_push` callable as ``history_push(...)`` on ``conn``."""
+    conn.create_function("history_push", 5, sqlite_push, deterministic=True)
+
+
+def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[Any, ...]:
+    """The parameters of :data:`SQLITE_STATUS_WRITE`."""
+    return (iso(at), status.value, consumer)
+
+
+def history_to_text(history: Sequence[Transition]) -> str:
+    """The SQLite form of a whole history (a new record's)."""
+    entries = (_entry_text(iso(t.at), t.status.value, t.attempt, t.consumer) for t in history)
+    return f"[{','.join(entries)}]"
+
+
+def history_from_text(text: str | None) -> tuple[Transition, ...]:
+    """Parse the SQLite form; NULL (a record from before histories) is empty."""
+    return tuple(Transition.from_json(e) for e in json.loads(text)) if text else ()
+
+
+def progress_to_text(progress: Progress) -> str:
+    """The SQLite form of a progress report."""
+    return json.dumps(progress.to_json(), separators=(",", ":"))
+
+
+def progress_from_text(text: str | None) -> Progress | None:
+    """Parse the SQLite form; NULL is None."""
+    return Progress.from_json(json.loads(text)) if text else None
+
+
+def mongo_entry(transition: Transition) -> dict[str, Any]:
+    """A transition as MongoDB keeps it (``at`` a BSON date)."""
+    entry = transition.to_json()
+    entry["at"] = transition.at
+    return entry
+
+
+def mongo_push(at: datetime, status: Status, attempt: int, consumer: str | None) -> dict[str, Any]:
+    """The ``$push``/``$inc`` operators of a status write (merge them into the update)."""
+    entry = mongo_entry(Transition(at, status, attempt, consumer))
+    return {
+        "$push": {"history": {"$each": [entry], "$slice": -HISTORY_LIMIT}},
+        "$inc": {"version": 1},
+    }
+
+
+def mongo_history(entries: Sequence[Mapping[str, Any]] | None) -> tuple[Transition, ...]:
+    """Parse MongoDB's form (dates already ``datetime``)."""
+    return tuple(
+        Transition(e["at"], Status(e["status"]), int(e.get("attempt") or 0), e.get("consumer"))
+        for e in entries or ()
+    )
+
+
+def mongo_progress(doc: Mapping[str, Any] | None) -> Progress | None:
+    """Parse MongoDB's form of a progress report (``at`` a date)."""
+    if not doc:
+        return None
+    note = doc.get("note")
+    return Progress(float(doc["fraction"]), None if note is None else str(note), doc["at"])
