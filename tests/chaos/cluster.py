@@ -128,7 +128,7 @@ class Supervisor:
     times to close the handler runs that a ``kill -9`` cut short.
     """
 
-    def __init__(self, slots: list[Slot], interval: float = 0.5) -> None:
+    def __init__(self, slots: list[Slot], interval: float = 1.0) -> None:
         self.slots = slots
         self.interval = interval
         self.exits: list[Exit] = []

@@ -5,11 +5,11 @@ Two schedules run side by side while messages are pushed:
 - every ``kill_every`` seconds, ``kill -9`` of a random running consumer (the supervisor
   starts a new one at once);
 - ``outage_gap`` seconds after the last outage was undone, the next one, in turn: RabbitMQ
-  ``stop_app`` for ``broker_seconds`` then ``start_app``; the store stopped for ``store_seconds`` and started
-  again (MongoDB wire server only: the shared SQLite file has no server to stop); the gateway
-  killed with ``kill -9`` and started again ``gateway_seconds`` later. Outages never overlap,
-  and the calm between them lets the service recover, so the 503s inside one window belong
-  to it.
+  ``stop_app`` for ``broker_seconds`` then ``start_app``; the store stopped for
+  ``store_seconds`` and started again (MongoDB wire server only: the shared SQLite file has
+  no server to stop); the gateway killed with ``kill -9`` and started again
+  ``gateway_seconds`` later. Outages never overlap, and the calm between them lets the
+  service recover, so the 503s inside one window belong to it.
 """
 
 from __future__ import annotations
@@ -92,13 +92,23 @@ class Injector:
                 new = slot.proc.pid if slot.proc is not None else None
                 self.faults.append(Fault(KILL, began, time.time(), pid, new))
 
-    async def outages_forever(self, stop: asyncio.Event) -> None:
-        """Run outages in turn; an outage begun is always finished (even after ``stop``)."""
+    def _length(self, kind: str) -> float:
+        """About how long an outage of ``kind`` takes (RabbitMQ's stop and start take ~5 s)."""
+        s = self.schedule
+        lengths = {"rabbitmq stop_app": s.broker_seconds + 6, "store stopped": s.store_seconds + 2}
+        return lengths.get(kind, s.gateway_seconds + 1)
+
+    async def outages_forever(self, stop: asyncio.Event, until: float) -> None:
+        """Run outages in turn, each only if it can be over before ``until`` (wall clock) with
+        the calm after it; an outage begun is always finished (even after ``stop``)."""
         turn = 0
         wait = self.schedule.first_outage_after
         kinds = self.outages()
         while not await _sleep_or_stop(stop, wait):
             kind, action = kinds[turn % len(kinds)]
+            if time.time() + self._length(kind) + self.schedule.outage_gap > until:
+                await stop.wait()
+                return
             fault = Fault(kind, time.time())
             await action(fault)
             self.faults.append(fault)

@@ -75,12 +75,13 @@ async def chaos(options: Options) -> Outcome:
             supervisor.start_all()
             await _ready(supervisor)
             watch = asyncio.create_task(supervisor.run(watching))
+            pushes_end = time.time() + options.messages / options.rate
             injector = Injector(
                 options.schedule, supervisor, consumers, gateway, rabbit, store, options.seed
             )
             fault_tasks = [
                 asyncio.create_task(injector.kills(faulting)),
-                asyncio.create_task(injector.outages_forever(faulting)),
+                asyncio.create_task(injector.outages_forever(faulting, pushes_end)),
             ]
             base, bearer = f"http://127.0.0.1:{port}", token(layout.secret)
             pusher = Pusher(base, bearer, layout.runs_log, options.handler_seconds, options.seed)

@@ -184,7 +184,7 @@ def judge(
     """
     ends = {e.pid: e.at for e in exits} | kills
     consumer_exits = collections.Counter(
-        "killed by the harness" if e.killed_by_harness else f"exited with {e.returncode}"
+        "killed by the harness" if e.killed_by_harness else f"exited with status {e.returncode}"
         for e in exits
         if e.role.startswith("consumer")
     )
