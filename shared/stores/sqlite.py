@@ -187,7 +187,7 @@ class SqliteStore:
 
     def _lock(self) -> None:
         lock_path = self._path.with_name(self._path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # OSError: see open()
         shared = self.shared_between_processes
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
@@ -202,8 +202,11 @@ class SqliteStore:
         self._lock_fd = fd
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        try:  # a read-only or full file system, a missing permission: one clear error
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock()
+        except OSError as exc:
+            raise StoreUnavailable(f"sqlite: cannot open {self._path}: {exc.strerror}") from exc
 
         def connect() -> sqlite3.Connection:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
