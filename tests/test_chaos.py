@@ -1,7 +1,7 @@
 """The chaos harness's short version (``python -m tests.chaos --short``), in CI.
 
 A real gateway and three consumers on a private RabbitMQ node and the MongoDB wire server,
-250 messages pushed at 5/s while consumers are killed with ``kill -9`` every 3 s and the
+300 messages pushed at 5/s while consumers are killed with ``kill -9`` every 3 s and the
 broker, the store and the gateway each go down once; the harness's verdict must hold:
 nothing lost, nothing stuck, no message run by two consumers at once, no answer but 201/503.
 """
@@ -47,7 +47,7 @@ def test_the_short_chaos_run_keeps_every_accepted_message(tmp_path: Path) -> Non
     verdict = run_harness(tmp_path)
     report = verdict["report"]
     assert verdict["failures"] == [], report
-    assert verdict["accepted"] > 0 and verdict["pushed"] == 250, report
+    assert verdict["accepted"] > 0 and verdict["pushed"] == 300, report
     assert verdict["lost"] == [] and verdict["stuck"] == [], report
     assert verdict["concurrent"] == [], report
     assert verdict["complete"] + verdict["error"] == verdict["accepted"], report

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ def fault_rows(faults: list[Fault], pushes: list[Push], runs: list[Run]) -> list
 
 def judge(
     pushes: list[Push],
-    records: dict[str, dict[str, Any] | None],
+    records: Mapping[str, dict[str, Any] | None],
     runs: list[Run],
     faults: list[Fault],
     kills: dict[int, float],
