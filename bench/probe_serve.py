@@ -1,5 +1,5 @@
-"""Run ``conveyor ARGS`` (e.g. ``serve ...``) and, every ``CONVEYOR_PROBE_SECONDS`` (5),
-append ``<unix time> <asyncio tasks>`` to the file ``CONVEYOR_PROBE_FILE``.
+"""Run ``conveyor ARGS`` (e.g. ``serve ...``) and, every ``BENCH_PROBE_SECONDS`` (5),
+append ``<unix time> <asyncio tasks>`` to the file ``BENCH_PROBE_FILE``.
 
 For bench/soak.py: the number of asyncio tasks is only visible from inside the process, and
 this counts them without changing Conveyor (a recurring callback on the event loop that
@@ -15,8 +15,8 @@ import time
 
 from conveyor.cli import main
 
-PROBE_FILE = os.environ["CONVEYOR_PROBE_FILE"]
-EVERY = float(os.environ.get("CONVEYOR_PROBE_SECONDS", "5"))
+PROBE_FILE = os.environ["BENCH_PROBE_FILE"]
+EVERY = float(os.environ.get("BENCH_PROBE_SECONDS", "5"))
 
 
 def _sample(loop: asyncio.AbstractEventLoop) -> None:

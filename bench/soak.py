@@ -42,8 +42,8 @@ def last_task_count(probe: Path) -> int:
 async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-soak-"))
     probe = workdir / "tasks.log"
-    os.environ["CONVEYOR_PROBE_FILE"] = str(probe)
-    os.environ["CONVEYOR_PROBE_SECONDS"] = "5"
+    os.environ["BENCH_PROBE_FILE"] = str(probe)
+    os.environ["BENCH_PROBE_SECONDS"] = "5"
     serve = Serve(workdir, extra=["--log-level", "warning"], wrapper=HERE / "probe_serve.py")
     serve.start()
     await serve.ready()
