@@ -20,6 +20,7 @@ from tests.services import unavailable
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 UNAVAILABLE = 3  # tests.chaos.__main__.UNAVAILABLE
+ROOT = Path(__file__).parent.parent
 
 
 def run_harness(tmp_path: Path, *flags: str) -> dict[str, Any]:
@@ -28,6 +29,7 @@ def run_harness(tmp_path: Path, *flags: str) -> dict[str, Any]:
     command = [sys.executable, "-m", "tests.chaos", "--short", "--json", str(out), *flags]
     done = subprocess.run(
         [*command, "--workdir", str(tmp_path / "run")],
+        cwd=ROOT,  # where ``tests`` is a package
         capture_output=True,
         text=True,
         timeout=280,
