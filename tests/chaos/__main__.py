@@ -22,7 +22,13 @@ from tests.chaos.run import Options, chaos
 
 UNAVAILABLE = 3
 #: ``--short``: the CI version (a few hundred messages, about two minutes with the node's boot).
-SHORT = {"messages": 300, "rate": 5.0, "settle_seconds": 90.0, "outage_gap": 7.0}
+SHORT = {
+    "messages": 300,
+    "rate": 5.0,
+    "settle_seconds": 90.0,
+    "outage_gap": 5.0,
+    "first_outage_after": 4.0,  # so that all three outages fit in the minute of pushes
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,6 +63,7 @@ def options_from(args: argparse.Namespace) -> Options:
     schedule = Schedule(
         kill_every=args.kill_every,
         outage_gap=args.outage_gap or preset.get("outage_gap", 10.0),
+        first_outage_after=preset.get("first_outage_after", 6.0),
         broker_seconds=args.broker_seconds,
         store_seconds=args.store_seconds,
         gateway_seconds=args.gateway_seconds,
