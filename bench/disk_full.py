@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-
 from serving import Serve, wait_all_complete
 
 BODY = {"n": 1, "pad": "x" * 8192}
@@ -39,6 +38,10 @@ BODY = {"n": 1, "pad": "x" * 8192}
 
 def mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
+
+
+def umount(path: Path) -> None:
+    subprocess.run(["umount", str(path)], check=False)
 
 
 class Pushes:
@@ -146,7 +149,7 @@ async def run(args: argparse.Namespace) -> int:
     with contextlib.closing(sqlite3.connect(disk / "conveyor.db")) as db:
         check = db.execute("PRAGMA integrity_check").fetchone()[0]
         rows = db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
-    subprocess.run(["umount", str(disk)], check=False)
+    umount(disk)
     print(
         f"4. exit {code}; integrity_check: {check}; rows {rows} (accepted {len(pushes.accepted)})"
     )

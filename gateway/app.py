@@ -14,9 +14,9 @@ from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
 from gateway.callers import TRUSTED, networks
 from gateway.capacity import (
+    LISTEN_BACKLOG,
     ConnectionLimits,
     accept_errors_summarised,
-    LISTEN_BACKLOG,
     connection_cap,
     raise_descriptor_limit,
 )
@@ -143,9 +143,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     await runner.setup()
     try:
         with accept_errors_summarised(asyncio.get_running_loop()):
-            site = web.TCPSite(
-                runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG
-            )
+            site = web.TCPSite(runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG)
             await site.start()
             for address in runner.addresses:
                 log.info(
