@@ -104,7 +104,10 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.gather(*running)
             await sampling
         counts = await wait_all_complete(serve.url, token, "bench", ids)
-        final = Sample(time.monotonic() - start, serve.rss_mib(), serve.open_fds(), -1)
+        await asyncio.sleep(12)  # every client connection closed, and a new task sample taken
+        final = Sample(
+            time.monotonic() - start, serve.rss_mib(), serve.open_fds(), last_task_count(probe)
+        )
     finally:
         code = serve.stop()
     warm = next((s for s in samples if s.at >= args.warmup), samples[0])
@@ -121,7 +124,8 @@ async def run(args: argparse.Namespace) -> int:
     print(
         f"largest seen: RSS {max(s.rss_mib for s in samples):.1f} MiB, "
         f"{max(s.fds for s in samples)} fds, {max(s.tasks for s in samples)} tasks; "
-        f"after the drain: RSS {final.rss_mib:.1f} MiB, {final.fds} fds; exit {code}"
+        f"after the drain (no client connected): RSS {final.rss_mib:.1f} MiB, {final.fds} fds, "
+        f"{final.tasks} tasks; exit {code}"
     )
     print(f"samples: {probe}, serve log: {serve.log}")
     return 0 if not errors and counts.get("COMPLETE", 0) == len(ids) else 1
