@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -383,3 +384,17 @@ async def test_reconnects_after_broker_restart(env: Env) -> None:
     await wait_until(both_redelivered, "'after' and 'in-flight' to arrive", 15, interval=0)
     assert seen["in-flight"] >= 1  # its channel died unsettled: a return, then redelivered
     await inbox.nothing()
+
+
+async def test_a_completion_event_nobody_listens_to_is_dropped_quietly(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No gateway is subscribed (it is down, or none runs): the fanout exchange routes the event
+    # nowhere. It is best effort, so it must not come back as a returned message, which the
+    # AMQP library logs at ERROR ("Unhandled message") once per completed message.
+    delivery = await env.delivery(["orders"])
+    with caplog.at_level(logging.DEBUG):
+        for n in range(3):
+            await delivery.publish_event("orders", f"m-{n}")
+        await asyncio.sleep(0.5)  # a returned message would be back within a round trip
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -372,7 +372,11 @@ class RabbitDelivery:
         body = json.dumps(event, separators=(",", ":")).encode()
         try:
             async with asyncio.timeout(self._timeout):
-                await exchange.publish(aio_pika.Message(body, app_id="conveyor"), "")
+                # Not mandatory: with no gateway subscribed the event goes nowhere, quietly
+                # (a returned message would be logged at ERROR by aiormq for each one).
+                await exchange.publish(
+                    aio_pika.Message(body, app_id="conveyor"), "", mandatory=False
+                )
         except Exception as exc:  # best effort: waiters re-check the store
             log.debug("completion event for %s not published: %r", message_id, exc)
 
