@@ -267,7 +267,14 @@ async def test_waiting_retry_is_not_held_by_a_consumer(
     message_id = await api.push("w", {"delay": 10.5, "log": str(tmp_path / "runs")}, token)
     await wait_for(api, "w", message_id, token, waiting_retry)
     assert settings.broker == rabbitmq.url
-    assert (await rabbitmq.counts(tier_queue(main, 10_000))).messages == 1
+    # The record says "waiting" once the retry is stored; its copy reaches the delay tier
+    # just after (stored first, then published: the sweep covers a crash in between).
+    tier = tier_queue(main, 10_000)
+
+    async def in_the_tier() -> bool:
+        return (await rabbitmq.counts(tier)).messages == 1
+
+    await wait_until(in_the_tier, f"{tier} to hold the retry", within=5, interval=0.1)
     assert (await rabbitmq.counts(main)).messages == 0  # ready; unacknowledged ones below
 
     async def released() -> bool:
