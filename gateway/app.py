@@ -14,9 +14,9 @@ from gateway.admin import add_admin_routes
 from gateway.batch import add_batch_routes
 from gateway.callers import TRUSTED, networks
 from gateway.capacity import (
+    LISTEN_BACKLOG,
     ConnectionLimits,
     accept_errors_summarised,
-    LISTEN_BACKLOG,
     connection_cap,
     raise_descriptor_limit,
 )
