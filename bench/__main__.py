@@ -102,18 +102,23 @@ async def main_async(args: argparse.Namespace) -> int:
                 traceback.print_exc()
                 failed[name] = f"{type(exc).__name__}: {exc}"
             print(f"    {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+            meta["load_after"] = _load()
+            meta["failed"] = failed
+            out = _write(args.out, meta, bench)  # after each benchmark: a long run keeps its part
             await asyncio.sleep(1)
-    meta["load_after"] = _load()
-    meta["failed"] = failed
-    document = {"meta": meta, **bench.as_json(), "targets": report.verdicts(bench)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"{meta['started'].replace(':', '')}.json"
-    out.write_text(json.dumps(document, indent=2))
     print(report.table(bench, meta))
     print(f"\nJSON: {out}")
     for name, reason in failed.items():
         print(f"FAILED {name}: {reason}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _write(directory: Path, meta: dict[str, Any], bench: Bench) -> Path:
+    document = {"meta": meta, **bench.as_json(), "targets": report.verdicts(bench)}
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / f"{meta['started'].replace(':', '')}.json"
+    out.write_text(json.dumps(document, indent=2))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
