@@ -76,14 +76,21 @@ def _raise_nofile() -> None:
 
 
 class Proc:
-    """A child process started with ``python -m MODULE ARGS``, output in ``log``."""
+    """A child process started with ``python -m MODULE ARGS`` (or ``PROGRAM ARGS``), output in
+    ``log``."""
 
-    def __init__(self, args: Sequence[str], log: Path, module: str = "conveyor") -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log: Path,
+        module: str = "conveyor",
+        program: Sequence[str] | None = None,
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
         self.log = log
         self._out = log.open("wb")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            [*(program or (sys.executable, "-m", module)), *args],
             stdout=self._out,
             stderr=subprocess.STDOUT,
             env=env,
