@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import report, runs_more, runs_throughput, wrk
+from bench import report, runs_more, runs_throughput, topology, wrk
 from bench.common import BROKER, HERE, Keys, rabbitmq_version
 from bench.suite import FULL, QUICK, TINY, Bench
 from bench.topology import TOPOLOGIES
@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--quick", action="store_true", help="about a tenth of the sizes (3 runs)")
     size.add_argument("--tiny", action="store_true", help="one tiny run each: does it start?")
     parser.add_argument("--runs", type=int, help="runs per benchmark (default 3; --tiny: 1)")
+    parser.add_argument(
+        "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="of Conveyor"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON")
     return parser.parse_args(argv)
 
@@ -80,6 +83,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
         sizes = replace(sizes, runs=args.runs)
     names = args.only or list(BENCHMARKS)
+    topology.EVENT_LOOP[0] = args.event_loop
     meta: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cores": os.cpu_count(),
@@ -89,6 +93,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "wrk": wrk.version(),
         "load_before": _load(),
         "benchmarks": names,
+        "event_loop": args.event_loop,
     }
     failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-keys-") as tmp:

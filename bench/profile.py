@@ -8,7 +8,8 @@ Starts the topology, drives it with wrk for ``--seconds`` while ``py-spy record 
 --threads --format raw`` samples each process (needs py-spy: ``pip install -e '.[bench]'``,
 and ptrace rights), then prints per process and thread: the share of samples in each area
 (inclusive: a sample counts for every area on its stack) and the functions with the most
-self time (in an executor thread, self time in ``_worker (thread.py)`` is waiting for work). Raw stacks are kept beside ``--out`` for a flame graph (``inferno``/speedscope).
+self time (in an executor thread, self time in ``_worker (thread.py)`` is waiting for work).
+Raw stacks are kept beside ``--out`` for a flame graph (``inferno``/speedscope).
 """
 
 from __future__ import annotations

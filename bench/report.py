@@ -104,8 +104,9 @@ def table(bench: Bench, meta: dict[str, Any]) -> str:
     """A Markdown table (median and min-max per metric), the environment and the verdicts."""
     lines = [
         f"{meta['cores']} cores; Python {meta['python']}, aiohttp {meta['aiohttp']}, "
-        f"RabbitMQ {meta['rabbitmq']}, {meta['wrk']}; load average {meta['load_before']} "
-        f"before, {meta['load_after']} after; {bench.sizes.runs} run(s) each",
+        f"RabbitMQ {meta['rabbitmq']}, {meta['wrk']}; event loop {meta['event_loop']}; "
+        f"load average {meta['load_before']} before, {meta['load_after']} after; "
+        f"{bench.sizes.runs} run(s) each",
         "",
         "| benchmark | metric | median | min - max | unit | load generator |",
         "|---|---|---|---|---|---|",

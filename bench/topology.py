@@ -34,6 +34,8 @@ from bench.common import (
 
 TOPOLOGIES = ("embedded", "broker", "shared-1", "shared-2")
 CONCURRENCY = 64
+#: ``--event-loop`` of every Conveyor process (``python -m bench --event-loop uvloop``).
+EVENT_LOOP = ["asyncio"]
 
 
 class Topology:
@@ -70,7 +72,7 @@ class Topology:
 
     def _common(self, handlers: Path, consumes: bool = True) -> list[str]:
         args = ["--store", f"sqlite:///{self.db}", "--handlers", str(handlers)]
-        args += ["--log-level", "warning"]
+        args += ["--log-level", "warning", "--event-loop", EVENT_LOOP[0]]
         if consumes:
             args += ["--concurrency", str(CONCURRENCY)]
         if self.uses_broker:
