@@ -3,6 +3,7 @@
     python -m bench.profile push            # serve --broker, single pushes (64 connections)
     python -m bench.profile e2e-embedded    # serve, single pushes, handler running alongside
     python -m bench.profile e2e-shared      # gateway + 1 consumer: both processes sampled
+    python -m bench.profile waiters         # serve with 10,000 open GET ?wait=30, pushes
 
 Starts the topology, drives it with wrk for ``--seconds`` while ``py-spy record --idle
 --threads --format raw`` samples each process (needs py-spy: ``pip install -e '.[bench]'``,
@@ -81,10 +82,11 @@ def summarise(raw: Path, title: str, top: int = 15) -> str:
 async def profile(target: str, seconds: float, out: Path) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="conveyor-profile-"))
     keys = Keys(tmp)
-    name = {"push": "broker", "e2e-embedded": "embedded", "e2e-shared": "shared-1"}[target]
-    async with Topology(name, keys) as topo:
+    name = {"push": "broker", "e2e-embedded": "embedded", "e2e-shared": "shared-1"}
+    async with Topology(name.get(target, "embedded"), keys) as topo:
         await topo.wait_consumers("bench")
         await asyncio.to_thread(wrk.run_wrk, topo.base, "/bench", keys.tokens, BODY, duration=2)
+        writers = await _waiters(topo, keys) if target == "waiters" else []
         spies: list[tuple[str, Path, Proc]] = []
         for n, proc in enumerate(topo.procs):
             label = f"{target}-{'server' if n == 0 else f'consumer{n}'}"
@@ -99,14 +101,30 @@ async def profile(target: str, seconds: float, out: Path) -> str:
         for _label, _raw, spy in spies:
             await asyncio.to_thread(spy.popen.wait, seconds + 30)
             spy.stop()
+        for writer in writers:
+            writer.close()
     texts = [f"wrk: {result['rate']:.0f} req/s (p50 {result['p50_us'] / 1000:.1f} ms)"]
     texts += [summarise(raw, label) for label, raw, _spy in spies if raw.exists()]
     return "\n\n".join(texts)
 
 
+async def _waiters(topo: Topology, keys: Keys, count: int = 10_000) -> list[asyncio.StreamWriter]:
+    """``count`` delayed messages, each with an open ``GET ?wait=30`` (as ``memory`` does)."""
+    from bench.runs_more import _open_waiters, _pending_ids
+    from bench.runs_throughput import BATCH, FILL
+
+    await asyncio.to_thread(
+        wrk.run_wrk, topo.base, "/bench/batch?delay=3600", keys.tokens, [BODY] * BATCH,
+        quota=count // BATCH, expect=207, **FILL,
+    )  # fmt: skip
+    writers = await _open_waiters(topo.base, _pending_ids(topo.db)[:count], keys.tokens)
+    await asyncio.sleep(2)
+    return writers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("target", choices=("push", "e2e-embedded", "e2e-shared"))
+    parser.add_argument("target", choices=("push", "e2e-embedded", "e2e-shared", "waiters"))
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile")
     args = parser.parse_args()
