@@ -143,9 +143,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     await runner.setup()
     try:
         with accept_errors_summarised(asyncio.get_running_loop()):
-            site = web.TCPSite(
-                runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG
-            )
+            site = web.TCPSite(runner, rt.settings.host, rt.settings.port, backlog=LISTEN_BACKLOG)
             await site.start()
             for address in runner.addresses:
                 log.info(
