@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ COMMON = [
     "handlers",
     "log_level",
     "log_format",
+    "event_loop",
     "queue_prefix",
     "delivery_limit",
     "mongo_database",
@@ -151,18 +151,24 @@ def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
         print(mint_token(with_signing_key(settings), args["sub"], roles, args["ttl"]))
         return 0
     require_startable(command, settings)
-    if command == "serve":
-        from conveyor.serve import run_serve
+    from conveyor.loops import EventLoopUnavailable, run
 
-        asyncio.run(run_serve(settings))
-    elif command == "gateway":
-        from gateway.app import run_gateway
+    try:
+        if command == "serve":
+            from conveyor.serve import run_serve
 
-        asyncio.run(run_gateway(settings))
-    else:
-        from consumer.main import run_consumer
+            run(run_serve(settings), settings.event_loop)
+        elif command == "gateway":
+            from gateway.app import run_gateway
 
-        asyncio.run(run_consumer(settings))
+            run(run_gateway(settings), settings.event_loop)
+        else:
+            from consumer.main import run_consumer
+
+            run(run_consumer(settings), settings.event_loop)
+    except EventLoopUnavailable as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -117,6 +117,13 @@ def _log_format(text: str) -> str:
     return value
 
 
+def _event_loop(text: str) -> str:
+    value = text.lower()
+    if value not in {"asyncio", "uvloop"}:
+        raise ValueError("must be asyncio or uvloop")
+    return value
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -216,6 +223,7 @@ class Settings:
     start_timeout_seconds: float = 60.0
     log_level: str = "INFO"
     log_format: str = "text"
+    event_loop: str = "asyncio"
     metrics_port: int = 0
     trusted_proxies: tuple[str, ...] = ()
     drain_seconds: float = 2.0
@@ -338,6 +346,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_level", _log_level, "debug, info, warning or error"),
     Option("log_format", _log_format, "text, or json (one JSON object per line)"),
+    Option("event_loop", _event_loop, "asyncio, or uvloop (needs the extra conveyor[uvloop])"),
     Option(
         "metrics_port",
         _port,

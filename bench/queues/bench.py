@@ -4,4 +4,4 @@ from typing import Any
 
 
 async def handle(message: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    return {"n": message["n"]}
+    return {"n": message.get("n")}
