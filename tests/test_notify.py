@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from shared.delivery.inprocess import LocalEvents
-from shared.notify import Notifier
+from shared.notify import RECHECK_SECONDS, SAFETY_READS_PER_SECOND, Notifier
 
 
 async def test_notify_wakes_every_waiter_of_that_id_only() -> None:
@@ -36,6 +37,22 @@ async def test_wait_times_out_without_a_notify() -> None:
     async with notifier.watching("x"):
         assert not await notifier.wait(notifier.current("x"), 0.05)
     assert notifier.waiting == 0
+
+
+async def test_the_safety_net_rereads_within_a_budget_of_store_reads() -> None:
+    notifier = Notifier()
+    assert notifier.recheck_seconds() == RECHECK_SECONDS
+    async with contextlib.AsyncExitStack() as stack:
+        few = int(SAFETY_READS_PER_SECOND * RECHECK_SECONDS)
+        for n in range(few):
+            await stack.enter_async_context(notifier.watching(f"m{n}"))
+        for _ in range(50):  # waiters of one message share their reads: they do not count
+            await stack.enter_async_context(notifier.watching("m0"))
+        assert notifier.recheck_seconds() == RECHECK_SECONDS
+        for n in range(few, 10_000):
+            await stack.enter_async_context(notifier.watching(f"m{n}"))
+        assert notifier.recheck_seconds() == 10_000 / SAFETY_READS_PER_SECOND  # 50 s
+    assert notifier.recheck_seconds() == RECHECK_SECONDS
 
 
 async def test_local_events_call_subscribers() -> None:
