@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from consumer.completion import Announcer, sweep_expired_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
-from conveyor.context import Context, HandlerMessaging
+from conveyor.context import Context, HandlerMessaging, ProgressFn
 from shared.client_auth import ClientAuth
 from shared.metrics_http import serving_metrics
 from shared.records import MessageRecord
@@ -40,9 +40,13 @@ def context_maker(rt: Runtime) -> ContextMaker:
     messaging = HandlerMessaging(rt.messaging, rt.scheduler)
 
     def make(
-        queue: LoadedQueue, record: MessageRecord, bound: logging.LoggerAdapter[logging.Logger]
+        queue: LoadedQueue,
+        record: MessageRecord,
+        bound: logging.LoggerAdapter[logging.Logger],
+        progress: ProgressFn,
     ) -> Context:
         return Context(
+            progress=progress,
             id=record.id,
             queue=record.queue,
             attempt=record.attempts,

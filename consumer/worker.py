@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import logging
 import random
@@ -49,7 +48,7 @@ from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
 from consumer.settle import settlement
 from consumer.stops import Stop
-from conveyor.context import Context
+from conveyor.context import Context, ProgressFn, ignore_progress
 from shared.logs import message_logger
 from shared.messaging.dispatch import Dispatcher
 from shared.metrics import Metrics
@@ -106,9 +105,10 @@ class HandlerThreads(Executor):
         return future
 
 
-#: Builds the ``ctx`` of one run: ``(queue, record, logger bound to the message)``.
+#: Builds the ``ctx`` of one run: ``(queue, record, logger bound to the message,
+#: ctx.progress of the run)``.
 ContextMaker = Callable[
-    [LoadedQueue, MessageRecord, logging.LoggerAdapter[logging.Logger]], Context
+    [LoadedQueue, MessageRecord, logging.LoggerAdapter[logging.Logger], ProgressFn], Context
 ]
 
 
@@ -302,9 +302,8 @@ class Consumer:
         started = time.perf_counter()
         bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
         reporter = self._reporter(record)
-        ctx = self._ports.contexts(queue, record, bound)
-        if reporter is not None:
-            ctx = dataclasses.replace(ctx, progress=reporter.report)
+        progress = ignore_progress if reporter is None else reporter.report
+        ctx = self._ports.contexts(queue, record, bound, progress)
         stop.writer = lambda: self._write_cancelled(queue, record, started)
         stop.running(task, ctx.cancelled)
         self._stops[ref] = stop

@@ -113,22 +113,33 @@ class CancelFlag(asyncio.Event):
 
     def __init__(self) -> None:
         super().__init__()
-        self._threads = threading.Event()
+        # A threading.Event costs a Condition and locks; one is made only for a sync handler
+        # that calls wait_sync (every message gets a CancelFlag). is_set reads one attribute,
+        # which is safe from any thread.
+        self._lock = threading.Lock()
+        self._threads: threading.Event | None = None
 
     def set(self) -> None:
-        self._threads.set()
         super().set()
+        with self._lock:
+            if self._threads is not None:
+                self._threads.set()
 
     def clear(self) -> None:
-        self._threads.clear()
         super().clear()
-
-    def is_set(self) -> bool:
-        return self._threads.is_set()
+        with self._lock:
+            if self._threads is not None:
+                self._threads.clear()
 
     def wait_sync(self, timeout: float | None = None) -> bool:
         """Block the calling (non-event-loop) thread until set; True if it is set."""
-        return self._threads.wait(timeout)
+        with self._lock:
+            if self._threads is None:
+                self._threads = threading.Event()
+                if super().is_set():
+                    self._threads.set()
+            threads = self._threads
+        return threads.wait(timeout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ class Rig:
         return delivered
 
 
-def make_context(queue: LoadedQueue, record: MessageRecord, log: Any) -> Context:
+def make_context(queue: LoadedQueue, record: MessageRecord, log: Any, progress: Any) -> Context:
     return cast(
         Context,
         SimpleNamespace(id=record.id, attempt=record.attempts, log=log, cancelled=CancelFlag()),

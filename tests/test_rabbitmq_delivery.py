@@ -398,3 +398,27 @@ async def test_a_completion_event_nobody_listens_to_is_dropped_quietly(
             await delivery.publish_event("orders", f"m-{n}")
         await asyncio.sleep(0.5)  # a returned message would be back within a round trip
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_events_published_together_share_a_few_messages_and_all_arrive(env: Env) -> None:
+    # Batching (shared.delivery.event_batch): 500 events in one loop turn reach a subscriber
+    # in another process-like delivery in full, as far fewer AMQP messages than events.
+    publisher = await env.delivery(["orders"])
+    gateway = await env.delivery(["orders"])
+    finals: list[str] = []
+    changes: list[str] = []
+    await gateway.subscribe_events(lambda _q, message_id: finals.append(message_id))
+    await gateway.subscribe_changes(lambda _q, message_id: changes.append(message_id))
+    raw = await env.channel.declare_queue(exclusive=True)  # counts the messages on the wire
+    await raw.bind(env.prefix + "events")
+    for n in range(500):
+        await publisher.publish_event("orders", f"m-{n}", final=n % 2 == 0)
+
+    def all_arrived() -> bool:
+        return len(finals) + len(changes) == 500
+
+    await wait_until(all_arrived, "500 events", 15, interval=0.05)
+    assert finals == [f"m-{n}" for n in range(0, 500, 2)]  # in order, each once
+    assert changes == [f"m-{n}" for n in range(1, 500, 2)]
+    wire = (await env.channel.declare_queue(raw.name, passive=True)).declaration_result
+    assert wire.message_count is not None and 1 <= wire.message_count < 50

@@ -27,8 +27,9 @@ parse is logged and rejected without requeue, i.e. dead-lettered.
 Completion events (``publish_event``/``subscribe_events``): a non-durable fanout exchange
 ``<prefix>events`` declared by :meth:`RabbitDelivery.open`; events are transient
 ``{"queue", "id"}`` messages (completions; a change that is not final adds
-``"final": false``) published without confirms on a channel of their own (best effort: a
-failure is logged at debug and dropped). Each subscribing process binds one exclusive
+``"final": false``; several published together are ``{"events": [...]}``, see
+``shared.delivery.event_batch``) published without confirms on a channel of their own (best
+effort: a failure is logged at debug and dropped). Each subscribing process binds one exclusive
 auto-delete queue ``<prefix>events.<host>.<pid>.<random>`` and consumes it without acks,
 handing each event to its completion or its change subscribers.
 
@@ -73,6 +74,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 
 from shared.delivery.delays import pick_tier, tier_arguments, tier_queue
+from shared.delivery.event_batch import EventBatch, decode, event
 from shared.delivery.quiet import quiet_first_connect
 from shared.delivery.rabbit_control import ControlExchange
 from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
@@ -182,6 +184,7 @@ class RabbitDelivery:
         #: Subscribers to completions and to changes (one AMQP queue serves both lists).
         self._subscribers: dict[bool, list[EventCallback]] = {True: [], False: []}
         self._control = ControlExchange(prefix + "control", self._where, publish_timeout)
+        self._event_batch = EventBatch(self._send_events)
 
     def queue_name(self, queue: str) -> str:
         """The RabbitMQ queue of definition ``queue``; its dead letters go to ``+ '.dead'``."""
@@ -366,19 +369,19 @@ class RabbitDelivery:
         conn, exchange = self._publisher, self._events
         if self._closed or conn is None or exchange is None or not conn.connected.is_set():
             return
-        event: dict[str, Any] = {"queue": queue, "id": message_id}
-        if not final:
-            event["final"] = False
-        body = json.dumps(event, separators=(",", ":")).encode()
-        try:
-            async with asyncio.timeout(self._timeout):
-                # Not mandatory: with no gateway subscribed the event goes nowhere, quietly
-                # (a returned message would be logged at ERROR by aiormq for each one).
-                await exchange.publish(
-                    aio_pika.Message(body, app_id="conveyor"), "", mandatory=False
-                )
-        except Exception as exc:  # best effort: waiters re-check the store
-            log.debug("completion event for %s not published: %r", message_id, exc)
+        # Batched (``shared.delivery.event_batch``): returns at once, published within a
+        # loop turn together with the other events of this turn.
+        self._event_batch.add(event(queue, message_id, final=final))
+
+    async def _send_events(self, body: bytes) -> None:
+        """Publish one (batched) events message; raises what the publish raises."""
+        exchange = self._events
+        if exchange is None:
+            return
+        async with asyncio.timeout(self._timeout):
+            # Not mandatory: with no gateway subscribed the event goes nowhere, quietly
+            # (a returned message would be logged at ERROR by aiormq for each one).
+            await exchange.publish(aio_pika.Message(body, app_id="conveyor"), "", mandatory=False)
 
     async def subscribe_events(self, callback: EventCallback) -> None:
         await self._subscribe(True, callback)
@@ -409,10 +412,9 @@ class RabbitDelivery:
 
     async def _on_event(self, message: AbstractIncomingMessage) -> None:
         try:
-            body = json.loads(message.body)
-            queue, message_id = str(body["queue"]), str(body["id"])
-            for callback in self._subscribers[body.get("final") is not False]:
-                callback(queue, message_id)
+            for queue, message_id, final in decode(message.body):
+                for callback in self._subscribers[final]:
+                    callback(queue, message_id)
         except (ValueError, LookupError, TypeError, AttributeError) as exc:
             log.warning("ignoring unreadable completion event: %s; body=%.200r", exc, message.body)
 
@@ -473,6 +475,7 @@ class RabbitDelivery:
 
     async def close(self) -> None:
         self._closed = True
+        await self._event_batch.drain(self._timeout)  # the last completions still go out
         await self._teardown()
 
     async def _teardown(self) -> None:

@@ -1,0 +1,67 @@
+"""Batched events (``shared.delivery.event_batch``): wire format and the batching loop, with
+a fake ``send`` (the RabbitMQ path is tested in ``tests/test_rabbitmq_delivery.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from shared.delivery.event_batch import EventBatch, decode, encode, event
+
+
+def test_one_event_keeps_the_unbatched_form_and_both_forms_decode() -> None:
+    one = encode([event("q", "a", final=True)])
+    assert json.loads(one) == {"queue": "q", "id": "a"}  # what older gateways read
+    many = encode([event("q", "a", final=True), event("q", "b", final=False)])
+    assert json.loads(many) == {
+        "events": [{"queue": "q", "id": "a"}, {"queue": "q", "id": "b", "final": False}]
+    }
+    assert decode(one) == [("q", "a", True)]
+    assert decode(many) == [("q", "a", True), ("q", "b", False)]
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"events": [1]}', b"nope"])
+def test_a_malformed_body_raises_what_the_subscriber_catches(body: bytes) -> None:
+    with pytest.raises((ValueError, LookupError, TypeError, AttributeError)):
+        decode(body)
+
+
+async def test_events_of_one_turn_leave_together_and_later_ones_wait_for_the_publish() -> None:
+    sent: list[list[tuple[str, str, bool]]] = []
+    release = asyncio.Event()
+
+    async def send(body: bytes) -> None:
+        sent.append(decode(body))
+        await release.wait()  # a slow publish: what arrives meanwhile forms the next batch
+
+    batch = EventBatch(send)
+    for n in range(3):
+        batch.add(event("q", f"a{n}", final=True))
+    await asyncio.sleep(0.01)
+    assert sent == [[("q", "a0", True), ("q", "a1", True), ("q", "a2", True)]]
+    batch.add(event("q", "b0", final=False))
+    batch.add(event("q", "b1", final=True))
+    await asyncio.sleep(0.01)
+    assert len(sent) == 1  # the first publish is still under way
+    release.set()
+    await batch.drain(1)
+    assert sent[1] == [("q", "b0", False), ("q", "b1", True)]
+
+
+async def test_a_failed_publish_drops_its_batch_and_the_next_events_still_go() -> None:
+    sent: list[list[tuple[str, str, bool]]] = []
+
+    async def send(body: bytes) -> None:
+        events = decode(body)
+        if events[0][1] == "lost":
+            raise ConnectionError("broker gone")
+        sent.append(events)
+
+    batch = EventBatch(send)
+    batch.add(event("q", "lost", final=True))
+    await batch.drain(1)
+    batch.add(event("q", "kept", final=True))
+    await batch.drain(1)
+    assert sent == [[("q", "kept", True)]]
