@@ -1,26 +1,31 @@
 """How stores keep a record's ``version``, ``progress`` and ``history`` (``shared.records``).
 
 SQLite keeps ``history`` and ``progress`` as JSON text (times as ISO-8601 text) and appends
-to ``history`` inside the very ``UPDATE`` that changes the status, through the SQL function
-:func:`sqlite_push` registered on the connection (:func:`register`), so the status and its
-transition are one atomic write. MongoDB keeps them as sub-documents (times as BSON dates)
+to ``history`` inside the very ``UPDATE`` that changes the status, with SQLite's JSON
+functions (:data:`SQLITE_STATUS_WRITE`), so the status and its transition are one atomic
+write. MongoDB keeps them as sub-documents (times as BSON dates)
 and appends with ``$push``/``$slice`` in the same update (:func:`mongo_push`).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.records import HISTORY_LIMIT, Json, Progress, Status, Transition, iso
+from shared.records import HISTORY_LIMIT, Progress, Status, Transition, iso
 
 #: SQLite: the SET clause of a status write (parameters: time, status, consumer); the attempt
 #: is the SQL expression ``{attempt}`` (``attempts`` of the row before the update, by default).
+#: Pure SQL (SQLite's JSON functions), so a status write never calls back into Python from
+#: the database thread (a Python function there took the GIL on every write).
 SQLITE_STATUS_WRITE = (
-    "version = COALESCE(version, 0) + 1, history = history_push(history, ?, ?, {attempt}, ?)"
+    "version = COALESCE(version, 0) + 1, history = json_insert("
+    f"CASE WHEN json_array_length(COALESCE(history, '[]')) >= {HISTORY_LIMIT}"
+    " THEN json_remove(history, '$[0]') ELSE COALESCE(history, '[]') END,"
+    " '$[#]', json_object('at', ?, 'status', ?, 'attempt', COALESCE({attempt}, 0),"
+    " 'consumer', ?))"
 )
 
 
@@ -35,26 +40,6 @@ def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str
     who = "null" if consumer is None else json.dumps(consumer)
     # ``at`` (ISO-8601) and ``status`` (a Status value) never need escaping.
     return f'{ENTRY_START}"{at}","status":"{status}","attempt":{int(attempt)},"consumer":{who}}}'
-
-
-def sqlite_push(
-    history: str | None, at: str, status: str, attempt: int | None, consumer: str | None
-) -> str:
-    """``history`` (JSON text or NULL) with the transition appended, the oldest dropped past
-    :data:`HISTORY_LIMIT`. Appends as text; parses only to drop the oldest."""
-    entry = _entry_text(at, status, attempt or 0, consumer)
-    if not history or history == "[]":
-        return f"[{entry}]"
-    if history.count(ENTRY_START) < HISTORY_LIMIT:
-        return f"{history[:-1]},{entry}]"
-    entries: list[Json] = json.loads(history)[1 - HISTORY_LIMIT :]
-    kept = ",".join(json.dumps(e, separators=(",", ":")) for e in entries)
-    return f"[{kept},{entry}]"
-
-
-def register(conn: sqlite3.Connection) -> None:
-    """Make :func:`sqlite_push` callable as ``history_push(...)`` on ``conn``."""
-    conn.create_function("history_push", 5, sqlite_push, deterministic=True)
 
 
 def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[Any, ...]:

@@ -63,7 +63,6 @@ from shared.stores.history import (
     history_to_text,
     progress_from_text,
     progress_to_text,
-    register,
     status_params,
 )
 from shared.stores.sqlite_batch import GroupCommit
@@ -251,7 +250,6 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
-            register(conn)
             conn.executescript(SCHEMA)
             conn.executescript(sqlite_keys.SCHEMA)
             conn.executescript(sqlite_schedules.SCHEMA)
