@@ -35,7 +35,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
@@ -343,22 +343,29 @@ class Consumer:
             self._running.pop(ref, None)
             self._stops.pop(ref, None)
             self._lost.discard(ref)
+        self._finished(record, outcome.status, written, started, bound.extra)
+
+    def _finished(
+        self,
+        record: MessageRecord,
+        status: Status,
+        written: bool,
+        started: float,
+        extra: Mapping[str, object] | None,
+    ) -> None:
+        """Count (if ``written``) and log one run's end, ``started`` by ``perf_counter``."""
         duration = time.perf_counter() - started
         if written:
-            metrics.finished(record.queue, outcome.status, duration)
+            self._ports.metrics.finished(record.queue, status, duration)
         log.info(
             "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
             record.id,
             record.queue,
             record.attempts,
-            outcome.status.value,
+            status.value,
             duration * 1000,
             "" if written else " (record deleted or taken over meanwhile; not written)",
-            extra={
-                **(bound.extra or {}),
-                "outcome": outcome.status.value,
-                "duration_ms": duration * 1000,
-            },
+            extra={**(extra or {}), "outcome": status.value, "duration_ms": duration * 1000},
         )
 
     def _reporter(self, record: MessageRecord) -> ProgressReporter | None:
@@ -429,19 +436,8 @@ class Consumer:
     ) -> None:
         """Write ``CANCELLED`` for ``record`` (retrying outages; conditional on holding it)."""
         outcome, written = await self._finish(queue, record, Outcome(Status.CANCELLED))
-        duration = time.perf_counter() - started
-        if written:
-            self._ports.metrics.finished(record.queue, outcome.status, duration)
-        log.info(
-            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
-            record.id,
-            record.queue,
-            record.attempts,
-            outcome.status.value,
-            duration * 1000,
-            "" if written else " (record deleted or taken over meanwhile; not written)",
-            extra={"message_id": record.id, "queue": record.queue, "outcome": "CANCELLED"},
-        )
+        extra = {"message_id": record.id, "queue": record.queue}
+        self._finished(record, outcome.status, written, started, extra)
 
     async def _release(self, ref: MessageRef) -> None:
         with contextlib.suppress(StoreUnavailable):
