@@ -236,6 +236,7 @@ async def delete_queues(url: str, prefix: str, names: Sequence[str]) -> None:
             for tier in TIERS_MS:  # delay queues (deleting a missing one is a no-op)
                 await channel.queue_delete(tier_queue(f"{prefix}{name}", tier))
         await channel.exchange_delete(f"{prefix}events")
+        await channel.exchange_delete(f"{prefix}control")  # cancel signals
 
 
 async def wait_consumers(url: str, queue: str, count: int, within: float = 60.0) -> None:
