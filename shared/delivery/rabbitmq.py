@@ -480,19 +480,24 @@ class RabbitDelivery:
 
     async def _teardown(self) -> None:
         """Close consumer channels, then connections; unsettled deliveries return."""
-        closing: list[AbstractRobustChannel | AbstractRobustConnection | None]
-        closing = [*(lane.channel for lane in self._lanes.values())]
-        closing += [self._event_in, self._event_out, *self._control.channels()]
-        closing += [self._consumer, self._channel, self._publisher]
+        channels: list[AbstractRobustChannel | None]
+        channels = [*(lane.channel for lane in self._lanes.values())]
+        channels += [self._event_in, self._event_out, *self._control.channels(), self._channel]
+        connections = [self._consumer, self._publisher]
         self._lanes, self._consumer, self._channel, self._publisher = {}, None, None, None
         self._event_in = self._event_out = self._events = None
-        for item in closing:
+
+        async def close(item: AbstractRobustChannel | AbstractRobustConnection) -> None:
             try:
-                if item is not None:
-                    async with asyncio.timeout(self._timeout):
-                        await item.close()
+                async with asyncio.timeout(self._timeout):
+                    await item.close()
             except _FAILURES as exc:
                 log.debug("closing %r: %r", item, exc)
+
+        # Channels together, then connections together: each close waits at most the
+        # publish timeout, so a broker slow to answer costs that once, not once per queue.
+        await asyncio.gather(*(close(item) for item in channels if item is not None))
+        await asyncio.gather(*(close(item) for item in connections if item is not None))
 
 
 class _Watch:
