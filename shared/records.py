@@ -14,10 +14,13 @@ oldest first, each appended by the store in the same write as the status).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, overload
+
+import orjson
 
 #: A JSON document as :func:`json.loads` produces it.
 Json: TypeAlias = Any
@@ -53,8 +56,12 @@ def utcnow() -> datetime:
 
 
 def iso(ts: datetime) -> str:
-    """Render a UTC timestamp as ISO-8601 with a ``Z`` suffix and millisecond precision."""
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Render a timestamp as UTC ISO-8601 with a ``Z`` suffix and millisecond precision
+    (``2026-12-06T07:00:00.123Z``); a naive one is taken as local time, as ``astimezone``
+    does."""
+    if ts.tzinfo is not UTC:  # every Conveyor timestamp is UTC already (utcnow)
+        ts = ts.astimezone(UTC)
+    return ts.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def new_message_id() -> str:
@@ -132,6 +139,74 @@ class Transition:
         return cls(at, Status(data["status"]), int(data.get("attempt") or 0), consumer)
 
 
+class History(Sequence[Transition]):
+    """A record's status transitions, oldest first (at most :data:`HISTORY_LIMIT`).
+
+    Built from :class:`Transition` values, or (:meth:`from_wire_text`) from the JSON text of
+    the wire form, which SQLite keeps as is. Text is parsed only when an item is read, so a
+    claimed record (the consumer never reads its history) costs no parsing, and
+    :meth:`to_json` hands the text's entries to the API answer without turning each time
+    into a ``datetime`` and back. Immutable; compares equal to any sequence of the same
+    transitions.
+    """
+
+    __slots__ = ("_items", "_text")
+
+    def __init__(self, transitions: Iterable[Transition] = ()) -> None:
+        self._items: tuple[Transition, ...] | None = tuple(transitions)
+        self._text: str | None = None
+
+    @classmethod
+    def from_wire_text(cls, text: str | None) -> History:
+        """A history from the JSON text of its wire form (:meth:`to_json`); None is empty.
+        The text is trusted (a store wrote it) and parsed on first access."""
+        history = cls()
+        if text:
+            history._items, history._text = None, text
+        return history
+
+    def _parsed(self) -> tuple[Transition, ...]:
+        items = self._items
+        if items is None:  # a benign race between threads: both parse the same text
+            items = self._items = tuple(
+                Transition.from_json(e) for e in orjson.loads(self._text or "[]")
+            )
+        return items
+
+    def to_json(self) -> list[Json]:
+        """The wire form, a list of :meth:`Transition.to_json` documents."""
+        if self._items is None:
+            entries: list[Json] = orjson.loads(self._text or "[]")
+            return entries
+        return [t.to_json() for t in self._items]
+
+    @overload
+    def __getitem__(self, index: int) -> Transition: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Transition]: ...
+
+    def __getitem__(self, index: int | slice) -> Transition | Sequence[Transition]:
+        return self._parsed()[index]
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __iter__(self) -> Iterator[Transition]:
+        return iter(self._parsed())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, History | tuple | list):
+            return self._parsed() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._parsed())
+
+    def __repr__(self) -> str:
+        return f"History({list(self._parsed())!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class MessageRecord:
     """One message as stored. Immutable: transitions produce new records."""
@@ -152,7 +227,7 @@ class MessageRecord:
     version: int = 0
     progress: Progress | None = None
     #: The last status transitions, oldest first (at most :data:`HISTORY_LIMIT`).
-    history: tuple[Transition, ...] = ()
+    history: History = field(default_factory=History)
     #: While INPROGRESS: a user asked the run to stop (it ends CANCELLED).
     cancel_requested: bool = False
 
@@ -181,7 +256,7 @@ class MessageRecord:
             request_id=request_id,
             not_before=not_before,
             version=1,
-            history=(Transition(now, Status.PENDING, 0),),
+            history=History((Transition(now, Status.PENDING, 0),)),
         )
 
     def to_public(self) -> dict[str, Json]:
@@ -200,6 +275,6 @@ class MessageRecord:
             "not_before": iso(self.not_before) if self.not_before else None,
             "version": self.version,
             "progress": self.progress.to_json() if self.progress else None,
-            "history": [t.to_json() for t in self.history],
+            "history": self.history.to_json(),
             "cancel_requested": self.cancel_requested,
         }

@@ -4,6 +4,7 @@ migration of a database file from before those columns."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from shared.ports import MessageRef, Outcome, Store
-from shared.records import HISTORY_LIMIT, ErrorInfo, MessageRecord, Progress, Status, utcnow
+from shared.records import (
+    HISTORY_LIMIT,
+    ErrorInfo,
+    History,
+    MessageRecord,
+    Progress,
+    Status,
+    Transition,
+    utcnow,
+)
 from shared.stores.sqlite import SCHEMA, SqliteStore
 from tests.stores import STORE_KINDS, open_store
 
@@ -180,7 +190,7 @@ async def test_sqlite_files_from_before_versions_are_migrated(tmp_path: Path) ->
     try:
         old = await store.get(Q, "old-1")
         assert old is not None
-        assert (old.version, old.progress, old.history) == (0, None, ())
+        assert (old.version, old.progress, list(old.history)) == (0, None, [])
         claim = await store.claim(Q, "old-1", "a", later())
         assert claim.record is not None and claim.record.version == 1
         assert steps(claim.record) == [("INPROGRESS", 1, "a")]
@@ -215,3 +225,24 @@ async def test_a_cancel_bumps_the_version_and_a_cancelled_waiting_message_record
     assert await store.finish(Q, running.id, "a", Outcome(Status.CANCELLED))
     got = await read(store, running)
     assert got.version == 4 and steps(got)[-1] == ("CANCELLED", 1, "a")
+
+
+def test_a_history_read_from_its_wire_text_is_the_history_built_from_transitions() -> None:
+    """``History.from_wire_text`` (how SQLite hands a history over, parsed only when read)
+    equals the history of the same transitions, item by item and in its wire form."""
+    at = datetime(2026, 12, 6, 7, 0, 0, 123000, tzinfo=UTC)
+    built = History(
+        (
+            Transition(at, Status.PENDING, 0),
+            Transition(at + timedelta(seconds=1), Status.INPROGRESS, 1, 'host:1:"quoted"'),
+            Transition(at + timedelta(seconds=2), Status.COMPLETE, 1, 'host:1:"quoted"'),
+        )
+    )
+    text = json.dumps(built.to_json())
+    lazy = History.from_wire_text(text)
+    assert lazy.to_json() == built.to_json()  # passed through, not parsed
+    assert lazy == built and list(lazy) == list(built) and len(lazy) == 3
+    assert lazy[1].consumer == 'host:1:"quoted"' and lazy[-1].status is Status.COMPLETE
+    assert lazy.to_json()[0]["at"] == "2026-12-06T07:00:00.123Z"
+    assert History.from_wire_text(None) == () and History.from_wire_text("[]").to_json() == []
+    assert History.from_wire_text(text) != History(built[:2])

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.records import HISTORY_LIMIT, Progress, Status, Transition, iso
+from shared.records import HISTORY_LIMIT, History, Progress, Status, Transition, iso
 
 #: SQLite: the SET clause of a status write (parameters: time, status, consumer); the attempt
 #: is the SQL expression ``{attempt}`` (``attempts`` of the row before the update, by default).
@@ -53,9 +53,10 @@ def history_to_text(history: Sequence[Transition]) -> str:
     return f"[{','.join(entries)}]"
 
 
-def history_from_text(text: str | None) -> tuple[Transition, ...]:
-    """Parse the SQLite form; NULL (a record from before histories) is empty."""
-    return tuple(Transition.from_json(e) for e in json.loads(text)) if text else ()
+def history_from_text(text: str | None) -> History:
+    """The SQLite form as a :class:`History` (parsed when read; the SQLite form is the wire
+    form); NULL (a record from before histories) is empty."""
+    return History.from_wire_text(text)
 
 
 def progress_to_text(progress: Progress) -> str:
@@ -84,9 +85,9 @@ def mongo_push(at: datetime, status: Status, attempt: int, consumer: str | None)
     }
 
 
-def mongo_history(entries: Sequence[Mapping[str, Any]] | None) -> tuple[Transition, ...]:
+def mongo_history(entries: Sequence[Mapping[str, Any]] | None) -> History:
     """Parse MongoDB's form (dates already ``datetime``)."""
-    return tuple(
+    return History(
         Transition(e["at"], Status(e["status"]), int(e.get("attempt") or 0), e.get("consumer"))
         for e in entries or ()
     )
