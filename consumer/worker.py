@@ -357,6 +357,8 @@ class Consumer:
         duration = time.perf_counter() - started
         if written:
             self._ports.metrics.finished(record.queue, status, duration)
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info(
             "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
             record.id,

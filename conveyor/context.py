@@ -116,8 +116,11 @@ class CancelFlag(asyncio.Event):
         # A threading.Event costs a Condition and locks; one is made only for a sync handler
         # that calls wait_sync (every message gets a CancelFlag). is_set reads one attribute,
         # which is safe from any thread.
-        self._lock = threading.Lock()
         self._threads: threading.Event | None = None
+
+    #: Guards ``_threads`` of every flag (taken only by ``set``, ``clear`` and ``wait_sync``,
+    #: rarely: one lock for all rather than one more object per message).
+    _lock = threading.Lock()
 
     def set(self) -> None:
         super().set()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
+
+from shared.ids import random_hex
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -18,4 +18,4 @@ def request_id_for(request: web.Request) -> str:
     sane = given.isascii() and given.isprintable() and " " not in given
     if 0 < len(given) <= MAX_REQUEST_ID and sane:
         return given
-    return uuid.uuid4().hex
+    return random_hex()

@@ -13,7 +13,7 @@ oldest first, each appended by the store in the same write as the status).
 
 from __future__ import annotations
 
-import uuid
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import Any, TypeAlias, overload
 
 import orjson
+
+from shared.ids import uuid4_text
 
 #: A JSON document as :func:`json.loads` produces it.
 Json: TypeAlias = Any
@@ -55,18 +57,20 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def iso(ts: datetime) -> str:
     """Render a timestamp as UTC ISO-8601 with a ``Z`` suffix and millisecond precision
     (``2026-12-06T07:00:00.123Z``); a naive one is taken as local time, as ``astimezone``
-    does."""
+    does. Cached: one record's times are shown several times (its creation is also its first
+    update and its first transition), and formatting costs more than a look-up."""
     if ts.tzinfo is not UTC:  # every Conveyor timestamp is UTC already (utcnow)
         ts = ts.astimezone(UTC)
     return ts.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def new_message_id() -> str:
-    """A fresh message id (UUID4, canonical text form)."""
-    return str(uuid.uuid4())
+    """A fresh message id (UUID4, canonical text form; see ``shared.ids``)."""
+    return uuid4_text()
 
 
 @dataclass(frozen=True, slots=True)

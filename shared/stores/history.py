@@ -16,16 +16,18 @@ from typing import Any
 
 from shared.records import HISTORY_LIMIT, History, Progress, Status, Transition, iso
 
-#: SQLite: the SET clause of a status write (parameters: time, status, consumer); the attempt
-#: is the SQL expression ``{attempt}`` (``attempts`` of the row before the update, by default).
-#: Pure SQL (SQLite's JSON functions), so a status write never calls back into Python from
-#: the database thread (a Python function there took the GIL on every write).
+#: SQLite: the SET clause of a status write (parameters: time as epoch seconds, status,
+#: consumer); the attempt is the SQL expression ``{attempt}`` (``attempts`` of the row before
+#: the update, by default). Pure SQL (SQLite's JSON functions), so a status write never calls
+#: back into Python from the database thread (a Python function there took the GIL on every
+#: write); SQLite also writes the time as text (``strftime``: the very text of
+#: ``shared.records.iso`` for a time in whole milliseconds), on its thread, without the GIL.
 SQLITE_STATUS_WRITE = (
     "version = COALESCE(version, 0) + 1, history = json_insert("
     f"CASE WHEN json_array_length(COALESCE(history, '[]')) >= {HISTORY_LIMIT}"
     " THEN json_remove(history, '$[0]') ELSE COALESCE(history, '[]') END,"
-    " '$[#]', json_object('at', ?, 'status', ?, 'attempt', COALESCE({attempt}, 0),"
-    " 'consumer', ?))"
+    " '$[#]', json_object('at', strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch'),"
+    " 'status', ?, 'attempt', COALESCE({attempt}, 0), 'consumer', ?))"
 )
 
 
@@ -43,8 +45,9 @@ def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str
 
 
 def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[Any, ...]:
-    """The parameters of :data:`SQLITE_STATUS_WRITE`."""
-    return (iso(at), status.value, consumer)
+    """The parameters of :data:`SQLITE_STATUS_WRITE` (``at`` in whole milliseconds, as
+    ``shared.records.utcnow`` gives)."""
+    return (at.timestamp(), status.value, consumer)
 
 
 def history_to_text(history: Sequence[Transition]) -> str:
