@@ -165,6 +165,21 @@ def dumps(value: Json) -> str:
     return json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
 
 
+_LONG_DIGITS_TEXT = re.compile(r"\d{19}")
+
+
+def loads_stored(text: str) -> Json:
+    """Parse JSON text that :func:`dumps` wrote: orjson when it gives exactly the same value
+    (it turns integers beyond 64 bits into floats, and refuses lone surrogates), else the
+    standard library."""
+    if not _LONG_DIGITS_TEXT.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def dumps_fast(value: Any) -> str:
     """:func:`dumps` for answers: orjson when it can (same output for JSON values), the
     standard library for what it refuses (integers beyond 64 bits, lone surrogates)."""

@@ -31,7 +31,14 @@ from shared import validation
 from shared.auth import HMAC_ALGS, NUMERIC_DATE_CLAIMS, Authenticator, Principal, VerificationKey
 from shared.records import MessageRecord
 from shared.token_cache import VerifiedTokens
-from shared.validation import MAX_INT_DIGITS, BadJson, depth_exceeds, dumps, parse_json
+from shared.validation import (
+    MAX_INT_DIGITS,
+    BadJson,
+    depth_exceeds,
+    dumps,
+    loads_stored,
+    parse_json,
+)
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 SECRET = "fuzz-secret-" + "z" * 40
@@ -82,6 +89,15 @@ def test_parse_json_only_raises_bad_json(body: bytes, max_depth: int) -> None:
 @given(value=json_values)
 def test_parse_json_reads_what_json_writes(value: Any) -> None:
     assert parse_json(json.dumps(value).encode(), 64) == value
+
+
+@FUZZ
+@given(value=json_values | st.integers(min_value=-(10**40), max_value=10**40))
+def test_stored_json_reads_back_exactly_with_its_types(value: Any) -> None:
+    """``loads_stored`` (orjson where exact) gives back what ``dumps`` stored: big integers stay
+    integers (orjson alone would turn them into floats), lone surrogates survive."""
+    back = loads_stored(dumps(value))
+    assert back == value and json.dumps(back) == json.dumps(value)
 
 
 @FUZZ

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from shared.ports import QueueCounts
 from shared.records import ErrorInfo, Json, Status
+from shared.validation import loads_stored
 
 
 def to_epoch(ts: datetime) -> float:
@@ -31,8 +32,13 @@ def error_from_text(text: str | None) -> ErrorInfo | None:
 
 
 def json_from_text(text: str | None) -> Json:
-    """Parse stored JSON text; NULL is JSON null."""
-    return json.loads(text) if text is not None else None
+    """Parse stored JSON text; NULL is JSON null.
+
+    orjson where it is exact (``shared.validation.loads_stored``): several times faster, and
+    this runs on the store's thread for every claimed record, holding the GIL the event loop
+    needs.
+    """
+    return loads_stored(text) if text is not None else None
 
 
 def counts_from_groups(groups: Iterable[tuple[str, str, int, datetime]]) -> dict[str, QueueCounts]:
