@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from shared.reload import running_reloader
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings
 from shared.signals import wait_for_stop_signal
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,8 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     try:
         yield consumer
     finally:
-        for task in (scheduler, expiry):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        for task in (scheduler, expiry, sweeper):  # bounded: a stuck one is logged, left
+            await cancel_and_wait(task)
         await consumer.shutdown(rt.settings.grace_seconds)
 
 

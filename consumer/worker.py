@@ -67,6 +67,7 @@ from shared.ports import (
 )
 from shared.records import ErrorInfo, MessageRecord, Progress, Status
 from shared.registry import LoadedQueue, Registry
+from shared.tasks import cancel_and_wait, wait_cancelled
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -447,7 +448,9 @@ class Consumer:
                 await self._ports.announce.changed(ref.queue, ref.id)
 
     async def shutdown(self, grace: float) -> None:
-        """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest."""
+        """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest (and
+        wait at most ``shared.tasks.CANCEL_WAIT_SECONDS`` more for them to put their records
+        back)."""
         await self._ports.work.stop_consuming()
         if self._tasks:
             log.info("waiting up to %.0fs for %d in-flight messages", grace, len(self._tasks))
@@ -456,8 +459,7 @@ class Consumer:
                 task.cancel()
             if pending:
                 log.warning("grace period over: %d messages put back to PENDING", len(pending))
-                await asyncio.wait(pending)
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+                # Each puts its record back (bounded store calls); one that does not end is
+                # logged with its stack and left: its lease expires and the sweep recovers it.
+                await wait_cancelled(pending)
+        await cancel_and_wait(self._heartbeat)

@@ -50,6 +50,33 @@ async def test_events_of_one_turn_leave_together_and_later_ones_wait_for_the_pub
     assert sent[1] == [("q", "b0", False), ("q", "b1", True)]
 
 
+async def test_a_change_waits_briefly_for_company_and_a_completion_takes_it_at_once() -> None:
+    sent: list[list[tuple[str, str, bool]]] = []
+    arrived = asyncio.Event()
+
+    async def send(body: bytes) -> None:
+        sent.append(decode(body))
+        arrived.set()
+
+    batch = EventBatch(send, change_wait=0.2)
+    batch.add(event("q", "m1", final=False))  # a claim
+    await asyncio.sleep(0.02)
+    assert sent == []  # waiting for company
+    batch.add(event("q", "m1", final=True))  # its completion: both leave now, together
+    await asyncio.sleep(0.02)
+    assert sent == [[("q", "m1", False), ("q", "m1", True)]]
+    arrived.clear()
+    batch.add(event("q", "m2", final=False))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(arrived.wait(), 5)
+    assert sent[1] == [("q", "m2", False)]  # alone, it still leaves after the wait
+    assert 0.15 < loop.time() - began < 4
+    batch.add(event("q", "m3", final=False))
+    await batch.drain(1)  # closing: a waiting change goes at once
+    assert sent[2] == [("q", "m3", False)]
+
+
 async def test_a_failed_publish_drops_its_batch_and_the_next_events_still_go() -> None:
     sent: list[list[tuple[str, str, bool]]] = []
 
