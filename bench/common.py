@@ -135,6 +135,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def cpu_by_thread(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of ``pid`` split into ``main`` (its event loop's thread)
+    and ``threads`` (all others: the store's thread, executors), from /proc/PID/task."""
+    split = {"main": 0.0, "threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        used = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        split["main" if task.name == str(pid) else "threads"] += used
+    return split
+
+
 def rabbitmq_pid() -> int | None:
     """The local RabbitMQ node's pid (beam.smp), to read its CPU time; None if not found."""
     for entry in Path("/proc").iterdir():
@@ -216,6 +230,8 @@ async def rabbitmq_version(url: str = BROKER) -> str:
     except Exception as exc:  # the version line must not stop the suite
         return f"unavailable ({type(exc).__name__})"
     async with connection:
+        if connection.transport is None:
+            return "unavailable (no transport)"
         props = connection.transport.connection.server_properties
         version = props.get("version", "?")
         return version.decode() if isinstance(version, bytes) else str(version)
@@ -249,7 +265,7 @@ async def wait_consumers(url: str, queue: str, count: int, within: float = 60.0)
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             declared = await channel.declare_queue(queue, passive=True)
-            if declared.declaration_result.consumer_count >= count:
+            if (declared.declaration_result.consumer_count or 0) >= count:
                 return
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{queue}: fewer than {count} consumers after {within} s")
