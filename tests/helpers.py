@@ -106,6 +106,15 @@ def exists(path: Path) -> bool:
     return path.exists()
 
 
+def written(path: Path) -> bool:
+    """``path`` holds at least one whole line. A handler's ``write_text`` creates the file
+    before it writes: polling ``exists`` alone can read it empty."""
+    try:
+        return path.read_text().endswith("\n")
+    except FileNotFoundError:
+        return False
+
+
 def touch(path: Path) -> None:
     path.write_text("go\n")
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, assert_record, error_list, exists, wait_until
+from tests.helpers import add_queue, assert_record, error_list, exists, wait_until, written
 
 ROLES = {"roles": ["tester"]}
 
@@ -117,7 +117,7 @@ async def test_a_sync_handler_sees_ctx_cancelled(capi: Api, tmp_path: Path) -> N
     await wait_until(lambda: exists(marker), "the handler to start", 10)
     assert (await cancel(capi, "synccancel", message_id, token)).status == 202
     await cancelled(capi, "synccancel", message_id, token, within=2)
-    await wait_until(lambda: exists(cleanup), "the sync handler to stop", 5)
+    await wait_until(lambda: written(cleanup), "the sync handler to stop", 5)
     assert cleanup.read_text() == "True True\n"
 
 

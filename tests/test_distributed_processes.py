@@ -21,7 +21,7 @@ import pytest
 
 from tests.brokers import PrivateRabbit, RabbitNode
 from tests.conftest import HS_SECRET, Api, Keys
-from tests.helpers import wait_until
+from tests.helpers import wait_until, written
 from tests.procs import Proc, http_args
 from tests.services import delete_rabbit_queues, queue_prefix
 
@@ -370,7 +370,7 @@ async def test_a_running_handler_is_cancelled_from_another_process(
         return bool(record["status"] == "CANCELLED")
 
     await wait_until(cancelled, "the record to be CANCELLED", 2.0)
-    await wait_until(lambda: exists(cleanup), "the handler's finally block", 2.0)
+    await wait_until(lambda: written(cleanup), "the handler's finally block", 2.0)
     assert cleanup.read_text() == "True\n"
     assert await holds_no_message(cluster.rabbitmq, f"{cluster.prefix}cancellable")
 
@@ -386,5 +386,5 @@ async def test_a_running_handler_is_cancelled_from_another_process(
     resp = await session.post(f"{url}/cancellable/{later_id}/cancel", headers=api.auth(token))
     assert resp.status == 200 and (await resp.json())["status"] == "CANCELLED"
     control = await api.push("cancellable", {"marker": str(marker), "cleanup": "/dev/null"}, token)
-    await wait_until(lambda: exists(marker), "the control message to start", 20)
+    await wait_until(lambda: written(marker), "the control message to start", 20)
     assert marker.read_text() == f"{control}\n"  # the cancelled one never ran
