@@ -98,12 +98,17 @@ def test_docs_page_takes_a_token_shows_every_queue_and_pushes(
     page.on("request", lambda request: requests.append(request))
     ARTIFACTS.mkdir(exist_ok=True)
 
-    # No token yet: the page loads, the document does not (401), and says so.
+    # No token yet: the page loads, the document does not (401), and the page explains what
+    # to do instead of showing Swagger UI's "Failed to load API definition".
     with page.expect_response(is_document) as first:
         page.goto(f"{served.url}/docs")
     assert first.value.status == 401
     assert "authorization" not in first.value.request.headers
-    expect(page.locator("#swagger-ui")).to_contain_text("Unauthorized")
+    needs_token = page.locator("#conveyor-needs-token")
+    expect(needs_token).to_be_visible()
+    expect(needs_token).to_contain_text("needs a bearer token")
+    expect(page.locator("#swagger-ui")).to_be_hidden()
+    expect(page.get_by_text("Failed to load API definition")).to_have_count(0)
     page.screenshot(path=ARTIFACTS / "docs-no-token.png")
 
     # The token through the page's field: the document's fetch carries it.
@@ -156,8 +161,46 @@ def test_docs_page_takes_a_token_shows_every_queue_and_pushes(
     with page.expect_response(is_document) as forgotten:
         page.locator("#conveyor-token-forget").click()
     assert forgotten.value.status == 401
+    assert "authorization" not in forgotten.value.request.headers
     assert page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") is None
+    expect(needs_token).to_be_visible()
+    expect(page.locator("#swagger-ui")).to_be_hidden()
+    # And a token again shows the same Swagger UI, with the document.
+    page.locator("#conveyor-token-input").fill(token)
+    with page.expect_response(is_document) as again:
+        page.locator("#conveyor-token-use").click()
+    assert again.value.status == 200
+    expect(needs_token).to_be_hidden()
+    expect(page.locator(".opblock").first).to_be_visible()
 
     violations = [m.text for m in console if "Content Security Policy" in m.text]
     assert not violations, violations
     assert not page_errors, page_errors
+
+
+def test_a_public_document_loads_without_a_token(tmp_path: Path, page: Page) -> None:
+    """With ``--public-openapi`` the page needs no token: Swagger UI shows the document at
+    once, and the token explanation never appears."""
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    for source in SEED_HANDLERS_DIR.glob("*.queue.json"):
+        shutil.copyfile(source, handlers / source.name)
+    for source in SEED_HANDLERS_DIR.glob("*.py"):
+        shutil.copyfile(source, handlers / source.name)
+    proc = ServeProcess(
+        ["--store", f"sqlite:///{tmp_path / 'conveyor.db'}", "--handlers", str(handlers),
+         "--public-openapi"],
+        clean_env(CONVEYOR_JWT_SECRET=SECRET),
+        tmp_path / "serve.log",
+    )  # fmt: skip
+    try:
+        proc.wait_healthy()
+        with page.expect_response(is_document) as first:
+            page.goto(f"{proc.url}/docs")
+        assert first.value.status == 200
+        push = '.opblock.opblock-post:has(.opblock-summary-path[data-path="/myQueue"])'
+        expect(page.locator(push)).to_have_count(1)
+        expect(page.locator("#conveyor-needs-token")).to_be_hidden()
+        expect(page.locator("#swagger-ui")).to_be_visible()
+    finally:
+        proc.close()

@@ -70,22 +70,80 @@
     return request;
   }
 
-  var ui = window.SwaggerUIBundle({
-    url: specUrl,
-    dom_id: "#swagger-ui",
-    presets: [window.SwaggerUIBundle.presets.apis],
-    layout: "BaseLayout",
-    requestInterceptor: requestInterceptor,
-    persistAuthorization: false, // it would keep the token in localStorage
-    validatorUrl: null, // no third-party validator badge
-    deepLinking: false,
-    displayRequestDuration: true,
-  });
+  // Swagger UI is created once there is something to show: a token, or a document that
+  // needs none. Without either, a short explanation stands in for Swagger UI's "Failed to
+  // load API definition" (the page used to open on that error). Swagger UI is created once
+  // and then only hidden or reloaded: it is a React tree that must keep its element.
+  var ui = null;
+  var note = document.createElement("p");
+  note.id = "conveyor-needs-token";
+  note.className = "conveyor-needs-token";
+  note.hidden = true;
+  note.textContent =
+    "This API description needs a bearer token: paste one above " +
+    "(for example from: conveyor token --sub me --roles system_admin).";
+  container.parentNode.insertBefore(note, container);
+
+  function showUi() {
+    note.hidden = true;
+    container.hidden = false;
+    if (ui) {
+      reloadDocument();
+      return;
+    }
+    ui = window.SwaggerUIBundle({
+      url: specUrl,
+      dom_id: "#swagger-ui",
+      presets: [window.SwaggerUIBundle.presets.apis],
+      layout: "BaseLayout",
+      requestInterceptor: requestInterceptor,
+      persistAuthorization: false, // it would keep the token in localStorage
+      validatorUrl: null, // no third-party validator badge
+      deepLinking: false,
+      displayRequestDuration: true,
+    });
+  }
+
+  function explain() {
+    container.hidden = true;
+    note.hidden = false;
+  }
+
+  // Load (or reload) the document: with a token, into Swagger UI; without one, ask the
+  // server first, and explain instead of failing when it wants a token.
+  function load() {
+    if (token) {
+      showUi();
+      syncAuthorizeDialog();
+      return;
+    }
+    syncAuthorizeDialog();
+    window
+      .fetch(specUrl, { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (token) {
+          return; // a token arrived meanwhile: its own load runs
+        }
+        if (response.status === 401) {
+          explain();
+        } else {
+          showUi(); // public, or another error: Swagger UI shows it
+        }
+      })
+      .catch(function () {
+        if (!token) {
+          showUi(); // unreachable: let Swagger UI say so
+        }
+      });
+  }
 
   // Show the token as the bearerAuth authorization in Swagger UI's Authorize dialog. (Its
   // auth state exists only once something was authorized: log out only what we set.)
   var authorizedHere = false;
   function syncAuthorizeDialog() {
+    if (!ui) {
+      return; // nothing authorized yet
+    }
     if (token) {
       var security = {};
       security[SCHEME] = {
@@ -118,19 +176,17 @@
     token = input.value.trim();
     input.value = "";
     store(token);
-    syncAuthorizeDialog();
     showState();
-    reloadDocument();
+    load();
   });
 
   forget.addEventListener("click", function () {
     token = "";
     store("");
-    syncAuthorizeDialog();
     showState();
-    reloadDocument();
+    load();
   });
 
-  syncAuthorizeDialog();
   showState();
+  load();
 })();
