@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import inspect
@@ -104,6 +105,16 @@ def add_seed_queue(queues_dir: Path) -> None:
 def exists(path: Path) -> bool:
     """``path.exists()`` (a plain function, so async tests can poll it)."""
     return path.exists()
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a raw test connection and wait until its socket is closed. ``close`` alone only
+    schedules it: a test whose loop ends first leaves the socket to the garbage collector,
+    whose ResourceWarning then fails whichever test runs at that moment."""
+    writer.close()
+    # Reset by the server, or already gone: closed anyway.
+    with contextlib.suppress(OSError, TimeoutError):
+        await asyncio.wait_for(writer.wait_closed(), 5)
 
 
 def written(path: Path) -> bool:

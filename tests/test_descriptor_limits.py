@@ -15,7 +15,15 @@ import jwt
 import pytest
 
 from gateway.capacity import RESERVED_DESCRIPTORS
-from tests.helpers import QUEUES_DIR, ServeProcess, add_queue, claims, clean_env, touch
+from tests.helpers import (
+    QUEUES_DIR,
+    ServeProcess,
+    add_queue,
+    claims,
+    clean_env,
+    close_writer,
+    touch,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +99,7 @@ async def one_byte_connection(port: int) -> bytes | None:
     except TimeoutError:
         return None
     finally:
-        writer.close()
+        await close_writer(writer)
 
 
 async def test_1100_one_byte_connections_under_a_1024_limit(spawn: Spawn) -> None:

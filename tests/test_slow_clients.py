@@ -22,7 +22,7 @@ from conveyor.serve import Served
 from gateway.capacity import RESERVED_DESCRIPTORS, EveryInterval, connection_cap
 from shared.settings import Settings
 from tests.conftest import Api, StartConveyor
-from tests.helpers import problem_items
+from tests.helpers import close_writer, problem_items
 
 CUT_WITHIN = 30.0  # seconds: far more than any timeout used here, far less than a trickle
 
@@ -86,7 +86,7 @@ async def send_and_read(served: Served, raw: bytes) -> Answer:
         writer.write(raw)
         data = await read_to_end(reader)
     finally:
-        writer.close()
+        await close_writer(writer)
     assert data, "the server closed without an answer"
     return parse_answer(data)
 
@@ -109,7 +109,7 @@ async def open_connection(
 
     yield connect
     for writer in writers:
-        writer.close()
+        await close_writer(writer)
 
 
 # --- timeouts ----------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ async def trickle(served: Served, raw: bytes, every: float) -> bytes | None:
             return None
         return answer.result()
     finally:
-        writer.close()
+        await close_writer(writer)
 
 
 async def test_500_slow_request_heads_are_cut_while_pushes_are_served(
@@ -203,7 +203,7 @@ async def test_a_slow_body_is_cut_with_408_json(
         writer.write(bytes([byte]))
         await asyncio.wait({answer}, timeout=0.4)
     assert answer.done(), "the slow body was never cut"
-    writer.close()
+    await close_writer(writer)
     cut = parse_answer(answer.result())
     assert cut.status == 408
     assert "body" in cut.errors()[0]
