@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.records import HISTORY_LIMIT, History, Progress, Status, Transition, iso
+from shared.stores.codec import to_epoch
 
 #: SQLite: the SET clause of a status write (parameters: time as epoch seconds, status,
 #: consumer); the attempt is the SQL expression ``{attempt}`` (``attempts`` of the row before
@@ -47,7 +48,7 @@ def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str
 def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[Any, ...]:
     """The parameters of :data:`SQLITE_STATUS_WRITE` (``at`` in whole milliseconds, as
     ``shared.records.utcnow`` gives)."""
-    return (at.timestamp(), status.value, consumer)
+    return (to_epoch(at), status.value, consumer)
 
 
 def history_to_text(history: Sequence[Transition]) -> str:
