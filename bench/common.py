@@ -241,7 +241,7 @@ async def delete_queues(url: str, prefix: str, names: Sequence[str]) -> None:
     """Delete ``prefix + name``, its ``.dead`` and delay-tier queues, and the events exchange."""
     import aio_pika
 
-    from shared.delivery.delays import TIERS_MS, tier_queue
+    from shared.adapters.rabbitmq.delays import TIERS_MS, tier_queue
 
     connection = await aio_pika.connect(url)
     async with connection:

@@ -30,15 +30,15 @@ from bench.topology import Topology
 #: Areas by frame file (first match wins per frame); a sample counts once per area.
 AREAS = (
     ("idle: waiting in epoll (selectors)", re.compile(r"selectors\.py|\(select\)|epoll")),
-    ("sqlite (sqlite3 calls)", re.compile(r"sqlite3|stores/sqlite")),
+    ("sqlite (sqlite3 calls)", re.compile(r"sqlite3|adapters/sqlite/")),
     ("aiohttp request handling", re.compile(r"aiohttp/web_|aiohttp/http_")),
-    ("auth (token check, cache, PyJWT)", re.compile(r"shared/auth\.py|token_cache|/jwt/")),
-    ("schema validation (jsonschema)", re.compile(r"jsonschema|shared/validation\.py")),
-    ("JSON codec", re.compile(r"orjson|json/(de|en)coder|shared/codec")),
+    ("auth (token check, cache, PyJWT)", re.compile(r"shared/auth\.py|gateway/auth/|token_cache|/jwt/")),
+    ("schema validation (jsonschema)", re.compile(r"jsonschema|shared/domain/payloads\.py")),
+    ("JSON codec", re.compile(r"orjson|json/(de|en)coder|adapters/record_fields")),
     ("RabbitMQ client (aio-pika, aiormq, pamqp)", re.compile(r"aio_pika|aiormq|pamqp")),
-    ("metrics (prometheus_client)", re.compile(r"prometheus_client|shared/metrics")),
+    ("metrics (prometheus_client)", re.compile(r"prometheus_client|shared/platform/metrics")),
     ("logging", re.compile(r"/logging/")),
-    ("messaging service", re.compile(r"shared/messaging/")),
+    ("messaging service", re.compile(r"shared/service/")),
     ("consumer (claim, run, finish)", re.compile(r"consumer/")),
 )
 PY_SPY = Path(sys.executable).parent / "py-spy"

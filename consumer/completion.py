@@ -2,7 +2,7 @@
 
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
 ``result_ttl_seconds`` (None: kept forever). :class:`Announcer` wakes the clients waiting on
-the message (``GET /{queue}/{id}?wait=N``): this process's :class:`shared.notify.Notifier`
+the message (``GET /{queue}/{id}?wait=N``): this process's :class:`shared.service.notify.Notifier`
 directly, and every gateway through the completion events (best effort); its
 :meth:`Announcer.changed` does the same for a change that is not final (a claim, a retry, a
 release, a progress report), which only event streams listen to.
@@ -17,9 +17,9 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
-from shared.notify import Notifier
+from shared.domain.records import utcnow
 from shared.ports import CompletionEvents, Outcome, Recovery, StoreUnavailable
-from shared.records import utcnow
+from shared.service.notify import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.retries import Failure
-from shared.outcomes import Reject, Retry
+from shared.domain.outcomes import Reject, Retry
+from shared.domain.payloads import dumps
+from shared.domain.records import ErrorInfo, Status
 from shared.ports import Outcome
-from shared.records import ErrorInfo, Status
-from shared.registry import Handler
-from shared.validation import dumps
+from shared.queues.registry import Handler
 
 
 def error_outcome(exc: BaseException) -> Outcome:

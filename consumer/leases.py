@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
+from shared.domain.records import utcnow
 from shared.ports import Claims, MessageRef, StoreUnavailable
-from shared.records import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -12,15 +12,15 @@ from consumer.completion import Announcer, sweep_expired_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
 from conveyor.context import Context, HandlerMessaging, ProgressFn
-from shared.client_auth import ClientAuth
-from shared.metrics_http import serving_metrics
-from shared.records import MessageRecord
-from shared.registry import LoadedQueue
-from shared.reload import running_reloader
-from shared.runtime import Runtime, open_runtime
-from shared.settings import Settings
-from shared.signals import wait_for_stop_signal
-from shared.tasks import cancel_and_wait
+from shared.domain.records import MessageRecord
+from shared.platform.metrics_http import serving_metrics
+from shared.platform.settings import Settings
+from shared.platform.signals import wait_for_stop_signal
+from shared.platform.tasks import cancel_and_wait
+from shared.queues.client_tokens import ClientAuth
+from shared.queues.registry import LoadedQueue
+from shared.queues.reload import running_reloader
+from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 

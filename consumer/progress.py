@@ -21,9 +21,9 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
+from shared.domain.progress import checked
+from shared.domain.records import Progress, utcnow
 from shared.ports import StoreUnavailable
-from shared.progress import checked
-from shared.records import Progress, utcnow
 
 log = logging.getLogger(__name__)
 

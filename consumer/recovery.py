@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from shared.messaging.dispatch import Dispatcher
-from shared.metrics import Metrics
+from shared.domain.records import ErrorInfo, utcnow
+from shared.platform.metrics import Metrics
 from shared.ports import (
     DeliveryUnavailable,
     Recovery,
@@ -44,7 +44,7 @@ from shared.ports import (
     StoreUnavailable,
     WorkQueue,
 )
-from shared.records import ErrorInfo, utcnow
+from shared.service.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared.messaging.dispatch import Dispatcher
+from shared.domain.records import ErrorInfo, MessageRecord, utcnow
 from shared.ports import Claims, MessageRef
-from shared.records import ErrorInfo, MessageRecord, utcnow
+from shared.service.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.definitions import QueueOptions
+from shared.queues.definitions import QueueOptions
 
 #: Fraction of the nominal delay that is randomised.
 JITTER = 0.5
@@ -38,8 +38,8 @@ def compute_backoff(attempt: int, base: float, cap: float, rand: float) -> float
 class Failure:
     """How a run failed, as the retry policy needs to know it.
 
-    ``retryable``: False for a :class:`shared.outcomes.Reject` and for results that can never
-    be stored (retrying cannot help). ``delay``: the handler's :class:`shared.outcomes.Retry`
+    ``retryable``: False for a :class:`shared.domain.outcomes.Reject` and for results that can never
+    be stored (retrying cannot help). ``delay``: the handler's :class:`shared.domain.outcomes.Retry`
     delay, if it asked for one.
     """
 

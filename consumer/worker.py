@@ -49,9 +49,10 @@ from consumer.retries import retry_delay
 from consumer.settle import settlement
 from consumer.stops import Stop
 from conveyor.context import Context, ProgressFn, ignore_progress
-from shared.logs import message_logger
-from shared.messaging.dispatch import Dispatcher
-from shared.metrics import Metrics
+from shared.domain.records import ErrorInfo, MessageRecord, Progress, Status
+from shared.platform.logs import message_logger
+from shared.platform.metrics import Metrics
+from shared.platform.tasks import cancel_and_wait, wait_cancelled
 from shared.ports import (
     CancelSignals,
     Claim,
@@ -65,9 +66,8 @@ from shared.ports import (
     StoreUnavailable,
     WorkQueue,
 )
-from shared.records import ErrorInfo, MessageRecord, Progress, Status
-from shared.registry import LoadedQueue, Registry
-from shared.tasks import cancel_and_wait, wait_cancelled
+from shared.queues.registry import LoadedQueue, Registry
+from shared.service.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -258,7 +258,7 @@ class Consumer:
     async def _process(self, delivery: Delivered) -> None:
         stop = Stop()
         async with settlement(delivery, stop):
-            # Captured once, before any await: a hot reload (``shared.reload``) meanwhile
+            # Captured once, before any await: a hot reload (``shared.queues.reload``) meanwhile
             # does not change the code this message runs; the next message gets the new one.
             queue = self._ports.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
@@ -449,8 +449,8 @@ class Consumer:
 
     async def shutdown(self, grace: float) -> None:
         """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest (and
-        wait at most ``shared.tasks.CANCEL_WAIT_SECONDS`` more for them to put their records
-        back)."""
+        wait at most ``shared.platform.tasks.CANCEL_WAIT_SECONDS`` more for them to put their
+        records back)."""
         await self._ports.work.stop_consuming()
         if self._tasks:
             log.info("waiting up to %.0fs for %d in-flight messages", grace, len(self._tasks))

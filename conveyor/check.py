@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.definitions import DefinitionError, definition_files, load_definition
-from shared.registry import load_handler
-from shared.roles import allowed_roles
+from shared.queues.definitions import DefinitionError, definition_files, load_definition
+from shared.queues.registry import load_handler
+from shared.queues.roles import allowed_roles
 
 
 def check(directory: Path) -> tuple[str, bool]:

@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from shared.settings import Settings, SettingsError, add_arguments, parse_settings
+from shared.platform.settings import Settings, SettingsError, add_arguments, parse_settings
 
 COMMON = [
     "store",
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: str, log_format: str = "text") -> None:
-    from shared.logs import JsonFormatter, text_formatter
+    from shared.platform.logs import JsonFormatter, text_formatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else text_formatter())
@@ -183,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
+        from shared.platform.startup import CannotStart
         from shared.ports import DeliveryUnavailable, StoreUnavailable
-        from shared.startup import CannotStart
 
         if isinstance(exc, CannotStart | StoreUnavailable | DeliveryUnavailable):
             print(f"conveyor: cannot start: {exc}", file=sys.stderr)

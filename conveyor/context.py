@@ -12,11 +12,11 @@ from typing import Any
 
 import aiohttp
 
-from shared.client_auth import ClientAuth
-from shared.messaging import Messaging, Start
-from shared.messaging.schedules import Scheduler
-from shared.progress import checked
-from shared.records import Json
+from shared.domain.progress import checked
+from shared.domain.records import Json
+from shared.queues.client_tokens import ClientAuth
+from shared.service import Messaging, Start
+from shared.service.scheduler import Scheduler
 
 #: The idempotency scope of keys that handlers pass to :meth:`HandlerMessaging.push`.
 HANDLER_CALLER = "handler"

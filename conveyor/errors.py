@@ -4,7 +4,8 @@ Raise :class:`Retry` or :class:`Reject` to steer the retry policy; catch the mes
 errors around ``ctx.messaging`` calls.
 """
 
-from shared.messaging.errors import (
+from shared.domain.outcomes import Reject, Retry
+from shared.service.errors import (
     Conflict,
     DelayTooLong,
     KeyInProgress,
@@ -16,7 +17,6 @@ from shared.messaging.errors import (
     UnknownQueue,
     ValidationFailed,
 )
-from shared.outcomes import Reject, Retry
 
 __all__ = [
     "Conflict",

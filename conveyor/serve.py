@@ -20,11 +20,11 @@ from aiohttp import web
 from consumer.main import running_consumer
 from consumer.worker import Consumer
 from gateway.app import serving_http
-from shared.metrics_http import serving_metrics
-from shared.reload import Reloader, running_reloader
-from shared.runtime import Runtime, open_runtime
-from shared.settings import Settings
-from shared.signals import wait_for_stop_signal
+from shared.platform.metrics_http import serving_metrics
+from shared.platform.settings import Settings
+from shared.platform.signals import wait_for_stop_signal
+from shared.queues.reload import Reloader, running_reloader
+from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 

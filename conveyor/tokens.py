@@ -7,7 +7,7 @@ import uuid
 
 import jwt
 
-from shared.settings import Settings, SettingsError
+from shared.platform.settings import Settings, SettingsError
 
 
 def mint_token(settings: Settings, subject: str, roles: list[str], ttl: int) -> str:

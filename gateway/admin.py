@@ -24,14 +24,14 @@ from aiohttp import web
 from gateway.errors import json_response
 from gateway.security import authenticate, bearer_token
 from gateway.views import RUNTIME
+from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
 from shared.auth import Principal
-from shared.definitions import QueueOptions
-from shared.delivery.management import ConsumerCounts, vhost_of
-from shared.metrics_http import scrape
+from shared.domain.records import Json, Status, iso, utcnow
+from shared.platform.metrics_http import scrape
 from shared.ports import QueueCounts
-from shared.records import Json, Status, iso, utcnow
-from shared.registry import LoadedQueue
-from shared.roles import is_permitted
+from shared.queues.definitions import QueueOptions
+from shared.queues.registry import LoadedQueue
+from shared.queues.roles import is_permitted
 
 #: Roles that see every queue of ``GET /queues`` and the definitions that failed to load.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})

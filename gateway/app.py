@@ -38,13 +38,13 @@ from gateway.ui import add_ui_routes
 from gateway.views import RUNTIME, add_routes
 from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
 from shared.jwks import JwksCache
-from shared.listen import start_site
-from shared.metrics_http import serving_metrics
-from shared.registry import Registry
-from shared.reload import running_reloader
-from shared.runtime import Runtime, open_runtime
-from shared.settings import Settings, SettingsError
-from shared.signals import wait_for_stop_signal
+from shared.platform.listen import start_site
+from shared.platform.metrics_http import serving_metrics
+from shared.platform.settings import Settings, SettingsError
+from shared.platform.signals import wait_for_stop_signal
+from shared.queues.registry import Registry
+from shared.queues.reload import running_reloader
+from shared.runtime.resources import Runtime, open_runtime
 from shared.token_cache import VerifiedTokens
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Authentication and the role check happen once, before the body is read. The body is a JSON
 array of at most ``--batch-max-items`` messages (more: 413; not an array or empty: 422). Each
 item is validated on its own; the valid ones are recorded in one store batch and published
-in one delivery confirm window (:meth:`shared.messaging.Messaging.push_many`). The answer is
+in one delivery confirm window (:meth:`shared.service.Messaging.push_many`). The answer is
 ``207`` with ``{"items": [...]}``, one entry per item in order: ``{"status": 201, "id",
 "location"}``, or ``{"status": 422|413|503, "errors": [...]}``. An item answered 503 was not
 kept (its record is removed again if its publish failed).
@@ -28,8 +28,8 @@ from gateway.security import authorize
 from gateway.start import requested_start
 from gateway.throttle import throttle
 from gateway.views import RUNTIME, _read_json, resolve_queue
-from shared.messaging import MessagingError
-from shared.records import MessageRecord
+from shared.domain.records import MessageRecord
+from shared.service import MessagingError
 
 
 def _item(queue: str, outcome: MessageRecord | MessagingError) -> dict[str, Any]:

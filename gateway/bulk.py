@@ -21,9 +21,9 @@ from gateway.errors import ApiError, json_response
 from gateway.redrive import authorize_admin
 from gateway.start import RFC3339
 from gateway.views import RUNTIME, _read_json, resolve_queue
-from shared.messaging import MAX_BULK, BulkAction, BulkFilter, ValidationFailed
-from shared.records import Status
-from shared.validation import validation_errors
+from shared.domain.payloads import validation_errors
+from shared.domain.records import Status
+from shared.service import MAX_BULK, BulkAction, BulkFilter, ValidationFailed
 
 #: The request body (also in the OpenAPI document).
 BODY_SCHEMA: dict[str, Any] = {

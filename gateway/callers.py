@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from shared.auth import Principal
-from shared.registry import LoadedQueue
+from shared.queues.registry import LoadedQueue
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 TRUSTED = web.AppKey("trusted_proxies", tuple)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from shared.notify import Notifier
+from shared.service.notify import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from gateway.problems import PROBLEM_JSON, Item, item, items, problem
-from shared.messaging import (
+from shared.domain.payloads import dumps_fast
+from shared.service import (
     Conflict,
     DelayTooLong,
     KeyInProgress,
@@ -27,7 +28,6 @@ from shared.messaging import (
     UnknownQueue,
     ValidationFailed,
 )
-from shared.validation import dumps_fast
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``GET /{queue}/{id}/events``: one message's changes as Server-Sent Events.
 
 The answer (``text/event-stream``) starts with ``retry: 1000`` and the current state, then
-carries one event per change the gateway reads (``shared.messaging.watching``), and ends
+carries one event per change the gateway reads (``shared.service.watching``), and ends
 after the final status:
 
 - ``event: status``: the first event, and each whose status differs from the previous one;
@@ -33,9 +33,9 @@ from gateway.request_ids import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.security import authorize
 from gateway.views import RUNTIME, resolve_queue
 from shared.auth import Principal
-from shared.messaging import MessagingError
-from shared.messaging.watching import Tick
-from shared.records import MessageRecord, Status
+from shared.domain.records import MessageRecord, Status
+from shared.service import MessagingError
+from shared.service.watching import Tick
 
 log = logging.getLogger(__name__)
 

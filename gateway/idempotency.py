@@ -1,7 +1,7 @@
 """``Idempotency-Key`` on ``POST /{queue}``: reading the header.
 
 What a key does (reserve, replay, wait, stale takeover) is the messaging service's
-(``shared.messaging.idempotent``); the view passes the key and the caller's identity
+(``shared.service.idempotent_push``); the view passes the key and the caller's identity
 (``gateway.callers``), which scopes keys per queue and caller.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import ApiError
-from shared.idempotency import valid_key
+from shared.domain.idempotency import valid_key
 
 HEADER = "Idempotency-Key"
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from gateway.errors import ApiError, json_response
 from gateway.security import authorize
 from gateway.views import RUNTIME, resolve_queue
+from shared.domain.records import MessageRecord, Status
 from shared.ports import ListCursor
-from shared.records import MessageRecord, Status
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -5,7 +5,7 @@ characters), else a fresh one. It is answered in the ``X-Request-Id`` response h
 included), kept on the record a push creates, and follows the message into the handler's
 logger and ``ctx.request_id``. Every request's duration is observed by route template,
 method and status code; push answers and authentication failures are counted too (all in the
-process's :class:`shared.metrics.Metrics`), and, unless ``--no-access-log``, logged as one
+process's :class:`shared.platform.metrics.Metrics`), and, unless ``--no-access-log``, logged as one
 INFO line on ``conveyor.access``: method, route template, status, duration, request id.
 """
 
@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.errors import Handler
 from gateway.request_ids import REQUEST_ID, REQUEST_ID_HEADER, request_id_for
 from gateway.views import RUNTIME
-from shared.metrics import UNMATCHED
+from shared.platform.metrics import UNMATCHED
 
 access_log = logging.getLogger("conveyor.access")
 

@@ -21,8 +21,8 @@ from gateway.problems import PROBLEM_JSON
 from gateway.redrive import redrive_roles
 from gateway.security import authenticate
 from gateway.views import RUNTIME
-from shared.records import HISTORY_LIMIT, Status
-from shared.registry import LoadedQueue, Registry
+from shared.domain.records import HISTORY_LIMIT, Status
+from shared.queues.registry import LoadedQueue, Registry
 
 Doc = dict[str, Any]
 
@@ -44,7 +44,7 @@ REASONS = {
     422: "Schema violations (every one, with a JSON path)",
     503: "Store or delivery unavailable",
 }
-#: A record's ``version``, ``progress`` and ``history`` (``shared.records``).
+#: A record's ``version``, ``progress`` and ``history`` (``shared.domain.records``).
 RECORD_LIVE_FIELDS: Doc = {
     "version": {"type": "integer", "minimum": 0},
     "progress": {
@@ -140,7 +140,7 @@ PROBLEM_SCHEMA: Doc = {
         },
     },
 }
-#: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.idempotency``).
+#: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.domain.idempotency``).
 IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
 #: A delayed start (``gateway.start``): one of the two, not both.
 START_PARAMS: list[Doc] = [
@@ -365,7 +365,7 @@ def _queue_paths(queue: LoadedQueue) -> Doc:
     }
 
 
-#: ``POST /{queue}/bulk/{action}``'s answer (``shared.messaging.bulk.BulkResult``).
+#: ``POST /{queue}/bulk/{action}``'s answer (``shared.service.bulk.BulkResult``).
 BULK_RESULT: Doc = {
     "type": "object",
     "required": ["acted", "skipped"],

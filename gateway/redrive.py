@@ -22,8 +22,8 @@ from aiohttp import web
 from gateway.errors import json_response
 from gateway.security import require_roles
 from gateway.views import RUNTIME, resolve_queue
-from shared.registry import LoadedQueue
-from shared.roles import SYSTEM_ADMIN
+from shared.queues.registry import LoadedQueue
+from shared.queues.roles import SYSTEM_ADMIN
 
 
 def redrive_roles(queue: str) -> frozenset[str]:

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from gateway.errors import ApiError
 from shared.auth import Authenticator, AuthError, KeysUnavailable, Principal
-from shared.registry import LoadedQueue
-from shared.roles import is_permitted
+from shared.queues.registry import LoadedQueue
+from shared.queues.roles import is_permitted
 from shared.token_cache import VerifiedTokens
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.errors import ApiError
-from shared.messaging import Start
+from shared.service import Start
 
 HEADER = "Not-Before"
 #: RFC 3339 date-time (``T`` or space, fractional seconds, ``Z`` or an offset required).

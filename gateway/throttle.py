@@ -20,8 +20,8 @@ from aiohttp import web
 
 from gateway.errors import ApiError
 from gateway.ratelimit import Limit, RateLimiter
-from shared.registry import LoadedQueue
-from shared.settings import Settings
+from shared.platform.settings import Settings
+from shared.queues.registry import LoadedQueue
 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 

@@ -14,11 +14,11 @@ from gateway.security import authenticate, authorize
 from gateway.start import requested_start
 from gateway.throttle import throttle
 from gateway.waiting import wait_seconds
-from shared.messaging import UnknownQueue
+from shared.domain.payloads import BadJson, parse_json
 from shared.ports import DeliveryUnavailable, StoreUnavailable
-from shared.registry import LoadedQueue
-from shared.runtime import Runtime
-from shared.validation import BadJson, parse_json
+from shared.queues.registry import LoadedQueue
+from shared.runtime.resources import Runtime
+from shared.service import UnknownQueue
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
@@ -66,7 +66,7 @@ async def post_message(request: web.Request) -> web.Response:
     """``POST /{queue}``: 201 with the PENDING record and its Location.
 
     With ``Idempotency-Key``: 200 with the original record when the key was used before
-    with the same body (see ``shared.messaging.idempotent``)."""
+    with the same body (see ``shared.service.idempotent_push``)."""
     queue = await resolve_queue(request)
     principal = await authorize(request, queue)
     caller = caller_of(request, queue, principal)
@@ -93,7 +93,7 @@ async def get_message(request: web.Request) -> web.Response:
     """``GET /{queue}/{id}``: 200 with the record, 404 if unknown.
 
     ``?wait=N``: answer once the message is final (or gone), at the latest after N seconds
-    with its current state (see ``shared.messaging.waiting``)."""
+    with its current state (see ``shared.service.waiting``)."""
     queue = await resolve_queue(request)
     await authorize(request, queue)
     message_id = request.match_info["id"]

@@ -1,6 +1,6 @@
 """Long polling: the ``wait`` query parameter of ``GET /{queue}/{id}?wait=N``.
 
-The waiting itself is the messaging service's (``shared.messaging.waiting``).
+The waiting itself is the messaging service's (``shared.service.waiting``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 from aiohttp import web
 
 from gateway.errors import ApiError
-from shared.messaging.waiting import MAX_WAIT_SECONDS
+from shared.service.waiting import MAX_WAIT_SECONDS
 
 
 def wait_seconds(request: web.Request) -> float | None:

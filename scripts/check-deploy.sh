@@ -303,7 +303,7 @@ help_exits_zero(entrypoint + cmd, "image ENTRYPOINT + CMD")
 
 # --- compose services built from this image ---
 sys.path.insert(0, os.getcwd())
-from shared.settings import SettingsError, parse_settings  # noqa: E402
+from shared.platform.settings import SettingsError, parse_settings  # noqa: E402
 
 config = json.loads((tmp / "compose.json").read_text())
 built_services = {n: s for n, s in config["services"].items() if s.get("build")}

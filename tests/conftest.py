@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conveyor.serve import Served, serving
-from shared.settings import Settings
+from shared.platform.settings import Settings
 from tests import services
 from tests.brokers import PrivateRabbit, RabbitNode, shared_rabbitmq, start_private_rabbit
 from tests.helpers import wait_until

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from shared.domain.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.ports import (
     Cancel,
     CancelOutcome,
@@ -25,7 +26,6 @@ from shared.ports import (
     StoreRejected,
     StoreUnavailable,
 )
-from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 
 Settle = Literal["ack", "requeue"]
 

@@ -22,7 +22,7 @@ from typing import NoReturn
 
 import pytest
 
-from shared.delivery.delays import TIERS_MS, tier_queue
+from shared.adapters.rabbitmq.delays import TIERS_MS, tier_queue
 from tests.helpers import wait_until_sync
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -13,9 +13,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.adapters.mongo.collection import MongoStore
+from shared.adapters.sqlite.database import SqliteStore
 from shared.ports import Store
-from shared.stores.mongo import MongoStore
-from shared.stores.sqlite import SqliteStore
 
 STORE_KINDS = ["sqlite", "mongo"]
 

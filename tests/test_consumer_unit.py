@@ -22,14 +22,14 @@ from consumer.completion import Announcer
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts
 from conveyor import Context, Retry
 from conveyor.context import CancelFlag
-from shared.definitions import parse_definition
-from shared.delivery.inprocess import LocalEvents
-from shared.messaging.dispatch import Dispatcher
-from shared.metrics import Metrics
-from shared.notify import Notifier
+from shared.adapters.inprocess.queues import LocalEvents
+from shared.domain.records import MessageRecord, Status, utcnow
+from shared.platform.metrics import Metrics
 from shared.ports import ClaimOutcome, MessageRef
-from shared.records import MessageRecord, Status, utcnow
-from shared.registry import Handler, LoadedQueue, Registry, RegistryHolder
+from shared.queues.definitions import parse_definition
+from shared.queues.registry import Handler, LoadedQueue, Registry, RegistryHolder
+from shared.service.dispatch import Dispatcher
+from shared.service.notify import Notifier
 from tests.fakes import FakeClaims, FakeDelivered, FakeWorkQueue
 
 HandlerFunc = Callable[[Any, Any], Awaitable[Any]]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.definitions import (
+from shared.queues.definitions import (
     DefinitionError,
     QueueOptions,
     RateLimit,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from shared.definitions import DefinitionError, load_definition
-from shared.registry import load_registry
+from shared.queues.definitions import DefinitionError, load_definition
+from shared.queues.registry import load_registry
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
     SEED_HANDLERS_DIR,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conveyor.serve import serving
-from shared.settings import Settings
+from shared.platform.settings import Settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, error_list
 

@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from shared.delivery.inprocess import InProcessDelivery, LocalCancels, LocalEvents
-from shared.delivery.rabbitmq import RabbitDelivery
+from shared.adapters.inprocess.queues import InProcessDelivery, LocalCancels, LocalEvents
+from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import (
     CancelSignals,
     CompletionEvents,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.delivery.delays import tier_queue
-from shared.delivery.inprocess import InProcessDelivery
-from shared.delivery.rabbitmq import RabbitDelivery
+from shared.adapters.inprocess.queues import InProcessDelivery
+from shared.adapters.rabbitmq.broker import RabbitDelivery
+from shared.adapters.rabbitmq.delays import tier_queue
 from shared.ports import Delivered
 from tests.brokers import RabbitNode
 from tests.services import delete_rabbit_queues, queue_prefix

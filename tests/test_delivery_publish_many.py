@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from shared.delivery.inprocess import InProcessDelivery
-from shared.delivery.rabbitmq import RabbitDelivery
+from shared.adapters.inprocess.queues import InProcessDelivery
+from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered
 from tests.brokers import RabbitNode
 from tests.services import delete_rabbit_queues, queue_prefix

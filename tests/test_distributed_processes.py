@@ -269,8 +269,8 @@ async def test_message_recorded_but_never_published_is_swept(
 ) -> None:
     # The state a gateway killed between "record" and "publish" leaves behind: a PENDING
     # record that never reached RabbitMQ. Written with the store adapter itself.
-    from shared.records import MessageRecord
-    from shared.stores.mongo import MongoStore
+    from shared.adapters.mongo.collection import MongoStore
+    from shared.domain.records import MessageRecord
 
     database = cluster.flags[cluster.flags.index("--mongo-database") + 1]
     store = MongoStore(mongo_url, database, "messages")
@@ -294,7 +294,7 @@ async def test_duplicate_delivery_waits_for_a_live_lease_instead_of_running_twic
     # The handler outlives several leases (3 s); its consumer keeps renewing. A second
     # delivery of the same message (as after a network blip) reaches another consumer,
     # which must wait, not run it concurrently, and then ack it as a duplicate.
-    from shared.delivery.rabbitmq import RabbitDelivery
+    from shared.adapters.rabbitmq.broker import RabbitDelivery
 
     _, url = cluster.gateway()
     cluster.consumer()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gateway.errors import STATUS_OF, error_response, messaging_error, status_of
-from shared.messaging import (
+from shared.service import (
     Conflict,
     KeyInProgress,
     KeyReused,

@@ -1,5 +1,5 @@
-"""Batched events (``shared.delivery.event_batch``): wire format and the batching loop, with
-a fake ``send`` (the RabbitMQ path is tested in ``tests/test_rabbitmq_delivery.py``)."""
+"""Batched events (``shared.adapters.rabbitmq.event_batch``): wire format and the batching loop,
+with a fake ``send`` (the RabbitMQ path is tested in ``tests/test_rabbitmq_delivery.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from shared.delivery.event_batch import EventBatch, decode, encode, event
+from shared.adapters.rabbitmq.event_batch import EventBatch, decode, encode, event
 
 
 def test_one_event_keeps_the_unbatched_form_and_both_forms_decode() -> None:

@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) of the parsers a client reaches first: request bodies
-(``shared.validation.parse_json``), listing cursors (``gateway.listing.decode_cursor``) and
+(``shared.domain.payloads.parse_json``), listing cursors (``gateway.listing.decode_cursor``) and
 bearer tokens (``gateway.security.authenticate`` over ``shared.auth.Authenticator``). Whatever
 they are given, each answers or fails only in its documented way (unit tests: the request is
 aiohttp's mocked one; the HTTP behaviour is in test_hostile_input.py and test_fuzz_api.py).
@@ -27,11 +27,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.errors import ApiError
 from gateway.listing import decode_cursor, encode_cursor
 from gateway.security import AUTHENTICATOR, VERIFIED, authenticate
-from shared import validation
 from shared.auth import HMAC_ALGS, NUMERIC_DATE_CLAIMS, Authenticator, Principal, VerificationKey
-from shared.records import MessageRecord
-from shared.token_cache import VerifiedTokens
-from shared.validation import (
+from shared.domain import payloads as validation
+from shared.domain.payloads import (
     MAX_INT_DIGITS,
     BadJson,
     depth_exceeds,
@@ -39,6 +37,8 @@ from shared.validation import (
     loads_stored,
     parse_json,
 )
+from shared.domain.records import MessageRecord
+from shared.token_cache import VerifiedTokens
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 SECRET = "fuzz-secret-" + "z" * 40

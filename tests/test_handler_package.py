@@ -15,9 +15,9 @@ from typing import Any
 import jwt
 import pytest
 
-from shared.delivery.inprocess import InProcessDelivery
-from shared.registry import RegistryHolder, load_registry
-from shared.reload import Reloader
+from shared.adapters.inprocess.queues import InProcessDelivery
+from shared.queues.registry import RegistryHolder, load_registry
+from shared.queues.reload import Reloader
 from tests.helpers import ServeProcess, claims, clean_env, http_call, wait_until_sync, write_json
 
 SECRET = "package-test-secret-" + "p" * 40

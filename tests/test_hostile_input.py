@@ -70,7 +70,7 @@ async def rapi(
 
 
 #: Loggers a request passes through on its way in (not the consumer's or the reloader's).
-REQUEST_PATH_LOGGERS = ("gateway", "shared.validation", "shared.messaging", "aiohttp")
+REQUEST_PATH_LOGGERS = ("gateway", "shared.domain.payloads", "shared.service", "aiohttp")
 
 
 def request_logs(caplog: pytest.LogCaptureFixture, since: int) -> list[logging.LogRecord]:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from shared.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
-from shared.messaging import idempotent as idempotency
+from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
+from shared.domain.records import new_message_id, utcnow
 from shared.ports import DeliveryUnavailable
-from shared.records import new_message_id, utcnow
+from shared.service import idempotent_push as idempotency
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, error_list
 
@@ -203,8 +203,8 @@ async def test_a_dead_push_whose_record_exists_is_replayed(
 async def test_an_idempotent_push_validates_the_body_once(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.messaging import service
-    from shared.validation import validation_errors
+    from shared.domain.payloads import validation_errors
+    from shared.service import messaging as service
 
     calls: list[Any] = []
 

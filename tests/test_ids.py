@@ -1,4 +1,4 @@
-"""``shared.ids``: pooled kernel randomness gives well-formed, distinct ids, also across a
+"""``shared.domain.ids``: pooled kernel randomness gives well-formed, distinct ids, also across a
 fork (a child never repeats its parent's pool)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from shared.ids import POOL_IDS, random_hex, uuid4_text
+from shared.domain.ids import POOL_IDS, random_hex, uuid4_text
 
 
 def test_message_ids_are_canonical_version_4_uuids_and_distinct() -> None:

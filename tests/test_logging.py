@@ -16,8 +16,8 @@ import jwt
 import pytest
 
 from conveyor.cli import build_parser
-from shared.logs import JsonFormatter, message_logger, text_formatter
-from shared.settings import parse_settings
+from shared.platform.logs import JsonFormatter, message_logger, text_formatter
+from shared.platform.settings import parse_settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
     ServeProcess,

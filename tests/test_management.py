@@ -1,4 +1,4 @@
-"""Consumer counts from the RabbitMQ management API (``shared.delivery.management``).
+"""Consumer counts from the RabbitMQ management API (``shared.adapters.rabbitmq.management``).
 
 The shared broker's management plugin may not be enabled (and tests never enable plugins on
 it), so these unit tests answer ``GET /api/queues/{vhost}`` from a small local HTTP server
@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.delivery.management import ConsumerCounts, vhost_of
+from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
 from tests.conftest import Api, StartConveyor
 
 

@@ -18,8 +18,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.serve import Served
-from shared.metrics import Metrics
-from shared.records import Status, utcnow
+from shared.domain.records import Status, utcnow
+from shared.platform.metrics import Metrics
 from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (

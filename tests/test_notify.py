@@ -1,12 +1,12 @@
-"""The in-process :class:`shared.notify.Notifier` and the in-process delivery's events."""
+"""The in-process :class:`shared.service.notify.Notifier` and the in-process delivery's events."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
-from shared.delivery.inprocess import LocalEvents
-from shared.notify import RECHECK_SECONDS, SAFETY_READS_PER_SECOND, Notifier
+from shared.adapters.inprocess.queues import LocalEvents
+from shared.service.notify import RECHECK_SECONDS, SAFETY_READS_PER_SECOND, Notifier
 
 
 async def test_notify_wakes_every_waiter_of_that_id_only() -> None:

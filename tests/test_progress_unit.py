@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 
 from consumer.progress import ProgressReporter, Throttle
+from shared.domain.progress import MAX_NOTE_CHARS, checked
+from shared.domain.records import Progress
 from shared.ports import StoreUnavailable
-from shared.progress import MAX_NOTE_CHARS, checked
-from shared.records import Progress
 
 INTERVAL = 0.25
 

@@ -1,4 +1,4 @@
-"""Integration tests of ``shared.delivery.rabbitmq`` against a real RabbitMQ.
+"""Integration tests of ``shared.adapters.rabbitmq.broker`` against a real RabbitMQ.
 
 Each test uses its own queue prefix (:func:`tests.services.queue_prefix`) and deletes its
 queues at the end, passed or failed. Inspection goes through a plain aio-pika connection and
@@ -21,7 +21,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from shared.delivery.rabbitmq import RabbitDelivery
+from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered, DeliveryUnavailable
 from tests.brokers import PrivateRabbit, RabbitNode
 from tests.helpers import wait_until
@@ -401,8 +401,8 @@ async def test_a_completion_event_nobody_listens_to_is_dropped_quietly(
 
 
 async def test_events_published_together_share_a_few_messages_and_all_arrive(env: Env) -> None:
-    # Batching (shared.delivery.event_batch): 500 events in one loop turn reach a subscriber
-    # in another process-like delivery in full, as far fewer AMQP messages than events.
+    # Batching (shared.adapters.rabbitmq.event_batch): 500 events in one loop turn reach a
+    # subscriber in another process-like delivery in full, as far fewer AMQP messages than events.
     publisher = await env.delivery(["orders"])
     gateway = await env.delivery(["orders"])
     finals: list[str] = []

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conveyor.serve import Served
+from shared.domain.records import ErrorInfo, MessageRecord, utcnow
 from shared.ports import MessageRef
-from shared.records import ErrorInfo, MessageRecord, utcnow
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, wait_until, wait_until_sync
 from tests.services import WIRE_SCRIPT, free_port, mongo_python, port_open, unavailable

@@ -22,11 +22,11 @@ import jwt
 import pytest
 
 from conveyor.serve import Served
-from shared.delivery.inprocess import InProcessDelivery
-from shared.delivery.rabbitmq import RabbitDelivery
+from shared.adapters.inprocess.queues import InProcessDelivery
+from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered, Delivery
-from shared.registry import Registry, load_registry
-from shared.reload import merge
+from shared.queues.registry import Registry, load_registry
+from shared.queues.reload import merge
 from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
@@ -181,7 +181,7 @@ async def test_broken_definition_keeps_last_good_until_fixed(
     queues_dir: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="shared.reload")
+    caplog.set_level(logging.INFO, logger="shared.queues.reload")
     add_versioned(queues_dir, "ver", 1)
     api, tok = token(await start(start_conveyor))
     seen = len(caplog.records)
@@ -207,7 +207,7 @@ async def test_broken_handler_keeps_last_good_until_fixed(
     queues_dir: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="shared.reload")
+    caplog.set_level(logging.INFO, logger="shared.queues.reload")
     add_versioned(queues_dir, "ver", 1)
     api, tok = token(await start(start_conveyor))
     seen = len(caplog.records)

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served, serving
-from shared.delivery.delays import tier_queue
-from shared.settings import Settings
+from shared.adapters.rabbitmq.delays import tier_queue
+from shared.platform.settings import Settings
 from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor
 from tests.helpers import error_list, wait_until, write_json

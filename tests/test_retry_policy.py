@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from consumer.retries import Failure, compute_backoff, retry_delay
-from shared.definitions import QueueOptions
-from shared.delivery.delays import TIERS_MS, pick_tier, tier_arguments, tier_queue
-from shared.outcomes import Retry
+from shared.adapters.rabbitmq.delays import TIERS_MS, pick_tier, tier_arguments, tier_queue
+from shared.domain.outcomes import Retry
+from shared.queues.definitions import QueueOptions
 
 
 def test_backoff_doubles_within_jitter_bounds() -> None:

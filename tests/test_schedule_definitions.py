@@ -1,4 +1,4 @@
-"""Cron schedules of a definition (``shared.schedules``): load errors, tick arithmetic in a
+"""Cron schedules of a definition (``shared.domain.cron``): load errors, tick arithmetic in a
 time zone with daylight saving (Europe/Paris), and the derived tick message ids."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.definitions import DefinitionError, parse_definition
-from shared.schedules import Schedule, next_tick, previous_tick, tick_message_id
+from shared.domain.cron import Schedule, next_tick, previous_tick, tick_message_id
+from shared.queues.definitions import DefinitionError, parse_definition
 
 PATH = Path("/defs/jobs.queue.json")
 SCHEMA = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared.schedules import tick_message_id
+from shared.domain.cron import tick_message_id
 from tests.brokers import RabbitNode
 from tests.conftest import Api, Keys
 from tests.helpers import add_queue, wait_until

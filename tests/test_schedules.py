@@ -14,10 +14,10 @@ import jsonschema
 import pytest
 
 from conveyor.serve import Served, serving
-from shared.clock import FileClock
-from shared.messaging.schedules import Scheduler
-from shared.schedules import tick_message_id
-from shared.settings import Settings
+from shared.domain.cron import tick_message_id
+from shared.platform.clock import FileClock
+from shared.platform.settings import Settings
+from shared.service.scheduler import Scheduler
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, wait_until, write_json
 

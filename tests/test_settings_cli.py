@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
-from shared.settings import Settings, SettingsError, client_secret_env, parse_settings
+from shared.platform.settings import Settings, SettingsError, client_secret_env, parse_settings
 from tests.helpers import QUEUES_DIR, clean_env, conveyor
 
 # --- bad values, as real processes --------------------------------------------------------
@@ -341,7 +341,7 @@ def test_zero_and_fractional_leeway_are_fine(value: str, expected: float) -> Non
 
 
 def test_settings_repr_hides_secrets_and_url_passwords() -> None:
-    from shared.settings import Settings
+    from shared.platform.settings import Settings
 
     text = repr(
         Settings(

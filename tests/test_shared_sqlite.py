@@ -18,9 +18,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from shared.adapters.sqlite.database import SqliteStore, StoreLocked
+from shared.domain.records import MessageRecord, utcnow
 from shared.ports import ClaimOutcome
-from shared.records import MessageRecord, utcnow
-from shared.stores.sqlite import SqliteStore, StoreLocked
 from tests.conftest import HS_SECRET, Keys
 from tests.helpers import add_queue, wait_until
 from tests.procs import Proc, http_args

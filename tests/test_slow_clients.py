@@ -20,7 +20,7 @@ import pytest
 
 from conveyor.serve import Served
 from gateway.capacity import RESERVED_DESCRIPTORS, EveryInterval, connection_cap
-from shared.settings import Settings
+from shared.platform.settings import Settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import close_writer, problem_items
 

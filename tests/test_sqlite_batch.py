@@ -1,5 +1,5 @@
-"""Group commit (``shared.stores.sqlite_batch``): concurrent writes share transactions, each
-caller gets its own result or error, and a failed write does not undo the others."""
+"""Group commit (``shared.adapters.sqlite.group_commit``): concurrent writes share transactions,
+each caller gets its own result or error, and a failed write does not undo the others."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.stores.sqlite_batch import GroupCommit, apply_batch
+from shared.adapters.sqlite.group_commit import GroupCommit, apply_batch
 
 
 class Boom(Exception):

@@ -38,8 +38,9 @@ from tests.services import (
 pytestmark = pytest.mark.slow
 
 SECRET = "startup-test-secret-" + "s" * 40
-#: Lines of the start-up retry (``shared.startup``), the only ones allowed before the reason.
-ATTEMPT = "shared.startup: "
+#: Lines of the start-up retry (``shared.platform.startup``), the only ones allowed before the
+# reason.
+ATTEMPT = "shared.platform.startup: "
 CHATTER = ("Traceback", "Topology", "aiormq", "aio_pika", "Reconnecting", "ServerDescription")
 
 

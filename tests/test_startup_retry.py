@@ -1,4 +1,4 @@
-"""The start-up retry (``shared.startup``) with a fake clock: what is retried, how often it
+"""The start-up retry (``shared.platform.startup``) with a fake clock: what is retried, how often it
 logs, when it gives up. The real processes are in ``tests/test_startup_errors.py``."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
+from shared.adapters.mongo.reach import cause_of
+from shared.platform.startup import CannotStart, open_with_retry, start_backoff
 from shared.ports import DeliveryUnavailable, StoreUnavailable
-from shared.startup import CannotStart, open_with_retry, start_backoff
-from shared.stores.mongo_reach import cause_of
 
 
 class FakeTime:
@@ -49,11 +49,11 @@ async def test_retries_until_it_opens_with_one_line_per_failed_attempt(
 ) -> None:
     time = FakeTime()
     flaky = Flaky(3, StoreUnavailable("mongodb: cannot reach MongoDB at h:1 (Connection refused)"))
-    with caplog.at_level(logging.WARNING, logger="shared.startup"):
+    with caplog.at_level(logging.WARNING, logger="shared.platform.startup"):
         opened = await open_with_retry("the store", flaky, 60, sleep=time.sleep, clock=time.clock)
     assert opened == "open" and flaky.calls == 4
     assert time.sleeps == [1, 2, 4]
-    lines = [r.getMessage() for r in caplog.records if r.name == "shared.startup"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "shared.platform.startup"]
     assert len(lines) == 3, lines
     assert lines[0].startswith("the store is unreachable (attempt 1, retrying for 60s more)")
     assert all("h:1 (Connection refused)" in line for line in lines)
@@ -123,7 +123,7 @@ def test_mongodb_causes_in_words(address: tuple[str, int], text: str, expected: 
 
 
 def test_start_timeout_is_a_setting_with_its_variable() -> None:
-    from shared.settings import SettingsError, parse_settings
+    from shared.platform.settings import SettingsError, parse_settings
 
     assert parse_settings({}, {}).start_timeout_seconds == 60
     assert parse_settings({}, {"CONVEYOR_START_TIMEOUT_SECONDS": "0"}).start_timeout_seconds == 0

@@ -20,7 +20,9 @@ from typing import Any, cast
 
 import pytest
 
-import shared.stores.sqlite as sqlite_module
+import shared.adapters.sqlite.database as sqlite_module
+from shared.adapters.mongo.collection import MongoStore, client_options
+from shared.domain.records import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.ports import (
     CancelOutcome,
     ClaimOutcome,
@@ -30,8 +32,6 @@ from shared.ports import (
     Store,
     StoreUnavailable,
 )
-from shared.records import ErrorInfo, Json, MessageRecord, Status, utcnow
-from shared.stores.mongo import MongoStore, client_options
 from tests.services import free_port, start_mongo_wire
 from tests.stores import Raw, open_store, own_database
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.sqlite.database import SqliteStore
+from shared.domain.records import MessageRecord, Status, utcnow
 from shared.ports import Outcome, Store
-from shared.records import MessageRecord, Status, utcnow
-from shared.stores.sqlite import SqliteStore
 from tests.stores import open_store
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.ports import MessageRef, Outcome, Store
-from shared.records import (
+from shared.adapters.sqlite.database import SCHEMA, SqliteStore
+from shared.domain.records import (
     HISTORY_LIMIT,
     ErrorInfo,
     History,
@@ -23,7 +23,7 @@ from shared.records import (
     Transition,
     utcnow,
 )
-from shared.stores.sqlite import SCHEMA, SqliteStore
+from shared.ports import MessageRef, Outcome, Store
 from tests.stores import STORE_KINDS, open_store
 
 Q = "q"

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
+from shared.adapters.mongo import keys as mongo_keys
+from shared.adapters.mongo.collection import MongoStore
+from shared.adapters.sqlite.database import SqliteStore
+from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
+from shared.domain.records import MessageRecord, new_message_id, utcnow
 from shared.ports import Store, StoreUnavailable
-from shared.records import MessageRecord, new_message_id, utcnow
-from shared.stores import mongo_keys
-from shared.stores.mongo import MongoStore
-from shared.stores.sqlite import SqliteStore
 
 SCOPE = scope_of("q", "sub:alice")
 

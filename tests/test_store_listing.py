@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.mongo.collection import MongoStore
+from shared.adapters.sqlite.database import SqliteStore
+from shared.domain.records import MessageRecord, Status, utcnow
 from shared.ports import ListCursor, Outcome, Store
-from shared.records import MessageRecord, Status, utcnow
-from shared.stores.mongo import MongoStore
-from shared.stores.sqlite import SqliteStore
 from tests.helpers import wait_until
 from tests.stores import Raw, open_store, own_database
 

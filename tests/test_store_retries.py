@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.domain.records import ErrorInfo, MessageRecord, Status, utcnow
 from shared.ports import ClaimOutcome, MessageRef, Outcome, Store
-from shared.records import ErrorInfo, MessageRecord, Status, utcnow
 from tests.stores import open_store
 
 Q = "q"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.domain.records import MessageRecord
 from shared.ports import RecordExists, ScheduleState, Store
-from shared.records import MessageRecord
 from tests.stores import STORE_KINDS, open_store
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)

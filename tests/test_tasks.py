@@ -1,4 +1,4 @@
-"""``shared.tasks``: stopping background tasks at shutdown is bounded; a task that ignores
+"""``shared.platform.tasks``: stopping background tasks at shutdown is bounded; a task that ignores
 its cancellation is logged with its stack and abandoned instead of holding the shutdown."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from shared.tasks import cancel_and_wait, wait_cancelled
+from shared.platform.tasks import cancel_and_wait, wait_cancelled
 
 
 async def stubborn(release: asyncio.Event) -> None:
@@ -36,7 +36,7 @@ async def test_a_task_that_ignores_cancellation_is_abandoned_with_its_stack_logg
     await asyncio.sleep(0)
     loop = asyncio.get_running_loop()
     began = loop.time()
-    with caplog.at_level(logging.ERROR, logger="shared.tasks"):
+    with caplog.at_level(logging.ERROR, logger="shared.platform.tasks"):
         assert await cancel_and_wait(task, within=0.2) is False
     assert loop.time() - began < 5  # bounded, not forever
     assert not task.done()

@@ -170,7 +170,7 @@ async def test_a_lost_event_only_delays_the_answer(
         return None
 
     monkeypatch.setattr("consumer.completion.Announcer.__call__", lost)  # no event at all
-    monkeypatch.setattr("shared.notify.RECHECK_SECONDS", 0.3)
+    monkeypatch.setattr("shared.service.notify.RECHECK_SECONDS", 0.3)
     token = wapi.keys.token(["tester"])
     message_id = await wapi.push("waithold", {"seconds": 0.5}, token)
     resp = await wapi.get(f"/waithold/{message_id}?wait=30", token)
@@ -187,7 +187,9 @@ async def test_a_consumer_in_another_process_wakes_the_gateway_through_the_broke
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     add_wait_queues(queues_dir)
-    monkeypatch.setattr("shared.notify.RECHECK_SECONDS", 120.0)  # only the event can wake it
+    monkeypatch.setattr(
+        "shared.service.notify.RECHECK_SECONDS", 120.0
+    )  # only the event can wake it
     front = api_for(await start_conveyor(queues=("echo",)))  # does not run waithold
     await start_conveyor()  # the one that runs waithold
     token = front.keys.token(["tester"])

@@ -7,8 +7,9 @@ best-effort fan-out from consumers to every gateway (``GET ?wait=``, and the eve
 streams of ``GET /{queue}/{id}/events``). :class:`CancelSignals` is the control channel
 from the gateway that takes a cancel to the consumer running the message (a fan-out of its
 own, so consumers never see completions). Adapters:
-``shared.delivery.inprocess`` (one process) and ``shared.delivery.rabbitmq`` (a quorum queue
-per definition, and a fanout exchange for events); one adapter class may implement both.
+``shared.adapters.inprocess.queues`` (one process) and ``shared.adapters.rabbitmq.broker`` (a
+quorum queue per definition, and a fanout exchange for events); one adapter class may implement
+both.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
-(``shared.stores.sqlite``, ``shared.stores.mongo``) implements it in one class, and callers
-depend on the narrow protocol they need.
+(``shared.adapters.sqlite.database``, ``shared.adapters.mongo.collection``) implements it in one
+class, and callers depend on the narrow protocol they need.
 
 Leases. A consumer that claims a message owns it until ``lease_until``; it renews the lease
 while the handler runs. A claim on an ``INPROGRESS`` record whose lease has expired takes it
@@ -21,7 +21,7 @@ wait instead of running the message twice at once.
 
 Versions and history. Every write that changes a record's status (:meth:`Records.insert`,
 and the claims, finishes, releases, retries, redrives and recovery decisions below) bumps its
-``version`` by one and appends a :class:`shared.records.Transition` to its ``history``
+``version`` by one and appends a :class:`shared.domain.records.Transition` to its ``history``
 (keeping the last ``HISTORY_LIMIT``), in the same atomic write as the status, so readers
 never see one without the other. :meth:`ProgressReports.record_progress` bumps ``version``
 too. Other writes (leases, publish marks, due times) leave both alone.
@@ -36,10 +36,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from shared.idempotency import IdempotencyEntry
+from shared.domain.idempotency import IdempotencyEntry
+from shared.domain.records import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
-from shared.records import ErrorInfo, MessageRecord, Progress, Status
 
 
 class StoreLifecycle(Protocol):
@@ -224,7 +224,7 @@ class Recovery(Protocol):
 
 
 class Keys(Protocol):
-    """Idempotency keys (see ``shared.idempotency``)."""
+    """Idempotency keys (see ``shared.domain.idempotency``)."""
 
     async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
         """Bind ``entry.key`` in ``entry.scope`` to ``entry`` (state RESERVED), atomically.

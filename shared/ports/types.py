@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from shared.records import ErrorInfo, Json, MessageRecord, Status
+from shared.domain.records import ErrorInfo, Json, MessageRecord, Status
 
 
 class StoreUnavailable(Exception):
     """The store cannot be reached or refused the operation; nothing was half-written.
 
     ``transient`` is False when waiting cannot help (a file in use by another process, a
-    path that cannot be opened): start-up does not retry those (``shared.startup``).
+    path that cannot be opened): start-up does not retry those (``shared.platform.startup``).
     """
 
     transient: bool = True
@@ -117,7 +117,7 @@ class RecordExists(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ScheduleState:
-    """What the store remembers of one cron schedule (``shared.schedules``).
+    """What the store remembers of one cron schedule (``shared.domain.cron``).
 
     ``last_tick``: no tick at or before it fires any more (the last tick pushed, or when the
     schedule was first seen). ``fingerprint``: of the cron and time zone it was computed for.

@@ -1,0 +1,1 @@
+"""In-process delivery for the embedded mode."""

@@ -1,0 +1,1 @@
+"""RabbitMQ delivery (aio-pika) on quorum queues, its control exchange and management API client."""

@@ -1,0 +1,2 @@
+"""Process plumbing every entry point uses: settings, logs, metrics, background tasks, signals,
+listening sockets, start-up retry and the clock."""

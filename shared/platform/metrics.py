@@ -1,0 +1,190 @@
+"""Prometheus metrics of one process, on a registry of its own (never the global default).
+
+One :class:`Metrics` is made per process by its composition root (it lives on the
+``Runtime``), so ``conveyor serve`` reports gateway and consumer on one registry. Importing
+this module creates nothing. The registry also carries the client library's standard
+``process_*`` and ``python_*`` collectors, and the ``*_created`` series are switched off
+(a process-wide client setting; creating a :class:`Metrics` applies it).
+
+Label conventions: ``code`` is an HTTP status code, ``status`` a record status
+(``COMPLETE``/``ERROR``), ``route`` a path template (``/{queue}/{id}``, never a raw path),
+``method`` one of :data:`METHODS` or ``other``.
+
+Queue depth and oldest-pending age are not counted as events: they are read from
+:meth:`shared.ports.Store.counts` when scraped, at most once per ``cache_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from shared.domain.records import Status, utcnow
+from shared.ports import Records
+
+#: The Content-Type of the text exposition format.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+#: Request methods kept as a ``method`` label; any other is counted as ``other``.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The ``route`` of a request no route matched (so raw paths never become labels).
+UNMATCHED = "unmatched"
+
+
+class Metrics:
+    """Every Conveyor metric; the methods are what the gateway and consumer call."""
+
+    def __init__(self, cache_seconds: float = 5.0) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped upstream)
+        self.registry = CollectorRegistry()
+        r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)  # registers nothing off CPython
+        self._pushes = Counter(
+            "conveyor_pushes",
+            "Pushes (POST /{queue} and batch items) by HTTP status code",
+            ["queue", "code"],
+            registry=r,
+        )
+        self._requests = Histogram(
+            "conveyor_http_request_duration_seconds",
+            "HTTP request time, by route (path template), method and status code",
+            ["route", "method", "code"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self._finished = Counter(
+            "conveyor_messages_finished",
+            "Handler runs that wrote a final status",
+            ["queue", "status"],
+            registry=r,
+        )
+        self._duration = Histogram(
+            "conveyor_handler_duration_seconds",
+            "Handler run time, claim to final status",
+            ["queue"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self._in_flight = Gauge(
+            "conveyor_handlers_in_flight", "Handlers running now", ["queue"], registry=r
+        )
+        self._retries = Counter(
+            "conveyor_retries", "Failed runs scheduled to run again", ["queue"], registry=r
+        )
+        self._dead = Counter(
+            "conveyor_dead_letters",
+            "Messages marked ERROR after exhausting their deliveries",
+            ["queue"],
+            registry=r,
+        )
+        self._cancels = Counter(
+            "conveyor_cancels",
+            "Cancels taken: of a waiting message (CANCELLED at once) or a running one (asked)",
+            ["queue", "state"],
+            registry=r,
+        )
+        self._auth_failures = Counter(
+            "conveyor_auth_failures",
+            "Requests refused: missing_token, invalid_token (401) or forbidden (403)",
+            ["reason"],
+            registry=r,
+        )
+        self._depth = Gauge(
+            "conveyor_queue_depth", "PENDING messages (at scrape time)", ["queue"], registry=r
+        )
+        self._oldest = Gauge(
+            "conveyor_oldest_pending_age_seconds",
+            "Age of the oldest PENDING message (0 when none)",
+            ["queue"],
+            registry=r,
+        )
+        #: Store counts are reused for this long between scrapes.
+        self.cache_seconds = cache_seconds
+        self._refreshed_at: float | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    def pushed(self, queue: str, code: int) -> None:
+        """A ``POST /{queue}`` was answered with HTTP status ``code``."""
+        self._pushes.labels(queue=queue, code=str(code)).inc()
+
+    def requested(self, route: str, method: str, code: int, duration_seconds: float) -> None:
+        """A request to ``route`` (a path template, or :data:`UNMATCHED`) was answered
+        ``code`` after ``duration_seconds``; a ``method`` outside :data:`METHODS` counts as
+        ``other``."""
+        method = method if method in METHODS else "other"
+        labels = self._requests.labels(route=route, method=method, code=str(code))
+        labels.observe(duration_seconds)
+
+    def finished(self, queue: str, status: Status, duration_seconds: float) -> None:
+        """A handler run took ``duration_seconds`` and its record is now ``status``; it counts
+        as a finished message only when ``status`` is final (not a retry put back PENDING)."""
+        if status.final:
+            self._finished.labels(queue=queue, status=status.value).inc()
+        self._duration.labels(queue=queue).observe(duration_seconds)
+
+    @contextmanager
+    def running(self, queue: str) -> Iterator[None]:
+        """Count a handler as in flight for the duration of the block."""
+        gauge = self._in_flight.labels(queue=queue)
+        gauge.inc()
+        try:
+            yield
+        finally:
+            gauge.dec()
+
+    def retried(self, queue: str) -> None:
+        """A failed run on ``queue`` was scheduled to run again."""
+        self._retries.labels(queue=queue).inc()
+
+    def dead_lettered(self, queue: str) -> None:
+        """A message on ``queue`` was marked ERROR after its deliveries ran out."""
+        self._dead.labels(queue=queue).inc()
+
+    def cancelled(self, queue: str, *, running: bool) -> None:
+        """A cancel of a message on ``queue`` was taken: ``running`` (asked to stop) or
+        waiting (``CANCELLED`` at once)."""
+        self._cancels.labels(queue=queue, state="running" if running else "waiting").inc()
+
+    def auth_failed(self, reason: str) -> None:
+        """A request was refused: ``missing_token``, ``invalid_token`` or ``forbidden``."""
+        self._auth_failures.labels(reason=reason).inc()
+
+    async def refresh_depth(self, store: Records, queues: list[str]) -> None:
+        """Set depth and oldest-pending age of ``queues`` from the store, unless done within
+        ``cache_seconds``. Raises StoreUnavailable (the caller decides what to show)."""
+        async with self._refresh_lock:
+            now = time.monotonic()
+            if self._refreshed_at is not None and now - self._refreshed_at < self.cache_seconds:
+                return
+            counts = await store.counts()
+            wall = utcnow()
+            self._depth.clear()
+            self._oldest.clear()
+            for queue in queues:
+                found = counts.get(queue)
+                pending = found.by_status.get(Status.PENDING, 0) if found else 0
+                oldest = found.oldest_pending if found else None
+                self._depth.labels(queue=queue).set(pending)
+                age = (wall - oldest).total_seconds() if oldest else 0.0
+                self._oldest.labels(queue=queue).set(max(age, 0.0))
+            self._refreshed_at = now
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)

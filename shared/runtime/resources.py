@@ -1,0 +1,185 @@
+"""The resources one Conveyor process shares, opened and closed in one place.
+
+Called only from process entry points (``gateway.app``, ``consumer.main``, ``conveyor.serve``);
+importing this module connects to nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import aiohttp
+
+from shared.adapters.inprocess.due import DueTimer
+from shared.platform.clock import make_clock
+from shared.platform.metrics import Metrics
+from shared.platform.settings import Settings
+from shared.platform.startup import open_with_retry
+from shared.ports import CancelSignals, CompletionEvents, Store, WorkQueue
+from shared.queues.client_tokens import TokenProvider
+from shared.queues.registry import Registry, RegistryHolder, load_registry, load_services
+from shared.queues.reload import QueueFollower, Reloader
+from shared.runtime.wiring import make_cancel_signals, make_delivery, make_store
+from shared.service import Messaging
+from shared.service.dispatch import Dispatcher
+from shared.service.notify import Notifier
+from shared.service.published import PublishMarker
+from shared.service.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Open store, delivery, registry and services of one process.
+
+    Only composition roots (``gateway.app``, ``consumer.main``, ``conveyor.serve``) read it;
+    they hand each part to what needs it.
+    """
+
+    settings: Settings
+    store: Store
+    delivery: WorkQueue
+    events: CompletionEvents
+    registry: RegistryHolder
+    #: The one publish-then-mark path (``shared.service.dispatch``).
+    dispatch: Dispatcher
+    messaging: Messaging
+    http: aiohttp.ClientSession
+    tokens: TokenProvider
+    #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
+    notifier: Notifier
+    #: Cron schedules: run by consumers (``consumer.main``), read by ``GET /queues``.
+    scheduler: Scheduler
+    #: The control channel: cancels of running messages, to the consumers.
+    cancels: CancelSignals
+    services: dict[str, Any] = field(default_factory=dict)
+    #: This process's metrics (one registry per process; ``serve`` shares it).
+    metrics: Metrics = field(default_factory=Metrics)
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    def reloader(self, *, with_handlers: bool, on_queues: QueueFollower | None = None) -> Reloader:
+        """A hot reloader of ``--handlers`` into this runtime's registry."""
+        return Reloader(
+            self.registry,
+            self.delivery,
+            self.settings.handlers,
+            self.settings.reload_interval_seconds,
+            with_handlers=with_handlers,
+            on_queues=on_queues,
+        )
+
+
+async def _open_store(settings: Settings) -> Store:
+    """A new store adapter, opened (closed again if it fails to open)."""
+    store = make_store(settings)
+    try:
+        await store.open()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise
+    return store
+
+
+async def _open_delivery(
+    settings: Settings, queues: list[str]
+) -> tuple[WorkQueue, CompletionEvents]:
+    """A new delivery adapter with ``queues`` declared (closed again if that fails)."""
+    delivery, events = make_delivery(settings)
+    try:
+        await delivery.open(queues)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await delivery.close()
+        raise
+    return delivery, events
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    with_handlers: bool,
+    before_opening: Callable[[Settings, Registry], None] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open everything a process needs; close it in reverse order on exit.
+
+    ``before_opening`` checks the settings against the loaded registry before anything is
+    opened (a gateway's keys): a configuration error then never waits for a service.
+
+    The store, then the delivery, are retried for ``--start-timeout-seconds``
+    (``shared.platform.startup``); raises CannotStart if one cannot be opened in that time.
+    """
+    registry = RegistryHolder(load_registry(settings.handlers, with_handlers=with_handlers))
+    if not registry.current.queues and not registry.current.errors:
+        log.warning(
+            "no queue definitions (*.queue.json) in %s: serving no queues until one is added",
+            settings.handlers,
+        )
+    if before_opening is not None:
+        before_opening(settings, registry.current)
+    window = settings.start_timeout_seconds
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        store = await open_with_retry("the store", partial(_open_store, settings), window)
+        stack.push_async_callback(store.close)
+        names = registry.current.names
+        opening = partial(_open_delivery, settings, names)
+        delivery, events = await open_with_retry("the broker", opening, window)
+        stack.push_async_callback(delivery.close)
+        marker: PublishMarker | None = None
+        if delivery.survives_restart:  # the recovery sweep needs to know what was published
+            marker = PublishMarker(store)
+            await marker.start()
+            stack.push_async_callback(marker.stop)
+        due: DueTimer | None = None
+        if not delivery.survives_restart:  # delayed messages wait in the store instead
+            due = DueTimer(store, delivery)
+            await due.start()
+            stack.push_async_callback(due.stop)
+        dispatch = Dispatcher(delivery, marker.add if marker else None, due)
+        notifier = Notifier()
+        cancels = make_cancel_signals(settings, delivery)
+        metrics = Metrics()
+        messaging = Messaging(
+            registry,
+            store,
+            store,
+            store,
+            dispatch,
+            notifier,
+            events=events,
+            cancels=cancels,
+            metrics=metrics,
+        )
+        services = await load_services(settings.handlers) if with_handlers else {}
+        log.info(
+            "conveyor runtime open: %s; queues: %s",
+            settings.describe(),
+            ", ".join(registry.current.names) or "(none)",
+        )
+        yield Runtime(
+            settings=settings,
+            store=store,
+            delivery=delivery,
+            events=events,
+            registry=registry,
+            dispatch=dispatch,
+            messaging=messaging,
+            http=http,
+            tokens=TokenProvider(settings.token_url, settings.client_secret, http),
+            notifier=notifier,
+            scheduler=Scheduler(registry, messaging, store, make_clock(settings.test_clock_file)),
+            cancels=cancels,
+            services=services,
+            metrics=metrics,
+        )
