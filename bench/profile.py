@@ -32,7 +32,10 @@ AREAS = (
     ("idle: waiting in epoll (selectors)", re.compile(r"selectors\.py|\(select\)|epoll")),
     ("sqlite (sqlite3 calls)", re.compile(r"sqlite3|adapters/sqlite/")),
     ("aiohttp request handling", re.compile(r"aiohttp/web_|aiohttp/http_")),
-    ("auth (token check, cache, PyJWT)", re.compile(r"shared/auth\.py|gateway/auth/|token_cache|/jwt/")),
+    (
+        "auth (token check, cache, PyJWT)",
+        re.compile(r"shared/auth\.py|gateway/auth/|token_cache|/jwt/"),
+    ),
     ("schema validation (jsonschema)", re.compile(r"jsonschema|shared/domain/payloads\.py")),
     ("JSON codec", re.compile(r"orjson|json/(de|en)coder|adapters/record_fields")),
     ("RabbitMQ client (aio-pika, aiormq, pamqp)", re.compile(r"aio_pika|aiormq|pamqp")),

@@ -10,34 +10,35 @@ from contextlib import asynccontextmanager
 import aiohttp
 from aiohttp import web
 
-from gateway.admin import add_admin_routes
-from gateway.batch import add_batch_routes
-from gateway.bulk import add_bulk_routes
-from gateway.callers import TRUSTED, networks
-from gateway.cancel import add_cancel_routes
-from gateway.capacity import (
+from gateway.auth.bearer import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
+from gateway.auth.callers import TRUSTED, networks
+from gateway.auth.jwks import JwksCache
+from gateway.auth.queue_access import AUTHENTICATOR, VERIFIED
+from gateway.auth.token_cache import VerifiedTokens
+from gateway.draining import DRAIN, DrainState, drain_and_close
+from gateway.http.capacity import (
     LISTEN_BACKLOG,
     ConnectionLimits,
     accept_errors_summarised,
     connection_cap,
     raise_descriptor_limit,
 )
-from gateway.conn_limits import GuardedRunner
-from gateway.docs import add_docs_routes
-from gateway.draining import DRAIN, DrainState, drain_and_close
-from gateway.errors import json_errors
-from gateway.events import add_event_routes
-from gateway.listing import add_listing_routes
-from gateway.observe import observe
-from gateway.openapi import add_openapi_routes
-from gateway.ratelimit import RateLimiter
-from gateway.redrive import add_redrive_routes
-from gateway.security import AUTHENTICATOR, VERIFIED
-from gateway.throttle import RATE_LIMITER
-from gateway.ui import add_ui_routes
-from gateway.views import RUNTIME, add_routes
-from shared.auth import HMAC_ALGS, Authenticator, VerificationKey, load_public_key
-from shared.jwks import JwksCache
+from gateway.http.conn_limits import GuardedRunner
+from gateway.http.errors import json_errors
+from gateway.http.observe import observe
+from gateway.http.ratelimit import RateLimiter
+from gateway.http.throttle import RATE_LIMITER
+from gateway.routes.admin import add_admin_routes
+from gateway.routes.batch import add_batch_routes
+from gateway.routes.bulk import add_bulk_routes
+from gateway.routes.cancel import add_cancel_routes
+from gateway.routes.docs import add_docs_routes
+from gateway.routes.events import add_event_routes
+from gateway.routes.listing import add_listing_routes
+from gateway.routes.messages import RUNTIME, add_routes
+from gateway.routes.openapi import add_openapi_routes
+from gateway.routes.redrive import add_redrive_routes
+from gateway.routes.ui import add_ui_routes
 from shared.platform.listen import start_site
 from shared.platform.metrics_http import serving_metrics
 from shared.platform.settings import Settings, SettingsError
@@ -45,7 +46,6 @@ from shared.platform.signals import wait_for_stop_signal
 from shared.queues.registry import Registry
 from shared.queues.reload import running_reloader
 from shared.runtime.resources import Runtime, open_runtime
-from shared.token_cache import VerifiedTokens
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def require_keys(settings: Settings, registry: Registry) -> None:
 
 def connection_limits(settings: Settings) -> ConnectionLimits:
     """The limits on client connections, the cap fitted to the open-file limit (which is
-    raised to its hard limit first: see ``gateway.capacity``)."""
+    raised to its hard limit first: see ``gateway.http.capacity``)."""
     descriptors = raise_descriptor_limit()
     cap = connection_cap(settings.max_connections, descriptors)
     if cap < settings.max_connections:
@@ -144,7 +144,7 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     """Listen on ``--host``/``--port`` until the block exits, then drain and close
     (``gateway.draining``).
 
-    Client connections obey ``gateway.conn_limits`` (read timeouts, a cap, JSON protocol
+    Client connections obey ``gateway.http.conn_limits`` (read timeouts, a cap, JSON protocol
     errors); a shortage of descriptors on ``accept()`` is logged once per interval.
     """
     limits = connection_limits(rt.settings)

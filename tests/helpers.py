@@ -134,7 +134,7 @@ def touch(path: Path) -> None:
 
 
 async def error_list(resp: aiohttp.ClientResponse, status: int) -> list[Any]:
-    """Assert ``resp`` is ``status`` with an RFC 9457 problem document (``gateway.problems``);
+    """Assert ``resp`` is ``status`` with an RFC 9457 problem document (``gateway.http.problems``);
     its ``errors``, each as its message, or as ``{"path", "message"}`` for one with a path."""
     text = await resp.text()
     assert resp.status == status, f"expected {status}, got {resp.status}: {text}"
@@ -145,7 +145,7 @@ async def error_list(resp: aiohttp.ClientResponse, status: int) -> list[Any]:
 def problem_items(body: Any, status: int) -> list[Any]:
     """Check a problem document's shape; its items as :func:`error_list` returns them."""
     assert isinstance(body, dict), body
-    # A 403 also names the roles that would do (``gateway.security.forbidden``).
+    # A 403 also names the roles that would do (``gateway.auth.queue_access.forbidden``).
     extensions = {"required_roles"} if status == 403 else set()
     assert set(body) - extensions == {"type", "title", "status", "detail", "errors"}, body
     if "required_roles" in body:

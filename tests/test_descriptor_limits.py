@@ -14,7 +14,7 @@ import aiohttp
 import jwt
 import pytest
 
-from gateway.capacity import RESERVED_DESCRIPTORS
+from gateway.http.capacity import RESERVED_DESCRIPTORS
 from tests.helpers import (
     QUEUES_DIR,
     ServeProcess,

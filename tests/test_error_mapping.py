@@ -1,5 +1,5 @@
 """One table maps the messaging service's errors to HTTP answers (unit tests of
-``gateway.errors``; the HTTP suites check the same statuses end to end)."""
+``gateway.http.errors``; the HTTP suites check the same statuses end to end)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gateway.errors import STATUS_OF, error_response, messaging_error, status_of
+from gateway.http.errors import STATUS_OF, error_response, messaging_error, status_of
 from shared.service import (
     Conflict,
     KeyInProgress,

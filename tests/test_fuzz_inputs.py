@@ -1,8 +1,9 @@
 """Property-based tests (hypothesis) of the parsers a client reaches first: request bodies
-(``shared.domain.payloads.parse_json``), listing cursors (``gateway.listing.decode_cursor``) and
-bearer tokens (``gateway.security.authenticate`` over ``shared.auth.Authenticator``). Whatever
-they are given, each answers or fails only in its documented way (unit tests: the request is
-aiohttp's mocked one; the HTTP behaviour is in test_hostile_input.py and test_fuzz_api.py).
+(``shared.domain.payloads.parse_json``), listing cursors (``gateway.routes.listing.decode_cursor``)
+and bearer tokens (``gateway.auth.queue_access.authenticate`` over
+``gateway.auth.bearer.Authenticator``). Whatever they are given, each answers or fails only in its
+documented way (unit tests: the request is aiohttp's mocked one; the HTTP behaviour is in
+test_hostile_input.py and test_fuzz_api.py).
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from gateway.errors import ApiError
-from gateway.listing import decode_cursor, encode_cursor
-from gateway.security import AUTHENTICATOR, VERIFIED, authenticate
-from shared.auth import HMAC_ALGS, NUMERIC_DATE_CLAIMS, Authenticator, Principal, VerificationKey
+from gateway.auth.bearer import (
+    HMAC_ALGS,
+    NUMERIC_DATE_CLAIMS,
+    Authenticator,
+    Principal,
+    VerificationKey,
+)
+from gateway.auth.queue_access import AUTHENTICATOR, VERIFIED, authenticate
+from gateway.auth.token_cache import VerifiedTokens
+from gateway.http.errors import ApiError
+from gateway.routes.listing import decode_cursor, encode_cursor
 from shared.domain import payloads as validation
 from shared.domain.payloads import (
     MAX_INT_DIGITS,
@@ -38,7 +46,6 @@ from shared.domain.payloads import (
     parse_json,
 )
 from shared.domain.records import MessageRecord
-from shared.token_cache import VerifiedTokens
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 SECRET = "fuzz-secret-" + "z" * 40

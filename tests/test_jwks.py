@@ -3,7 +3,7 @@ tests own and count requests on: kid lookup, caching, refetch on an unknown kid,
 limit on refetches.
 
 The cache's rate limit is 10 s of ``time.monotonic``; instead of sleeping, the tests give
-``shared.jwks`` (and only it) a clock they can move forward.
+``gateway.auth.jwks`` (and only it) a clock they can move forward.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-import shared.jwks
+import gateway.auth.jwks
 from conveyor.serve import Served
 from tests.conftest import Api, StartConveyor
 from tests.helpers import JwksServer, claims, error_list, free_port, hs256_token, local_server
@@ -48,7 +48,7 @@ def signed(
 
 
 class FakeClock:
-    """``time`` for ``shared.jwks``: real monotonic time plus an offset the test moves."""
+    """``time`` for ``gateway.auth.jwks``: real monotonic time plus an offset the test moves."""
 
     def __init__(self) -> None:
         self.offset = 0.0
@@ -63,7 +63,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(shared.jwks, "time", fake)
+    monkeypatch.setattr(gateway.auth.jwks, "time", fake)
     return fake
 
 
@@ -194,7 +194,7 @@ async def test_an_unreachable_key_set_is_503_and_only_the_log_names_its_url(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shared.jwks, "FETCH_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(gateway.auth.jwks, "FETCH_TIMEOUT_SECONDS", 0.5)
     release = asyncio.Event()
 
     async def hang(request: web.Request) -> web.Response:
@@ -215,7 +215,7 @@ async def test_an_unreachable_key_set_is_503_and_only_the_log_names_its_url(
                 assert 1 <= int(resp.headers["Retry-After"]) <= 10
         finally:
             release.set()
-    fetch_logs = [r.getMessage() for r in caplog.records if r.name == "shared.jwks"]
+    fetch_logs = [r.getMessage() for r in caplog.records if r.name == "gateway.auth.jwks"]
     assert len(fetch_logs) == 1 and url in fetch_logs[0], fetch_logs
     reason = fetch_logs[0].split(" failed: ", 1)[1]
     assert reason.strip(), fetch_logs  # a timeout has a reason too

@@ -1,10 +1,10 @@
-"""The token-bucket limiter (``gateway.ratelimit``), driven by a fake clock."""
+"""The token-bucket limiter (``gateway.http.ratelimit``), driven by a fake clock."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.ratelimit import Limit, RateLimiter
+from gateway.http.ratelimit import Limit, RateLimiter
 
 
 class Clock:

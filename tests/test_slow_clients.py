@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from gateway.capacity import RESERVED_DESCRIPTORS, EveryInterval, connection_cap
+from gateway.http.capacity import RESERVED_DESCRIPTORS, EveryInterval, connection_cap
 from shared.platform.settings import Settings
 from tests.conftest import Api, StartConveyor
 from tests.helpers import close_writer, problem_items
@@ -320,7 +320,7 @@ async def test_protocol_errors_answer_json_and_log_one_info_line(
     assert answer.status == status, answer
     answer.errors()
     assert MARK.encode() not in answer.body
-    ours = [r for r in caplog.records if r.name == "gateway.conn_limits"]
+    ours = [r for r in caplog.records if r.name == "gateway.http.conn_limits"]
     assert len(ours) == 1, caplog.text
     assert ours[0].levelno == logging.INFO and str(status) in ours[0].getMessage()
     assert all(r.exc_info is None and r.levelno < logging.WARNING for r in caplog.records)

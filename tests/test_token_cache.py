@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.auth import Principal
-from shared.token_cache import VerifiedTokens
+from gateway.auth.bearer import Principal
+from gateway.auth.token_cache import VerifiedTokens
 
 
 class Clock:

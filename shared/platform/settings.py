@@ -184,7 +184,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    # Slow and broken clients (gateway/conn_limits.py, README "Slow and broken clients").
+    # Slow and broken clients (gateway/http/conn_limits.py, README "Slow and broken clients").
     max_connections: int = 16384
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 60.0
@@ -227,7 +227,7 @@ class Settings:
     metrics_port: int = 0
     trusted_proxies: tuple[str, ...] = ()
     drain_seconds: float = 2.0
-    # Event streams (GET /{queue}/{id}/events; gateway/events.py).
+    # Event streams (GET /{queue}/{id}/events; gateway/routes/events.py).
     events_heartbeat_seconds: float = 15.0
     events_max_seconds: float = 300.0
     #: TEST ONLY: the scheduler's clock is read from this file

@@ -1,5 +1,5 @@
 """The errors the messaging service reports; the gateway maps each to one HTTP answer
-(``gateway.errors.STATUS_OF``), handlers see them as they are."""
+(``gateway.http.errors.STATUS_OF``), handlers see them as they are."""
 
 from __future__ import annotations
 

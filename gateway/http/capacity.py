@@ -4,7 +4,7 @@
   limit (an unprivileged process may do that; many systems start it at 1,024).
 - :func:`connection_cap`: ``--max-connections``, lowered to fit the descriptors the process
   has, keeping :data:`RESERVED_DESCRIPTORS` for everything else (store, broker, handler
-  HTTP pools, files). Connections over the cap are refused by ``gateway.conn_limits``, so
+  HTTP pools, files). Connections over the cap are refused by ``gateway.http.conn_limits``, so
   client connections alone never exhaust the descriptors.
 - :func:`accept_errors_summarised`: when descriptors run out anyway, every ``accept()``
   fails with ``EMFILE`` and asyncio reports each failure (with a traceback) through the
@@ -76,7 +76,7 @@ class EveryInterval:
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """What one gateway allows a client connection (see ``gateway.conn_limits``)."""
+    """What one gateway allows a client connection (see ``gateway.http.conn_limits``)."""
 
     max_connections: int
     header_timeout: float

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from gateway.errors import ApiError
+from gateway.http.errors import ApiError
 from shared.service import Start
 
 HEADER = "Not-Before"

@@ -16,9 +16,9 @@ import time
 
 from aiohttp import web
 
-from gateway.errors import Handler
-from gateway.request_ids import REQUEST_ID, REQUEST_ID_HEADER, request_id_for
-from gateway.views import RUNTIME
+from gateway.http.errors import Handler
+from gateway.http.request_ids import REQUEST_ID, REQUEST_ID_HEADER, request_id_for
+from gateway.routes.messages import RUNTIME
 from shared.platform.metrics import UNMATCHED
 
 access_log = logging.getLogger("conveyor.access")

@@ -1,13 +1,13 @@
 """Rate limits on pushes, answered with 429 (after authentication, before the body is read).
 
-Two limits, each per caller (:func:`gateway.callers.caller_of`), both must pass:
+Two limits, each per caller (:func:`gateway.auth.callers.caller_of`), both must pass:
 
 - global (``--rate-limit-requests`` per ``--rate-limit-per-seconds``): a caller's pushes
   over all queues together;
 - a queue's ``rate_limit``: a caller's pushes to that queue.
 
 A batch counts as its number of items. The state is this process's (one
-:class:`gateway.ratelimit.RateLimiter` per gateway): with N gateways behind a load balancer
+:class:`gateway.http.ratelimit.RateLimiter` per gateway): with N gateways behind a load balancer
 a caller may get up to N times the limit.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Hashable
 
 from aiohttp import web
 
-from gateway.errors import ApiError
-from gateway.ratelimit import Limit, RateLimiter
+from gateway.http.errors import ApiError
+from gateway.http.ratelimit import Limit, RateLimiter
 from shared.platform.settings import Settings
 from shared.queues.registry import LoadedQueue
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from gateway.errors import ApiError, json_response
-from gateway.security import authorize
-from gateway.views import RUNTIME, resolve_queue
+from gateway.auth.queue_access import authorize
+from gateway.http.errors import ApiError, json_response
+from gateway.routes.messages import RUNTIME, resolve_queue
 from shared.domain.records import MessageRecord, Status
 from shared.ports import ListCursor
 

@@ -2,14 +2,14 @@
 
 What a key does (reserve, replay, wait, stale takeover) is the messaging service's
 (``shared.service.idempotent_push``); the view passes the key and the caller's identity
-(``gateway.callers``), which scopes keys per queue and caller.
+(``gateway.auth.callers``), which scopes keys per queue and caller.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import ApiError
+from gateway.http.errors import ApiError
 from shared.domain.idempotency import valid_key
 
 HEADER = "Idempotency-Key"

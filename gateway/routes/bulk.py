@@ -17,10 +17,10 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
-from gateway.errors import ApiError, json_response
-from gateway.redrive import authorize_admin
-from gateway.start import RFC3339
-from gateway.views import RUNTIME, _read_json, resolve_queue
+from gateway.http.errors import ApiError, json_response
+from gateway.http.start_param import RFC3339
+from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
+from gateway.routes.redrive import authorize_admin
 from shared.domain.payloads import validation_errors
 from shared.domain.records import Status
 from shared.service import MAX_BULK, BulkAction, BulkFilter, ValidationFailed

@@ -1,4 +1,4 @@
-"""The request id every gateway request carries (see ``gateway.observe``)."""
+"""The request id every gateway request carries (see ``gateway.http.observe``)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import math
 
 from aiohttp import web
 
-from gateway.errors import ApiError
+from gateway.http.errors import ApiError
 from shared.service.waiting import MAX_WAIT_SECONDS
 
 

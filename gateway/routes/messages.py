@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.callers import caller_of
+from gateway.auth.callers import caller_of
+from gateway.auth.queue_access import authenticate, authorize
 from gateway.draining import DRAIN
-from gateway.errors import ApiError, json_response
-from gateway.idempotency import idempotency_key
-from gateway.pushing import location
-from gateway.request_ids import REQUEST_ID
-from gateway.security import authenticate, authorize
-from gateway.start import requested_start
-from gateway.throttle import throttle
-from gateway.waiting import wait_seconds
+from gateway.http.errors import ApiError, json_response
+from gateway.http.idempotency_header import idempotency_key
+from gateway.http.request_ids import REQUEST_ID
+from gateway.http.start_param import requested_start
+from gateway.http.throttle import throttle
+from gateway.http.wait_param import wait_seconds
+from gateway.routes.pushing import location
 from shared.domain.payloads import BadJson, parse_json
 from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.queues.registry import LoadedQueue

@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from shared.jwks import JwksCache, JwksUnavailable
+from gateway.auth.jwks import JwksCache, JwksUnavailable
 
 HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
 RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -45,7 +45,7 @@ class KeysUnavailable(Exception):
     """The token could not be checked: the JWKS key set cannot be fetched (HTTP 503).
 
     ``retry_after`` is how many seconds until the key set will be fetched again. The message
-    names no URL (it is client-safe); the fetch failure itself is logged by ``shared.jwks``.
+    names no URL (it is client-safe); the fetch failure itself is logged by ``gateway.auth.jwks``.
     """
 
     def __init__(self, retry_after: int) -> None:

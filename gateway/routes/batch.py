@@ -19,15 +19,15 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.callers import caller_of
-from gateway.errors import RETRY_AFTER_SECONDS, ApiError, error_items, json_response, status_of
-from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
-from gateway.pushing import location
-from gateway.request_ids import REQUEST_ID
-from gateway.security import authorize
-from gateway.start import requested_start
-from gateway.throttle import throttle
-from gateway.views import RUNTIME, _read_json, resolve_queue
+from gateway.auth.callers import caller_of
+from gateway.auth.queue_access import authorize
+from gateway.http.errors import RETRY_AFTER_SECONDS, ApiError, error_items, json_response, status_of
+from gateway.http.idempotency_header import HEADER as IDEMPOTENCY_HEADER
+from gateway.http.request_ids import REQUEST_ID
+from gateway.http.start_param import requested_start
+from gateway.http.throttle import throttle
+from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
+from gateway.routes.pushing import location
 from shared.domain.records import MessageRecord
 from shared.service import MessagingError
 

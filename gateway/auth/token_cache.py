@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from shared.auth import Principal
+from gateway.auth.bearer import Principal
 
 
 class VerifiedTokens:

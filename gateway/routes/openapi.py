@@ -1,5 +1,5 @@
 """``GET /openapi.json``: an OpenAPI 3.1 document built from the loaded definitions at
-request time (``gateway.docs`` shows it).
+request time (``gateway.routes.docs`` shows it).
 
 It names every queue and its schema, so it needs a valid token (any token, no role) unless
 ``--public-openapi`` is set, or unless no verification key is configured and every loaded
@@ -13,14 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.admin import ADMIN_ROLES, QUEUES_SCHEMA
-from gateway.bulk import BODY_SCHEMA as BULK_BODY
-from gateway.errors import json_response
-from gateway.listing import MAX_LIMIT
-from gateway.problems import PROBLEM_JSON
-from gateway.redrive import redrive_roles
-from gateway.security import authenticate
-from gateway.views import RUNTIME
+from gateway.auth.queue_access import authenticate
+from gateway.http.errors import json_response
+from gateway.http.problems import PROBLEM_JSON
+from gateway.routes.admin import ADMIN_ROLES, QUEUES_SCHEMA
+from gateway.routes.bulk import BODY_SCHEMA as BULK_BODY
+from gateway.routes.listing import MAX_LIMIT
+from gateway.routes.messages import RUNTIME
+from gateway.routes.redrive import redrive_roles
 from shared.domain.records import HISTORY_LIMIT, Status
 from shared.queues.registry import LoadedQueue, Registry
 
@@ -123,7 +123,7 @@ ERROR_ITEM: Doc = {
     "additionalProperties": False,
 }
 ERRORS_LIST: Doc = {"type": "array", "minItems": 1, "items": ERROR_ITEM}
-#: RFC 9457 problem details with the ``errors`` extension (``gateway.problems``).
+#: RFC 9457 problem details with the ``errors`` extension (``gateway.http.problems``).
 PROBLEM_SCHEMA: Doc = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "errors"],
@@ -142,7 +142,7 @@ PROBLEM_SCHEMA: Doc = {
 }
 #: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.domain.idempotency``).
 IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
-#: A delayed start (``gateway.start``): one of the two, not both.
+#: A delayed start (``gateway.http.start_param``): one of the two, not both.
 START_PARAMS: list[Doc] = [
     {
         "name": "Not-Before",
@@ -299,7 +299,7 @@ def _listing(queue: LoadedQueue) -> Doc:
     return get
 
 
-#: ``GET /{queue}/{id}?wait=N`` (see ``gateway.waiting``).
+#: ``GET /{queue}/{id}?wait=N`` (see ``gateway.http.wait_param``).
 WAIT_PARAM: Doc = {
     "name": "wait",
     "in": "query",
@@ -309,7 +309,7 @@ WAIT_PARAM: Doc = {
 }
 
 
-#: ``GET /{queue}/{id}/events`` (``gateway.events``): reconnect from this event id.
+#: ``GET /{queue}/{id}/events`` (``gateway.routes.events``): reconnect from this event id.
 LAST_EVENT_ID: Doc = {
     "name": "Last-Event-ID",
     "in": "header",
@@ -384,7 +384,8 @@ BULK_RESULT: Doc = {
 
 
 def _control_paths(queue: LoadedQueue) -> Doc:
-    """Cancel (``gateway.cancel``) and bulk actions (``gateway.bulk``) on ``queue``."""
+    """Cancel (``gateway.routes.cancel``) and bulk actions (``gateway.routes.bulk``) on
+    ``queue``."""
     name = queue.name
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     cancelled = {**_record_response(200), **_record_response(202), **_errors(404, 409, 503)}

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from gateway.docs import Asset, read_assets, serve_asset
+from gateway.routes.docs import Asset, read_assets, serve_asset
 
 ASSETS = "/ui/assets"
 #: Name in the URL → (file under gateway/static, content type). Nothing else is served.

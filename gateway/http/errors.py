@@ -1,5 +1,5 @@
 """Error responses: every error the gateway sends is an RFC 9457 problem document with an
-``errors`` list (``gateway.problems``).
+``errors`` list (``gateway.http.problems``).
 
 The messaging service's errors are answered through one table, :data:`STATUS_OF`, by the
 :func:`json_errors` middleware: views just let them through. Every 503 carries
@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.problems import PROBLEM_JSON, Item, item, items, problem
+from gateway.http.problems import PROBLEM_JSON, Item, item, items, problem
 from shared.domain.payloads import dumps_fast
 from shared.service import (
     Conflict,

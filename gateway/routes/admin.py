@@ -21,11 +21,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from gateway.errors import json_response
-from gateway.security import authenticate, bearer_token
-from gateway.views import RUNTIME
+from gateway.auth.bearer import Principal
+from gateway.auth.queue_access import authenticate, bearer_token
+from gateway.http.errors import json_response
+from gateway.routes.messages import RUNTIME
 from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
-from shared.auth import Principal
 from shared.domain.records import Json, Status, iso, utcnow
 from shared.platform.metrics_http import scrape
 from shared.ports import QueueCounts

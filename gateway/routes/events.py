@@ -28,11 +28,11 @@ import time
 
 from aiohttp import web
 
-from gateway.errors import ApiError
-from gateway.request_ids import REQUEST_ID, REQUEST_ID_HEADER
-from gateway.security import authorize
-from gateway.views import RUNTIME, resolve_queue
-from shared.auth import Principal
+from gateway.auth.bearer import Principal
+from gateway.auth.queue_access import authorize
+from gateway.http.errors import ApiError
+from gateway.http.request_ids import REQUEST_ID, REQUEST_ID_HEADER
+from gateway.routes.messages import RUNTIME, resolve_queue
 from shared.domain.records import MessageRecord, Status
 from shared.service import MessagingError
 from shared.service.watching import Tick

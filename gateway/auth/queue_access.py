@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import ApiError
-from shared.auth import Authenticator, AuthError, KeysUnavailable, Principal
+from gateway.auth.bearer import Authenticator, AuthError, KeysUnavailable, Principal
+from gateway.auth.token_cache import VerifiedTokens
+from gateway.http.errors import ApiError
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import is_permitted
-from shared.token_cache import VerifiedTokens
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
-#: Tokens verified recently (see ``shared.token_cache``); checked before the verifier.
+#: Tokens verified recently (see ``gateway.auth.token_cache``); checked before the verifier.
 VERIFIED = web.AppKey("verified_tokens", VerifiedTokens)
 ANONYMOUS = Principal(subject="", roles=frozenset(), claims={})
 

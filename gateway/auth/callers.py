@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from shared.auth import Principal
+from gateway.auth.bearer import Principal
 from shared.queues.registry import LoadedQueue
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -3,7 +3,7 @@
 The page shell is public; its script (``static/docs.js``) asks the user for a bearer token,
 keeps it in the tab's ``sessionStorage`` and sends it on Swagger UI's same-origin requests,
 the fetch of ``/openapi.json`` included (that document needs a token, see
-``gateway.openapi``). The page has no inline script or style, so it is served with a strict
+``gateway.routes.openapi``). The page has no inline script or style, so it is served with a strict
 Content-Security-Policy.
 
 Assets come from the package (``gateway/static``; Swagger UI is vendored there by
@@ -23,7 +23,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from gateway.errors import ApiError
+from gateway.http.errors import ApiError
 
 ASSETS = "/docs/assets"
 OPENAPI_URL = "/openapi.json"

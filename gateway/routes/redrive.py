@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import json_response
-from gateway.security import require_roles
-from gateway.views import RUNTIME, resolve_queue
+from gateway.auth.queue_access import require_roles
+from gateway.http.errors import json_response
+from gateway.routes.messages import RUNTIME, resolve_queue
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import SYSTEM_ADMIN
 

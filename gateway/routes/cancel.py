@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import json_response
-from gateway.pushing import location
-from gateway.security import authorize
-from gateway.views import RUNTIME, resolve_queue
+from gateway.auth.queue_access import authorize
+from gateway.http.errors import json_response
+from gateway.routes.messages import RUNTIME, resolve_queue
+from gateway.routes.pushing import location
 
 
 async def cancel_message(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ A connection's phases, and what bounds each (the settings are ``--*-seconds`` fl
   parsed: ``header_timeout_seconds``; then ``408`` JSON and close.
 - **reading the body**, from when the request is handed to the app until its last byte:
   ``body_timeout_seconds``; then the app's read raises ``ApiError(408)`` (answered as JSON
-  by ``gateway.errors.json_errors``), nothing more is read and the connection closes after
+  by ``gateway.http.errors.json_errors``), nothing more is read and the connection closes after
   the answer.
 - **handling**: nothing here. A long poll (``?wait=``) or a streaming answer runs as long
   as its view does; the timers above only ever bound reading a request.
@@ -50,9 +50,9 @@ from aiohttp.http_exceptions import (
 from aiohttp.streams import StreamReader
 from aiohttp.web_request import BaseRequest
 
-from gateway.capacity import ConnectionGate, ConnectionLimits
-from gateway.errors import ApiError, error_response
-from gateway.problems import PROBLEM_JSON, problem
+from gateway.http.capacity import ConnectionGate, ConnectionLimits
+from gateway.http.errors import ApiError, error_response
+from gateway.http.problems import PROBLEM_JSON, problem
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ RequestFactory = Callable[
 
 def raw_json_answer(status: int, message: str, headers: dict[str, str] | None = None) -> bytes:
     """A complete ``Connection: close`` HTTP/1.1 answer with the problem document of
-    ``message`` (``gateway.problems``), for writing to a transport outside any request (no
+    ``message`` (``gateway.http.problems``), for writing to a transport outside any request (no
     request was parsed, or none will be)."""
     body = json.dumps(problem(status, [message]), separators=(",", ":")).encode()
     lines = [

@@ -1,0 +1,1 @@
+"""The gateway's resources, one module per resource: each holds its handlers."""
