@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
-from shared.domain.records import utcnow
+from shared.domain.message import utcnow
 from shared.ports import CompletionEvents, Outcome, Recovery, StoreUnavailable
 from shared.service.notify import Notifier
 

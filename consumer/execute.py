@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.retries import Failure
+from shared.domain.message import ErrorInfo, Status
 from shared.domain.outcomes import Reject, Retry
 from shared.domain.payloads import dumps
-from shared.domain.records import ErrorInfo, Status
 from shared.ports import Outcome
 from shared.queues.registry import Handler
 

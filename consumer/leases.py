@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
-from shared.domain.records import utcnow
+from shared.domain.message import utcnow
 from shared.ports import Claims, MessageRef, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from consumer.completion import Announcer, sweep_expired_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
 from conveyor.context import Context, HandlerMessaging, ProgressFn
-from shared.domain.records import MessageRecord
+from shared.domain.message import MessageRecord
 from shared.platform.metrics_http import serving_metrics
 from shared.platform.settings import Settings
 from shared.platform.signals import wait_for_stop_signal

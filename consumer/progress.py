@@ -21,8 +21,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
+from shared.domain.message import Progress, utcnow
 from shared.domain.progress import checked
-from shared.domain.records import Progress, utcnow
 from shared.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from shared.domain.records import ErrorInfo, utcnow
+from shared.domain.message import ErrorInfo, utcnow
 from shared.platform.metrics import Metrics
 from shared.ports import (
     DeliveryUnavailable,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared.domain.records import ErrorInfo, MessageRecord, utcnow
+from shared.domain.message import ErrorInfo, MessageRecord, utcnow
 from shared.ports import Claims, MessageRef
 from shared.service.dispatch import Dispatcher
 

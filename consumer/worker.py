@@ -49,7 +49,7 @@ from consumer.retries import retry_delay
 from consumer.settle import settlement
 from consumer.stops import Stop
 from conveyor.context import Context, ProgressFn, ignore_progress
-from shared.domain.records import ErrorInfo, MessageRecord, Progress, Status
+from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.platform.logs import message_logger
 from shared.platform.metrics import Metrics
 from shared.platform.tasks import cancel_and_wait, wait_cancelled

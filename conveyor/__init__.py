@@ -27,7 +27,7 @@ from conveyor.errors import (
     UnknownQueue,
     ValidationFailed,
 )
-from shared.domain.records import Json, Status
+from shared.domain.message import Json, Status
 
 __all__ = [
     "Conflict",

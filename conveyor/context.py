@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from shared.domain.message import Json
 from shared.domain.progress import checked
-from shared.domain.records import Json
 from shared.queues.client_tokens import ClientAuth
 from shared.service import Messaging, Start
 from shared.service.scheduler import Scheduler

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from shared.domain.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+from shared.domain.message import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.ports import (
     Cancel,
     CancelOutcome,

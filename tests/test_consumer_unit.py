@@ -23,7 +23,7 @@ from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts
 from conveyor import Context, Retry
 from conveyor.context import CancelFlag
 from shared.adapters.inprocess.queues import LocalEvents
-from shared.domain.records import MessageRecord, Status, utcnow
+from shared.domain.message import MessageRecord, Status, utcnow
 from shared.platform.metrics import Metrics
 from shared.ports import ClaimOutcome, MessageRef
 from shared.queues.definitions import parse_definition

@@ -270,7 +270,7 @@ async def test_message_recorded_but_never_published_is_swept(
     # The state a gateway killed between "record" and "publish" leaves behind: a PENDING
     # record that never reached RabbitMQ. Written with the store adapter itself.
     from shared.adapters.mongo.collection import MongoStore
-    from shared.domain.records import MessageRecord
+    from shared.domain.message import MessageRecord
 
     database = cluster.flags[cluster.flags.index("--mongo-database") + 1]
     store = MongoStore(mongo_url, database, "messages")

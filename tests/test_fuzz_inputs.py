@@ -37,6 +37,7 @@ from gateway.auth.token_cache import VerifiedTokens
 from gateway.http.errors import ApiError
 from gateway.routes.listing import decode_cursor, encode_cursor
 from shared.domain import payloads as validation
+from shared.domain.message import MessageRecord
 from shared.domain.payloads import (
     MAX_INT_DIGITS,
     BadJson,
@@ -45,7 +46,6 @@ from shared.domain.payloads import (
     loads_stored,
     parse_json,
 )
-from shared.domain.records import MessageRecord
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 SECRET = "fuzz-secret-" + "z" * 40

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from shared.domain.records import MessageRecord
+from shared.domain.message import MessageRecord
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, add_seed_queue, error_list
 

@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.serve import Served
 from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
-from shared.domain.records import new_message_id, utcnow
+from shared.domain.message import new_message_id, utcnow
 from shared.ports import DeliveryUnavailable
 from shared.service import idempotent_push as idempotency
 from tests.conftest import Api, StartConveyor

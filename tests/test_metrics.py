@@ -18,7 +18,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.serve import Served
-from shared.domain.records import Status, utcnow
+from shared.domain.message import Status, utcnow
 from shared.platform.metrics import Metrics
 from tests.brokers import RabbitNode
 from tests.conftest import Api, StartConveyor

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from consumer.progress import ProgressReporter, Throttle
+from shared.domain.message import Progress
 from shared.domain.progress import MAX_NOTE_CHARS, checked
-from shared.domain.records import Progress
 from shared.ports import StoreUnavailable
 
 INTERVAL = 0.25

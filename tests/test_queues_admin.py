@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.domain.records import Status
+from shared.domain.message import Status
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, error_list
 

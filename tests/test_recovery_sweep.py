@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.serve import Served
-from shared.domain.records import ErrorInfo, MessageRecord, utcnow
+from shared.domain.message import ErrorInfo, MessageRecord, utcnow
 from shared.ports import MessageRef
 from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, wait_until, wait_until_sync

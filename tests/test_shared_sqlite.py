@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from shared.adapters.sqlite.database import SqliteStore, StoreLocked
-from shared.domain.records import MessageRecord, utcnow
+from shared.domain.message import MessageRecord, utcnow
 from shared.ports import ClaimOutcome
 from tests.conftest import HS_SECRET, Keys
 from tests.helpers import add_queue, wait_until

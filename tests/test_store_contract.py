@@ -22,7 +22,7 @@ import pytest
 
 import shared.adapters.sqlite.database as sqlite_module
 from shared.adapters.mongo.collection import MongoStore, client_options
-from shared.domain.records import ErrorInfo, Json, MessageRecord, Status, utcnow
+from shared.domain.message import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.ports import (
     CancelOutcome,
     ClaimOutcome,

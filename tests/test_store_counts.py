@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.sqlite.database import SqliteStore
-from shared.domain.records import MessageRecord, Status, utcnow
+from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import Outcome, Store
 from tests.stores import open_store
 

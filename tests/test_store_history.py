@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.sqlite.database import SCHEMA, SqliteStore
-from shared.domain.records import (
+from shared.domain.message import (
     HISTORY_LIMIT,
     ErrorInfo,
     History,

@@ -22,7 +22,7 @@ from shared.adapters.mongo import keys as mongo_keys
 from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
-from shared.domain.records import MessageRecord, new_message_id, utcnow
+from shared.domain.message import MessageRecord, new_message_id, utcnow
 from shared.ports import Store, StoreUnavailable
 
 SCOPE = scope_of("q", "sub:alice")

@@ -17,7 +17,7 @@ import pytest
 
 from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.sqlite.database import SqliteStore
-from shared.domain.records import MessageRecord, Status, utcnow
+from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import ListCursor, Outcome, Store
 from tests.helpers import wait_until
 from tests.stores import Raw, open_store, own_database

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.domain.records import ErrorInfo, MessageRecord, Status, utcnow
+from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.ports import ClaimOutcome, MessageRef, Outcome, Store
 from tests.stores import open_store
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.domain.records import MessageRecord
+from shared.domain.message import MessageRecord
 from shared.ports import RecordExists, ScheduleState, Store
 from tests.stores import STORE_KINDS, open_store
 

@@ -26,7 +26,7 @@ from gateway.auth.queue_access import authenticate, bearer_token
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME
 from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
-from shared.domain.records import Json, Status, iso, utcnow
+from shared.domain.message import Json, Status, iso, utcnow
 from shared.platform.metrics_http import scrape
 from shared.ports import QueueCounts
 from shared.queues.definitions import QueueOptions

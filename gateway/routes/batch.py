@@ -28,7 +28,7 @@ from gateway.http.start_param import requested_start
 from gateway.http.throttle import throttle
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
 from gateway.routes.pushing import location
-from shared.domain.records import MessageRecord
+from shared.domain.message import MessageRecord
 from shared.service import MessagingError
 
 

@@ -21,8 +21,8 @@ from gateway.http.errors import ApiError, json_response
 from gateway.http.start_param import RFC3339
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
 from gateway.routes.redrive import authorize_admin
+from shared.domain.message import Status
 from shared.domain.payloads import validation_errors
-from shared.domain.records import Status
 from shared.service import MAX_BULK, BulkAction, BulkFilter, ValidationFailed
 
 #: The request body (also in the OpenAPI document).

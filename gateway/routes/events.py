@@ -33,7 +33,7 @@ from gateway.auth.queue_access import authorize
 from gateway.http.errors import ApiError
 from gateway.http.request_ids import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.routes.messages import RUNTIME, resolve_queue
-from shared.domain.records import MessageRecord, Status
+from shared.domain.message import MessageRecord, Status
 from shared.service import MessagingError
 from shared.service.watching import Tick
 

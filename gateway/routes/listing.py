@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway.auth.queue_access import authorize
 from gateway.http.errors import ApiError, json_response
 from gateway.routes.messages import RUNTIME, resolve_queue
-from shared.domain.records import MessageRecord, Status
+from shared.domain.message import MessageRecord, Status
 from shared.ports import ListCursor
 
 DEFAULT_LIMIT = 50

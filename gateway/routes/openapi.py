@@ -21,7 +21,7 @@ from gateway.routes.bulk import BODY_SCHEMA as BULK_BODY
 from gateway.routes.listing import MAX_LIMIT
 from gateway.routes.messages import RUNTIME
 from gateway.routes.redrive import redrive_roles
-from shared.domain.records import HISTORY_LIMIT, Status
+from shared.domain.message import HISTORY_LIMIT, Status
 from shared.queues.registry import LoadedQueue, Registry
 
 Doc = dict[str, Any]
@@ -44,7 +44,7 @@ REASONS = {
     422: "Schema violations (every one, with a JSON path)",
     503: "Store or delivery unavailable",
 }
-#: A record's ``version``, ``progress`` and ``history`` (``shared.domain.records``).
+#: A record's ``version``, ``progress`` and ``history`` (``shared.domain.message``).
 RECORD_LIVE_FIELDS: Doc = {
     "version": {"type": "integer", "minimum": 0},
     "progress": {

@@ -1,4 +1,4 @@
-"""How stores keep a record's ``version``, ``progress`` and ``history`` (``shared.domain.records``).
+"""How stores keep a record's ``version``, ``progress`` and ``history`` (``shared.domain.message``).
 
 SQLite keeps ``history`` and ``progress`` as JSON text (times as ISO-8601 text) and appends
 to ``history`` inside the very ``UPDATE`` that changes the status, with SQLite's JSON
@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.record_fields import to_epoch
-from shared.domain.records import HISTORY_LIMIT, History, Progress, Status, Transition, iso
+from shared.domain.message import HISTORY_LIMIT, History, Progress, Status, Transition, iso
 
 #: SQLite: the SET clause of a status write (parameters: time as epoch seconds, status,
 #: consumer); the attempt is the SQL expression ``{attempt}`` (``attempts`` of the row before
 #: the update, by default). Pure SQL (SQLite's JSON functions), so a status write never calls
 #: back into Python from the database thread (a Python function there took the GIL on every
 #: write); SQLite also writes the time as text (``strftime``: the very text of
-#: ``shared.domain.records.iso`` for a time in whole milliseconds), on its thread, without the GIL.
+#: ``shared.domain.message.iso`` for a time in whole milliseconds), on its thread, without the GIL.
 SQLITE_STATUS_WRITE = (
     "version = COALESCE(version, 0) + 1, history = json_insert("
     f"CASE WHEN json_array_length(COALESCE(history, '[]')) >= {HISTORY_LIMIT}"
@@ -47,7 +47,7 @@ def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str
 
 def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[Any, ...]:
     """The parameters of :data:`SQLITE_STATUS_WRITE` (``at`` in whole milliseconds, as
-    ``shared.domain.records.utcnow`` gives)."""
+    ``shared.domain.message.utcnow`` gives)."""
     return (to_epoch(at), status.value, consumer)
 
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from shared.domain.message import ErrorInfo, Json, Status
 from shared.domain.payloads import loads_stored
-from shared.domain.records import ErrorInfo, Json, Status
 from shared.ports import QueueCounts
 
 

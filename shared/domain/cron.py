@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from croniter.croniter import CroniterError
 
+from shared.domain.message import Json
 from shared.domain.payloads import validation_errors
-from shared.domain.records import Json
 
 #: Namespace of the tick message ids (a fixed, random UUID: never change it).
 TICK_NAMESPACE = uuid.UUID("4f7c3a52-9b1e-4d0b-8a9e-2f6c1d3b7e10")

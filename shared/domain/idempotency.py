@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.domain.records import Json
+from shared.domain.message import Json
 
 #: How long a key stays bound to its message.
 KEY_TTL = timedelta(hours=24)

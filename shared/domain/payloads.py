@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from jsonschema.protocols import Validator
 
-from shared.domain.records import Json
+from shared.domain.message import Json
 
 log = logging.getLogger(__name__)
 

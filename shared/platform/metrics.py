@@ -33,7 +33,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from shared.domain.records import Status, utcnow
+from shared.domain.message import Status, utcnow
 from shared.ports import Records
 
 #: The Content-Type of the text exposition format.

@@ -21,7 +21,7 @@ wait instead of running the message twice at once.
 
 Versions and history. Every write that changes a record's status (:meth:`Records.insert`,
 and the claims, finishes, releases, retries, redrives and recovery decisions below) bumps its
-``version`` by one and appends a :class:`shared.domain.records.Transition` to its ``history``
+``version`` by one and appends a :class:`shared.domain.message.Transition` to its ``history``
 (keeping the last ``HISTORY_LIMIT``), in the same atomic write as the status, so readers
 never see one without the other. :meth:`ProgressReports.record_progress` bumps ``version``
 too. Other writes (leases, publish marks, due times) leave both alone.
@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.domain.idempotency import IdempotencyEntry
-from shared.domain.records import ErrorInfo, MessageRecord, Progress, Status
+from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from shared.domain.records import ErrorInfo, Json, MessageRecord, Status
+from shared.domain.message import ErrorInfo, Json, MessageRecord, Status
 
 
 class StoreUnavailable(Exception):

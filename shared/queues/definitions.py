@@ -20,7 +20,7 @@ import jsonschema.validators
 from jsonschema.protocols import Validator
 
 from shared.domain.cron import Schedule, ScheduleError, parse_schedules
-from shared.domain.records import Json
+from shared.domain.message import Json
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUFFIX = ".queue.json"

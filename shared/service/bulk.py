@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from shared.domain.records import Json, MessageRecord, Status
+from shared.domain.message import Json, MessageRecord, Status
 from shared.ports import ListCursor, Records
 from shared.service.errors import MessagingError
 

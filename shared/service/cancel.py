@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.domain.records import MessageRecord, utcnow
+from shared.domain.message import MessageRecord, utcnow
 from shared.queues.registry import LoadedQueue
 from shared.service.errors import Conflict, NotFound
 

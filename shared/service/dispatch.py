@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from shared.adapters.inprocess.due import DueTimer
-from shared.domain.records import utcnow
+from shared.domain.message import utcnow
 from shared.ports import DeliveryUnavailable, MessageRef, WorkQueue
 
 log = logging.getLogger(__name__)

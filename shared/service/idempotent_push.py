@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState
-from shared.domain.records import MessageRecord, new_message_id, utcnow
+from shared.domain.message import MessageRecord, new_message_id, utcnow
 from shared.ports import Keys, StoreUnavailable
 from shared.service.errors import Conflict, KeyInProgress, KeyReused, Unavailable
 

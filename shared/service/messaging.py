@@ -24,8 +24,8 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 
 from shared.domain.idempotency import body_hash, scope_of
+from shared.domain.message import Json, MessageRecord, Status, utcnow
 from shared.domain.payloads import validation_errors
-from shared.domain.records import Json, MessageRecord, Status, utcnow
 from shared.platform.metrics import Metrics
 from shared.ports import (
     CancelOutcome,

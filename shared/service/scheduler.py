@@ -36,7 +36,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from shared.domain.cron import Schedule, next_tick, previous_tick, tick_message_id
-from shared.domain.records import Json, iso
+from shared.domain.message import Json, iso
 from shared.platform.clock import Clock
 from shared.ports import ScheduleState, ScheduleStates, StoreUnavailable
 from shared.queues.registry import LoadedQueue, Registry

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from shared.domain.records import MessageRecord
+from shared.domain.message import MessageRecord
 from shared.service.notify import Notifier
 
 #: The longest wait a caller may ask for, in seconds.

@@ -15,7 +15,7 @@ import asyncio
 import enum
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from shared.domain.records import MessageRecord
+from shared.domain.message import MessageRecord
 from shared.service.notify import Notifier
 
 

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Protocol
 
-from shared.domain.records import utcnow
+from shared.domain.message import utcnow
 from shared.ports import DeliveryUnavailable, MessageRef, StoreUnavailable, WorkQueue
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.domain.records import MessageRecord, Status, utcnow
+from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import Cancel, CancelOutcome, MessageRef
 
 Doc = dict[str, Any]

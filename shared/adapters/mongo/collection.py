@@ -62,7 +62,7 @@ from shared.adapters.mongo import ticks as mongo_schedules
 from shared.adapters.mongo.reach import unreachable
 from shared.adapters.record_fields import counts_from_groups, final_statuses, finished_from_groups
 from shared.domain.idempotency import IdempotencyEntry
-from shared.domain.records import (
+from shared.domain.message import (
     HISTORY_LIMIT,
     ErrorInfo,
     Json,

@@ -21,7 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.domain.idempotency import IdempotencyEntry, KeyState
-from shared.domain.records import utcnow
+from shared.domain.message import utcnow
 
 Doc = dict[str, Any]
 SUFFIX = "_idempotency"

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.adapters.history import SQLITE_STATUS_WRITE, status_params
 from shared.adapters.record_fields import from_epoch
-from shared.domain.records import Status
+from shared.domain.message import Status
 from shared.ports import Cancel, CancelOutcome, MessageRef
 
 RowToRecord = Callable[[Sequence[Any]], Any]

@@ -55,8 +55,8 @@ from shared.adapters.sqlite import keys as sqlite_keys
 from shared.adapters.sqlite import ticks as sqlite_schedules
 from shared.adapters.sqlite.group_commit import GroupCommit
 from shared.domain.idempotency import IdempotencyEntry
+from shared.domain.message import ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
 from shared.domain.payloads import dumps
-from shared.domain.records import ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
 from shared.ports import (
     Cancel,
     Claim,

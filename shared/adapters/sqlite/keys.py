@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.adapters.record_fields import from_epoch, to_epoch
 from shared.domain.idempotency import IdempotencyEntry, KeyState
-from shared.domain.records import utcnow
+from shared.domain.message import utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
