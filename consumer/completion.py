@@ -1,13 +1,9 @@
-"""What happens around a message's final write: its expiry date and the completion event.
+"""What happens around a message's final write: its expiry date.
 
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
-``result_ttl_seconds`` (None: kept forever). :class:`Announcer` wakes the clients waiting on
-the message (``GET /{queue}/{id}?wait=N``): this process's :class:`shared.service.notify.Notifier`
-directly, and every gateway through the completion events (best effort); its
-:meth:`Announcer.changed` does the same for a change that is not final (a claim, a retry, a
-release, a progress report), which only event streams listen to.
-:func:`sweep_expired_forever` deletes expired records from stores that do not expire them by
-themselves (SQLite).
+``result_ttl_seconds`` (None: kept forever); the write is then announced to waiters by
+``shared.service.announce.Announcer``. :func:`sweep_expired_forever` deletes expired records from
+stores that do not expire them by themselves (SQLite).
 """
 
 from __future__ import annotations
@@ -18,8 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from shared.domain.message import utcnow
-from shared.ports import CompletionEvents, Outcome, Recovery, StoreUnavailable
-from shared.service.notify import Notifier
+from shared.ports import Outcome, Recovery, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +27,6 @@ def with_expiry(outcome: Outcome, ttl: float | None, now: datetime | None = None
     if ttl is None:
         return outcome
     return dataclasses.replace(outcome, expires_at=(now or utcnow()) + timedelta(seconds=ttl))
-
-
-class Announcer:
-    """Tells waiters that a message reached its final status (after it was written)."""
-
-    def __init__(self, notifier: Notifier, events: CompletionEvents) -> None:
-        self._notifier = notifier
-        self._events = events
-
-    async def __call__(self, queue: str, message_id: str) -> None:
-        """Wake waiters of ``message_id`` here at once, and in every gateway. Never raises."""
-        self._notifier.notify(message_id)
-        await self._events.publish_event(queue, message_id)
-
-    async def changed(self, queue: str, message_id: str) -> None:
-        """Wake the event streams of ``message_id`` here and in every gateway (after the
-        change was written). Never raises."""
-        self._notifier.notify_change(message_id)
-        await self._events.publish_event(queue, message_id, final=False)
 
 
 async def sweep_expired_forever(store: Recovery, every: float = EXPIRY_SWEEP_SECONDS) -> None:

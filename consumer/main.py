@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from consumer.completion import Announcer, sweep_expired_forever
+from consumer.completion import sweep_expired_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
 from conveyor.context import Context, HandlerMessaging, ProgressFn
@@ -68,7 +68,7 @@ def build_consumer(rt: Runtime) -> Consumer:
         work=rt.delivery,
         claims=rt.store,
         dispatch=rt.dispatch,
-        announce=Announcer(rt.notifier, rt.events),
+        announce=rt.announcer,
         registry=rt.registry,
         contexts=context_maker(rt),
         metrics=rt.metrics,

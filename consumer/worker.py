@@ -40,7 +40,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from consumer.completion import Announcer, with_expiry
+from consumer.completion import with_expiry
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
 from consumer.progress import ProgressReporter
@@ -67,6 +67,7 @@ from shared.ports import (
     WorkQueue,
 )
 from shared.queues.registry import LoadedQueue, Registry
+from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -425,7 +426,7 @@ class Consumer:
                 "finish",
             )
             if written:  # wake GET ?wait= clients (after the final status is stored)
-                await self._ports.announce(record.queue, record.id)
+                await self._ports.announce.final(record.queue, record.id)
             return written
 
         try:

@@ -156,12 +156,9 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
         handle_signals=False,
         shutdown_timeout=rt.settings.grace_seconds,
     )
-    # Completion events from consumers (in other processes too) wake GET ?wait= clients;
-    # those and change events wake event streams (GET /{queue}/{id}/events).
-    await rt.events.subscribe_events(lambda _queue, message_id: rt.notifier.notify(message_id))
-    await rt.events.subscribe_changes(
-        lambda _queue, message_id: rt.notifier.notify_change(message_id)
-    )
+    # Other processes' completions and changes wake this gateway's GET ?wait= clients and
+    # event streams (GET /{queue}/{id}/events).
+    await rt.announcer.listen()
     await runner.setup()
     host, port = rt.settings.host, rt.settings.port
     site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)

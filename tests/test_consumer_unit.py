@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import pytest
 
-from consumer.completion import Announcer
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts
 from conveyor import Context, Retry
 from conveyor.context import CancelFlag
@@ -28,6 +27,7 @@ from shared.platform.metrics import Metrics
 from shared.ports import ClaimOutcome, MessageRef
 from shared.queues.definitions import parse_definition
 from shared.queues.registry import Handler, LoadedQueue, Registry, RegistryHolder
+from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
 from tests.fakes import FakeClaims, FakeDelivered, FakeWorkQueue

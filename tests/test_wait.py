@@ -18,7 +18,7 @@ import pytest
 
 from conveyor.serve import Served
 from tests.conftest import Api, StartConveyor
-from tests.helpers import error_list, touch
+from tests.helpers import error_list, touch, wait_until
 
 WAIT_QUEUES = Path(__file__).with_name("wait_queues")
 
@@ -169,7 +169,7 @@ async def test_a_lost_event_only_delays_the_answer(
     async def lost(*_: Any) -> None:
         return None
 
-    monkeypatch.setattr("consumer.completion.Announcer.__call__", lost)  # no event at all
+    monkeypatch.setattr("shared.service.announce.Announcer.final", lost)  # no wake-up at all
     monkeypatch.setattr("shared.service.notify.RECHECK_SECONDS", 0.3)
     token = wapi.keys.token(["tester"])
     message_id = await wapi.push("waithold", {"seconds": 0.5}, token)
@@ -202,3 +202,69 @@ async def test_a_consumer_in_another_process_wakes_the_gateway_through_the_broke
     resp = await asyncio.wait_for(waiting, 30)  # the recheck would take 60 s
     assert resp.status == 200
     assert (await resp.json())["status"] == "COMPLETE"
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[str]:
+    """The message ids ``obj.method`` is called with from now on (the call still happens)."""
+    calls: list[str] = []
+    original = getattr(obj, method)
+
+    def spy(message_id: str) -> None:
+        calls.append(message_id)
+        original(message_id)
+
+    monkeypatch.setattr(obj, method, spy)
+    return calls
+
+
+async def test_a_completion_wakes_its_process_once(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One announcer: embedded events are heard in-process (no second direct wake-up), and a
+    # process drops its own RabbitMQ events when they come back.
+    add_wait_queues(queues_dir)
+    served = await start_conveyor()
+    api = api_for(served)
+    woken = count_calls(monkeypatch, served.runtime.notifier, "notify")
+    token = api.keys.token(["tester"])
+    message_id = await api.push("waithold", {}, token)
+    await api.wait_final("waithold", message_id, token)
+    await asyncio.sleep(0.5)  # an echo through the broker would have come back by now
+    assert woken.count(message_id) == 1
+
+
+@pytest.mark.parametrize("mode", ["distributed"], indirect=True)
+async def test_delete_and_redrive_on_one_gateway_reach_waiters_on_another_at_once(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_wait_queues(queues_dir)
+    monkeypatch.setattr("shared.service.notify.RECHECK_SECONDS", 120.0)  # only events wake
+    front_served = await start_conveyor(queues=("echo",))  # neither runs waithold
+    front, back = api_for(front_served), api_for(await start_conveyor(queues=("echo",)))
+    token = front.keys.token(["tester"])
+
+    # A delete on `back` answers a long poll on `front` at once (the re-check is 120 s away).
+    pending = await back.push("waithold", {}, token)
+    waiting = asyncio.ensure_future(front.get(f"/waithold/{pending}?wait=60", token))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    assert (await back.delete(f"/waithold/{pending}", token)).status == 204
+    resp = await asyncio.wait_for(waiting, 30)
+    assert resp.status == 404
+
+    # A redrive on `back` is a change every gateway's event streams hear.
+    runner = await start_conveyor(queues=("waithold",))
+    failed = await back.push("waithold", {"fail": True}, token)
+    assert (await back.wait_final("waithold", failed, token))["status"] == "ERROR"
+    await runner.consumer.shutdown(1.0)  # nobody claims it again: only the redrive is heard
+    heard = count_calls(monkeypatch, front_served.runtime.notifier, "notify_change")
+    admin = front.keys.token(["waithold_admin"])
+    resp = await back.post(f"waithold/{failed}/retry", None, admin)
+    assert resp.status == 200, await resp.text()
+    await wait_until(lambda: failed in heard, "the redrive heard on the other gateway", 30)

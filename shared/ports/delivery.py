@@ -107,17 +107,28 @@ Delivery = WorkQueue
 class CompletionEvents(Protocol):
     """ "Message X reached a final status" (a completion) or "message X changed" (a status
     change or progress report that is not final), from consumers to every gateway (best
-    effort)."""
+    effort).
+
+    Every process hears the other processes' events. Whether it hears its own is
+    :attr:`hears_itself`; the :class:`shared.service.announce.Announcer` wakes a process's own
+    waiters directly where it does not, so each change wakes a process once.
+    """
+
+    #: True when :meth:`publish_event` calls this process's own subscribers before it returns
+    #: (in-process events); False when events cross a broker, where a process's own events
+    #: never reach its subscribers.
+    hears_itself: bool
 
     async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
-        """Tell every subscriber (in every process) that ``message_id`` is final, or with
-        ``final=False`` that it changed.
+        """Tell every other process's subscribers (and this one's if :attr:`hears_itself`)
+        that ``message_id`` is final, or with ``final=False`` that it changed.
 
         Never raises: a lost event only delays waiting clients (they re-check the store).
         """
 
     async def subscribe_events(self, callback: EventCallback) -> None:
-        """Call ``callback(queue, message_id)`` for every completion published from now on."""
+        """Call ``callback(queue, message_id)`` for every completion published from now on
+        (by this process only if :attr:`hears_itself`)."""
 
     async def subscribe_changes(self, callback: EventCallback) -> None:
         """Call ``callback(queue, message_id)`` for every change that is not final published

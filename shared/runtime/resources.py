@@ -29,6 +29,7 @@ from shared.queues.registry import Registry, RegistryHolder, load_registry, load
 from shared.queues.reload import QueueFollower, Reloader
 from shared.runtime.wiring import make_cancel_signals, make_delivery, make_store
 from shared.service import Messaging
+from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
 from shared.service.published import PublishMarker
@@ -57,6 +58,8 @@ class Runtime:
     tokens: TokenProvider
     #: Wakes ``GET ?wait=`` clients of this process when a message finishes.
     notifier: Notifier
+    #: The one way a state change wakes waiters, here and in other processes.
+    announcer: Announcer
     #: Cron schedules: run by consumers (``consumer.main``), read by ``GET /queues``.
     scheduler: Scheduler
     #: The control channel: cancels of running messages, to the consumers.
@@ -148,6 +151,7 @@ async def open_runtime(
             stack.push_async_callback(due.stop)
         dispatch = Dispatcher(delivery, marker.add if marker else None, due)
         notifier = Notifier()
+        announcer = Announcer(notifier, events)
         cancels = make_cancel_signals(settings, delivery)
         metrics = Metrics()
         messaging = Messaging(
@@ -157,7 +161,7 @@ async def open_runtime(
             store,
             dispatch,
             notifier,
-            events=events,
+            announcer,
             cancels=cancels,
             metrics=metrics,
         )
@@ -178,6 +182,7 @@ async def open_runtime(
             http=http,
             tokens=TokenProvider(settings.token_url, settings.client_secret, http),
             notifier=notifier,
+            announcer=announcer,
             scheduler=Scheduler(registry, messaging, store, make_clock(settings.test_clock_file)),
             cancels=cancels,
             services=services,

@@ -31,7 +31,6 @@ from shared.ports import (
     CancelOutcome,
     CancelSignals,
     Claims,
-    CompletionEvents,
     DeliveryUnavailable,
     Keys,
     ListCursor,
@@ -44,6 +43,7 @@ from shared.ports import (
 )
 from shared.queues.registry import LoadedQueue, Registry
 from shared.service import cancel as cancelling
+from shared.service.announce import Announcer
 from shared.service.bulk import BulkAction, BulkFilter, BulkResult, act_on_each, select
 from shared.service.cancel import Cancelled
 from shared.service.dispatch import Dispatcher
@@ -93,17 +93,17 @@ class Messaging:
         keys: Keys,
         dispatch: Dispatcher,
         notifier: Notifier,
+        announce: Announcer,
         *,
-        events: CompletionEvents | None = None,
         cancels: CancelSignals | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         """``registry`` is called per lookup so a reloaded registry takes effect.
 
-        ``events``: where a cancel of a PENDING message wakes other processes' waiters;
-        ``cancels``: where a cancel of a running message is signalled to consumers (None:
-        only the store flag, seen at the holder's next lease renewal); ``metrics``: counts
-        the cancels taken.
+        ``notifier``: this process's waiters (``get(wait=)``, ``watch``); ``announce``: how a
+        delete, redrive or cancel wakes waiters here and in every other process; ``cancels``: where
+        a cancel of a running message is signalled to consumers (None: only the store flag, seen at
+        the holder's next lease renewal); ``metrics``: counts the cancels taken.
         """
         self._registry = registry
         self._records = records
@@ -111,7 +111,7 @@ class Messaging:
         self._keys = keys
         self._dispatch = dispatch
         self._notifier = notifier
-        self._events = events
+        self._announce = announce
         self._cancels = cancels
         self._metrics = metrics
 
@@ -327,12 +327,13 @@ class Messaging:
     async def delete(self, queue: LoadedQueue, message_id: str) -> bool:
         """Delete the record; True if it existed. A deleted PENDING message never runs.
 
-        Clients waiting on it in this process answer at once. Raises Unavailable."""
+        Clients waiting on it, in any process, answer at once. Raises Unavailable."""
         try:
             existed = await self._records.delete(queue.name, message_id)
         except StoreUnavailable:
             raise _store_down() from None
-        self._notifier.notify(message_id)
+        if existed:
+            await self._announce.final(queue.name, message_id)
         return existed
 
     async def list(
@@ -378,7 +379,7 @@ class Messaging:
                 f"message {message_id} is {existing.status.value}; "
                 "only ERROR messages can be retried"
             )
-        self._notifier.notify_change(message_id)  # event streams of this process
+        await self._announce.changed(queue.name, message_id)  # event streams everywhere
         await self._dispatch.send_or_leave(MessageRef(queue.name, message_id))
         log.info(
             "message %s on %s redriven",
@@ -406,9 +407,7 @@ class Messaging:
             if self._cancels is not None:
                 await self._cancels.publish_cancel(queue.name, message_id)
             return cancelling.logged(Cancelled(done.record, requested=True))
-        self._notifier.notify(message_id)  # final now: wake waiters here and elsewhere
-        if self._events is not None:
-            await self._events.publish_event(queue.name, message_id)
+        await self._announce.final(queue.name, message_id)  # final now: wake waiters everywhere
         return cancelling.logged(Cancelled(done.record))
 
     async def bulk(self, queue: LoadedQueue, action: BulkAction, where: BulkFilter) -> BulkResult:

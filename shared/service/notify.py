@@ -6,11 +6,11 @@ polling per waiter. :meth:`Notifier.notify` sets the event and forgets it; waite
 re-read the record (the store is the authority: an event only says "look again"), sharing
 one read among those woken together (:meth:`Notifier.read_once`).
 
-Who notifies: the consumer, right after it wrote a final status (directly in its own
-process; through ``Delivery.publish_event`` for gateways in other processes), and the
-gateway after a delete. Events are best effort; waiters re-check the store on their own
-every :data:`RECHECK_SECONDS` (longer with very many waiters: :meth:`Notifier.recheck_seconds`)
-so a lost event only delays the answer.
+Who notifies: :class:`shared.service.announce.Announcer`, after every write a waiter cares
+about (final statuses, deletes, cancels, redrives, claims and progress), in this process and
+through the completion events in the others. Events are best effort; waiters re-check the store on
+their own every :data:`RECHECK_SECONDS` (longer with very many waiters:
+:meth:`Notifier.recheck_seconds`) so a lost event only delays the answer.
 
 Event streams (``GET /{queue}/{id}/events``) want every change, not only the final one: they
 watch :meth:`Notifier.current_change`, which :meth:`Notifier.notify_change` (a status change

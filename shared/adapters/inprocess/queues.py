@@ -163,6 +163,9 @@ class InProcessDelivery:
 class LocalEvents:
     """:class:`shared.ports.CompletionEvents` within one process: subscribers called directly."""
 
+    #: The subscribers are this process's: a publish calls them before it returns.
+    hears_itself = True
+
     def __init__(self) -> None:
         self._subscribers: list[EventCallback] = []
         self._watchers: list[EventCallback] = []

@@ -75,8 +75,9 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishErr
 
 from shared.adapters.rabbitmq.control import ControlExchange
 from shared.adapters.rabbitmq.delays import pick_tier, tier_arguments, tier_queue
-from shared.adapters.rabbitmq.event_batch import EventBatch, decode, event
+from shared.adapters.rabbitmq.event_batch import EventBatch, decode_from, event
 from shared.adapters.rabbitmq.quiet import quiet_first_connect
+from shared.domain.ids import random_hex
 from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ class RabbitDelivery:
         self._url = url
         #: Published messages live in durable quorum queues, beyond this process.
         self.survives_restart = True
+        #: Events cross the broker: this process's own are dropped when they come back.
+        self.hears_itself = False
         self._prefix = prefix
         self._delivery_limit = delivery_limit
         self._name = name
@@ -184,7 +187,10 @@ class RabbitDelivery:
         #: Subscribers to completions and to changes (one AMQP queue serves both lists).
         self._subscribers: dict[bool, list[EventCallback]] = {True: [], False: []}
         self._control = ControlExchange(prefix + "control", self._where, publish_timeout)
-        self._event_batch = EventBatch(self._send_events)
+        #: This adapter's name on the events it publishes: its own come back through the
+        #: fanout and are dropped (the Announcer woke this process's waiters already).
+        self._origin = random_hex()
+        self._event_batch = EventBatch(self._send_events, origin=self._origin)
 
     def queue_name(self, queue: str) -> str:
         """The RabbitMQ queue of definition ``queue``; its dead letters go to ``+ '.dead'``."""
@@ -412,7 +418,10 @@ class RabbitDelivery:
 
     async def _on_event(self, message: AbstractIncomingMessage) -> None:
         try:
-            for queue, message_id, final in decode(message.body):
+            origin, events = decode_from(message.body)
+            if origin == self._origin:
+                return
+            for queue, message_id, final in events:
                 for callback in self._subscribers[final]:
                     callback(queue, message_id)
         except (ValueError, LookupError, TypeError, AttributeError) as exc:

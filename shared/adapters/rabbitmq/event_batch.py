@@ -11,9 +11,10 @@ then costs one publish (its claim travels with its completion) instead of two, a
 streams see the claim at most that much later. Completions never wait.
 
 Wire format (JSON): one event is ``{"queue", "id"}`` plus ``"final": false`` for a change
-(what gateways before batching read); several are ``{"events": [<event>, ...]}``.
-:func:`decode` reads both. Events are best effort (transient, unconfirmed): a lost batch only
-delays waiters until their store re-check.
+(what gateways before batching read); several are ``{"events": [<event>, ...]}``. Either
+carries ``"from"``: the publishing process, which drops its own events when they come back
+(:func:`decode_from`; it woke its waiters directly). :func:`decode` reads every form. Events are
+best effort (transient, unconfirmed): a lost batch only delays waiters until their store re-check.
 """
 
 from __future__ import annotations
@@ -38,20 +39,31 @@ def event(queue: str, message_id: str, *, final: bool) -> Event:
     return body
 
 
-def encode(events: list[Event]) -> bytes:
-    """One message body for ``events`` (a single event keeps the unbatched form)."""
-    payload: Any = events[0] if len(events) == 1 else {"events": events}
+def encode(events: list[Event], origin: str | None = None) -> bytes:
+    """One message body for ``events`` (a single event keeps the unbatched form), sent by
+    the process ``origin``."""
+    payload: Any = dict(events[0]) if len(events) == 1 else {"events": events}
+    if origin is not None:
+        payload["from"] = origin
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def decode(body: bytes) -> list[tuple[str, str, bool]]:
-    """``(queue, message_id, final)`` per event of a message body, batched or not.
+def decode_from(body: bytes) -> tuple[str | None, list[tuple[str, str, bool]]]:
+    """The publishing process (None if unnamed) and ``(queue, message_id, final)`` per event
+    of a message body, batched or not.
 
     Raises ValueError, LookupError, TypeError or AttributeError on a malformed body.
     """
     payload = json.loads(body)
     items = payload.get("events", [payload])
-    return [(str(e["queue"]), str(e["id"]), e.get("final") is not False) for e in items]
+    origin = payload.get("from")
+    events = [(str(e["queue"]), str(e["id"]), e.get("final") is not False) for e in items]
+    return (str(origin) if origin is not None else None), events
+
+
+def decode(body: bytes) -> list[tuple[str, str, bool]]:
+    """``(queue, message_id, final)`` per event of a message body (see :func:`decode_from`)."""
+    return decode_from(body)[1]
 
 
 #: How long a change event (not final) may wait for other events to share its publish.
@@ -66,9 +78,13 @@ class EventBatch:
     """
 
     def __init__(
-        self, send: Callable[[bytes], Awaitable[None]], change_wait: float = CHANGE_WAIT_SECONDS
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        change_wait: float = CHANGE_WAIT_SECONDS,
+        origin: str | None = None,
     ) -> None:
         self._send = send
+        self._origin = origin
         self._change_wait = change_wait
         self._pending: list[Event] = []
         self._task: asyncio.Task[None] | None = None
@@ -100,7 +116,7 @@ class EventBatch:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    await self._send(encode(batch))
+                    await self._send(encode(batch, self._origin))
                 except Exception as exc:  # best effort: waiters re-check the store
                     log.debug("%d event(s) not published: %r", len(batch), exc)
         finally:
