@@ -1,22 +1,35 @@
-"""What happens around a message's final write: its expiry date.
+"""A run's last writes: its final status (or CANCELLED), or its record put back.
 
+:class:`Finisher` writes them, each conditional on this consumer still holding the message,
+retrying store outages (:func:`until_stored`) while the delivery is held, and announces each
+written change to waiters (``shared.service.announce``); it also counts and logs a run's end.
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
-``result_ttl_seconds`` (None: kept forever); the write is then announced to waiters by
-``shared.service.announce.Announcer``. :func:`sweep_expired_forever` deletes expired records from
-stores that do not expire them by themselves (SQLite).
+``result_ttl_seconds`` (None: kept forever). :func:`sweep_expired_forever` deletes expired
+records from stores that do not expire them by themselves (SQLite).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from shared.domain.message import utcnow
-from shared.ports import Outcome, Recovery, StoreUnavailable
+from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
+from shared.platform.metrics import Metrics
+from shared.ports import Claims, MessageRef, Outcome, Recovery, StoreRejected, StoreUnavailable
+from shared.queues.registry import LoadedQueue
+from shared.service.announce import Announcer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: The longest pause between two attempts of a store write during an outage.
+STORE_RETRY_MAX_SECONDS = 5.0
 
 #: Seconds between two deletions of expired records (SQLite; MongoDB has a TTL index).
 EXPIRY_SWEEP_SECONDS = 2.0
@@ -27,6 +40,93 @@ def with_expiry(outcome: Outcome, ttl: float | None, now: datetime | None = None
     if ttl is None:
         return outcome
     return dataclasses.replace(outcome, expires_at=(now or utcnow()) + timedelta(seconds=ttl))
+
+
+async def until_stored(op: Callable[[], Awaitable[T]], what: str) -> T:
+    """``await op()``, retried (backing off up to :data:`STORE_RETRY_MAX_SECONDS`) while the
+    store is unavailable; ``what`` names the write in the log."""
+    delay = 0.1
+    while True:
+        try:
+            return await op()
+        except StoreUnavailable as exc:
+            log.warning("store unavailable during %s (%s); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+
+
+class Finisher:
+    """Writes that end a run for the consumer ``owner``, each announced once written."""
+
+    def __init__(self, claims: Claims, announce: Announcer, metrics: Metrics, owner: str) -> None:
+        self._claims = claims
+        self._announce = announce
+        self._metrics = metrics
+        self._owner = owner
+
+    async def finish(
+        self, queue: LoadedQueue, record: MessageRecord, outcome: Outcome
+    ) -> tuple[Outcome, bool]:
+        """Write the outcome (retrying outages); a result the store refuses becomes ERROR.
+        The outcome written, and whether it was (False: deleted or taken over meanwhile).
+
+        The expiry comes from ``queue``, the definition the message started with (a hot
+        reload meanwhile applies to the next message, like the handler code)."""
+        ttl = queue.definition.options.result_ttl_seconds
+        claims, owner = self._claims, self._owner
+
+        async def write(final: Outcome) -> bool:
+            final = with_expiry(final, ttl)
+            written = await until_stored(
+                lambda: claims.finish(record.queue, record.id, owner, final), "finish"
+            )
+            if written:  # wake GET ?wait= clients (after the final status is stored)
+                await self._announce.final(record.queue, record.id)
+            return written
+
+        try:
+            return outcome, await write(outcome)
+        except StoreRejected as exc:
+            rejected = Outcome(Status.ERROR, error=ErrorInfo("ResultRejected", str(exc)))
+            return rejected, await write(rejected)
+
+    async def cancelled(self, queue: LoadedQueue, record: MessageRecord, started: float) -> None:
+        """Write ``CANCELLED`` for ``record`` (retrying outages; conditional on holding it)
+        and log the run's end, ``started`` by ``perf_counter``."""
+        outcome, written = await self.finish(queue, record, Outcome(Status.CANCELLED))
+        extra = {"message_id": record.id, "queue": record.queue}
+        self.finished(record, outcome.status, written, started, extra)
+
+    async def release(self, ref: MessageRef) -> None:
+        """Put ``ref`` back to ``PENDING`` for another consumer (shutdown); best effort."""
+        with contextlib.suppress(StoreUnavailable):
+            if await self._claims.release(ref.queue, ref.id, self._owner):
+                await self._announce.changed(ref.queue, ref.id)
+
+    def finished(
+        self,
+        record: MessageRecord,
+        status: Status,
+        written: bool,
+        started: float,
+        extra: Mapping[str, object] | None,
+    ) -> None:
+        """Count (if ``written``) and log one run's end, ``started`` by ``perf_counter``."""
+        duration = time.perf_counter() - started
+        if written:
+            self._metrics.finished(record.queue, status, duration)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        log.info(
+            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
+            record.id,
+            record.queue,
+            record.attempts,
+            status.value,
+            duration * 1000,
+            "" if written else " (record deleted or taken over meanwhile; not written)",
+            extra={**(extra or {}), "outcome": status.value, "duration_ms": duration * 1000},
+        )
 
 
 async def sweep_expired_forever(store: Recovery, every: float = EXPIRY_SWEEP_SECONDS) -> None:

@@ -4,7 +4,7 @@ Every delivery is processed inside :func:`settlement`:
 
 - the body returns normally (done, or the record was deleted/already final) → ack; a
   failed run with attempts left also returns normally: its retry is already recorded and
-  handed to ``Delivery.publish_later`` (``consumer.reschedule``), so this delivery is done
+  handed to ``WorkQueue.publish_later`` (``consumer.reschedule``), so this delivery is done
   and no consumer holds a waiting retry;
 - ``CancelledError`` because a user cancelled the message (``stop.requested``) → write
   ``CANCELLED`` (``stop.write``), ack, and end normally: the task goes on (its cancel is

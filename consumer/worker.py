@@ -11,13 +11,15 @@ concurrency limit, so there is no second counter):
    is not undone);
 4. ack (``consumer.settle`` decides, in one place).
 
-A user's cancel (``cancel``, called for the control channel's signals and for the flags
-lease renewals report) sets the handler's ``ctx.cancelled`` and cancels its task
-(``consumer.stops``); ``consumer.settle`` then writes ``CANCELLED`` and acks. A handler that
+Each message in flight is one :class:`consumer.run.Run`, kept under its ref. A user's cancel
+(``cancel``, called for the control channel's signals and for the flags lease renewals
+report) sets the handler's ``ctx.cancelled`` and cancels its task; ``consumer.settle`` then
+writes ``CANCELLED`` (``Run.write``) and acks. A handler that
 swallows the ``CancelledError`` and returns ends ``CANCELLED`` all the same; a claimed
 record already flagged ``cancel_requested`` (its holder died) is written ``CANCELLED`` unrun.
 
-Store outages at 1 and 3 are retried while holding the delivery.
+Store outages at 1 and 3 are retried while holding the delivery; the writes that end a run
+are ``consumer.completion.Finisher``'s.
 
 Shutdown sequence (one deadline, ``grace_seconds``): stop taking deliveries; wait for
 in-flight handlers up to the grace period; cancel the rest, which puts their records back to
@@ -28,28 +30,25 @@ delivery (channel, connection) and the store, in that order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import logging
 import random
-import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from consumer.completion import with_expiry
+from consumer.completion import Finisher, until_stored
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
 from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
+from consumer.run import Run
 from consumer.settle import settlement
-from consumer.stops import Stop
+from consumer.threads import HandlerThreads
 from conveyor.context import Context, ProgressFn, ignore_progress
-from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
+from shared.domain.message import MessageRecord, Progress, Status
 from shared.platform.logs import message_logger
 from shared.platform.metrics import Metrics
 from shared.platform.tasks import cancel_and_wait, wait_cancelled
@@ -62,8 +61,6 @@ from shared.ports import (
     MessageRef,
     Outcome,
     ProgressReports,
-    StoreRejected,
-    StoreUnavailable,
     WorkQueue,
 )
 from shared.queues.registry import LoadedQueue, Registry
@@ -74,37 +71,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 STORE_RETRY_MAX_SECONDS = 5.0
-
-
-class HandlerThreads(Executor):
-    """Runs each sync handler call on its own daemon thread.
-
-    Daemon, so that a sync handler still running when the grace period is over (its record
-    already put back to ``PENDING``) cannot keep the process from exiting: the threads of a
-    ``ThreadPoolExecutor`` are joined at interpreter exit. The number of threads is bounded
-    by the deliveries in flight (the prefetch).
-    """
-
-    def __init__(self, prefix: str = "handler") -> None:
-        self._prefix = prefix
-        self._numbers = itertools.count(1)
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        future: Future[T] = Future()
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:  # delivered to the awaiting coroutine
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
-
-        name = f"{self._prefix}-{next(self._numbers)}"
-        threading.Thread(target=run, name=name, daemon=True).start()
-        return future
 
 
 #: Builds the ``ctx`` of one run: ``(queue, record, logger bound to the message,
@@ -156,20 +122,13 @@ class Consumer:
         self._leases = Leases(
             ports.claims, owner, config.lease_seconds, self._lease_lost, on_cancel=self.cancel
         )
+        self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner)
         self._tasks: set[asyncio.Task[None]] = set()
-        #: The task running each held message, and those whose lease was lost.
-        self._running: dict[MessageRef, asyncio.Task[None]] = {}
-        self._lost: set[MessageRef] = set()
-        #: The cancel state of each message whose handler runs (``consumer.stops``).
-        self._stops: dict[MessageRef, Stop] = {}
+        #: The message each running handler runs, by ref (``consumer.run``).
+        self._runs: dict[MessageRef, Run] = {}
         # Sync handlers run here, one daemon thread per call (see HandlerThreads).
         self._executor = HandlerThreads()
         self._heartbeat: asyncio.Task[None] | None = None
-
-    @property
-    def in_flight(self) -> int:
-        """Deliveries being processed now."""
-        return len(self._tasks)
 
     async def start(self) -> None:
         """Start the heartbeat and consuming (prefetch = ``concurrency`` per queue)."""
@@ -219,21 +178,11 @@ class Consumer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _retry_store(self, op: Callable[[], Awaitable[T]], what: str) -> T:
-        delay = 0.1
-        while True:
-            try:
-                return await op()
-            except StoreUnavailable as exc:
-                log.warning("store unavailable during %s (%s); retrying in %.1fs", what, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
-
     async def _claim(self, delivery: Delivered) -> tuple[Claim, float]:
         """The claim, and when (monotonic) it was asked for: its lease counts from then."""
         while True:
             asked = time.monotonic()
-            claim = await self._retry_store(
+            claim = await until_stored(
                 lambda: self._ports.claims.claim(
                     delivery.queue, delivery.message_id, self._leases.owner, self._leases.until()
                 ),
@@ -247,8 +196,8 @@ class Consumer:
 
     def cancel(self, ref: MessageRef) -> None:
         """A user cancelled ``ref``: stop its handler if this consumer runs it (else nothing)."""
-        stop = self._stops.get(ref)
-        if stop is not None and stop.ask():
+        run = self._runs.get(ref)
+        if run is not None and run.ask():
             log.info(
                 "message %s on %s: cancel requested; stopping its handler",
                 ref.id,
@@ -257,8 +206,8 @@ class Consumer:
             )
 
     async def _process(self, delivery: Delivered) -> None:
-        stop = Stop()
-        async with settlement(delivery, stop):
+        run = Run(MessageRef(delivery.queue, delivery.message_id), self._finisher)
+        async with settlement(delivery, run):
             # Captured once, before any await: a hot reload (``shared.queues.reload``) meanwhile
             # does not change the code this message runs; the next message gets the new one.
             queue = self._ports.registry().get(delivery.queue)
@@ -277,56 +226,52 @@ class Consumer:
                     claim.outcome.value,
                 )
                 return
-            record = claim.record
-            stop.writer = lambda: self._write_cancelled(queue, record, time.perf_counter())
-            if record.cancel_requested:  # cancelled while its previous holder ran it
-                await stop.writer()
+            run.claimed(queue, claim.record, time.perf_counter())
+            if claim.record.cancel_requested:  # cancelled while its previous holder ran it
+                await run.write()
                 return
             await self._ports.announce.changed(delivery.queue, delivery.message_id)
-            await self._run(queue, record, asked, stop)
+            await self._run(run, queue, claim.record, asked)
 
     def _lease_lost(self, ref: MessageRef) -> None:
         """The lease of ``ref`` may lapse: stop its handler; nothing of it is written."""
-        task = self._running.get(ref)
-        if task is not None:
-            self._lost.add(ref)
-            task.cancel("lease lost")
+        run = self._runs.get(ref)
+        if run is not None:
+            run.lose()
 
     async def _run(
-        self, queue: LoadedQueue, record: MessageRecord, claimed_at: float, stop: Stop
+        self, run: Run, queue: LoadedQueue, record: MessageRecord, claimed_at: float
     ) -> None:
         assert queue.handler is not None
-        ref = MessageRef(record.queue, record.id)
+        ref = run.ref
         self._leases.hold(ref, claimed_at)
         task = asyncio.current_task()
         assert task is not None
-        self._running[ref] = task
         started = time.perf_counter()
         bound = message_logger(record.queue, record.id, record.attempts, record.request_id)
-        reporter = self._reporter(record)
+        reporter = run.reporter = self._reporter(record)
         progress = ignore_progress if reporter is None else reporter.report
         ctx = self._ports.contexts(queue, record, bound, progress)
-        stop.writer = lambda: self._write_cancelled(queue, record, started)
-        stop.running(task, ctx.cancelled)
-        self._stops[ref] = stop
+        run.running(task, ctx.cancelled, started)
+        self._runs[ref] = run
         metrics = self._ports.metrics
         try:
             with metrics.running(record.queue):
-                run = await run_handler(
+                result = await run_handler(
                     queue.handler,
                     record.request,
                     ctx,
                     self._executor,
                     queue.definition.options.timeout_seconds,
                 )
-            stop.returned()
+            run.returned()
             if reporter is not None:
                 await reporter.close()  # the last report lands before the final status
-            if stop.requested:  # it swallowed the CancelledError: cancelled all the same
+            if run.requested:  # it swallowed the CancelledError: cancelled all the same
                 raise asyncio.CancelledError
-            outcome, written = await self._conclude(queue, record, run)
+            outcome, written = await self._conclude(queue, record, result)
         except asyncio.CancelledError:
-            if ref in self._lost:  # not ours any more: write nothing, the delivery goes back
+            if run.lost:  # not ours any more: write nothing, the delivery goes back
                 log.warning(
                     "message %s on %s: lease lost (store unreachable); handler cancelled, "
                     "nothing written",
@@ -334,43 +279,16 @@ class Consumer:
                     record.queue,
                     extra=bound.extra,
                 )
-            elif not stop.requested:  # shutdown past the grace period: back to PENDING
-                await asyncio.shield(self._release(ref))
+            elif not run.requested:  # shutdown past the grace period: back to PENDING
+                await asyncio.shield(self._finisher.release(ref))
             raise  # a user's cancel: ``settlement`` writes CANCELLED
         finally:
             if reporter is not None:
                 reporter.abandon()
-            stop.returned()
+            run.returned()
             self._leases.drop(ref)
-            self._running.pop(ref, None)
-            self._stops.pop(ref, None)
-            self._lost.discard(ref)
-        self._finished(record, outcome.status, written, started, bound.extra)
-
-    def _finished(
-        self,
-        record: MessageRecord,
-        status: Status,
-        written: bool,
-        started: float,
-        extra: Mapping[str, object] | None,
-    ) -> None:
-        """Count (if ``written``) and log one run's end, ``started`` by ``perf_counter``."""
-        duration = time.perf_counter() - started
-        if written:
-            self._ports.metrics.finished(record.queue, status, duration)
-        if not log.isEnabledFor(logging.INFO):
-            return
-        log.info(
-            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
-            record.id,
-            record.queue,
-            record.attempts,
-            status.value,
-            duration * 1000,
-            "" if written else " (record deleted or taken over meanwhile; not written)",
-            extra={**(extra or {}), "outcome": status.value, "duration_ms": duration * 1000},
-        )
+            self._runs.pop(ref, None)
+        self._finisher.finished(record, outcome.status, written, started, bound.extra)
 
     def _reporter(self, record: MessageRecord) -> ProgressReporter | None:
         """``ctx.progress`` of this run: writes while this consumer holds the message."""
@@ -395,58 +313,18 @@ class Consumer:
         options = queue.definition.options
         error = run.outcome.error
         if run.failure is None or error is None:
-            return await self._finish(queue, record, run.outcome)
+            return await self._finisher.finish(queue, record, run.outcome)
         delay = retry_delay(run.failure, record.attempts, options, random.random())
         if delay is None:
-            return await self._finish(queue, record, run.outcome)
+            return await self._finisher.finish(queue, record, run.outcome)
         claims, dispatch, owner = self._ports.claims, self._ports.dispatch, self._leases.owner
-        written = await self._retry_store(
+        written = await until_stored(
             lambda: schedule_retry(claims, dispatch, record, owner, error, delay), "retry"
         )
         if written:
             self._ports.metrics.retried(record.queue)
             await self._ports.announce.changed(record.queue, record.id)
         return Outcome(Status.PENDING, error=error), written
-
-    async def _finish(
-        self, queue: LoadedQueue, record: MessageRecord, outcome: Outcome
-    ) -> tuple[Outcome, bool]:
-        """Write the outcome (retrying outages); a result the store refuses becomes ERROR.
-
-        The expiry comes from ``queue``, the definition the message started with (a hot
-        reload meanwhile applies to the next message, like the handler code)."""
-        ttl = queue.definition.options.result_ttl_seconds
-
-        async def write(final: Outcome) -> bool:
-            final = with_expiry(final, ttl)
-            written = await self._retry_store(
-                lambda: self._ports.claims.finish(
-                    record.queue, record.id, self._leases.owner, final
-                ),
-                "finish",
-            )
-            if written:  # wake GET ?wait= clients (after the final status is stored)
-                await self._ports.announce.final(record.queue, record.id)
-            return written
-
-        try:
-            return outcome, await write(outcome)
-        except StoreRejected as exc:
-            rejected = Outcome(Status.ERROR, error=ErrorInfo("ResultRejected", str(exc)))
-            return rejected, await write(rejected)
-
-    async def _write_cancelled(
-        self, queue: LoadedQueue, record: MessageRecord, started: float
-    ) -> None:
-        """Write ``CANCELLED`` for ``record`` (retrying outages; conditional on holding it)."""
-        outcome, written = await self._finish(queue, record, Outcome(Status.CANCELLED))
-        extra = {"message_id": record.id, "queue": record.queue}
-        self._finished(record, outcome.status, written, started, extra)
-
-    async def _release(self, ref: MessageRef) -> None:
-        with contextlib.suppress(StoreUnavailable):
-            if await self._ports.claims.release(ref.queue, ref.id, self._leases.owner):
-                await self._ports.announce.changed(ref.queue, ref.id)
 
     async def shutdown(self, grace: float) -> None:
         """Stop consuming, let in-flight work finish up to ``grace`` s, cancel the rest (and

@@ -1,4 +1,5 @@
-"""The Delivery contract (``shared.ports.Delivery``), run against every adapter.
+"""The delivery contract (``shared.ports.WorkQueue`` and the events and cancel ports), run against
+every adapter.
 
 ``inprocess`` is :class:`InProcessDelivery`; ``rabbitmq`` is :class:`RabbitDelivery` on the
 shared broker (127.0.0.1:5672) under a queue prefix of the test's own, whose queues (and
@@ -30,8 +31,8 @@ from shared.ports import (
     CancelSignals,
     CompletionEvents,
     Delivered,
-    Delivery,
     DeliveryUnavailable,
+    WorkQueue,
 )
 from tests.services import delete_rabbit_queues, free_port, require_rabbitmq
 
@@ -66,21 +67,21 @@ class Harness:
     """Opens adapters of one kind on one broker; closes them (and cleans up) at the end."""
 
     def __init__(self) -> None:
-        self.opened: list[Delivery] = []
+        self.opened: list[WorkQueue] = []
 
-    async def new(self, queues: Sequence[str]) -> Delivery:
+    async def new(self, queues: Sequence[str]) -> WorkQueue:
         """An adapter of a new process, opened for ``queues``."""
         raise NotImplementedError
 
-    async def peer(self, delivery: Delivery, queues: Sequence[str]) -> Delivery:
+    async def peer(self, delivery: WorkQueue, queues: Sequence[str]) -> WorkQueue:
         """Another process's adapter on ``delivery``'s broker, opened for ``queues``."""
         raise NotImplementedError
 
-    def events(self, delivery: Delivery) -> CompletionEvents:
+    def events(self, delivery: WorkQueue) -> CompletionEvents:
         """The completion events of ``delivery``'s process."""
         raise NotImplementedError
 
-    def cancels(self, delivery: Delivery) -> CancelSignals:
+    def cancels(self, delivery: WorkQueue) -> CancelSignals:
         """The cancel signals of ``delivery``'s process."""
         raise NotImplementedError
 
@@ -95,19 +96,19 @@ class InProcessHarness(Harness):
         self.local = LocalEvents()  # one process: every "peer" is this process
         self.local_cancels = LocalCancels()
 
-    def events(self, delivery: Delivery) -> CompletionEvents:
+    def events(self, delivery: WorkQueue) -> CompletionEvents:
         return self.local
 
-    def cancels(self, delivery: Delivery) -> CancelSignals:
+    def cancels(self, delivery: WorkQueue) -> CancelSignals:
         return self.local_cancels
 
-    async def new(self, queues: Sequence[str]) -> Delivery:
+    async def new(self, queues: Sequence[str]) -> WorkQueue:
         delivery = InProcessDelivery()
         self.opened.append(delivery)
         await delivery.open(queues)
         return delivery
 
-    async def peer(self, delivery: Delivery, queues: Sequence[str]) -> Delivery:
+    async def peer(self, delivery: WorkQueue, queues: Sequence[str]) -> WorkQueue:
         await delivery.open(queues)
         return delivery
 
@@ -125,20 +126,20 @@ class RabbitHarness(Harness):
         self.opened.append(delivery)
         return delivery
 
-    async def new(self, queues: Sequence[str]) -> Delivery:
+    async def new(self, queues: Sequence[str]) -> WorkQueue:
         self.names.update(queues)
         delivery = self.adapter()
         await delivery.open(queues)
         return delivery
 
-    async def peer(self, delivery: Delivery, queues: Sequence[str]) -> Delivery:
+    async def peer(self, delivery: WorkQueue, queues: Sequence[str]) -> WorkQueue:
         return await self.new(queues)
 
-    def events(self, delivery: Delivery) -> CompletionEvents:
+    def events(self, delivery: WorkQueue) -> CompletionEvents:
         assert isinstance(delivery, RabbitDelivery)
         return delivery  # one adapter class implements the three ports
 
-    def cancels(self, delivery: Delivery) -> CancelSignals:
+    def cancels(self, delivery: WorkQueue) -> CancelSignals:
         assert isinstance(delivery, RabbitDelivery)
         return delivery
 

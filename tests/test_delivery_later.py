@@ -1,4 +1,4 @@
-"""``Delivery.publish_later`` on both adapters: the message comes back later, not at once,
+"""``WorkQueue.publish_later`` on both adapters: the message comes back later, not at once,
 and nothing holds it meanwhile (RabbitMQ: it sits in the delay tier queue)."""
 
 from __future__ import annotations

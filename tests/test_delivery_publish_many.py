@@ -1,4 +1,4 @@
-"""``Delivery.publish_many`` on both adapters: one window, per-message failures reported."""
+"""``WorkQueue.publish_many`` on both adapters: one window, per-message failures reported."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ import pytest
 from conveyor.serve import Served
 from shared.adapters.inprocess.queues import InProcessDelivery
 from shared.adapters.rabbitmq.broker import RabbitDelivery
-from shared.ports import Delivered, Delivery
+from shared.ports import Delivered, WorkQueue
 from shared.queues.registry import Registry, load_registry
 from shared.queues.reload import merge
 from tests.brokers import RabbitNode
@@ -342,7 +342,7 @@ def test_sighup_reloads_a_serve_process_with_polling_off(
 
 
 @pytest.fixture(params=["inprocess", "rabbitmq"])
-async def delivery(request: pytest.FixtureRequest) -> AsyncIterator[Delivery]:
+async def delivery(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]:
     """An opened delivery of each adapter (RabbitMQ: a unique prefix, deleted afterwards)."""
     names = ["one", "two"]
     if request.param == "inprocess":
@@ -362,7 +362,7 @@ async def delivery(request: pytest.FixtureRequest) -> AsyncIterator[Delivery]:
         await delete_rabbit_queues(url, prefix, names)
 
 
-async def test_stop_consuming_some_queues_leaves_the_others(delivery: Delivery) -> None:
+async def test_stop_consuming_some_queues_leaves_the_others(delivery: WorkQueue) -> None:
     got: asyncio.Queue[Delivered] = asyncio.Queue()
 
     async def inbox(item: Delivered) -> None:

@@ -2,7 +2,7 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`;
-- ``shared.ports.delivery``: :class:`WorkQueue` (alias :data:`Delivery`),
+- ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
 
@@ -14,7 +14,6 @@ from shared.ports.delivery import (
     CancelSignals,
     CompletionEvents,
     Delivered,
-    Delivery,
     DeliveryCallback,
     EventCallback,
     WorkQueue,
@@ -55,7 +54,6 @@ __all__ = [
     "Claims",
     "CompletionEvents",
     "Delivered",
-    "Delivery",
     "DeliveryCallback",
     "DeliveryUnavailable",
     "EventCallback",

@@ -100,10 +100,6 @@ class WorkQueue(Protocol):
         """Close connections. Unsettled deliveries return to the queue."""
 
 
-#: The name the rest of the code has always used for the work-queue port.
-Delivery = WorkQueue
-
-
 class CompletionEvents(Protocol):
     """ "Message X reached a final status" (a completion) or "message X changed" (a status
     change or progress report that is not final), from consumers to every gateway (best

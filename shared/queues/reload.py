@@ -15,7 +15,7 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
    - *kept*: a served queue whose files are still there but no longer load (bad JSON, bad
      schema, handler import error): its last good version keeps serving;
    - anything else is left exactly as it was (same objects);
-3. declares the added queues on the delivery (``Delivery.open``), calls
+3. declares the added queues on the delivery (``WorkQueue.open``), calls
    ``on_queues([], removed)`` (the consumer stops consuming those), swaps the registry as a
    whole (``shared.queues.registry.RegistryHolder``), then calls ``on_queues(added, [])`` (the
    consumer starts consuming those).
