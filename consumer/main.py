@@ -124,7 +124,7 @@ async def run_consumer(settings: Settings) -> None:
     async with (
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
-        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
+        serving_metrics(rt),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         await wait_for_stop_signal(on_reload=reloader.request)

@@ -73,7 +73,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_http(rt) as http,
-        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
+        serving_metrics(rt),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         yield Served(rt, consumer, http, reloader)

@@ -27,6 +27,7 @@ from gateway.docs import add_docs_routes
 from gateway.draining import DRAIN, DrainState, drain_and_close
 from gateway.errors import json_errors
 from gateway.events import add_event_routes
+from gateway.health import add_health_routes
 from gateway.listing import add_listing_routes
 from gateway.observe import observe
 from gateway.openapi import add_openapi_routes
@@ -88,13 +89,14 @@ def create_app(rt: Runtime) -> web.Application:
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
     app[VERIFIED] = VerifiedTokens(leeway=rt.settings.jwt_leeway_seconds)
     app[RATE_LIMITER] = RateLimiter()
+    add_health_routes(app, metrics=not rt.settings.metrics_port)
     add_batch_routes(app)
     add_routes(app)
     add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
     add_cancel_routes(app)
     add_redrive_routes(app)
     add_event_routes(app)
-    add_admin_routes(app, metrics=not rt.settings.metrics_port)
+    add_admin_routes(app)
     add_openapi_routes(app)
     add_docs_routes(app)
     add_ui_routes(app)
@@ -187,7 +189,7 @@ async def run_gateway(settings: Settings) -> None:
     """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
     async with open_runtime(settings, with_handlers=False, before_opening=require_keys) as rt:
         reloading = running_reloader(rt.reloader(with_handlers=False))
-        metrics = serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings)
+        metrics = serving_metrics(rt)
         async with serving_http(rt), metrics, reloading as reloader:
             await wait_for_stop_signal(on_reload=reloader.request)
             log.info("stop signal received; shutting down gateway")

@@ -432,9 +432,18 @@ def _fixed_paths(public: bool) -> Doc:
         document["get"]["description"] = "Any valid token."
     return {
         "/healthz": _plain("Liveness", {}),
-        "/readyz": _plain("Readiness: store and delivery answer", _errors(503)),
+        "/readyz": _plain(
+            "Readiness: store and delivery answer (the queues and the failing parts' reasons "
+            "only for a token with a reader or admin role)",
+            _errors(503),
+        ),
         "/queues": queues,
-        "/metrics": _plain("Prometheus metrics", {}, "text/plain"),
+        "/metrics": _plain(
+            "Prometheus metrics (the series labelled by queue only for a token with a reader "
+            "or admin role)",
+            {},
+            "text/plain",
+        ),
         "/openapi.json": document,
         "/docs": _plain("Swagger UI for this document (it asks for a token)", {}, "text/html"),
         "/ui": _plain("The operators' dashboard (it asks for a token)", {}, "text/html"),
