@@ -13,13 +13,13 @@ from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
 from conveyor.context import Context, HandlerMessaging, ProgressFn
 from shared.domain.message import MessageRecord
-from shared.platform.metrics_http import serving_metrics
 from shared.platform.settings import Settings
 from shared.platform.signals import wait_for_stop_signal
 from shared.platform.tasks import cancel_and_wait
 from shared.queues.client_tokens import ClientAuth
 from shared.queues.registry import LoadedQueue
 from shared.queues.reload import running_reloader
+from shared.runtime.metrics_server import serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ async def run_consumer(settings: Settings) -> None:
     async with (
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
-        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
+        serving_metrics(rt),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         await wait_for_stop_signal(on_reload=reloader.request)

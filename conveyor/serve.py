@@ -20,10 +20,10 @@ from aiohttp import web
 from consumer.main import running_consumer
 from consumer.worker import Consumer
 from gateway.app import serving_http
-from shared.platform.metrics_http import serving_metrics
 from shared.platform.settings import Settings
 from shared.platform.signals import wait_for_stop_signal
 from shared.queues.reload import Reloader, running_reloader
+from shared.runtime.metrics_server import serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
         open_runtime(settings, with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_http(rt) as http,
-        serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings),
+        serving_metrics(rt),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,
     ):
         yield Served(rt, consumer, http, reloader)

@@ -34,17 +34,18 @@ from gateway.routes.bulk import add_bulk_routes
 from gateway.routes.cancel import add_cancel_routes
 from gateway.routes.docs import add_docs_routes
 from gateway.routes.events import add_event_routes
+from gateway.routes.health import add_health_routes
 from gateway.routes.listing import add_listing_routes
 from gateway.routes.messages import RUNTIME, add_routes
 from gateway.routes.openapi import add_openapi_routes
 from gateway.routes.redrive import add_redrive_routes
 from gateway.routes.ui import add_ui_routes
 from shared.platform.listen import start_site
-from shared.platform.metrics_http import serving_metrics
 from shared.platform.settings import Settings, SettingsError
 from shared.platform.signals import wait_for_stop_signal
 from shared.queues.registry import Registry
 from shared.queues.reload import running_reloader
+from shared.runtime.metrics_server import serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -88,13 +89,14 @@ def create_app(rt: Runtime) -> web.Application:
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
     app[VERIFIED] = VerifiedTokens(leeway=rt.settings.jwt_leeway_seconds)
     app[RATE_LIMITER] = RateLimiter()
+    add_health_routes(app, metrics=not rt.settings.metrics_port)
     add_batch_routes(app)
     add_routes(app)
     add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
     add_cancel_routes(app)
     add_redrive_routes(app)
     add_event_routes(app)
-    add_admin_routes(app, metrics=not rt.settings.metrics_port)
+    add_admin_routes(app)
     add_openapi_routes(app)
     add_docs_routes(app)
     add_ui_routes(app)
@@ -184,7 +186,7 @@ async def run_gateway(settings: Settings) -> None:
     """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
     async with open_runtime(settings, with_handlers=False, before_opening=require_keys) as rt:
         reloading = running_reloader(rt.reloader(with_handlers=False))
-        metrics = serving_metrics(rt.metrics, rt.store, rt.registry, rt.settings)
+        metrics = serving_metrics(rt)
         async with serving_http(rt), metrics, reloading as reloader:
             await wait_for_stop_signal(on_reload=reloader.request)
             log.info("stop signal received; shutting down gateway")

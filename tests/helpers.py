@@ -134,8 +134,9 @@ def touch(path: Path) -> None:
 
 
 async def error_list(resp: aiohttp.ClientResponse, status: int) -> list[Any]:
-    """Assert ``resp`` is ``status`` with an RFC 9457 problem document (``gateway.http.problems``);
-    its ``errors``, each as its message, or as ``{"path", "message"}`` for one with a path."""
+    """Assert ``resp`` is ``status`` with an RFC 9457 problem document
+    (``shared.platform.problems``); its ``errors``, each as its message, or as ``{"path",
+    "message"}`` for one with a path."""
     text = await resp.text()
     assert resp.status == status, f"expected {status}, got {resp.status}: {text}"
     assert resp.content_type == "application/problem+json", (resp.content_type, text)

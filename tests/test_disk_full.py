@@ -2,8 +2,10 @@
 
 The store lives on a small tmpfs the test mounts (root and a kernel that allows
 ``mount -t tmpfs``; skipped otherwise, with the reason). Full: pushes are answered 503 with a
-problem document and ``Retry-After``, never 500, and the log says the disk is full; when
-space returns, pushes are accepted again and every accepted message completes. Read-only:
+problem document and ``Retry-After``, never 500, and the log says the disk is full; ``/readyz``
+answers 503 too (the store refused a write for a full disk moments ago), naming the full disk
+only to a reader. When space returns, ``/readyz`` is ready again, pushes are accepted again
+and every accepted message completes. Read-only:
 ``serve`` refuses to start with one ``cannot start`` line (exit 3), not a traceback. At the
 end the file passes SQLite's integrity check.
 """
@@ -97,23 +99,45 @@ def fill(serve: ServeProcess, token: str, accepted: list[str]) -> int:
     return refused
 
 
+def not_ready_for_a_full_disk(serve: ServeProcess, token: str, reader: str) -> bool:
+    """Push once more (refused while the disk is full), then: does ``/readyz`` say so?"""
+    assert push(serve, token)[0] == 503
+    status, body = http_call("GET", f"{serve.url}/readyz", token=reader)
+    if status != 503:
+        return False
+    reasons = problem_items(body, 503)
+    assert len(reasons) == 1 and reasons[0].startswith("store: sqlite: database or disk is full")
+    status, body = http_call("GET", f"{serve.url}/readyz")  # anonymous: the part, not why
+    return status == 503 and problem_items(body, 503) == ["store unavailable"]
+
+
+def ready(serve: ServeProcess) -> bool:
+    return http_call("GET", f"{serve.url}/readyz")[0] == 200
+
+
 def test_a_full_then_read_only_disk_answers_503_refuses_to_start_and_loses_nothing(
     small_disk: Path, tmp_path: Path, queues_dir: Path, keys: Keys
 ) -> None:
     db = small_disk / "conveyor.db"
     args = ["--store", f"sqlite:///{db}", "--handlers", str(queues_dir)]
     env = clean_env(CONVEYOR_JWT_SECRET=keys.hs_secret)
-    token = keys.token(["tester"])
+    token, reader = keys.token(["tester"]), keys.token(["system_reader"])
     serve = ServeProcess(args, env, tmp_path / "serve.log")
     accepted: list[str] = []
     try:
         serve.wait_healthy()
+        assert ready(serve)
         assert fill(serve, token, accepted) == 5
         assert "database or disk is full" in serve.log(), serve.log()[-3000:]
         assert "Traceback" not in serve.log()
+        wait_until_sync(
+            lambda: not_ready_for_a_full_disk(serve, token, reader), "/readyz to answer 503", 30
+        )
 
-        # Space returns: pushes are accepted again and everything accepted completes.
+        # Space returns: ready again (a write succeeded, or the refusal is 5 s old), pushes
+        # are accepted again and everything accepted completes.
         assert _mount("-o", "remount,size=16m", str(small_disk)).returncode == 0
+        wait_until_sync(lambda: ready(serve), "/readyz to answer 200 again", 30)
         status, _, body = push(serve, token)
         assert status == 201, body
         accepted.append(body["id"])

@@ -128,7 +128,7 @@ async def test_healthz_and_readyz(api: Api) -> None:
     health = await api.get("/healthz")
     assert health.status == 200
     assert await health.json() == {"status": "ok"}
-    ready = await api.get("/readyz")
+    ready = await api.get("/readyz", api.keys.token(["system_reader"]))
     assert ready.status == 200
     body = await ready.json()
     assert body["status"] == "ready"

@@ -9,6 +9,8 @@ The cache's rate limit is 10 s of ``time.monotonic``; instead of sleeping, the t
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import cache
@@ -275,3 +277,80 @@ async def test_jwks_tokens_with_roles_claim_path_issuer_and_audience(
     await error_list(
         await api.post("echo", {}, signed("key-a", iss="https://other", aud="conveyor")), 401
     )
+
+
+async def test_a_key_set_with_too_many_keys_is_refused_and_cached_keys_keep_working(
+    jwks_api: Api, idp: JwksServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    # 101 entries (100 junk keys and key-b): refused before any key is built
+    idp.keys = [{"kty": "RSA", "kid": f"junk-{n}", "n": "AQAB", "e": "AQAB"} for n in range(100)]
+    idp.keys.append(jwk("key-b"))
+    clock.advance(11)
+    with caplog.at_level(logging.WARNING, logger="gateway.auth.jwks"):
+        await assert_keys_unavailable(await jwks_api.post("echo", {}, signed("key-b")), 10)
+    assert "101 keys, more than 100" in caplog.text, caplog.text
+    assert "junk-" not in caplog.text  # nothing was parsed, so nothing skipped
+    assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    # at the limit it is accepted
+    idp.keys = idp.keys[1:]
+    clock.advance(11)
+    assert (await jwks_api.post("echo", {}, signed("key-b"))).status == 201
+
+
+async def test_unusable_keys_are_skipped_with_one_summary_warning(
+    jwks_api: Api, idp: JwksServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    idp.keys = [{"kty": "RSA", "kid": f"junk-{n}", "n": "!", "e": "?"} for n in range(40)]
+    idp.keys.append(jwk("key-a"))
+    with caplog.at_level(logging.WARNING, logger="gateway.auth.jwks"):
+        assert (await jwks_api.post("echo", {}, signed("key-a"))).status == 201
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.auth.jwks"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("skipping 40 unusable JWKS key(s): 'junk-0', 'junk-1'"), lines
+    assert "and 35 more" in lines[0] and "junk-39" not in lines[0], lines
+
+
+@pytest.mark.parametrize("length", ["declared", "chunked"])
+async def test_an_oversized_key_set_is_refused_without_downloading_it(
+    length: str,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """24 MiB served (with its Content-Length, or chunked without one): the fetch gives up at
+    1 MiB, the token that needed it gets 503 and the cached key keeps verifying."""
+    huge = 24 * 1024 * 1024
+    good = json.dumps({"keys": [jwk("key-a")]}).encode()
+    state = {"oversized": False, "sent": 0, "finished": False}
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        if not state["oversized"]:
+            return web.Response(body=good, content_type="application/json")
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if length == "declared":
+            resp.content_length = huge
+        await resp.prepare(request)
+        chunk = b" " * (256 * 1024)
+        await resp.write(b'{"keys": [')
+        for _ in range(huge // len(chunk) - 1):
+            await resp.write(chunk)  # raises once the client has gone
+            state["sent"] = int(state["sent"]) + len(chunk)
+        state["finished"] = True
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/jwks.json", serve)
+    async with local_server(app) as base:
+        api = api_for(
+            await start_conveyor(jwt_secret=None, jwt_public_key=(), jwks_url=f"{base}/jwks.json")
+        )
+        assert (await api.post("echo", {}, signed("key-a"))).status == 201
+        state["oversized"] = True
+        clock.advance(11)
+        with caplog.at_level(logging.WARNING, logger="gateway.auth.jwks"):
+            await assert_keys_unavailable(await api.post("echo", {}, signed("key-b")), 10)
+        assert "larger than 1048576 bytes" in caplog.text, caplog.text
+        assert (await api.post("echo", {}, signed("key-a"))).status == 201
+    assert not state["finished"] and int(state["sent"]) < huge // 2, state

@@ -1,5 +1,5 @@
 """``GET /metrics`` (Prometheus text format) in both modes, and the consumer's own
-``--metrics-port`` server."""
+``--metrics-port`` server (what anonymous callers see: ``tests/test_health.py``)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def scrape(api: Api) -> Samples:
-    resp = await api.get("/metrics")
+    """Every series, as a token with ``system_reader`` sees them."""
+    resp = await api.get("/metrics", api.keys.token(["system_reader"]))
     assert resp.status == 200, await resp.text()
     assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     return parse(await resp.text())
@@ -232,6 +233,10 @@ def test_consumer_process_serves_metrics_port(tmp_path: Path, rabbitmq: RabbitNo
             assert_standard_series(samples)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
                 assert (r.status, json.loads(r.read())) == (200, {"status": "ok"})
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                ready = json.loads(r.read())
+                assert r.status == 200 and ready["status"] == "ready", ready
+                assert "echo" in ready["queues"], ready
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0, log_path.read_text()
         finally:

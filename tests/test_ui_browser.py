@@ -6,7 +6,8 @@ in a URL or cookie); queue counts that change after pushes without a reload; a f
 message opened from its queue and retried until it completes; a delayed message cancelled
 (when the gateway has the cancel endpoint; otherwise the page offers no Cancel); a push that
 breaks the schema showing the 422 paths next to the fields; an XSS payload rendered as text;
-a token without the admin role told which role it lacks; no token: the auth-off queue only.
+a token without the admin role told which role it lacks; no token: the auth-off queue only;
+an address with an empty, ``.`` or ``..`` segment shows "Not found" and fetches nothing.
 Every page runs under its Content-Security-Policy without a violation. Screenshots of each
 page (laptop and phone widths) go to ``tests/artifacts/``.
 
@@ -339,4 +340,40 @@ def test_dashboard_for_a_writer_on_a_phone(served: ServeProcess, browser: Browse
         "Your token lacks role one or system_admin or two."
     )
     watched.assert_clean(writer)
+    watched.close()
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "#/queue/./message/myQueue",  # fetched /./myQueue, which the browser made /myQueue
+        "#/queue/../myQueue",
+        "#/queue/%2E%2E/message/myQueue",
+        "#/queue//message/myQueue",
+        "#/queue/a%2Fb",
+    ],
+)
+def test_hash_routes_with_dot_or_empty_segments_show_not_found_and_fetch_nothing(
+    served: ServeProcess, browser: Browser, fragment: str
+) -> None:
+    admin = token_for(["system_admin"])
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    paste_token(page, admin)
+    expect(page.locator('tr[data-queue="myQueue"]')).to_be_visible()
+    watched.requests.clear()
+
+    page.goto(f"{served.url}/ui{fragment}")
+    expect(page.locator("#not-found")).to_be_visible()
+    expect(page.locator("#not-found h1")).to_have_text("Not found")
+    # Requests are reported in order: once this marker is seen, any fetch the route made
+    # would have been recorded before it.
+    with page.expect_request(lambda request: request.url.endswith("/healthz?marker")):
+        page.evaluate("fetch('/healthz?marker')")
+    fetched = [r.url for r in watched.requests if not r.url.endswith("/healthz?marker")]
+    assert not [url for url in fetched if "/ui" not in url], fetched
+    if fragment == "#/queue/./message/myQueue":
+        shot(page, "ui-not-found.png")
+    watched.assert_clean(admin)
     watched.close()

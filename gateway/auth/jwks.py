@@ -4,15 +4,20 @@ Refetches are rate-limited (``min_refresh_seconds``) so a flood of tokens with m
 cannot turn the gateway into a request amplifier against the identity provider.
 
 While the last fetch failed (unreachable, an error status, a timeout after
-:data:`FETCH_TIMEOUT_SECONDS`, or a document that is not a key set), a key that is not
-cached raises :class:`JwksUnavailable`: the token cannot be checked, which is not the same as
-invalid. Each failed fetch is logged with the URL; the exception carries no URL, since its
-message may reach clients.
+:data:`FETCH_TIMEOUT_SECONDS`, a document that is not a key set, or one over
+:data:`MAX_DOCUMENT_BYTES` or :data:`MAX_KEYS`), a key that is not cached raises
+:class:`JwksUnavailable`: the token cannot be checked, which is not the same as invalid; the
+keys cached before keep working. Each failed fetch is logged with the URL; the exception
+carries no URL, since its message may reach clients. The body is read at most
+:data:`MAX_DOCUMENT_BYTES` (decoded) before the fetch is given up, so an oversized document
+costs neither the memory nor the event loop's time to parse it. Keys that cannot be used are
+skipped with one warning per fetch (how many, and a few of their kids).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -25,6 +30,15 @@ log = logging.getLogger(__name__)
 
 #: How long one fetch of the key set may take.
 FETCH_TIMEOUT_SECONDS = 5.0
+#: The largest key set document accepted (bytes, after any content decoding). Providers
+#: publish a few keys of a few KiB at most.
+MAX_DOCUMENT_BYTES = 1024 * 1024
+#: The most keys a key set may hold (usable or not).
+MAX_KEYS = 100
+#: How many kids of unusable keys the warning names.
+NAMED_KIDS = 5
+#: The size of the reads the body is taken in.
+CHUNK_BYTES = 64 * 1024
 
 
 class JwksError(Exception):
@@ -103,25 +117,60 @@ class JwksCache:
             timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
             async with self._session.get(self._url, timeout=timeout) as resp:
                 resp.raise_for_status()
-                document: Any = await resp.json(content_type=None)
+                body = await _bounded_body(resp)
+            document: Any = json.loads(body)
         except TimeoutError:
             raise JwksError(f"no answer within {FETCH_TIMEOUT_SECONDS:g} s") from None
         except (aiohttp.ClientError, ValueError, RecursionError) as exc:
             raise JwksError(f"{type(exc).__name__}: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise JwksError('the document is not a key set (no "keys" array)')
-        return _parse(document["keys"])
+        raw_keys: list[Any] = document["keys"]
+        if len(raw_keys) > MAX_KEYS:
+            raise JwksError(f"the key set has {len(raw_keys)} keys, more than {MAX_KEYS}")
+        return _parse(raw_keys)
+
+
+async def _bounded_body(resp: aiohttp.ClientResponse) -> bytes:
+    """The body, read in chunks; JwksError as soon as it exceeds MAX_DOCUMENT_BYTES."""
+    too_large = JwksError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    if resp.content_length is not None and resp.content_length > MAX_DOCUMENT_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_DOCUMENT_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _parse(raw_keys: list[Any]) -> dict[str, jwt.PyJWK]:
+    """The signing keys of ``raw_keys`` by kid; the unusable ones are skipped with one
+    warning for them all."""
     keys: dict[str, jwt.PyJWK] = {}
+    unusable: list[str] = []
+    first_reason = ""
     for index, raw in enumerate(raw_keys):
         if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
             continue
+        kid = str(raw.get("kid", f"#{index}"))
         try:
             key = jwt.PyJWK(raw)
         except (jwt.PyJWTError, ValueError, TypeError, LookupError) as exc:  # whatever it holds
-            log.warning("skipping unusable JWKS key %s: %s", raw.get("kid"), exc)
+            unusable.append(kid)
+            first_reason = first_reason or f"{type(exc).__name__}: {exc}"
             continue
-        keys[str(raw.get("kid", f"#{index}"))] = key
+        keys[kid] = key
+    if unusable:
+        named = ", ".join(repr(kid[:64]) for kid in unusable[:NAMED_KIDS])
+        more = f" and {len(unusable) - NAMED_KIDS} more" if len(unusable) > NAMED_KIDS else ""
+        log.warning(
+            "skipping %d unusable JWKS key(s): %s%s (first: %s)",
+            len(unusable),
+            named,
+            more,
+            first_reason,
+        )
     return keys

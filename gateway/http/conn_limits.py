@@ -52,7 +52,7 @@ from aiohttp.web_request import BaseRequest
 
 from gateway.http.capacity import ConnectionGate, ConnectionLimits
 from gateway.http.errors import ApiError, error_response
-from gateway.http.problems import PROBLEM_JSON, problem
+from shared.platform.problems import PROBLEM_JSON, problem
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ RequestFactory = Callable[
 
 def raw_json_answer(status: int, message: str, headers: dict[str, str] | None = None) -> bytes:
     """A complete ``Connection: close`` HTTP/1.1 answer with the problem document of
-    ``message`` (``gateway.http.problems``), for writing to a transport outside any request (no
+    ``message`` (``shared.platform.problems``), for writing to a transport outside any request (no
     request was parsed, or none will be)."""
     body = json.dumps(problem(status, [message]), separators=(",", ":")).encode()
     lines = [

@@ -1,5 +1,5 @@
 """Error responses: every error the gateway sends is an RFC 9457 problem document with an
-``errors`` list (``gateway.http.problems``).
+``errors`` list (``shared.platform.problems``).
 
 The messaging service's errors are answered through one table, :data:`STATUS_OF`, by the
 :func:`json_errors` middleware: views just let them through. Every 503 carries
@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.http.problems import PROBLEM_JSON, Item, item, items, problem
 from shared.domain.payloads import dumps_fast
+from shared.platform.problems import PROBLEM_JSON, Item, item, items, problem
 from shared.service import (
     Conflict,
     DelayTooLong,

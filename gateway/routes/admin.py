@@ -1,12 +1,11 @@
-"""Operator endpoints: ``GET /queues`` (definitions and message counts) and ``GET /metrics``.
+"""Operator endpoint: ``GET /queues`` (definitions and message counts).
 
 ``GET /queues`` answers every valid token with the queues it has a role on (a queue with auth
 switched off counts for everyone): a writer sees the queues it may push to, a token with no
 queue gets an empty list. :data:`ADMIN_ROLES` see every queue and also ``load_errors``, the
 definitions that failed to load with the reason (a failed reload keeps the last good version
 serving and still lists the error). Without a token the answer lists the queues with auth
-switched off, or is 401 when there are none. ``/metrics`` is open, like a Prometheus scrape
-target usually is.
+switched off, or is 401 when there are none.
 
 Each queue carries its counts by status, ``finished`` (records that reached a final status
 in the last :data:`RATE_WINDOW_SECONDS`, read from the store so every consumer process's work
@@ -27,7 +26,6 @@ from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME
 from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
 from shared.domain.message import Json, Status, iso, utcnow
-from shared.platform.metrics_http import scrape
 from shared.ports import QueueCounts
 from shared.queues.definitions import QueueOptions
 from shared.queues.registry import LoadedQueue
@@ -164,15 +162,9 @@ async def list_queues(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-async def get_metrics(request: web.Request) -> web.Response:
-    """``GET /metrics``: this process's metrics in the Prometheus text format."""
-    rt = request.app[RUNTIME]
-    return await scrape(rt.metrics, rt.store, rt.registry().names)
-
-
-def add_admin_routes(app: web.Application, *, metrics: bool = True) -> None:
-    """Register ``GET /queues`` and, unless served on ``--metrics-port``, ``GET /metrics``;
-    read consumer counts from the RabbitMQ management API when it is configured."""
+def add_admin_routes(app: web.Application) -> None:
+    """Register ``GET /queues``; read consumer counts from the RabbitMQ management API when
+    it is configured."""
     rt = app[RUNTIME]
     url = rt.settings.rabbitmq_management_url
     if url:
@@ -180,5 +172,3 @@ def add_admin_routes(app: web.Application, *, metrics: bool = True) -> None:
             url, rt.http, vhost=vhost_of(rt.settings.broker), prefix=rt.settings.queue_prefix
         )
     app.router.add_get("/queues", list_queues)
-    if metrics:
-        app.router.add_get("/metrics", get_metrics)

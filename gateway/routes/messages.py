@@ -1,4 +1,4 @@
-"""The HTTP API: push, get and delete messages; liveness and readiness."""
+"""The HTTP API: push, get and delete messages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from aiohttp import web
 
 from gateway.auth.callers import caller_of
 from gateway.auth.queue_access import authenticate, authorize
-from gateway.draining import DRAIN
 from gateway.http.errors import ApiError, json_response
 from gateway.http.idempotency_header import idempotency_key
 from gateway.http.request_ids import REQUEST_ID
@@ -15,7 +14,6 @@ from gateway.http.throttle import throttle
 from gateway.http.wait_param import wait_seconds
 from gateway.routes.pushing import location
 from shared.domain.payloads import BadJson, parse_json
-from shared.ports import DeliveryUnavailable, StoreUnavailable
 from shared.queues.registry import LoadedQueue
 from shared.runtime.resources import Runtime
 from shared.service import UnknownQueue
@@ -114,34 +112,8 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process answers."""
-    return json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Readiness: store and delivery both reachable; 503 listing what is not."""
-    rt = request.app[RUNTIME]
-    if request.app[DRAIN].draining:
-        raise ApiError(503, "shutting down")
-    errors: list[str] = []
-    try:
-        await rt.store.ping()
-    except StoreUnavailable as exc:
-        errors.append(f"store: {exc}")
-    try:
-        await rt.delivery.ping()
-    except DeliveryUnavailable as exc:
-        errors.append(f"delivery: {exc}")
-    if errors:
-        raise ApiError(503, *errors)
-    return json_response({"status": "ready", "queues": rt.registry().names})
-
-
 def add_routes(app: web.Application) -> None:
     """Register the API routes (fixed paths first, so they win over ``/{queue}``)."""
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
     app.router.add_post("/{queue}", post_message)
     app.router.add_get("/{queue}/{id}", get_message)
     app.router.add_delete("/{queue}/{id}", delete_message)

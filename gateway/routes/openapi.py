@@ -15,13 +15,13 @@ from aiohttp import web
 
 from gateway.auth.queue_access import authenticate
 from gateway.http.errors import json_response
-from gateway.http.problems import PROBLEM_JSON
 from gateway.routes.admin import ADMIN_ROLES, QUEUES_SCHEMA
 from gateway.routes.bulk import BODY_SCHEMA as BULK_BODY
 from gateway.routes.listing import MAX_LIMIT
 from gateway.routes.messages import RUNTIME
 from gateway.routes.redrive import redrive_roles
 from shared.domain.message import HISTORY_LIMIT, Status
+from shared.platform.problems import PROBLEM_JSON
 from shared.queues.registry import LoadedQueue, Registry
 
 Doc = dict[str, Any]
@@ -123,7 +123,7 @@ ERROR_ITEM: Doc = {
     "additionalProperties": False,
 }
 ERRORS_LIST: Doc = {"type": "array", "minItems": 1, "items": ERROR_ITEM}
-#: RFC 9457 problem details with the ``errors`` extension (``gateway.http.problems``).
+#: RFC 9457 problem details with the ``errors`` extension (``shared.platform.problems``).
 PROBLEM_SCHEMA: Doc = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "errors"],
@@ -433,9 +433,18 @@ def _fixed_paths(public: bool) -> Doc:
         document["get"]["description"] = "Any valid token."
     return {
         "/healthz": _plain("Liveness", {}),
-        "/readyz": _plain("Readiness: store and delivery answer", _errors(503)),
+        "/readyz": _plain(
+            "Readiness: store and delivery answer (the queues and the failing parts' reasons "
+            "only for a token with a reader or admin role)",
+            _errors(503),
+        ),
         "/queues": queues,
-        "/metrics": _plain("Prometheus metrics", {}, "text/plain"),
+        "/metrics": _plain(
+            "Prometheus metrics (the series labelled by queue only for a token with a reader "
+            "or admin role)",
+            {},
+            "text/plain",
+        ),
         "/openapi.json": document,
         "/docs": _plain("Swagger UI for this document (it asks for a token)", {}, "text/html"),
         "/ui": _plain("The operators' dashboard (it asks for a token)", {}, "text/html"),

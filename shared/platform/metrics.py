@@ -12,6 +12,10 @@ Label conventions: ``code`` is an HTTP status code, ``status`` a record status
 
 Queue depth and oldest-pending age are not counted as events: they are read from
 :meth:`shared.ports.Store.counts` when scraped, at most once per ``cache_seconds``.
+
+Every series with a ``queue`` label lives on a second registry, ``queue_registry``, so
+:meth:`Metrics.exposition` can leave all of them out (``with_queues=False``) for a caller who
+may not learn queue names, without filtering samples one by one.
 """
 
 from __future__ import annotations
@@ -50,11 +54,14 @@ class Metrics:
 
     def __init__(self, cache_seconds: float = 5.0) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped upstream)
+        #: Series without a ``queue`` label (process, HTTP requests, auth failures).
         self.registry = CollectorRegistry()
-        r = self.registry
-        ProcessCollector(registry=r)
-        PlatformCollector(registry=r)
-        GCCollector(registry=r)  # registers nothing off CPython
+        #: Series labelled by ``queue`` (their label values are queue names).
+        self.queue_registry = CollectorRegistry()
+        p, r = self.registry, self.queue_registry
+        ProcessCollector(registry=p)
+        PlatformCollector(registry=p)
+        GCCollector(registry=p)  # registers nothing off CPython
         self._pushes = Counter(
             "conveyor_pushes",
             "Pushes (POST /{queue} and batch items) by HTTP status code",
@@ -66,7 +73,7 @@ class Metrics:
             "HTTP request time, by route (path template), method and status code",
             ["route", "method", "code"],
             buckets=DURATION_BUCKETS,
-            registry=r,
+            registry=p,
         )
         self._finished = Counter(
             "conveyor_messages_finished",
@@ -103,7 +110,7 @@ class Metrics:
             "conveyor_auth_failures",
             "Requests refused: missing_token, invalid_token (401) or forbidden (403)",
             ["reason"],
-            registry=r,
+            registry=p,
         )
         self._depth = Gauge(
             "conveyor_queue_depth", "PENDING messages (at scrape time)", ["queue"], registry=r
@@ -185,6 +192,8 @@ class Metrics:
                 self._oldest.labels(queue=queue).set(max(age, 0.0))
             self._refreshed_at = now
 
-    def exposition(self) -> bytes:
-        """The registry in the Prometheus text format."""
-        return generate_latest(self.registry)
+    def exposition(self, *, with_queues: bool = True) -> bytes:
+        """The metrics in the Prometheus text format; without the series labelled by
+        ``queue`` unless ``with_queues``."""
+        public = generate_latest(self.registry)
+        return public + generate_latest(self.queue_registry) if with_queues else public

@@ -351,7 +351,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "metrics_port",
         _port,
-        "serve Prometheus /metrics on this port instead of the API port (consumer: 0 = off)",
+        "serve /metrics (every series), /healthz and /readyz on this port, to anyone "
+        "(gateway: /metrics leaves the API port; consumer: 0 = off)",
     ),
     Option(
         "trusted_proxies",

@@ -61,7 +61,10 @@ class StoreLifecycle(Protocol):
         """Release connections. Idempotent."""
 
     async def ping(self) -> None:
-        """Return if the store answers; raise StoreUnavailable otherwise."""
+        """Return if the store answers; raise StoreUnavailable otherwise, and also while a
+        write was refused for a full or read-only disk less than a few seconds ago with no
+        write succeeding since (``shared.adapters.sqlite.disk_refusals``), where the adapter can
+        tell that cause apart. Writes nothing."""
 
 
 class Records(Protocol):

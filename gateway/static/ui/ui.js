@@ -185,10 +185,26 @@ function setupToken() {
 
 /* ---------- routing ---------- */
 
+/** A path segment that names something: not empty, not "." or ".." (the browser would
+ * resolve those in the API path it goes into, and fetch another resource), no "/". */
+function namesSomething(part) {
+  return part !== "" && part !== "." && part !== ".." && !part.includes("/");
+}
+
+/** The hash's path segments (decoded) and query; `parts` is null when a segment names
+ * nothing or does not decode: the not-found view, which fetches nothing. */
 function parseHash() {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
-  return { parts, params: new URLSearchParams(query || "") };
+  const params = new URLSearchParams(query || "");
+  const trimmed = path.replace(/^\//, "");
+  if (!trimmed) return { parts: [], params };
+  let parts;
+  try {
+    parts = trimmed.split("/").map(decodeURIComponent);
+  } catch (_) {
+    return { parts: null, params };
+  }
+  return { parts: parts.every(namesSomething) ? parts : null, params };
 }
 
 function stopLive() {
@@ -203,12 +219,20 @@ function route() {
   state.view += 1;
   const { parts, params } = parseHash();
   const app = document.getElementById("app");
+  if (parts === null) return notFoundPage(app);
   if (parts[0] === "queue" && parts[1] && parts[2] === "message" && parts[3]) {
     return messagePage(app, parts[1], parts[3]);
   }
   if (parts[0] === "queue" && parts[1] && parts[2] === "push") return pushPage(app, parts[1]);
   if (parts[0] === "queue" && parts[1]) return queuePage(app, parts[1], params);
   return queuesPage(app);
+}
+
+function notFoundPage(app) {
+  replace(app, el("section", { id: "not-found" },
+    crumbs(["Queues", "#/"], ["Not found"]),
+    el("h1", {}, "Not found"),
+    notice("This address names no page of the dashboard: a part of it is empty, \".\" or \"..\", or holds a \"/\".", "error")));
 }
 
 function every(ms, fn) {

@@ -53,6 +53,7 @@ from shared.adapters.record_fields import (
 from shared.adapters.sqlite import cancel_flags as sqlite_cancel
 from shared.adapters.sqlite import keys as sqlite_keys
 from shared.adapters.sqlite import ticks as sqlite_schedules
+from shared.adapters.sqlite.disk_refusals import DiskRefusals
 from shared.adapters.sqlite.group_commit import GroupCommit
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, Json, MessageRecord, Progress, Status, utcnow
@@ -117,6 +118,8 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (not_before)
 CREATE INDEX IF NOT EXISTS messages_status_updated ON messages (status, updated_at);
 """
 PAGE = 500
+#: Primary result codes of a write the disk refused: full, read-only (``ping`` reports them).
+DISK_REFUSALS = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY})
 STATUS_WRITE = SQLITE_STATUS_WRITE
 #: A status write recording the row's current ``attempts`` (see ``shared.adapters.history``).
 STATUS_WRITE_NOW = SQLITE_STATUS_WRITE.format(attempt="attempts")
@@ -211,7 +214,15 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
-        self._writes = GroupCommit(self._run, lambda exc: StoreUnavailable(f"sqlite: {exc}"))
+        self._refusals = DiskRefusals()
+        self._writes = GroupCommit(self._run, self._unavailable)
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        """``exc`` as StoreUnavailable; a full or read-only disk is remembered for ping."""
+        error = StoreUnavailable(f"sqlite: {exc}")
+        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in DISK_REFUSALS:
+            self._refusals.refused(str(error))
+        return error
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
@@ -221,7 +232,7 @@ class SqliteStore:
         try:
             return await loop.run_in_executor(self._executor, fn, conn)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+            raise self._unavailable(exc) from exc
 
     def _lock(self) -> None:
         lock_path = self._path.with_name(self._path.name + ".lock")
@@ -269,7 +280,9 @@ class SqliteStore:
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the write ``fn`` in the next group commit (see ``sqlite_batch``)."""
-        return await self._writes.write(fn)
+        result = await self._writes.write(fn)
+        self._refusals.wrote()
+        return result
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -286,6 +299,7 @@ class SqliteStore:
             os.close(fd)
 
     async def ping(self) -> None:
+        self._refusals.check()
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
 
     async def insert(self, record: MessageRecord) -> None:

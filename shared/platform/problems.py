@@ -1,4 +1,5 @@
-"""Error bodies: RFC 9457 problem details, one shape for every error the gateway gives.
+"""Error bodies: RFC 9457 problem details, one shape for every error a Conveyor HTTP server
+gives (the gateway, and the metrics port's `/readyz`).
 
 ``Content-Type: application/problem+json``::
 
