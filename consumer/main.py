@@ -11,12 +11,13 @@ from contextlib import asynccontextmanager
 from consumer.completion import sweep_expired_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
-from conveyor.context import Context, HandlerMessaging, ProgressFn
+from conveyor.context import Context, ProgressFn
+from conveyor.messaging import HandlerMessaging
 from shared.domain.message import MessageRecord
 from shared.platform.settings import Settings
 from shared.platform.signals import wait_for_stop_signal
 from shared.platform.tasks import cancel_and_wait
-from shared.queues.client_tokens import ClientAuth
+from shared.queues.client_tokens import QueueClientAuth
 from shared.queues.registry import LoadedQueue
 from shared.queues.reload import running_reloader
 from shared.runtime.metrics_server import serving_metrics
@@ -54,7 +55,7 @@ def context_maker(rt: Runtime) -> ContextMaker:
             messaging=messaging,
             http=rt.http,
             services=rt.services,
-            auth=ClientAuth(rt.tokens, queue.definition.client_id),
+            auth=QueueClientAuth(rt.tokens, queue.definition.client_id),
             request_id=record.request_id,
         )
 

@@ -7,19 +7,12 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
-from shared.domain.message import Json
+from conveyor.messaging import Messaging
 from shared.domain.progress import checked
-from shared.queues.client_tokens import ClientAuth
-from shared.service import Messaging, Start
-from shared.service.scheduler import Scheduler
-
-#: The idempotency scope of keys that handlers pass to :meth:`HandlerMessaging.push`.
-HANDLER_CALLER = "handler"
 
 #: ``ctx.progress(fraction, note=None)``.
 ProgressFn = Callable[..., None]
@@ -31,75 +24,23 @@ def ignore_progress(fraction: float, note: str | None = None) -> None:
     checked(fraction, note)
 
 
-class HandlerMessaging:
-    """``ctx.messaging``: push, get, delete, redrive and cancel messages on any queue.
+class ClientAuth(Protocol):
+    """``ctx.auth``: OAuth2 client-credentials tokens for the queue's ``client_id``.
 
-    The same service the HTTP API uses: pushes are validated against the target queue's
-    schema exactly as over HTTP. Errors are those of ``conveyor.errors`` (``UnknownQueue``,
-    ``ValidationFailed``, ``Unavailable``, ``NotFound``, ``Conflict``, ...). Records are
-    returned as the same JSON documents the HTTP API returns.
+    Under Conveyor the tokens come from ``--token-url`` (the secret from
+    ``CONVEYOR_CLIENT_SECRET_<CLIENT_ID>``) and are cached until shortly before they
+    expire; ``conveyor.testing.FakeAuth`` hands out a fixed one.
     """
 
-    def __init__(self, messaging: Messaging, scheduler: Scheduler | None = None) -> None:
-        self._messaging = messaging
-        self._scheduler = scheduler
+    @property
+    def client_id(self) -> str | None:
+        """The definition's ``client_id`` (None: the definition has none)."""
+        ...
 
-    async def push(
-        self,
-        queue: str,
-        message: Json,
-        *,
-        idempotency_key: str | None = None,
-        delay: float | None = None,
-        not_before: datetime | None = None,
-    ) -> dict[str, Json]:
-        """Push ``message`` onto ``queue``; the new record.
-
-        With ``idempotency_key``, a second push with the same key (by any handler, within
-        the key's 24 h) returns the first push's record instead of making a new message.
-        ``delay`` (seconds) or ``not_before`` (an aware datetime): start no earlier
-        (``DelayTooLong`` past the target queue's ``max_delay_seconds``).
-        """
-        target = self._messaging.queue(queue)
-        start = Start(delay, not_before) if delay is not None or not_before is not None else None
-        pushed = await self._messaging.push(
-            target, message, idempotency_key=idempotency_key, caller=HANDLER_CALLER, start=start
-        )
-        return pushed.record.to_public()
-
-    async def get(
-        self, queue: str, message_id: str, *, wait: float | None = None
-    ) -> dict[str, Json] | None:
-        """The record of ``message_id`` on ``queue``, or None.
-
-        With ``wait`` seconds: once it is final (or deleted), at the latest after ``wait``.
-        """
-        record = await self._messaging.get(self._messaging.queue(queue), message_id, wait=wait)
-        return record.to_public() if record else None
-
-    async def delete(self, queue: str, message_id: str) -> bool:
-        """Delete a message; True if it existed."""
-        return await self._messaging.delete(self._messaging.queue(queue), message_id)
-
-    async def redrive(self, queue: str, message_id: str) -> dict[str, Json]:
-        """Run an ``ERROR`` message again from scratch; its ``PENDING`` record."""
-        record = await self._messaging.redrive(self._messaging.queue(queue), message_id)
-        return record.to_public()
-
-    async def schedules(self, queue: str) -> list[dict[str, Json]]:
-        """The cron schedules of ``queue`` as ``GET /queues`` shows them (``next_run``,
-        ``last_message_id``, ...); ``[]`` when it has none."""
-        name = self._messaging.queue(queue).name
-        if self._scheduler is None:
-            return []
-        return (await self._scheduler.statuses()).get(name, [])
-
-    async def cancel(self, queue: str, message_id: str) -> dict[str, Json]:
-        """Cancel a message; its record: ``CANCELLED`` if it was waiting, else still
-        ``INPROGRESS`` with ``cancel_requested`` true (it ends ``CANCELLED`` when its handler
-        stops). ``NotFound``; ``Conflict`` when it is already final."""
-        done = await self._messaging.cancel(self._messaging.queue(queue), message_id)
-        return done.record.to_public()
+    async def token(self) -> str:
+        """An access token for :attr:`client_id`. Raises ClientAuthError (no
+        ``client_id``, no secret or token URL configured, or the token endpoint refused)."""
+        ...
 
 
 class CancelFlag(asyncio.Event):
@@ -108,7 +49,8 @@ class CancelFlag(asyncio.Event):
     An :class:`asyncio.Event` for async handlers (``await ctx.cancelled.wait()``); the
     handler's task is cancelled as well. For a sync handler, whose thread cannot be stopped,
     :meth:`is_set` is safe to call from its thread, and :meth:`wait_sync` sleeps there until
-    the flag is set (or ``timeout`` seconds pass). Set only by Conveyor, on the event loop.
+    the flag is set (or ``timeout`` seconds pass). Set by Conveyor on the event loop (in a unit
+    test, by the test: ``conveyor.testing``).
     """
 
     def __init__(self) -> None:
@@ -151,7 +93,9 @@ class Context:
 
     ``attempt`` is 1 on the first run. ``log`` is a logger bound to the message (its lines
     carry the message id, queue and attempt). ``http`` is one shared aiohttp session: do not
-    close it. ``services`` holds what ``handlers/services.py`` registered.
+    close it. ``services`` holds what ``handlers/services.py`` registered. ``messaging``
+    (:class:`~conveyor.messaging.Messaging`) reaches messages on any queue; ``auth``
+    (:class:`ClientAuth`) gets tokens for the definition's ``client_id``.
 
     ``progress(fraction, note=None)`` records how far the run is (``fraction`` from 0 to 1,
     else ValueError; ``note`` a short text) on the record, for ``GET`` and the event stream
@@ -164,7 +108,7 @@ class Context:
     queue: str
     attempt: int
     log: logging.LoggerAdapter[logging.Logger]
-    messaging: HandlerMessaging
+    messaging: Messaging
     http: aiohttp.ClientSession
     services: Mapping[str, Any]
     auth: ClientAuth

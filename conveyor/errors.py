@@ -1,10 +1,11 @@
 """Errors a handler may raise or catch (public API, re-exported by ``conveyor``).
 
 Raise :class:`Retry` or :class:`Reject` to steer the retry policy; catch the messaging
-errors around ``ctx.messaging`` calls.
+errors around ``ctx.messaging`` calls, and :class:`ClientAuthError` around ``ctx.auth.token()``.
 """
 
 from shared.domain.outcomes import Reject, Retry
+from shared.queues.client_tokens import ClientAuthError
 from shared.service.errors import (
     Conflict,
     DelayTooLong,
@@ -19,6 +20,7 @@ from shared.service.errors import (
 )
 
 __all__ = [
+    "ClientAuthError",
     "Conflict",
     "DelayTooLong",
     "KeyInProgress",

@@ -1,8 +1,9 @@
-"""The README's walkthrough and HTTP API examples run as written.
+"""The README's walkthrough, HTTP API examples and handler test run as written.
 
 Its shell blocks are run by bash (``-e -u -o pipefail``) against a real ``conveyor serve``
 started the way a pip user would: ``conveyor init handlers`` in an empty directory, then
 ``serve`` there. The only change made to the blocks is the port (a free one, not 8080).
+Its handler test is ``tests/test_handler_example.py``, which the suite runs.
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ from tests.helpers import ServeProcess, clean_env, conveyor
 
 README = Path(__file__).parent.parent / "README.md"
 
-pytestmark = pytest.mark.slow
+
+def code_block(after: str, language: str = "sh") -> str:
+    """The first ```language block of the README after the text ``after``."""
+    text = README.read_text()
+    rest = text[text.index(after) :]
+    fence = f"```{language}\n"
+    block = rest[rest.index(fence) + len(fence) :]
+    return block[: block.index("```")]
 
 
 def shell_block(after: str) -> str:
     """The first ```sh block of the README after the text ``after``."""
-    text = README.read_text()
-    rest = text[text.index(after) :]
-    block = rest[rest.index("```sh\n") + len("```sh\n") :]
-    return block[: block.index("```")]
+    return code_block(after)
 
 
+def test_the_handler_test_example_is_the_one_the_suite_runs() -> None:
+    example = Path(__file__).parent / "test_handler_example.py"
+    assert code_block("### Testing a handler", "python") == example.read_text()
+
+
+@pytest.mark.slow
 def test_walkthrough_and_api_examples_run_as_written(tmp_path: Path) -> None:
     curl = shutil.which("curl")
     assert curl, "curl is needed to run the README's examples"

@@ -24,7 +24,8 @@ import orjson
 
 from shared.domain.ids import uuid4_text
 
-#: A JSON document as :func:`json.loads` produces it.
+#: A JSON value as :func:`json.loads` produces it (dict, list, str, int, float, bool, None,
+#: nested): an alias of ``Any``, public as ``conveyor.Json``.
 Json: TypeAlias = Any
 
 #: How many status transitions a record keeps in ``history`` (the oldest are dropped).

@@ -82,8 +82,9 @@ class TokenProvider:
         return _Cached(token, time.monotonic() + lifetime)
 
 
-class ClientAuth:
-    """The ``ctx.auth`` of one queue: tokens for that queue's ``client_id``."""
+class QueueClientAuth:
+    """The ``ctx.auth`` of one queue (``conveyor.ClientAuth``): tokens for that queue's
+    ``client_id``."""
 
     def __init__(self, provider: TokenProvider, client_id: str | None) -> None:
         self._provider = provider

@@ -53,8 +53,11 @@ def _scheduled(registry: Registry) -> list[tuple[LoadedQueue, Schedule]]:
     return [(q, s) for q in registry.queues.values() for s in q.definition.schedules]
 
 
-def _status(schedule: Schedule, state: ScheduleState | None, now: datetime) -> dict[str, Json]:
-    """One schedule as ``GET /queues`` shows it."""
+def schedule_status(
+    schedule: Schedule, state: ScheduleState | None, now: datetime
+) -> dict[str, Json]:
+    """One schedule as ``GET /queues`` (and ``ctx.messaging.schedules``) shows it; ``state``
+    None: never run."""
     current = state if state is not None and state.fingerprint == schedule.fingerprint else None
     due = previous_tick(schedule, now)
     overdue = current is not None and due > current.last_tick  # the next pass pushes it
@@ -97,7 +100,7 @@ class Scheduler:
         out: dict[str, list[dict[str, Json]]] = {}
         for queue, schedule in scheduled:
             state = known.get((queue.name, schedule.name))
-            out.setdefault(queue.name, []).append(_status(schedule, state, now))
+            out.setdefault(queue.name, []).append(schedule_status(schedule, state, now))
         return out
 
     async def run_pass(self) -> datetime | None:
