@@ -10,6 +10,8 @@ a handler runs: real ``conveyor`` processes (``serve``; ``gateway`` + ``consumer
   keeps serving and reloading;
 - a deeply nested definition present during hot reload does not block the others' changes;
 - a ``services.py`` that fails (``SystemExit`` included) stops the start with one line, exit 3;
+- ``sys.exit()`` or ``KeyboardInterrupt`` in a running handler, async or sync, ends that message
+  ``ERROR``; the consumer goes on with the next one.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ pytestmark = pytest.mark.slow
 
 SECRET = "hardening-test-secret-" + "s" * 40
 ROLES = {"roles": ["tester"]}
+#: Handlers that end their run with what must not end the process (error type, message).
+EXITING = {
+    "exit_async": ("import sys\n\n\nasync def handle(message, ctx):\n    sys.exit(3)\n", "3"),
+    "exit_sync": ("import sys\n\n\ndef handle(message, ctx):\n    sys.exit('bye')\n", "bye"),
+    "interrupt_async": (
+        "async def handle(message, ctx):\n    raise KeyboardInterrupt('stop')\n",
+        "stop",
+    ),
+    "interrupt_sync": ("def handle(message, ctx):\n    raise KeyboardInterrupt('stop')\n", "stop"),
+}
 
 
 def token(roles: list[str] | None = None) -> str:
@@ -111,6 +123,23 @@ def load_errors(url: str) -> list[str]:
     assert status == 200, (status, body)
     errors: list[str] = body["load_errors"]
     return errors
+
+
+def add_exiting_handlers(queues_dir: Path) -> None:
+    for name, (source, _) in EXITING.items():
+        define(queues_dir, name)
+        (queues_dir / f"{name}.py").write_text(source)
+
+
+def assert_exits_end_only_their_message(url: str, detail: Callable[[], str]) -> None:
+    """Each exiting handler's message ends ``ERROR`` with its type and message, one after the
+    other, and an ordinary message still completes afterwards."""
+    for name, (_, message) in EXITING.items():
+        record = wait_final(url, name, push(url, name), detail)
+        kind = "SystemExit" if name.startswith("exit") else "KeyboardInterrupt"
+        assert record["status"] == "ERROR", record
+        assert record["error"] == {"type": kind, "message": message}, record
+    assert_serves(url, detail)
 
 
 # --- serve ------------------------------------------------------------------------------
@@ -240,6 +269,15 @@ def test_a_deeply_nested_definition_does_not_block_hot_reload(
     assert "Traceback" not in serve.log(), serve.log()
 
 
+def test_sys_exit_and_keyboard_interrupt_in_running_handlers_end_only_their_message_serve(
+    spawn: Callable[..., ServeProcess], queues_dir: Path
+) -> None:
+    add_exiting_handlers(queues_dir)
+    serve = spawn(queues_dir, "--concurrency", "1")
+    assert_exits_end_only_their_message(serve.url, serve.log)
+    assert serve.proc.poll() is None, serve.log()
+
+
 # --- gateway + consumer -----------------------------------------------------------------
 
 
@@ -299,3 +337,12 @@ def test_gateway_and_consumer_start_past_broken_files_naming_each_once(
     definitions = [broken["deep"], broken["big"], broken["cron"]]
     assert_one_line_each(started.gateway.text(), definitions)
     assert_one_line_each(started.consumer.text(), list(broken.values()))
+
+
+def test_sys_exit_and_keyboard_interrupt_in_running_handlers_end_only_their_message_distributed(
+    pair: Callable[[], Pair], queues_dir: Path
+) -> None:
+    add_exiting_handlers(queues_dir)
+    started = pair()
+    assert_exits_end_only_their_message(started.url, started.logs)
+    assert started.alive(), started.logs()
