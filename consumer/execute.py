@@ -2,7 +2,10 @@
 
 :func:`run_handler` never raises except ``CancelledError``: a handler's exception becomes
 ``ERROR`` with ``{"type", "message"}``, and a return value that cannot be stored as JSON
-becomes ``ERROR`` with a message saying so. It also classifies for the retry policy
+becomes ``ERROR`` with a message saying so. ``SystemExit`` (``sys.exit()``),
+``KeyboardInterrupt`` and ``GeneratorExit`` are such exceptions too, from an async handler or a
+sync one's thread: they end the message, not the process (SIGINT is the event loop's, so only
+handler code raises them while it runs). It also classifies for the retry policy
 (``consumer.retries.Failure``): a run longer than the queue's ``timeout_seconds`` is
 cancelled and becomes ``HandlerTimeout``
 (retryable; a sync handler's thread cannot be killed, so it runs on detached while the
@@ -24,6 +27,10 @@ from shared.domain.outcomes import Reject, Retry
 from shared.domain.payloads import dumps
 from shared.ports import Outcome
 from shared.queues.registry import Handler
+
+#: What a running handler may raise that ends its message ``ERROR`` (see the module docstring);
+#: ``CancelledError`` is not among them.
+HANDLER_FAILURES = (Exception, SystemExit, KeyboardInterrupt, GeneratorExit)
 
 
 def error_outcome(exc: BaseException) -> Outcome:
@@ -75,7 +82,7 @@ async def run_handler(
         )
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # the handler's failure is the message's result
+    except HANDLER_FAILURES as exc:  # the handler's failure is the message's result
         return RunResult(error_outcome(exc), Failure())
     if outcome.status is Status.COMPLETE:
         return RunResult(outcome)

@@ -4,6 +4,7 @@ handlers; a broken queue never stops the others; ``conveyor check`` as a real co
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from shared.queues.definitions import DefinitionError, load_definition
+from shared.queues import definitions
+from shared.queues.definitions import MAX_DEFINITION_BYTES, DefinitionError, load_definition
 from shared.queues.registry import load_registry
 from tests.conftest import Api, StartConveyor
 from tests.helpers import (
@@ -136,6 +138,56 @@ def test_file_that_is_not_a_json_object_is_rejected(tmp_path: Path) -> None:
     assert "must be a JSON object" in rejection(tmp_path, ["name"], "list.queue.json")
 
 
+def nested_schema(depth: int) -> dict[str, Any]:
+    """A definition whose arrays and objects nest exactly ``depth`` levels deep."""
+    schema: dict[str, Any] = {}
+    for _ in range(depth - 3):  # the document, ``incoming`` and the schema itself: 3 levels
+        schema = {"items": schema}
+    return {"name": "deep", "incoming": {"schema": schema}}
+
+
+def test_a_definition_nested_more_than_64_levels_is_refused_before_parsing(
+    tmp_path: Path,
+) -> None:
+    assert load_definition(definition_file(tmp_path, nested_schema(64))).name == "deep"
+    reason = rejection(tmp_path, nested_schema(65))
+    assert reason == "nests arrays/objects more than 64 levels deep"
+    (tmp_path / "deep.queue.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DefinitionError, match="more than 64 levels deep"):
+        load_definition(tmp_path / "deep.queue.json")
+    # Brackets inside strings are text, not nesting.
+    brackets = {"name": "text", "incoming": {"schema": {}}, "description": '[{"\\' * 1000}
+    assert load_definition(definition_file(tmp_path, brackets)).description == '[{"\\' * 1000
+
+
+def test_a_definition_over_1_mib_is_refused(tmp_path: Path) -> None:
+    document: dict[str, Any] = {"name": "big", "incoming": {"schema": {}}, "description": ""}
+    fits = len(json.dumps(document).encode())
+    document["description"] = "x" * (MAX_DEFINITION_BYTES - fits)
+    assert len(load_definition(definition_file(tmp_path, document)).description or "") > 0
+    document["description"] += "x"
+    assert rejection(tmp_path, document).startswith("is over 1 MiB")
+
+
+def test_a_definition_that_is_not_a_regular_file_is_refused_without_blocking(
+    tmp_path: Path,
+) -> None:
+    os.mkfifo(tmp_path / "pipe.queue.json")  # opening it to read would wait for a writer
+    with pytest.raises(DefinitionError, match="is not a regular file"):
+        load_definition(tmp_path / "pipe.queue.json")
+
+
+def test_any_failure_while_loading_a_definition_is_a_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def overflowing(path: Path, data: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(definitions, "parse_definition", overflowing)
+    reason = rejection(tmp_path, {"name": "q", "incoming": {"schema": {}}})
+    assert reason == "does not load: RecursionError: maximum recursion depth exceeded"
+
+
 @pytest.mark.parametrize(
     "schema, where",
     [
@@ -174,6 +226,13 @@ BROKEN_HANDLERS = {
     "no-handle": ("def process(message, ctx):\n    return 1\n", "no callable `handle"),
     "handle-not-callable": ("handle = 42\n", "no callable `handle"),
     "handle-takes-nothing": ("def handle():\n    return 1\n", "must accept (message, ctx)"),
+    "sys-exit": ("import sys\n\nsys.exit(3)\n", "handler does not import: SystemExit: 3"),
+    "bare-system-exit": ("raise SystemExit\n", "handler does not import: SystemExit"),
+    "generator-exit": ("raise GeneratorExit\n", "handler does not import: GeneratorExit"),
+    "exit-from-module-getattr": (
+        "import sys\n\n\ndef __getattr__(name):\n    sys.exit(4)\n",
+        "SystemExit: 4",
+    ),
 }
 
 
@@ -189,6 +248,20 @@ def test_broken_handler_is_reported_and_others_load(
     assert len(registry.errors) == 1
     assert "broken.py" in registry.errors[0]
     assert expected in registry.errors[0]
+
+
+def test_keyboard_interrupt_at_import_is_a_load_error_only_on_hot_reload(queues_dir: Path) -> None:
+    """At start a KeyboardInterrupt may be the operator's Ctrl-C: it stops the load. On hot
+    reload SIGINT is the event loop's, so it can only be the handler's own: a load error."""
+    definition_file(queues_dir, {"name": "broken", "incoming": {"schema": {}}})
+    (queues_dir / "broken.py").write_text("raise KeyboardInterrupt('at import')\n")
+    with pytest.raises(KeyboardInterrupt):
+        load_registry(queues_dir, with_handlers=True)
+    registry = load_registry(queues_dir, with_handlers=True, interrupts=True)
+    assert "broken" not in registry.names and "echo" in registry.names
+    assert registry.errors == [
+        f"{queues_dir / 'broken.py'}: handler does not import: KeyboardInterrupt: at import"
+    ]
 
 
 def test_missing_handler_file_is_reported(queues_dir: Path) -> None:

@@ -59,6 +59,8 @@ def test_a_valid_schedule_loads_with_its_defaults() -> None:
         ([sched(every="day")], "unknown key"),
         ([{"name": "x", "cron": "* * * * *"}], "lacks ['message']"),
         (["* * * * *"], "must be an object"),
+        ([sched(cron="0 0 30 2 *")], "cron '0 0 30 2 *' has no tick within 50 years"),
+        ([sched(cron="0 0 31 4 *")], "has no tick within 50 years"),
     ],
 )
 def test_a_bad_schedule_is_a_load_error(schedules: list[Any], reason: str) -> None:
@@ -66,6 +68,13 @@ def test_a_bad_schedule_is_a_load_error(schedules: list[Any], reason: str) -> No
         parse_definition(PATH, definition(*schedules))
     assert reason in str(caught.value)
     assert str(caught.value).startswith(str(PATH))
+
+
+@pytest.mark.parametrize("cron", ["0 0 29 2 *", "0 0 29 2 1", "@yearly"])
+def test_a_cron_that_fires_rarely_but_within_50_years_loads(cron: str) -> None:
+    (parsed,) = parse_definition(PATH, definition(sched(cron=cron))).schedules
+    now = datetime.now(UTC)
+    assert previous_tick(parsed, now) <= now < next_tick(parsed, now)
 
 
 def test_schedules_must_be_a_list() -> None:

@@ -12,9 +12,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+from croniter.croniter import CroniterBadDateError
 
+import shared.service.scheduler as scheduler_module
 from conveyor.serve import Served, serving
-from shared.domain.cron import tick_message_id
+from gateway.routes.admin import QUEUES_SCHEMA
+from shared.domain.cron import Schedule, next_tick, previous_tick, tick_message_id
 from shared.platform.clock import FileClock
 from shared.platform.settings import Settings
 from shared.service.scheduler import Scheduler
@@ -306,3 +309,71 @@ async def test_ticks_missed_while_stopped_are_pushed_once_at_the_next_start(
     latest = tick_id("every-minute", "2026-01-01T10:30:00")
     await exactly(api, served, {first, latest})
     assert (await shown(api))[0]["last_message_id"] == latest
+
+
+async def test_a_schedule_whose_ticks_fail_never_stops_the_others_nor_get_queues(
+    start_conveyor: StartConveyor,
+    api_for: Any,
+    queues_dir: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No cron that loads fails in croniter today (one without a tick within 50 years does
+    # not load: tests/test_schedule_definitions.py); one that did, in a queue sorting between
+    # others and before a good schedule of its own queue, must harm nothing else.
+    def failing(real: Any) -> Any:
+        def tick(schedule: Schedule, at: datetime) -> datetime:
+            if schedule.name == "broken":
+                raise CroniterBadDateError("failed to find next date")
+            result: datetime = real(schedule, at)
+            return result
+
+        return tick
+
+    monkeypatch.setattr(scheduler_module, "previous_tick", failing(previous_tick))
+    monkeypatch.setattr(scheduler_module, "next_tick", failing(next_tick))
+    queues = {"cron-a": ["good"], "cron-m": ["broken", "good"], "cron-z": ["good"]}
+    for queue, names in queues.items():
+        add_queue(
+            queues_dir,
+            queue,
+            schema=SCHEMA,
+            roles={"roles": ["tester"]},
+            schedules=[schedule(name) for name in names],
+        )
+    served = await start_conveyor(test_clock_file=clock.path)
+    api: Api = api_for(served)
+
+    async def anchored_all() -> bool:
+        states = await served.runtime.store.schedule_states()
+        return {(s.queue, s.name) for s in states} >= {(q, "good") for q in queues}
+
+    await wait_until(anchored_all, "the good schedules anchored")
+    resp = await api.get("/queues", api.keys.token(["queue_reader"]))
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    shown_runs = {
+        (q["name"], s["name"]): s["next_run"] for q in body["queues"] for s in q["schedules"]
+    }
+    assert shown_runs[("cron-m", "broken")] is None
+    for queue in queues:
+        assert shown_runs[(queue, "good")] == "2026-01-01T10:01:00.000Z"
+    jsonschema.validate(body, QUEUES_SCHEMA)
+
+    clock.set("2026-01-01T10:01:00")
+    tick = datetime.fromisoformat("2026-01-01T10:01:00").replace(tzinfo=UTC)
+    tester = api.keys.token(["tester"])
+    for queue in queues:
+        message_id = tick_message_id(queue, "good", tick)
+
+        async def pushed(queue: str = queue, message_id: str = message_id) -> bool:
+            return (await api.get(f"/{queue}/{message_id}", tester)).status == 200
+
+        await wait_until(pushed, f"the 10:01 tick of {queue}")
+        record = await api.wait_final(queue, message_id, tester)
+        assert record["status"] == "COMPLETE", record
+    for _ in range(3):
+        await served.runtime.scheduler.run_pass()
+    logged = [r for r in caplog.records if "its ticks cannot be computed" in r.getMessage()]
+    assert len(logged) == 1, [r.getMessage() for r in logged]

@@ -48,9 +48,10 @@ SCHEDULE_SCHEMA: dict[str, Json] = {
         "timezone": {"type": "string", "description": "IANA time zone of the cron fields"},
         "message": {"description": "The message pushed at every tick"},
         "next_run": {
-            "type": "string",
+            "type": ["string", "null"],
             "format": "date-time",
-            "description": "The next tick (a tick still to be pushed, if one is overdue)",
+            "description": "The next tick (a tick still to be pushed, if one is overdue); "
+            "null if it cannot be computed (the consumers' log says why)",
         },
         "last_message_id": {
             "type": ["string", "null"],

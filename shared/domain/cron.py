@@ -14,6 +14,9 @@ zone follow croniter, with one rule added:
   unless the hour field is ``*`` (then the schedule counts elapsed time and fires in both
   passes of the repeated hour: ``*/30 * * * *`` fires every 30 real minutes).
 
+A cron with no tick in the next :data:`FIRES_WITHIN_YEARS` years (``0 0 30 2 *``, 30 February)
+is a load error: croniter finds no tick for it. ``0 0 29 2 *`` (every leap year) loads.
+
 The message of a tick has the id :func:`tick_message_id` (a UUID5 of queue, schedule name and
 tick instant), which is what makes a tick's push idempotent across processes.
 """
@@ -42,6 +45,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SCHEDULE_KEYS = frozenset({"name", "cron", "message", "timezone"})
 #: How far :func:`previous_tick` / :func:`next_tick` step over skipped fall-back ticks.
 _MAX_SKIPS = 4
+#: A cron must tick within this many years (from now, either way) to load; croniter gives up
+#: looking past it. Any real cron ticks at least every 28 years (29 February on one weekday).
+FIRES_WITHIN_YEARS = 50
 
 
 class ScheduleError(ValueError):
@@ -95,10 +101,19 @@ def _skipped(schedule: Schedule, tick: datetime) -> bool:
     return hours != ["*"] and _second_occurrence(tick, schedule.zone)
 
 
+def _ticks(schedule: Schedule, start: datetime) -> croniter:
+    return croniter(
+        schedule.cron,
+        start.astimezone(schedule.zone),
+        max_years_between_matches=FIRES_WITHIN_YEARS,
+    )
+
+
 def previous_tick(schedule: Schedule, now: datetime) -> datetime:
-    """The latest tick at or before ``now`` (aware UTC)."""
+    """The latest tick at or before ``now`` (aware UTC). Raises CroniterError (a
+    ``ValueError``) when there is none within :data:`FIRES_WITHIN_YEARS` years."""
     start = now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    it = croniter(schedule.cron, start.astimezone(schedule.zone))
+    it = _ticks(schedule, start)
     tick: datetime = it.get_prev(datetime).astimezone(UTC)
     for _ in range(_MAX_SKIPS):
         if not _skipped(schedule, tick):
@@ -108,9 +123,10 @@ def previous_tick(schedule: Schedule, now: datetime) -> datetime:
 
 
 def next_tick(schedule: Schedule, after: datetime) -> datetime:
-    """The first tick strictly after ``after`` (aware UTC)."""
+    """The first tick strictly after ``after`` (aware UTC). Raises CroniterError (a
+    ``ValueError``) when there is none within :data:`FIRES_WITHIN_YEARS` years."""
     start = after.astimezone(UTC).replace(microsecond=0)
-    it = croniter(schedule.cron, start.astimezone(schedule.zone))
+    it = _ticks(schedule, start)
     tick: datetime = it.get_next(datetime).astimezone(UTC)
     for _ in range(_MAX_SKIPS):
         if not _skipped(schedule, tick):
@@ -153,7 +169,16 @@ def _parse_one(index: int, raw: Any, validator: Any, seen: set[str]) -> Schedule
     if errors:
         detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:3])
         raise ScheduleError(f"{where}: message does not fit the queue's schema: {detail}")
-    return Schedule(name=name, cron=cron, message=raw["message"], timezone=zone)
+    schedule = Schedule(name=name, cron=cron, message=raw["message"], timezone=zone)
+    now = datetime.now(UTC)
+    try:
+        previous_tick(schedule, now)
+        next_tick(schedule, now)
+    except (CroniterError, ValueError, OverflowError):
+        raise ScheduleError(
+            f"{where}: cron {cron!r} has no tick within {FIRES_WITHIN_YEARS} years"
+        ) from None
+    return schedule
 
 
 def parse_schedules(raw: Json, validator: Any) -> tuple[Schedule, ...]:

@@ -3,14 +3,17 @@
 A definition has the original service's keys (``name``, ``client_id``, ``roles``,
 ``incoming.schema``) plus ``security`` (``{"mechanism": "none"}`` switches auth off) and an
 optional ``description`` and ``schedules`` (cron pushes, ``shared.domain.cron``). Unknown keys
-are rejected so a typo cannot silently change behaviour. Each failure names the file and the
-reason (:class:`DefinitionError`).
+are rejected so a typo cannot silently change behaviour. A file over 1 MiB, or nesting arrays
+and objects more than 64 deep, is refused before it is parsed. Each failure names the file and
+the reason (:class:`DefinitionError`), whatever went wrong.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,19 @@ TOP_LEVEL_KEYS = frozenset(
 ROLES_KEYS = frozenset({"needsRole", "replace", "roles"})
 RESERVED_NAMES = frozenset({"healthz", "readyz", "metrics", "docs", "queues"})
 DEFAULT_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: A larger definition file is a load error (and is not read past this).
+MAX_DEFINITION_BYTES = 1024 * 1024
+#: Deeper nesting of arrays and objects is a load error, checked before parsing.
+MAX_DEFINITION_DEPTH = 64
+#: A JSON string (escapes included) and anything but a bracket, for :func:`too_deep`.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` (just ``Type`` without a message), on one line."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 class DefinitionError(Exception):
@@ -267,13 +283,59 @@ def parse_definition(path: Path, data: Json) -> QueueDefinition:
     )
 
 
-def load_definition(path: Path) -> QueueDefinition:
-    """Read and validate one ``*.queue.json`` file."""
+def too_deep(text: str, limit: int) -> bool:
+    """True if ``text`` nests arrays and objects more than ``limit`` deep (brackets inside
+    JSON strings do not count). A scan, not a parse: no recursion, however deep."""
+    depth = 0
+    for bracket in _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _read_json(path: Path) -> Json:
+    """The JSON document in ``path``: at most :data:`MAX_DEFINITION_BYTES` read, nesting
+    checked before parsing. Raises DefinitionError."""
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
+        # O_NONBLOCK: a FIFO named *.queue.json must not block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise DefinitionError(path, "is not a regular file")
+            raw = file.read(MAX_DEFINITION_BYTES + 1)  # no more, even if it grows meanwhile
+    except OSError as exc:
         raise DefinitionError(path, f"cannot read JSON: {exc}") from None
-    return parse_definition(path, data)
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise DefinitionError(
+            path, f"is over 1 MiB ({MAX_DEFINITION_BYTES} bytes), the most a definition may be"
+        )
+    try:
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads(bytes)
+    except ValueError as exc:
+        raise DefinitionError(path, f"cannot read JSON: {exc}") from None
+    if too_deep(text, MAX_DEFINITION_DEPTH):
+        raise DefinitionError(
+            path, f"nests arrays/objects more than {MAX_DEFINITION_DEPTH} levels deep"
+        )
+    try:
+        data: Json = json.loads(text)
+        return data
+    except ValueError as exc:
+        raise DefinitionError(path, f"cannot read JSON: {exc}") from None
+
+
+def load_definition(path: Path) -> QueueDefinition:
+    """Read and validate one ``*.queue.json`` file.
+
+    Raises DefinitionError, for anything that goes wrong (whatever was raised, a
+    ``RecursionError`` included): one file never stops the others from loading."""
+    try:
+        return parse_definition(path, _read_json(path))
+    except DefinitionError:
+        raise
+    except Exception as exc:
+        raise DefinitionError(path, f"does not load: {error_text(exc)}") from None
 
 
 def definition_files(directory: Path) -> list[Path]:

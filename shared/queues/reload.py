@@ -13,7 +13,8 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
      (on SIGHUP, or when a shared module changed: every queue that loads);
    - *removed*: a served queue whose ``<name>.queue.json`` is gone;
    - *kept*: a served queue whose files are still there but no longer load (bad JSON, bad
-     schema, handler import error): its last good version keeps serving;
+     schema, handler import error, ``sys.exit()`` at a handler's import): its last good
+     version keeps serving;
    - anything else is left exactly as it was (same objects);
 3. declares the added queues on the delivery (``WorkQueue.open``), calls
    ``on_queues([], removed)`` (the consumer stops consuming those), swaps the registry as a
@@ -225,7 +226,10 @@ class Reloader:
                     "hot reload: shared module %s changed: every handler is imported again",
                     ", ".join(shared),
                 )
-            loaded = load_registry(self._directory, with_handlers=self._with_handlers)
+            # SIGINT is the event loop's now: a KeyboardInterrupt can only be a handler's.
+            loaded = load_registry(
+                self._directory, with_handlers=self._with_handlers, interrupts=True
+            )
             holder = self._registry
             merged, report = merge(
                 holder.current, loaded, present, None if everything else touched, self._directory

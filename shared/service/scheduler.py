@@ -20,6 +20,11 @@ failed one (between those, no store query):
 4. forget the states of schedules no longer in their (loaded) queue's definition. A queue
    that is not loaded keeps its states: it may only have failed to load in this process.
 
+A schedule whose ticks cannot be computed (croniter fails on it; at load, a cron without a
+tick within 50 years is refused) is skipped, logged once (until it works again or its
+definition changes), and shown in ``GET /queues`` with ``next_run: null``: it never stops the
+other schedules, nor ``GET /queues``.
+
 Hot reload needs nothing more: each pass reads the current registry, so added, changed and
 removed schedules take effect at the next pass. If a push fails (store or delivery down) the
 state is not advanced and the next pass tries again.
@@ -53,18 +58,26 @@ def _scheduled(registry: Registry) -> list[tuple[LoadedQueue, Schedule]]:
     return [(q, s) for q in registry.queues.values() for s in q.definition.schedules]
 
 
+def _next_run(schedule: Schedule, state: ScheduleState | None, now: datetime) -> str | None:
+    """The next tick (an overdue one if the next pass pushes it); None if it cannot be
+    computed (the scheduler logs why)."""
+    current = state if state is not None and state.fingerprint == schedule.fingerprint else None
+    try:
+        due = previous_tick(schedule, now)
+        overdue = current is not None and due > current.last_tick  # the next pass pushes it
+        return iso(due if overdue else next_tick(schedule, now))
+    except Exception:  # one schedule's fault: the others, and GET /queues, still answer
+        return None
+
+
 def schedule_status(
     schedule: Schedule, state: ScheduleState | None, now: datetime
 ) -> dict[str, Json]:
     """One schedule as ``GET /queues`` (and ``ctx.messaging.schedules``) shows it; ``state``
     None: never run."""
-    current = state if state is not None and state.fingerprint == schedule.fingerprint else None
-    due = previous_tick(schedule, now)
-    overdue = current is not None and due > current.last_tick  # the next pass pushes it
-    next_run = due if overdue else next_tick(schedule, now)
     return {
         **schedule.to_json(),
-        "next_run": iso(next_run),
+        "next_run": _next_run(schedule, state, now),
         "last_message_id": state.last_message_id if state else None,
     }
 
@@ -84,6 +97,9 @@ class Scheduler:
         self._states = states
         self.clock = clock
         self._last_registry: Registry | None = None
+        #: (queue, schedule, fingerprint) of the schedules whose ticks failed to compute:
+        #: logged once, not at every pass.
+        self._broken: set[tuple[str, str, str]] = set()
 
     async def statuses(self) -> dict[str, list[dict[str, Json]]]:
         """Per queue with schedules: each one's cron, message, ``next_run`` and
@@ -117,8 +133,10 @@ class Scheduler:
         wake: datetime | None = None
         failed = False
         for queue, schedule in scheduled:
+            key = (queue.name, schedule.name, schedule.fingerprint)
             try:
                 await self._run_one(queue, schedule, by_key.get((queue.name, schedule.name)), now)
+                after = next_tick(schedule, now)
             except (MessagingError, StoreUnavailable) as exc:
                 failed = True
                 log.warning(
@@ -128,10 +146,31 @@ class Scheduler:
                     exc,
                     extra={"queue": queue.name, "schedule": schedule.name},
                 )
-            after = next_tick(schedule, now)
+                continue
+            except Exception:  # this schedule's fault: never the other schedules'
+                self._broke(key, schedule)
+                continue
+            if key in self._broken:
+                self._broken.discard(key)
+                log.info("schedule %s of queue %s works again", schedule.name, queue.name)
             wake = after if wake is None else min(wake, after)
+        self._broken &= {(q.name, s.name, s.fingerprint) for q, s in scheduled}
         await self._forget_removed(registry, known)
         return None if failed else wake
+
+    def _broke(self, key: tuple[str, str, str], schedule: Schedule) -> None:
+        """Log a schedule whose ticks cannot be computed, once until it works again."""
+        if key in self._broken:
+            return
+        self._broken.add(key)
+        log.exception(
+            "schedule %s of queue %s (%s %s) skipped: its ticks cannot be computed",
+            schedule.name,
+            key[0],
+            schedule.cron,
+            schedule.timezone,
+            extra={"queue": key[0], "schedule": schedule.name},
+        )
 
     async def _run_one(
         self, queue: LoadedQueue, schedule: Schedule, state: ScheduleState | None, now: datetime
