@@ -12,56 +12,6 @@ from typing import Any
 
 from shared.platform.settings import Settings, SettingsError, add_arguments, parse_settings
 
-COMMON = [
-    "store",
-    "broker",
-    "handlers",
-    "log_level",
-    "log_format",
-    "event_loop",
-    "queue_prefix",
-    "delivery_limit",
-    "mongo_database",
-    "mongo_collection",
-    "lease_seconds",
-    "republish_after_seconds",
-    "reload_interval_seconds",
-    "start_timeout_seconds",
-    "test_clock_file",
-]
-HTTP = [
-    "host",
-    "port",
-    "max_body_bytes",
-    "max_json_depth",
-    "rate_limit_requests",
-    "rate_limit_per_seconds",
-    "batch_max_items",
-    "public_openapi",
-    "access_log",
-    "jwt_secret",
-    "jwt_public_key",
-    "jwks_url",
-    "jwt_issuer",
-    "jwt_audience",
-    "roles_claim",
-    "jwt_leeway_seconds",
-    "metrics_port",
-    "trusted_proxies",
-    "drain_seconds",
-    "rabbitmq_management_url",  # GET /queues consumer counts (the dashboard)
-    "events_heartbeat_seconds",
-    "events_max_seconds",
-    # slow and broken clients
-    "max_connections",
-    "header_timeout_seconds",
-    "body_timeout_seconds",
-    "idle_timeout_seconds",
-    "max_header_bytes",
-]
-CONSUMER = ["queues", "concurrency", "grace_seconds", "token_url", "sweep_interval_seconds"]
-KEYS = ["store", "jwt_secret", "jwt_issuer", "jwt_audience", "log_level"]
-
 
 def installed_version() -> str:
     """The installed distribution's version (package metadata), or ``unknown``."""
@@ -72,25 +22,27 @@ def installed_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand and its flags."""
+    """The argument parser with every subcommand; a subcommand's settings flags come from the
+    settings' declarations (each names the subcommands that take it)."""
     parser = argparse.ArgumentParser(
         prog="conveyor", description="Named queues behind an authenticated HTTP API."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="gateway and consumer in one process (embedded)")
-    add_arguments(serve, COMMON + HTTP + CONSUMER)
-    gateway = sub.add_parser("gateway", help="the HTTP gateway alone")
-    add_arguments(gateway, COMMON + HTTP)
-    consumer = sub.add_parser("consumer", help="the consumer daemon alone")
-    add_arguments(consumer, [*COMMON, *CONSUMER, "host", "metrics_port"])
+    daemons = {
+        "serve": "gateway and consumer in one process (embedded)",
+        "gateway": "the HTTP gateway alone",
+        "consumer": "the consumer daemon alone",
+    }
+    for command, summary in daemons.items():
+        add_arguments(sub.add_parser(command, help=summary), command)
     token = sub.add_parser("token", help="print a signed token for trying things out")
     token.add_argument("--sub", default="conveyor-user", help="subject (default conveyor-user)")
     token.add_argument("--roles", default="", help="comma-separated roles")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
-    add_arguments(token, KEYS)
+    add_arguments(token, "token")
     check = sub.add_parser("check", help="load every definition and handler; exit 1 on a problem")
-    add_arguments(check, ["handlers", "log_level"])
+    add_arguments(check, "check")
     init = sub.add_parser("init", help="write the example queues (myQueue, orders) into DIR")
     init.add_argument("directory", metavar="DIR", type=Path, help="handlers directory to fill")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
