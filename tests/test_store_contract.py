@@ -20,15 +20,22 @@ from typing import Any, cast
 
 import pytest
 
-import shared.adapters.sqlite.database as sqlite_module
+import shared.adapters.sqlite.sweeps as sqlite_sweeps
 from shared.adapters.mongo.collection import MongoStore, client_options
+from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.message import ErrorInfo, Json, MessageRecord, Status, utcnow
 from shared.ports import (
     CancelOutcome,
     ClaimOutcome,
+    Claims,
+    Keys,
     MessageRef,
     Outcome,
+    ProgressReports,
     RecordExists,
+    Records,
+    Recovery,
+    ScheduleStates,
     Store,
     StoreUnavailable,
 )
@@ -54,7 +61,7 @@ async def mongo_db(mongo_url: str) -> AsyncIterator[Raw]:
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Store]:
-    monkeypatch.setattr(sqlite_module, "PAGE", SMALL_PAGE)
+    monkeypatch.setattr(sqlite_sweeps, "PAGE", SMALL_PAGE)
     kw = {"page": SMALL_PAGE} if request.param == "mongo" else {}
     async with open_store(request.param, request, tmp_path, **kw) as adapter:
         yield adapter
@@ -577,6 +584,17 @@ async def test_ping_and_closed_store(store: Store) -> None:
         await store.insert(new())
     with pytest.raises(StoreUnavailable):
         await collect(store.pending())
+
+
+@pytest.mark.parametrize("adapter", [SqliteStore, MongoStore])
+def test_every_port_method_is_the_adapters_own(adapter: type[Store]) -> None:
+    # A store's parts subclass the ports they implement; a protocol's empty method must never
+    # stand in for the adapter's (as it would for a part listed before the one implementing it).
+    for port in (Records, Claims, Recovery, Keys, ProgressReports, ScheduleStates):
+        for name, member in vars(port).items():
+            if callable(member) and not name.startswith("_"):
+                module = getattr(adapter, name).__module__
+                assert module.startswith("shared.adapters."), f"{adapter.__name__}.{name}"
 
 
 def test_client_options_respect_the_url() -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.adapters.mongo import keys as mongo_keys
 from shared.adapters.mongo.collection import MongoStore
+from shared.adapters.mongo.connection import KEYS_SUFFIX
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
 from shared.domain.message import MessageRecord, new_message_id, utcnow
@@ -157,7 +157,7 @@ async def test_mongo_keys_have_a_ttl_index(mongo_url: str) -> None:
     adapter = MongoStore(mongo_url, database, "messages")
     try:
         await adapter.open()
-        col = client[database]["messages" + mongo_keys.SUFFIX]
+        col = client[database]["messages" + KEYS_SUFFIX]
         indexes = await col.index_information()
         ttl = [i for i in indexes.values() if i.get("key") == [("expires_at", 1)]]
         assert ttl and ttl[0].get("expireAfterSeconds") == 0, indexes

@@ -3,8 +3,8 @@
 SQLite keeps ``history`` and ``progress`` as JSON text (times as ISO-8601 text) and appends
 to ``history`` inside the very ``UPDATE`` that changes the status, with SQLite's JSON
 functions (:data:`SQLITE_STATUS_WRITE`), so the status and its transition are one atomic
-write. MongoDB keeps them as sub-documents (times as BSON dates)
-and appends with ``$push``/``$slice`` in the same update (:func:`mongo_push`).
+write. MongoDB keeps them as sub-documents (times as BSON dates) and appends in the very
+update pipeline that changes the status (``shared.adapters.mongo.documents.status_write``).
 """
 
 from __future__ import annotations
@@ -32,17 +32,12 @@ SQLITE_STATUS_WRITE = (
 )
 
 
-#: How every entry's text starts (see :func:`_entry_text`): counting it counts entries, since
-#: inside a JSON string the quotes would be escaped.
-ENTRY_START = '{"at":'
-
-
 def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str:
-    """One transition as JSON text, keys in a fixed order (built directly: this runs inside
-    every status write)."""
+    """One transition as JSON text, keys in a fixed order (built directly: this runs for
+    every inserted record)."""
     who = "null" if consumer is None else json.dumps(consumer)
     # ``at`` (ISO-8601) and ``status`` (a Status value) never need escaping.
-    return f'{ENTRY_START}"{at}","status":"{status}","attempt":{int(attempt)},"consumer":{who}}}'
+    return f'{{"at":"{at}","status":"{status}","attempt":{int(attempt)},"consumer":{who}}}'
 
 
 def status_params(at: datetime, status: Status, consumer: str | None) -> tuple[Any, ...]:
@@ -78,15 +73,6 @@ def mongo_entry(transition: Transition) -> dict[str, Any]:
     entry = transition.to_json()
     entry["at"] = transition.at
     return entry
-
-
-def mongo_push(at: datetime, status: Status, attempt: int, consumer: str | None) -> dict[str, Any]:
-    """The ``$push``/``$inc`` operators of a status write (merge them into the update)."""
-    entry = mongo_entry(Transition(at, status, attempt, consumer))
-    return {
-        "$push": {"history": {"$each": [entry], "$slice": -HISTORY_LIMIT}},
-        "$inc": {"version": 1},
-    }
 
 
 def mongo_history(entries: Sequence[Mapping[str, Any]] | None) -> History:

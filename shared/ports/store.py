@@ -11,8 +11,9 @@
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
-(``shared.adapters.sqlite.database``, ``shared.adapters.mongo.collection``) implements it in one
-class, and callers depend on the narrow protocol they need.
+package (``shared.adapters.sqlite``, ``shared.adapters.mongo``) implements it as one class
+composed of one module per protocol (``records``, ``claims``, ``sweeps``, ``keys``,
+``ticks``), and callers depend on the narrow protocol they need.
 
 Leases. A consumer that claims a message owns it until ``lease_until``; it renews the lease
 while the handler runs. A claim on an ``INPROGRESS`` record whose lease has expired takes it

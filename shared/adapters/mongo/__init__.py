@@ -1,2 +1,3 @@
 """The distributed store: one MongoDB database through PyMongo's async API
-(``collection.MongoStore``) and its parts."""
+(``collection.MongoStore``), one module per port (``records``, ``claims``, ``sweeps``,
+``keys``, ``ticks``) over one shared ``connection.MongoConnection``."""

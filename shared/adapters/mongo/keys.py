@@ -1,4 +1,5 @@
-"""The idempotency collection of the MongoDB store (see :mod:`shared.domain.idempotency`).
+"""``shared.ports.Keys`` on the MongoDB store's idempotency collection (see
+:mod:`shared.domain.idempotency`).
 
 A collection of its own, ``<messages collection>_idempotency``, one document per key with
 ``_id`` = the JSON text of ``[scope, key]`` (unique by construction, so of concurrent
@@ -7,7 +8,7 @@ reservations exactly one inserts), and a TTL index on ``expires_at``
 monitor runs about once a minute, so an expired key that is still there is treated as absent:
 a reservation replaces it with one conditional ``find_one_and_replace``.
 
-Driver errors propagate; the store maps them to ``StoreUnavailable``.
+Driver errors become ``StoreUnavailable`` (``connection.mapped``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.domain.idempotency import IdempotencyEntry, KeyState
 from shared.domain.message import utcnow
+from shared.ports import Keys
 
-Doc = dict[str, Any]
-SUFFIX = "_idempotency"
 RESERVE_TRIES = 3
 
 
@@ -63,7 +64,7 @@ def _entry(doc: Mapping[str, Any]) -> IdempotencyEntry:
     )
 
 
-async def reserve(col: AsyncCollection[Doc], entry: IdempotencyEntry) -> IdempotencyEntry | None:
+async def _reserve(col: AsyncCollection[Doc], entry: IdempotencyEntry) -> IdempotencyEntry | None:
     """None if ``entry`` now holds its key, else the live entry holding it."""
     doc = _doc(entry)
     held: Doc | None = None
@@ -83,7 +84,7 @@ async def reserve(col: AsyncCollection[Doc], entry: IdempotencyEntry) -> Idempot
     raise DuplicateKeyError(f"idempotency key {entry.key!r} kept changing under reservation")
 
 
-async def finish(col: AsyncCollection[Doc], scope: str, key: str, message_id: str) -> bool:
+async def _finish(col: AsyncCollection[Doc], scope: str, key: str, message_id: str) -> bool:
     """Mark the key DONE if it is still bound to ``message_id``."""
     result = await col.update_one(
         {"_id": doc_id(scope, key), "message_id": message_id},
@@ -92,7 +93,25 @@ async def finish(col: AsyncCollection[Doc], scope: str, key: str, message_id: st
     return result.matched_count > 0
 
 
-async def release(col: AsyncCollection[Doc], scope: str, key: str, message_id: str) -> bool:
+async def _release(col: AsyncCollection[Doc], scope: str, key: str, message_id: str) -> bool:
     """Delete the key if it is still bound to ``message_id``."""
     result = await col.delete_one({"_id": doc_id(scope, key), "message_id": message_id})
     return result.deleted_count > 0
+
+
+class MongoKeys(Keys):
+    """The ``Keys`` part of ``MongoStore`` (uses only its :class:`MongoConnection`)."""
+
+    _db: MongoConnection
+
+    async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
+        with mapped():
+            return await _reserve(self._db.keys, entry)
+
+    async def finish_key(self, scope: str, key: str, message_id: str) -> bool:
+        with mapped():
+            return await _finish(self._db.keys, scope, key, message_id)
+
+    async def release_key(self, scope: str, key: str, message_id: str) -> bool:
+        with mapped():
+            return await _release(self._db.keys, scope, key, message_id)

@@ -60,9 +60,16 @@ def apply_batch(writes: list[Write], conn: sqlite3.Connection) -> list[tuple[boo
 class GroupCommit:
     """Queues writes and drains them in batches (see the module docstring)."""
 
-    def __init__(self, on_thread: OnThread, wrap_error: Callable[[sqlite3.Error], Exception]):
+    def __init__(
+        self,
+        on_thread: OnThread,
+        wrap_error: Callable[[sqlite3.Error], Exception],
+        on_written: Callable[[], None] | None = None,
+    ):
+        """``on_written``: called once per batch in which at least one write succeeded."""
         self._on_thread = on_thread
         self._wrap_error = wrap_error
+        self._on_written = on_written
         self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
         self._drain: asyncio.Task[None] | None = None
 
@@ -85,6 +92,8 @@ class GroupCommit:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            if self._on_written is not None and any(ok for ok, _ in outcomes):
+                self._on_written()
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller was cancelled meanwhile
                     continue

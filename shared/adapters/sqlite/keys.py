@@ -1,20 +1,25 @@
-"""The ``idempotency`` table of the SQLite store (see :mod:`shared.domain.idempotency`).
+"""``shared.ports.Keys`` on the SQLite store's ``idempotency`` table (see
+:mod:`shared.domain.idempotency`).
 
 ``(scope, key)`` is the primary key, so a second reservation of a live key cannot insert
 (``INSERT OR IGNORE``). Expired rows are purged lazily: every reservation first deletes all
 rows past ``expires_at`` (an index makes that a range scan of the expired rows only).
-These functions run on the store's single database thread.
+The statements run on the store's database thread, each key operation one write in the
+group commit (see ``connection``), atomic with the others.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from shared.adapters.record_fields import from_epoch, to_epoch
+from shared.adapters.sqlite.connection import SqliteConnection
 from shared.domain.idempotency import IdempotencyEntry, KeyState
 from shared.domain.message import utcnow
+from shared.ports import Keys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -45,7 +50,7 @@ def _entry(row: Sequence[Any]) -> IdempotencyEntry:
     )
 
 
-def reserve(entry: IdempotencyEntry, conn: sqlite3.Connection) -> IdempotencyEntry | None:
+def _reserve(entry: IdempotencyEntry, conn: sqlite3.Connection) -> IdempotencyEntry | None:
     """None if ``entry`` now holds its key, else the live entry holding it."""
     row = (
         entry.scope,
@@ -56,7 +61,7 @@ def reserve(entry: IdempotencyEntry, conn: sqlite3.Connection) -> IdempotencyEnt
         to_epoch(entry.created_at),
         to_epoch(entry.expires_at),
     )
-    # Runs inside the store's write transaction (sqlite_batch): atomic with the others.
+    # Runs inside the store's write transaction (group_commit): atomic with the others.
     conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (to_epoch(utcnow()),))
     cur = conn.execute(
         f"INSERT OR IGNORE INTO idempotency ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row
@@ -70,7 +75,7 @@ def reserve(entry: IdempotencyEntry, conn: sqlite3.Connection) -> IdempotencyEnt
     return _entry(held) if held else None
 
 
-def finish(scope: str, key: str, message_id: str, conn: sqlite3.Connection) -> bool:
+def _finish(scope: str, key: str, message_id: str, conn: sqlite3.Connection) -> bool:
     """Mark the key DONE if it is still bound to ``message_id``."""
     cur = conn.execute(
         "UPDATE idempotency SET state = ? WHERE scope = ? AND key = ? AND message_id = ?",
@@ -79,10 +84,25 @@ def finish(scope: str, key: str, message_id: str, conn: sqlite3.Connection) -> b
     return cur.rowcount > 0
 
 
-def release(scope: str, key: str, message_id: str, conn: sqlite3.Connection) -> bool:
+def _release(scope: str, key: str, message_id: str, conn: sqlite3.Connection) -> bool:
     """Delete the key if it is still bound to ``message_id``."""
     cur = conn.execute(
         "DELETE FROM idempotency WHERE scope = ? AND key = ? AND message_id = ?",
         (scope, key, message_id),
     )
     return cur.rowcount > 0
+
+
+class SqliteKeys(Keys):
+    """The ``Keys`` part of ``SqliteStore`` (uses only its :class:`SqliteConnection`)."""
+
+    _db: SqliteConnection
+
+    async def reserve_key(self, entry: IdempotencyEntry) -> IdempotencyEntry | None:
+        return await self._db.write(functools.partial(_reserve, entry))
+
+    async def finish_key(self, scope: str, key: str, message_id: str) -> bool:
+        return await self._db.write(functools.partial(_finish, scope, key, message_id))
+
+    async def release_key(self, scope: str, key: str, message_id: str) -> bool:
+        return await self._db.write(functools.partial(_release, scope, key, message_id))

@@ -1,17 +1,19 @@
-"""The ``schedules`` table of the SQLite store (see :mod:`shared.ports.schedules`).
+"""``shared.ports.ScheduleStates`` on the SQLite store's ``schedules`` table.
 
-``(queue, name)`` is the primary key. Each function is one statement run on the store's
-single database thread inside its write transaction, so each is atomic.
+``(queue, name)`` is the primary key. Each write is one statement in the store's group
+commit (see ``connection``), so each is atomic.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from shared.adapters.record_fields import from_epoch, to_epoch
-from shared.ports import ScheduleState
+from shared.adapters.sqlite.connection import SqliteConnection
+from shared.ports import ScheduleState, ScheduleStates
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedules (
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS schedules (
 """
 
 
-def states(conn: sqlite3.Connection) -> list[ScheduleState]:
+def _states(conn: sqlite3.Connection) -> list[ScheduleState]:
     """Every row."""
     rows = conn.execute(
         "SELECT queue, name, fingerprint, last_tick, last_message_id FROM schedules"
@@ -33,7 +35,7 @@ def states(conn: sqlite3.Connection) -> list[ScheduleState]:
     return [ScheduleState(q, n, f, from_epoch(t), m) for q, n, f, t, m in rows]
 
 
-def anchor(state: ScheduleState, conn: sqlite3.Connection) -> bool:
+def _anchor(state: ScheduleState, conn: sqlite3.Connection) -> bool:
     """Insert, or replace a row with another fingerprint; True if written."""
     cur = conn.execute(
         "INSERT INTO schedules (queue, name, fingerprint, last_tick, last_message_id)"
@@ -51,7 +53,7 @@ def anchor(state: ScheduleState, conn: sqlite3.Connection) -> bool:
     return cur.rowcount > 0
 
 
-def advance(
+def _advance(
     queue: str,
     name: str,
     fingerprint: str,
@@ -68,9 +70,31 @@ def advance(
     return cur.rowcount > 0
 
 
-def forget(queue: str, names: Sequence[str], conn: sqlite3.Connection) -> int:
+def _forget(queue: str, names: Sequence[str], conn: sqlite3.Connection) -> int:
     """Delete ``queue``'s rows named ``names``; how many."""
     cur = conn.executemany(
         "DELETE FROM schedules WHERE queue = ? AND name = ?", [(queue, n) for n in names]
     )
     return cur.rowcount
+
+
+class SqliteTicks(ScheduleStates):
+    """The ``ScheduleStates`` part of ``SqliteStore`` (uses only its :class:`SqliteConnection`)."""
+
+    _db: SqliteConnection
+
+    async def schedule_states(self) -> list[ScheduleState]:
+        return await self._db.run(_states)
+
+    async def anchor_schedule(self, state: ScheduleState) -> bool:
+        return await self._db.write(functools.partial(_anchor, state))
+
+    async def advance_schedule(
+        self, queue: str, name: str, fingerprint: str, tick: datetime, message_id: str
+    ) -> bool:
+        return await self._db.write(
+            functools.partial(_advance, queue, name, fingerprint, tick, message_id)
+        )
+
+    async def forget_schedules(self, queue: str, names: Sequence[str]) -> int:
+        return await self._db.write(functools.partial(_forget, queue, names))
