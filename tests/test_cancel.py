@@ -204,13 +204,13 @@ async def test_a_cancelled_run_is_counted_in_the_metrics(capi: Api, tmp_path: Pa
     await wait_until(lambda: exists(marker), "the handler to start", 10)
     await cancel(capi, "cancellable", message_id, token)
     await cancelled(capi, "cancellable", message_id, token, within=2)
-    text = await (await capi.get("/metrics")).text()
+    text = await (await capi.get("/metrics", capi.keys.token(["system_reader"]))).text()
     line = 'conveyor_messages_finished_total{queue="cancellable",status="CANCELLED"} 1.0'
     assert line in text
     assert 'conveyor_cancels_total{queue="cancellable",state="running"} 1.0' in text
     resp = await capi.post("cancellable", {"marker": "/dev/null"}, token, params={"delay": "30"})
     await cancel(capi, "cancellable", (await resp.json())["id"], token)
-    text = await (await capi.get("/metrics")).text()
+    text = await (await capi.get("/metrics", capi.keys.token(["system_reader"]))).text()
     assert 'conveyor_cancels_total{queue="cancellable",state="waiting"} 1.0' in text
 
 

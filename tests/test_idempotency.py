@@ -204,7 +204,7 @@ async def test_an_idempotent_push_validates_the_body_once(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.domain.payloads import validation_errors
-    from shared.service import messaging as service
+    from shared.service import pushing
 
     calls: list[Any] = []
 
@@ -212,7 +212,7 @@ async def test_an_idempotent_push_validates_the_body_once(
         calls.append(message)
         return validation_errors(validator, message)
 
-    monkeypatch.setattr(service, "validation_errors", counting)
+    monkeypatch.setattr(pushing, "validation_errors", counting)
     resp = await api.post("echo", {"n": 7}, api.keys.token(["tester"]), headers=KEY)
     assert resp.status == 201, await resp.text()
     assert calls == [{"n": 7}]

@@ -113,7 +113,7 @@ async def test_retries_with_backoff_then_complete(
     assert (record["status"], record["attempts"]) == ("COMPLETE", 3)
     assert record["result"] == {"attempt": 3}
     assert record["error"] is None
-    metrics = parse(await (await api.get("/metrics")).text())
+    metrics = parse(await (await api.get("/metrics", api.keys.token(["system_reader"]))).text())
     assert value(metrics, "conveyor_retries_total", queue="f") == 2
 
 

@@ -49,3 +49,8 @@ class KeyReused(MessagingError):
 
 class DelayTooLong(MessagingError):
     """The requested start is further away than the queue's ``max_delay_seconds``."""
+
+
+def store_down() -> Unavailable:
+    """The :class:`Unavailable` every operation raises when the store does not answer."""
+    return Unavailable("the message store is unavailable")
