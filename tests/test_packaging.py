@@ -130,7 +130,11 @@ def test_the_wheel_carries_every_package_and_data_file(wheel: Path) -> None:
         for p in static.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
-    assert {"gateway/static/ui/ui.js", "gateway/static/docs.js"} <= shipped
+    assert {
+        "gateway/static/ui/main.js",
+        "gateway/static/ui/pages/queue.js",  # a subfolder's files too
+        "gateway/static/docs.js",
+    } <= shipped
     assert shipped | {NESTED} <= names, sorted(shipped | {NESTED} - names)
     examples = {f"conveyor/examples/{p.name}" for p in (REPO / "handlers").iterdir()}
     assert examples <= names
@@ -187,7 +191,8 @@ def test_the_installed_wheel_serves_a_message(
         status, record = http_call("GET", f"{url}/myQueue/{pushed['id']}?wait=30", token=token)
         assert status == 200 and record["status"] == "COMPLETE", record
         assert record["result"] == {"result": "value"}
-        for asset in ("/ui/assets/ui.js", "/docs/assets/docs.js"):  # package data, served
+        # package data, served (a dashboard module from a subfolder too)
+        for asset in ("/ui/assets/main.js", "/ui/assets/pages/queue.js", "/docs/assets/docs.js"):
             with urllib.request.urlopen(url + asset, timeout=10) as resp:
                 assert resp.status == 200 and resp.read()
     finally:

@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SECRET = "ui-browser-test-secret-" + "u" * 40
 UI_QUEUES = Path(__file__).with_name("ui_queues")
-TOKEN_KEY = "conveyor.ui.token"  # the sessionStorage key gateway/static/ui/ui.js uses
+TOKEN_KEY = "conveyor.ui.token"  # the sessionStorage key gateway/static/ui/api.js uses
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'

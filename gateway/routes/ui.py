@@ -8,25 +8,35 @@ every value from a message as text (``textContent``), never as markup, and the p
 served with a Content-Security-Policy without ``unsafe-inline``: an injected ``<script>`` or
 ``onerror`` attribute could not run even if it reached the DOM.
 
-Assets are linked as ``/ui/assets/<name>?v=<digest>`` and cached like ``/docs``'s.
+The script is native ES modules, one per page plus the router and helpers
+(``static/ui/main.js`` imports the rest). What is served under ``/ui/assets/<name>`` is a
+fixed list, made once from the files under ``static/ui`` (``pages/queue.js`` names
+``static/ui/pages/queue.js``): a requested name is only looked up in it, never joined to a
+path, so nothing outside that folder can be named. The page links its files as
+``<name>?v=<digest>``, cached like ``/docs``'s; the modules that ``main.js`` imports are
+requested without the digest, so they are revalidated (``no-cache``, ``ETag``) and a new
+release is picked up on the next load.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import PurePosixPath
 
 from aiohttp import web
 
 from gateway.routes.docs import Asset, read_assets, serve_asset
 
 ASSETS = "/ui/assets"
-#: Name in the URL → (file under gateway/static, content type). Nothing else is served.
-UI_FILES: Mapping[str, tuple[str, str]] = {
-    "ui.js": ("ui/ui.js", "text/javascript"),
-    "ui.css": ("ui/ui.css", "text/css"),
-    "favicon.png": ("swagger-ui/favicon-32x32.png", "image/png"),
+ENTRY = "main.js"  # the module that starts the dashboard
+#: A file under static/ui is served as its suffix says; a file of another kind is not served.
+CONTENT_TYPES: Mapping[str, str] = {".js": "text/javascript", ".css": "text/css"}
+FAVICON: Mapping[str, tuple[str, str]] = {
+    "favicon.png": ("swagger-ui/favicon-32x32.png", "image/png")
 }
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -70,15 +80,38 @@ UI_PAGE = """<!doctype html>
 </header>
 <main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
 <noscript><p>The dashboard needs JavaScript.</p></noscript>
-<script src="{js}"></script>
+<script type="module" src="{js}"></script>
 </body></html>
 """
+
+
+def ui_files() -> Mapping[str, tuple[str, str]]:
+    """Name in the URL → (file under gateway/static, content type): every script and style
+    under ``static/ui`` by its path there (``main.js``, ``pages/queue.js``; hidden files
+    left out), and the favicon."""
+    files = dict(FAVICON)
+    for name in _files_under(resources.files("gateway") / "static" / "ui"):
+        content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix)
+        if content_type:
+            files[name] = (f"ui/{name}", content_type)
+    return files
+
+
+def _files_under(folder: Traversable, prefix: str = "") -> Iterator[str]:
+    """The relative names (``/``-separated) of the files under ``folder``, at any depth."""
+    for entry in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _files_under(entry, f"{prefix}{entry.name}/")
+        elif entry.is_file():
+            yield prefix + entry.name
 
 
 @functools.cache
 def assets() -> Mapping[str, Asset]:
     """The dashboard's files, read from the package once per process."""
-    return read_assets(UI_FILES)
+    return read_assets(ui_files())
 
 
 @functools.cache
@@ -89,7 +122,7 @@ def page() -> str:
     def link(name: str) -> str:
         return html.escape(f"{ASSETS}/{name}?v={found[name].digest}")
 
-    return UI_PAGE.format(favicon=link("favicon.png"), css=link("ui.css"), js=link("ui.js"))
+    return UI_PAGE.format(favicon=link("favicon.png"), css=link("ui.css"), js=link(ENTRY))
 
 
 async def ui_page(request: web.Request) -> web.Response:
@@ -100,11 +133,12 @@ async def ui_page(request: web.Request) -> web.Response:
 
 
 async def ui_asset(request: web.Request) -> web.Response:
-    """``GET /ui/assets/{name}``: a packaged file of the dashboard."""
+    """``GET /ui/assets/{name}``: a packaged file of the dashboard (``name`` may hold ``/``:
+    ``pages/queue.js``); 404 for a name not in :func:`ui_files`."""
     return serve_asset(request, assets())
 
 
 def add_ui_routes(app: web.Application) -> None:
     """Register ``/ui`` and its assets."""
     app.router.add_get("/ui", ui_page)
-    app.router.add_get(ASSETS + "/{name}", ui_asset)
+    app.router.add_get(ASSETS + "/{name:.+}", ui_asset)

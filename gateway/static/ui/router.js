@@ -1,0 +1,45 @@
+/* Hash routing: `#/` the queues, `#/queue/NAME` a queue (`?status=…&cursor=…`),
+ * `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a message; anything with a
+ * segment that names nothing is the not-found page. */
+
+import { nextView } from "./live.js";
+import { messagePage } from "./pages/message.js";
+import { notFoundPage } from "./pages/not-found.js";
+import { pushPage } from "./pages/push.js";
+import { queuePage } from "./pages/queue.js";
+import { queuesPage } from "./pages/queues.js";
+
+/** A path segment that names something: not empty, not "." or ".." (the browser would
+ * resolve those in the API path it goes into, and fetch another resource), no "/". */
+function namesSomething(part) {
+  return part !== "" && part !== "." && part !== ".." && !part.includes("/");
+}
+
+/** The hash's path segments (decoded) and query; `parts` is null when a segment names
+ * nothing or does not decode: the not-found view, which fetches nothing. */
+function parseHash(hash) {
+  const [path, query] = hash.replace(/^#/, "").split("?");
+  const params = new URLSearchParams(query || "");
+  const trimmed = path.replace(/^\//, "");
+  if (!trimmed) return { parts: [], params };
+  let parts;
+  try {
+    parts = trimmed.split("/").map(decodeURIComponent);
+  } catch (_) {
+    return { parts: null, params };
+  }
+  return { parts: parts.every(namesSomething) ? parts : null, params };
+}
+
+/** Show the page the address names in `app`, stopping what the last one kept running. */
+export function route(app) {
+  nextView();
+  const { parts, params } = parseHash(location.hash);
+  if (parts === null) return notFoundPage(app);
+  if (parts[0] === "queue" && parts[1] && parts[2] === "message" && parts[3]) {
+    return messagePage(app, parts[1], parts[3]);
+  }
+  if (parts[0] === "queue" && parts[1] && parts[2] === "push") return pushPage(app, parts[1]);
+  if (parts[0] === "queue" && parts[1]) return queuePage(app, parts[1], params);
+  return queuesPage(app);
+}
