@@ -1,7 +1,7 @@
 """Hostile input that used to escape as a 500 with a traceback, through real HTTP in both
 modes: token bytes that are not UTF-8, integers past 4,300 digits, bodies nested past
 ``--max-json-depth`` (and validation that runs out of stack), listing cursors that are deeply
-nested or out of the datetime range, time claims that are not numbers, and
+nested or out of the datetime range, time claims that are not numbers or out of range, and
 numbers in query parameters and headers that are not plain decimals."""
 
 from __future__ import annotations
@@ -113,6 +113,37 @@ async def test_time_claims_must_be_numbers(api: Api, claim: dict[str, Any]) -> N
     token = api.keys.token(["tester"], extra=claim)  # validly signed
     errors = await error_list(await api.get("/echo", token), 401)
     assert "NumericDate" in errors[0], errors
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        {"exp": 10**400},
+        {"exp": 2**64},
+        {"exp": float("inf")},
+        {"exp": -1},
+        {"iat": 10**400},
+        {"nbf": 10**400},
+        {"iat": -(10**400)},
+    ],
+    ids=[
+        "exp-10e400",
+        "exp-2e64",
+        "exp-infinity",
+        "exp-negative",
+        "iat-huge",
+        "nbf-huge",
+        "iat-tiny",
+    ],
+)
+@EMBEDDED
+async def test_time_claims_out_of_range_are_401(api: Api, claim: dict[str, Any]) -> None:
+    # Validly signed: PyJWT itself takes an exp of 10**400, which float() cannot convert.
+    token = api.keys.token(["tester"], extra=claim)
+    await error_list(await api.get("/echo", token), 401)
+    events = {**api.auth(token), "Accept": "text/event-stream"}
+    async with api.session.get(f"{api.base}/echo/some-id/events", headers=events) as resp:
+        await error_list(resp, 401)
 
 
 async def test_a_token_whose_header_nests_deeply_is_401(api: Api) -> None:
