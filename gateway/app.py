@@ -30,6 +30,7 @@ from gateway.events import add_event_routes
 from gateway.listing import add_listing_routes
 from gateway.observe import observe
 from gateway.openapi import add_openapi_routes
+from gateway.protocol import add_always_headers, refuse
 from gateway.ratelimit import RateLimiter
 from gateway.redrive import add_redrive_routes
 from gateway.security import AUTHENTICATOR, VERIFIED
@@ -80,8 +81,9 @@ def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Auth
 def create_app(rt: Runtime) -> web.Application:
     """The gateway application over an open runtime."""
     app = web.Application(
-        middlewares=[observe, json_errors], client_max_size=rt.settings.max_body_bytes
+        middlewares=[observe, json_errors, refuse], client_max_size=rt.settings.max_body_bytes
     )
+    app.on_response_prepare.append(add_always_headers)
     app[RUNTIME] = rt
     app[TRUSTED] = networks(rt.settings.trusted_proxies)
     app[DRAIN] = DrainState()
