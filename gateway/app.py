@@ -26,6 +26,7 @@ from gateway.http.capacity import (
 from gateway.http.conn_limits import GuardedRunner
 from gateway.http.errors import json_errors
 from gateway.http.observe import observe
+from gateway.http.protocol import add_always_headers, refuse
 from gateway.http.ratelimit import RateLimiter
 from gateway.http.throttle import RATE_LIMITER
 from gateway.routes.admin import add_admin_routes
@@ -81,8 +82,9 @@ def build_authenticator(settings: Settings, http: aiohttp.ClientSession) -> Auth
 def create_app(rt: Runtime) -> web.Application:
     """The gateway application over an open runtime."""
     app = web.Application(
-        middlewares=[observe, json_errors], client_max_size=rt.settings.max_body_bytes
+        middlewares=[observe, json_errors, refuse], client_max_size=rt.settings.max_body_bytes
     )
+    app.on_response_prepare.append(add_always_headers)
     app[RUNTIME] = rt
     app[TRUSTED] = networks(rt.settings.trusted_proxies)
     app[DRAIN] = DrainState()

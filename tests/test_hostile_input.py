@@ -1,7 +1,8 @@
 """Hostile input that used to escape as a 500 with a traceback, through real HTTP in both
 modes: token bytes that are not UTF-8, integers past 4,300 digits, bodies nested past
 ``--max-json-depth`` (and validation that runs out of stack), listing cursors that are deeply
-nested or out of the datetime range, and time claims that are not numbers."""
+nested or out of the datetime range, time claims that are not numbers or out of range, and
+numbers in query parameters and headers that are not plain decimals."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from conveyor.serve import Served
@@ -24,6 +26,8 @@ from tests.conftest import Api, StartConveyor
 from tests.helpers import add_queue, b64url, error_list, problem_items
 
 JSON = {"Content-Type": "application/json"}
+#: For what the gateway refuses before it reaches a store: one mode is enough.
+EMBEDDED = pytest.mark.parametrize("mode", ["embedded"], indirect=True)
 #: A schema that refers to itself at every level: validation descends as deep as the value.
 RECURSIVE_SCHEMA = {
     "$defs": {"node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}}},
@@ -109,6 +113,37 @@ async def test_time_claims_must_be_numbers(api: Api, claim: dict[str, Any]) -> N
     token = api.keys.token(["tester"], extra=claim)  # validly signed
     errors = await error_list(await api.get("/echo", token), 401)
     assert "NumericDate" in errors[0], errors
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        {"exp": 10**400},
+        {"exp": 2**64},
+        {"exp": float("inf")},
+        {"exp": -1},
+        {"iat": 10**400},
+        {"nbf": 10**400},
+        {"iat": -(10**400)},
+    ],
+    ids=[
+        "exp-10e400",
+        "exp-2e64",
+        "exp-infinity",
+        "exp-negative",
+        "iat-huge",
+        "nbf-huge",
+        "iat-tiny",
+    ],
+)
+@EMBEDDED
+async def test_time_claims_out_of_range_are_401(api: Api, claim: dict[str, Any]) -> None:
+    # Validly signed: PyJWT itself takes an exp of 10**400, which float() cannot convert.
+    token = api.keys.token(["tester"], extra=claim)
+    await error_list(await api.get("/echo", token), 401)
+    events = {**api.auth(token), "Accept": "text/event-stream"}
+    async with api.session.get(f"{api.base}/echo/some-id/events", headers=events) as resp:
+        await error_list(resp, 401)
 
 
 async def test_a_token_whose_header_nests_deeply_is_401(api: Api) -> None:
@@ -276,3 +311,79 @@ async def test_a_cursor_at_the_ends_of_the_datetime_range_is_taken(api: Api) -> 
         )
         assert resp.status == 200, await resp.text()
         assert len((await resp.json())["items"]) == count
+
+
+# --- numbers in query parameters and headers ---------------------------------------------
+
+
+#: Values float()/int() take that are not plain decimals, and a few they refuse anyway.
+NOT_PLAIN = [
+    "1_000",
+    "\u0661\u0662",  # Arabic-Indic 12
+    "\u0663",  # Arabic-Indic 3
+    "1e3",
+    "+5",
+    " 5",
+    "5\n",
+    "0x10",
+    "1.1234567",  # seven decimals
+    "9" * 16,  # sixteen digits
+    "9" * 5000,
+]
+
+
+async def bad_number(api: Api, where: str, value: str) -> aiohttp.ClientResponse:
+    """Send ``value`` as the number ``where`` names, to a request that reads it."""
+    token = api.keys.token(["tester"])
+    auth = api.auth(token)
+    if where == "delay":
+        return await api.post("echo", {}, token, params={"delay": value})
+    if where == "wait":
+        return await api.session.get(f"{api.base}/echo/x", params={"wait": value}, headers=auth)
+    if where == "limit":
+        return await api.session.get(f"{api.base}/echo", params={"limit": value}, headers=auth)
+    headers = {**auth, "Accept": "text/event-stream", "Last-Event-ID": value}
+    return await api.session.get(f"{api.base}/echo/x/events", headers=headers)
+
+
+#: Each number with each value; a header's value is stripped of surrounding space and sent
+#: as latin-1, so those values are for the query parameters only.
+NUMBERS = [
+    (where, value)
+    for where in ("delay", "wait", "limit", "Last-Event-ID")
+    for value in NOT_PLAIN
+    if where != "Last-Event-ID" or (value.isascii() and value == value.strip())
+]
+
+
+@EMBEDDED
+@pytest.mark.parametrize(("where", "value"), NUMBERS, ids=lambda v: ascii(v)[:20])
+async def test_numbers_must_be_plain_decimals(api: Api, where: str, value: str) -> None:
+    resp = await bad_number(api, where, value)
+    [message] = await error_list(resp, 400)
+    assert message.startswith(f"{where} must be a plain "), message
+    assert len(message) < 140, message  # the value is quoted cut to 32 characters
+    assert repr(value[:32]).strip("'") in message, message
+
+
+async def test_last_event_id_of_5000_digits_is_400_not_500(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    since = len(caplog.records)
+    token = api.keys.token(["tester"])
+    message_id = await api.push("echo", {}, token)
+    headers = {**api.auth(token), "Accept": "text/event-stream", "Last-Event-ID": "9" * 5000}
+    async with api.session.get(f"{api.base}/echo/{message_id}/events", headers=headers) as resp:
+        [message] = await error_list(resp, 400)
+    assert "Last-Event-ID" in message and len(message) < 140, message
+    assert request_logs(caplog, since) == []
+
+
+async def test_out_of_range_numbers_are_reported_short(api: Api) -> None:
+    token = api.keys.token(["tester"])
+    huge = await api.post("echo", {}, token, params={"delay": "1e308"})
+    [message] = await error_list(huge, 400)  # not a plain decimal
+    assert len(message) < 140, message
+    far = await api.post("echo", {}, token, params={"delay": "999999999999999.999999"})
+    [message] = await error_list(far, 422)  # past the queue's max_delay_seconds
+    assert "max_delay_seconds" in message and len(message) < 140, message

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import signal
+import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -134,6 +135,67 @@ def test_text_lines_are_prefixed_with_queue_id_and_attempt() -> None:
     assert plain.endswith(" INFO conveyor.handler.q: not bound"), plain
 
 
+#: A value that would forge a record if written raw: a line break, then a fake record.
+FORGED = "x\n2026-12-07 04:00:00,000 CRITICAL forged: admin logged in\u2028\x85\x1b[2K"
+
+
+def test_text_lines_escape_control_characters_and_indent_tracebacks() -> None:
+    with Captured(text_formatter()) as captured:
+        log = logging.getLogger("conveyor.handler.q")
+        log.info("path %s", FORGED)
+        message_logger("q", "m-1", 2).info(FORGED)  # a handler logging a client's value
+        try:
+            raise ValueError(FORGED)
+        except ValueError:
+            log.exception("failed on %s", FORGED)
+    text = captured.stream.getvalue()
+    escaped = "x\\n2026-12-07 04:00:00,000 CRITICAL forged: admin logged in\\u2028\\x85\\x1b[2K"
+    lines = text.split("\n")
+    assert lines[0].endswith(f" INFO conveyor.handler.q: path {escaped}"), lines[0]
+    assert lines[1].endswith(f" conveyor.handler.q: [q m-1 attempt=2] {escaped}"), lines[1]
+    assert lines[2].endswith(f" ERROR conveyor.handler.q: failed on {escaped}"), lines[2]
+    assert lines[3] == "  Traceback (most recent call last):"
+    assert all(line.startswith("  ") for line in lines[3:] if line), lines  # the traceback
+    assert "\x85" not in text and "\u2028" not in text and "\x1b" not in text
+    assert not [line for line in text.splitlines() if line.startswith("2026-12-07 04:00")]
+
+
+def test_json_lines_stay_one_object_per_line() -> None:
+    with Captured(JsonFormatter()) as captured:
+        message_logger("q", "m-1", 1).info("path %s", FORGED, extra={"header": FORGED})
+    [line] = captured.stream.getvalue().splitlines()  # splitlines breaks at \x85 and \u2028 too
+    document = json.loads(line)
+    assert document["message"] == f"path {FORGED}" and document["header"] == FORGED
+
+
+@pytest.mark.slow
+def test_a_forged_path_is_one_escaped_line_in_the_served_log(
+    tmp_path: Path, queues_dir: Path
+) -> None:
+    proc = ServeProcess([], serve_env(tmp_path, queues_dir), tmp_path / "serve.log")
+    try:
+        proc.wait_healthy()
+        path = "/q/x%0A2026-12-07%2004:00:00,000%20CRITICAL%20forged:%20admin%20logged%20in/events"
+        head = (
+            f"GET {path} HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n"
+            f"Last-Event-ID: {'9' * 5000}\r\nX-Request-Id: forged-1\r\nConnection: close\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=10) as sock:
+            sock.sendall(head.encode())  # raw: a client library would refuse the %0A path
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 4"), answer  # 401 (no token), never a 500
+    finally:
+        proc.close()
+    log = proc.log()
+    mentions = [line for line in log.splitlines() if "forged: admin logged in" in line]
+    assert len(mentions) == 1, log
+    assert "request_id=forged-1" in mentions[0] and "/q/x\\n2026-12-07" in mentions[0], log
+    assert not [line for line in log.splitlines() if line.startswith("2026-12-07 04:00")], log
+    assert "Traceback" not in log and " ERROR " not in log, log
+
+
 async def test_access_log_line_per_request(
     start_conveyor: StartConveyor, api_for: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -149,14 +211,16 @@ async def test_access_log_line_per_request(
         (logging.INFO, ["GET", "/{queue}/{id}", "200"]),
     ]
     first = lines[0]
-    assert first.getMessage().endswith("ms request_id=access-1"), first.getMessage()
-    fields = {k: getattr(first, k) for k in ("method", "route", "status", "request_id")}
+    assert first.getMessage().endswith("ms request_id=access-1 path=/echo"), first.getMessage()
+    fields = {k: getattr(first, k) for k in ("method", "route", "status", "request_id", "path")}
     assert fields == {
         "method": "POST",
         "route": "/{queue}",
         "status": 201,
         "request_id": "access-1",
+        "path": "/echo",
     }
+    assert lines[1].__dict__["path"] == f"/echo/{message_id}"
     duration = first.__dict__["duration_ms"]
     assert isinstance(duration, float) and duration >= 0
     assert lines[1].__dict__["request_id"] not in ("", "access-1")

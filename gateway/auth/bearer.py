@@ -4,7 +4,10 @@ Key sources: an HS256 secret, PEM public key files (RSA → RS*/PS*, EC → ES*,
 EdDSA) and a JWKS URL. Each key only verifies tokens of its own algorithm family, so a public
 key can never be used as an HMAC secret; ``alg: none`` is never accepted. ``exp`` is
 required; ``exp``/``nbf`` are checked with a small leeway; ``iss``/``aud`` when configured.
-``exp``, ``nbf`` and ``iat`` must be JSON numbers (RFC 7519 NumericDate), not numeric strings.
+``exp``, ``nbf`` and ``iat`` must be JSON numbers (RFC 7519 NumericDate), not numeric strings,
+between 0 and :data:`MAX_NUMERIC_DATE` (the end of year 9999): a token claiming to expire in
+``10**400`` seconds is refused like any other invalid one, so ``exp`` is always a finite
+float for whoever reads it (the token cache, an event stream's end).
 
 :meth:`Authenticator.verify` raises :class:`AuthError` for anything a client sent, whatever
 the token holds (bytes that are not base64url, deep JSON, odd claim types), and
@@ -14,7 +17,6 @@ could not be fetched.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ OKP_ALGS = frozenset({"EdDSA"})
 #: (other characters, non-ASCII, bytes a header could not decode) is malformed up front.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*")
 NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+#: The largest NumericDate accepted: 9999-12-31T23:59:59Z.
+MAX_NUMERIC_DATE = 253_402_300_799
 
 
 class AuthError(Exception):
@@ -201,9 +205,11 @@ class Authenticator:
 
 
 def _check_numeric_dates(claims: Mapping[str, Any]) -> None:
-    """AuthError unless every present ``exp``/``nbf``/``iat`` is a finite JSON number.
+    """AuthError unless every present ``exp``/``nbf``/``iat`` is a JSON number from 0 to
+    :data:`MAX_NUMERIC_DATE`.
 
-    PyJWT converts with ``int()``, so it takes ``"9999999999"``; RFC 7519 does not.
+    PyJWT converts with ``int()``, so it takes ``"9999999999"``; RFC 7519 does not. And it
+    takes any integer, which ``float()`` cannot always convert (``10**400``).
     """
     for name in NUMERIC_DATE_CLAIMS:
         if name not in claims:
@@ -211,5 +217,5 @@ def _check_numeric_dates(claims: Mapping[str, Any]) -> None:
         value = claims[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise AuthError(f"invalid token: the {name} claim must be a number (NumericDate)")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise AuthError(f"invalid token: the {name} claim must be a finite number")
+        if not 0 <= value <= MAX_NUMERIC_DATE:  # False for NaN too; exact for any integer
+            raise AuthError(f"invalid token: the {name} claim is out of range")

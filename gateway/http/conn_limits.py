@@ -24,8 +24,10 @@ the listening socket never stalls.
 
 **Protocol errors** the parser finds (a header over ``--max-header-bytes``, a URL over
 :data:`MAX_URL_BYTES`, an unknown method, bad header bytes, ``Content-Length`` with
-``Transfer-Encoding`` ...) are answered ``431``/``414``/``400`` as problem details
-and logged as one INFO line, neither of which repeats what the client sent.
+``Transfer-Encoding`` ...) are answered ``431``/``414``/``400`` (``505`` for a version the
+parser does not know) as problem details and logged as one INFO line, neither of which
+repeats what the client sent. Request heads the parser takes but the gateway does not serve
+(other HTTP versions, other expectations) are marked for ``gateway.http.protocol`` to answer.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from aiohttp.web_request import BaseRequest
 
 from gateway.http.capacity import ConnectionGate, ConnectionLimits
 from gateway.http.errors import ApiError, error_response
+from gateway.http.protocol import ALWAYS, REFUSAL, admitted_head, refusal
 from shared.platform.problems import PROBLEM_JSON, problem
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ def raw_json_answer(status: int, message: str, headers: dict[str, str] | None = 
         f"Content-Type: {PROBLEM_JSON}; charset=utf-8",
         f"Content-Length: {len(body)}",
         "Connection: close",
-        *(f"{name}: {value}" for name, value in (headers or {}).items()),
+        *(f"{name}: {value}" for name, value in {**ALWAYS, **(headers or {})}.items()),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -117,6 +120,10 @@ class _RequestLine:
         parts = bytes(self._data).split(b" ", 2)
         return self.known and len(parts) > 1 and len(parts[1]) > limit
 
+    def has_version(self) -> bool:
+        """False for a line known to be ``METHOD target`` alone (the HTTP/0.9 form)."""
+        return not self.known or len(bytes(self._data).split(b" ", 2)) > 2
+
 
 def protocol_error(
     exc: HttpProcessingError, line: _RequestLine, limits: ConnectionLimits
@@ -130,6 +137,8 @@ def protocol_error(
     if first == "Too many headers received":
         return 431, f"more than {MAX_HEADERS} request headers"
     # These types quote the offending bytes in their message: answer with a fixed text.
+    if isinstance(exc, BadStatusLine) and "Invalid HTTP version" in exc.message:  # llhttp's
+        return 505, "HTTP version not supported: use HTTP/1.1 or 1.0"
     if isinstance(exc, BadStatusLine):  # BadHttpMethod included
         return 400, "malformed request line or unsupported method"
     if isinstance(exc, InvalidHeader):
@@ -177,6 +186,10 @@ class GuardedHandler(web.RequestHandler):
         if transport is not None and not transport.is_closing():
             transport.write(raw_json_answer(status, message, headers))
         self.force_close()  # the transport sends what it buffered, then closes
+
+    def sent_a_version(self) -> bool:
+        """False if the request being handed over had no version on its request line."""
+        return self._line.has_version()
 
     # --- the head timer -----------------------------------------------------------------
 
@@ -255,7 +268,7 @@ class GuardedHandler(web.RequestHandler):
             text = "internal error" if status == 500 else HTTPStatus(status).phrase
         if request.writer.output_size > 0:
             raise ConnectionError("an answer was already started; cannot send the error")
-        resp = error_response(status, [text])
+        resp = error_response(status, [text], ALWAYS)
         resp.force_close()
         return resp
 
@@ -285,9 +298,17 @@ class GuardedServer(web.Server):
             writer: AbstractStreamWriter,
             task: asyncio.Task[None],
         ) -> BaseRequest:
+            refused = None
             if isinstance(protocol, GuardedHandler):
                 protocol.body_started(payload)
-            return make(message, payload, protocol, writer, task)
+                refused = refusal(message, sent_version=protocol.sent_a_version())
+                if refused is not None:
+                    message = admitted_head(message)
+                    protocol.close()  # no request after this one on the connection
+            request = make(message, payload, protocol, writer, task)
+            if refused is not None:
+                request[REFUSAL] = refused
+            return request
 
         return factory
 

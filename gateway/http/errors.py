@@ -4,6 +4,11 @@
 The messaging service's errors are answered through one table, :data:`STATUS_OF`, by the
 :func:`json_errors` middleware: views just let them through. Every 503 carries
 ``Retry-After``.
+
+A client that closes its connection before its request is answered (mid-body, or while an
+``Expect: 100-continue`` body never comes) is not an error of ours: one INFO line, no
+traceback, and the request counts as :data:`CLIENT_CLOSED` (``499``, nginx's code for it) in
+the metrics and the access log. Nothing is sent: there is no one to send it to.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.http.request_ids import REQUEST_ID
 from shared.domain.payloads import dumps_fast
 from shared.platform.problems import PROBLEM_JSON, Item, item, items, problem
 from shared.service import (
@@ -33,6 +39,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: The status recorded for a request whose client closed the connection before the answer.
+CLIENT_CLOSED = 499
 #: Seconds a client is asked to wait before retrying a 503 (or a 409 that will pass).
 RETRY_AFTER_SECONDS = "1"
 
@@ -138,6 +146,24 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         headers = {k: exc.headers[k] for k in _PASSTHROUGH if k in exc.headers}
         return error_response(exc.status, [exc.reason], headers)
+    except ConnectionError:
+        if not client_left(request):
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response(500, ["internal error"])
+        log.info(
+            "%s %s: the client closed the connection before the answer (request_id=%s)",
+            request.method,
+            request.path,
+            request.get(REQUEST_ID),
+        )
+        return web.Response(status=CLIENT_CLOSED)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, ["internal error"])
+
+
+def client_left(request: web.Request) -> bool:
+    """True once the client's connection is closed (or closing): a ConnectionError then is
+    the client leaving, not a failure of the gateway's own connections."""
+    transport = request.transport
+    return transport is None or transport.is_closing()

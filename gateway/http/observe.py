@@ -6,7 +6,10 @@ included), kept on the record a push creates, and follows the message into the h
 logger and ``ctx.request_id``. Every request's duration is observed by route template,
 method and status code; push answers and authentication failures are counted too (all in the
 process's :class:`shared.platform.metrics.Metrics`), and, unless ``--no-access-log``, logged as one
-INFO line on ``conveyor.access``: method, route template, status, duration, request id.
+INFO line on ``conveyor.access``: method, route template, status, duration, request id and
+the request's path (its control characters escaped by the log format, ``shared.platform.logs``). A
+client that left before its answer is counted and logged with status ``499``
+(``gateway.http.errors``).
 """
 
 from __future__ import annotations
@@ -50,8 +53,12 @@ def _record(request: web.Request, response: web.StreamResponse, seconds: float) 
             "status": response.status,
             "duration_ms": round(seconds * 1000, 3),
             "request_id": request[REQUEST_ID],
+            "path": request.path,
         }
-        line = "%(method)s %(route)s %(status)d %(duration_ms).1fms request_id=%(request_id)s"
+        line = (
+            "%(method)s %(route)s %(status)d %(duration_ms).1fms request_id=%(request_id)s "
+            "path=%(path)s"
+        )
         access_log.info(line, fields, extra=fields)
     reason = _auth_failure(response)
     if reason is not None:

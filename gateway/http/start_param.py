@@ -1,19 +1,19 @@
 """Reading a push's requested start: the ``Not-Before`` header or the ``delay`` query.
 
-``Not-Before: <RFC 3339 time with a zone>`` or ``?delay=<seconds>`` (a number >= 0), not
-both; anything else is 400. How far ahead is allowed is the queue's business (422 past its
-``max_delay_seconds``, from the messaging service).
+``Not-Before: <RFC 3339 time with a zone>`` or ``?delay=<seconds>`` (a plain decimal,
+``gateway.http.numbers``), not both; anything else is 400. How far ahead is allowed is the
+queue's business (422 past its ``max_delay_seconds``, from the messaging service).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from gateway.http.errors import ApiError
+from gateway.http.numbers import decimal
 from shared.service import Start
 
 HEADER = "Not-Before"
@@ -32,16 +32,6 @@ def _time(raw: str) -> datetime:
         raise ApiError(400, f"{HEADER} is not a valid time: {raw!r}") from None
 
 
-def _delay(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise ApiError(400, f"delay must be a number of seconds >= 0, not {raw!r}")
-    return value
-
-
 def requested_start(request: web.Request) -> Start | None:
     """The start the request asks for, None for at once; 400 when malformed or both."""
     header, query = request.headers.get(HEADER), request.query.get("delay")
@@ -50,5 +40,5 @@ def requested_start(request: web.Request) -> Start | None:
     if header is not None:
         return Start(at=_time(header))
     if query is not None:
-        return Start(delay=_delay(query))
+        return Start(delay=decimal("delay", query))
     return None

@@ -31,6 +31,7 @@ from aiohttp import web
 from gateway.auth.bearer import Principal
 from gateway.auth.queue_access import authorize
 from gateway.http.errors import ApiError
+from gateway.http.numbers import integer
 from gateway.http.request_ids import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.routes.messages import RUNTIME, resolve_queue
 from shared.domain.message import MessageRecord, Status
@@ -40,8 +41,6 @@ from shared.service.watching import Tick
 log = logging.getLogger(__name__)
 
 EVENT_STREAM = "text/event-stream"
-#: The largest ``Last-Event-ID`` accepted (a version is a 64-bit counter).
-MAX_EVENT_ID = 2**63 - 1
 #: How long a client waits before reconnecting after the stream ends, in milliseconds.
 RETRY_MS = 1000
 
@@ -62,13 +61,12 @@ def accepts_event_stream(accept: str) -> bool:
 
 
 def last_event_id(request: web.Request) -> int | None:
-    """The ``Last-Event-ID`` header as a version; None if absent or empty; 400 if malformed."""
+    """The ``Last-Event-ID`` header as a version; None if absent or empty; 400 unless a
+    plain integer (``gateway.http.numbers``: at most 15 digits, checked before converting)."""
     raw = request.headers.get("Last-Event-ID", "").strip()
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_EVENT_ID:
-        raise ApiError(400, "Last-Event-ID must be an event id this stream sent (a version)")
-    return int(raw)
+    return integer("Last-Event-ID", raw)
 
 
 def stream_seconds(principal: Principal, longest: float) -> float:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.auth.queue_access import authorize
 from gateway.http.errors import ApiError, json_response
+from gateway.http.numbers import integer, shown
 from gateway.routes.messages import RUNTIME, resolve_queue
 from shared.domain.message import MessageRecord, Status
 from shared.ports import ListCursor
@@ -56,12 +57,9 @@ def decode_cursor(text: str) -> ListCursor:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    value = integer("limit", raw)
     if not 1 <= value <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIMIT}, not {raw!r}")
+        raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIMIT}, not {shown(raw)}")
     return value
 
 

@@ -4,12 +4,20 @@
 handler's lines prefixed by ``[queue message-id attempt=N] ``. ``--log-format json``
 (:class:`JsonFormatter`) writes one object per line whose ``message`` is only the message:
 the prefix's facts, and every other ``extra`` field, are top-level keys instead.
+
+Neither format lets a logged value forge a line: paths, ids, header values and messages
+often come from clients. The text format writes each record's line with every control
+character escaped as Python's ``repr`` would (:func:`one_line`: C0 and C1 controls, DEL,
+U+2028/U+2029, so ``\\n`` and ``\\x85`` too), and a traceback's lines each indented, so that no
+line of a record starts like a new record. The JSON format escapes the line separators JSON
+leaves raw (U+0085, U+2028, U+2029), so each object stays on one line for any line splitter.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +29,50 @@ PREFIX = "conveyor_prefix"
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
+#: What :func:`one_line` escapes: C0 controls, DEL, C1 controls, the Unicode line and
+#: paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Indents each line of a traceback in the text format.
+TRACEBACK_INDENT = "  "
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character escaped as ``repr`` writes it (``\\n``,
+    ``\\x1b``, ``\\u2028``): one line, whatever it holds. Printable text is returned as is
+    (checked in C first: the common case costs next to nothing)."""
+    return text if text.isprintable() else _CONTROL.sub(_escaped, text)
+
+
+def _indented(block: str) -> str:
+    return "\n".join(TRACEBACK_INDENT + one_line(line) for line in block.splitlines())
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: [prefix]message`` on one line (see the module docstring), then
+    the traceback or stack, if any, each of its lines indented."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        prefix = getattr(record, PREFIX, "")
+        line = one_line(
+            f"{self.formatTime(record)} {record.levelname} {record.name}: {prefix}{record.message}"
+        )
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + _indented(record.exc_text)
+        if record.stack_info:
+            line += "\n" + _indented(self.formatStack(record.stack_info))
+        return line
+
+
 def text_formatter() -> logging.Formatter:
     """The ``--log-format text`` formatter."""
-    return logging.Formatter(
-        f"%(asctime)s %(levelname)s %(name)s: %({PREFIX})s%(message)s", defaults={PREFIX: ""}
-    )
+    return TextFormatter()
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,7 +96,13 @@ class JsonFormatter(logging.Formatter):
             line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        text = json.dumps(line, default=str, ensure_ascii=False)
+        # Valid raw in JSON, but line breaks to str.splitlines and to JavaScript.
+        return (
+            text.replace("\x85", "\\u0085")
+            .replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029")
+        )
 
 
 class MessageLogger(logging.LoggerAdapter[logging.Logger]):

@@ -40,9 +40,15 @@ class Start:
             return None
         if wait > max_seconds:
             raise DelayTooLong(
-                f"the start is {wait:.0f} s away; this queue allows at most "
+                f"the start is {_seconds(wait)} s away; this queue allows at most "
                 f"{max_seconds:g} s (max_delay_seconds)"
             )
         if wait <= 0:
             return None
         return now + timedelta(seconds=wait)
+
+
+def _seconds(value: float) -> str:
+    """``value`` for a message: whole seconds, or 3 significant digits past 10**15 (a delay
+    of ``1e308`` would otherwise print 309 digits)."""
+    return f"{value:.0f}" if value < 1e15 else f"{value:.3g}"
