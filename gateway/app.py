@@ -29,18 +29,10 @@ from gateway.http.observe import observe
 from gateway.http.protocol import add_always_headers, refuse
 from gateway.http.ratelimit import RateLimiter
 from gateway.http.throttle import RATE_LIMITER
-from gateway.routes.admin import add_admin_routes
-from gateway.routes.batch import add_batch_routes
-from gateway.routes.bulk import add_bulk_routes
-from gateway.routes.cancel import add_cancel_routes
-from gateway.routes.docs import add_docs_routes
-from gateway.routes.events import add_event_routes
-from gateway.routes.health import add_health_routes
-from gateway.routes.listing import add_listing_routes
-from gateway.routes.messages import RUNTIME, add_routes
-from gateway.routes.openapi import add_openapi_routes
-from gateway.routes.redrive import add_redrive_routes
-from gateway.routes.ui import add_ui_routes
+from gateway.routes import ROUTES
+from gateway.routes.admin import CONSUMERS, consumer_counts
+from gateway.routes.messages import RUNTIME
+from gateway.routes.spec import register
 from shared.platform.listen import start_site
 from shared.platform.settings import Settings, SettingsError
 from shared.platform.signals import wait_for_stop_signal
@@ -91,18 +83,10 @@ def create_app(rt: Runtime) -> web.Application:
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
     app[VERIFIED] = VerifiedTokens(leeway=rt.settings.jwt_leeway_seconds)
     app[RATE_LIMITER] = RateLimiter()
-    add_health_routes(app, metrics=not rt.settings.metrics_port)
-    add_batch_routes(app)
-    add_routes(app)
-    add_bulk_routes(app)  # before redrive and cancel: /{queue}/bulk/retry matches both
-    add_cancel_routes(app)
-    add_redrive_routes(app)
-    add_event_routes(app)
-    add_admin_routes(app)
-    add_openapi_routes(app)
-    add_docs_routes(app)
-    add_ui_routes(app)
-    add_listing_routes(app)  # last: GET /{queue} must not shadow fixed paths
+    counts = consumer_counts(rt)
+    if counts is not None:
+        app[CONSUMERS] = counts
+    register(app, ROUTES, rt.settings)
     return app
 
 

@@ -103,6 +103,26 @@ async def test_every_route_is_documented(
             assert method in doc["paths"][path], f"{route.method} {path} is not documented"
 
 
+async def test_every_documented_operation_is_served(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    # Routes and their documentation are declared together (gateway.routes.spec.Route): the
+    # document can name nothing the gateway does not serve.
+    served, _, doc = await started(start_conveyor, api_for, queues_dir)
+    queues = served.runtime.registry().names
+    registered = set()
+    for route in served.http.app.router.routes():
+        if route.resource is None:
+            continue
+        canonical = route.resource.canonical
+        names = queues if "{queue}" in canonical else [""]
+        for name in names:
+            registered.add((route.method.lower(), canonical.replace("{queue}", name)))
+    for path, item in doc["paths"].items():
+        for method in set(item) & set(METHODS):
+            assert (method, path) in registered, f"{method.upper()} {path} is not served"
+
+
 async def test_documented_operations_answer_as_documented(
     start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
 ) -> None:

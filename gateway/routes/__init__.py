@@ -1,1 +1,38 @@
-"""The gateway's resources, one module per resource: each holds its handlers."""
+"""The gateway's resources, one module per resource: each declares its endpoints once
+(``ROUTES``: path, handler and OpenAPI operation, see ``gateway.routes.spec``).
+
+:data:`ROUTES` is every endpoint in the order the gateway registers them, which matters:
+aiohttp takes the first match, so fixed paths come before the ``/{queue}`` patterns, and
+``/{queue}/bulk/{action}`` before the ``/{queue}/{id}/...`` ones it would also match.
+"""
+
+from gateway.routes import (
+    admin,
+    batch,
+    bulk,
+    cancel,
+    docs,
+    events,
+    health,
+    listing,
+    messages,
+    openapi,
+    redrive,
+    ui,
+)
+from gateway.routes.spec import Route
+
+ROUTES: tuple[Route, ...] = (
+    *health.ROUTES,
+    *admin.ROUTES,
+    *openapi.ROUTES,
+    *docs.ROUTES,
+    *ui.ROUTES,
+    *batch.ROUTES,
+    *messages.ROUTES,
+    *bulk.ROUTES,  # before redrive and cancel: /{queue}/bulk/retry matches both
+    *cancel.ROUTES,
+    *redrive.ROUTES,
+    *events.ROUTES,
+    *listing.ROUTES,  # last: GET /{queue} must not shadow fixed paths
+)

@@ -24,12 +24,14 @@ from gateway.auth.bearer import Principal
 from gateway.auth.queue_access import authenticate, bearer_token
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME
+from gateway.routes.spec import Doc, Route, plain, problems
 from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
 from shared.domain.message import Json, Status, iso, utcnow
 from shared.ports import QueueCounts
 from shared.queues.definitions import QueueOptions
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import is_permitted
+from shared.runtime.resources import Runtime
 
 #: Roles that see every queue of ``GET /queues`` and the definitions that failed to load.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
@@ -163,13 +165,28 @@ async def list_queues(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-def add_admin_routes(app: web.Application) -> None:
-    """Register ``GET /queues``; read consumer counts from the RabbitMQ management API when
-    it is configured."""
-    rt = app[RUNTIME]
+def consumer_counts(rt: Runtime) -> ConsumerCounts | None:
+    """Consumer counts from the RabbitMQ management API, when it is configured."""
     url = rt.settings.rabbitmq_management_url
-    if url:
-        app[CONSUMERS] = ConsumerCounts(
-            url, rt.http, vhost=vhost_of(rt.settings.broker), prefix=rt.settings.queue_prefix
-        )
-    app.router.add_get("/queues", list_queues)
+    if not url:
+        return None
+    return ConsumerCounts(
+        url, rt.http, vhost=vhost_of(rt.settings.broker), prefix=rt.settings.queue_prefix
+    )
+
+
+def queues_doc(public: bool) -> Doc:
+    """``GET /queues``."""
+    queues = plain("Loaded queues, their definitions and message counts", problems(401, 503))
+    queues["security"] = [{"bearerAuth": []}]
+    queues["x-roles"] = []
+    queues["description"] = (
+        "Any valid token: the queues it has a role on (every queue, and the definitions that "
+        f"failed to load, for {', '.join(sorted(ADMIN_ROLES))}). Without a token: the queues "
+        "with auth switched off (401 when there are none)."
+    )
+    queues["responses"]["200"]["content"]["application/json"]["schema"] = QUEUES_SCHEMA
+    return queues
+
+
+ROUTES = (Route("GET", "/queues", list_queues, fixed=queues_doc),)

@@ -28,7 +28,18 @@ from gateway.http.start_param import requested_start
 from gateway.http.throttle import throttle
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
 from gateway.routes.pushing import location
+from gateway.routes.spec import (
+    ERRORS_LIST,
+    START_PARAMS,
+    Doc,
+    Route,
+    guarded,
+    incoming_ref,
+    json_body,
+    problems,
+)
 from shared.domain.message import MessageRecord
+from shared.queues.registry import LoadedQueue
 from shared.service import MessagingError
 
 
@@ -64,6 +75,40 @@ async def post_batch(request: web.Request) -> web.Response:
     return json_response({"items": results}, status=207, headers=headers)
 
 
-def add_batch_routes(app: web.Application) -> None:
-    """Register ``POST /{queue}/batch``."""
-    app.router.add_post("/{queue}/batch", post_batch)
+def batch_doc(queue: LoadedQueue) -> Doc:
+    """``POST /{queue}/batch``."""
+    accepted = {
+        "type": "object",
+        "required": ["status", "id", "location"],
+        "properties": {
+            "status": {"const": 201},
+            "id": {"type": "string", "format": "uuid"},
+            "location": {"type": "string"},
+        },
+    }
+    refused = {
+        "type": "object",
+        "required": ["status", "errors"],
+        "properties": {
+            "status": {"enum": [413, 422, 503]},
+            "errors": ERRORS_LIST,
+        },
+    }
+    results = {"type": "array", "items": {"oneOf": [accepted, refused]}}
+    multi = {
+        "207": {
+            "description": "One result per item, in order",
+            "content": json_body(
+                {"type": "object", "required": ["items"], "properties": {"items": results}}
+            ),
+        },
+        **problems(400, 413, 415, 422, 429, 503),
+    }
+    post = guarded(queue, "push_batch", f"Push many messages onto {queue.name}", multi)
+    array = {"type": "array", "minItems": 1, "items": incoming_ref(queue)}
+    post["requestBody"] = {"required": True, "content": json_body(array)}
+    post["parameters"] = list(START_PARAMS)
+    return post
+
+
+ROUTES = (Route("POST", "/{queue}/batch", post_batch, per_queue=batch_doc),)

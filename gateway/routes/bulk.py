@@ -20,9 +20,11 @@ from jsonschema import Draft202012Validator
 from gateway.http.errors import ApiError, json_response
 from gateway.http.start_param import RFC3339
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
-from gateway.routes.redrive import authorize_admin
+from gateway.routes.redrive import authorize_admin, redrive_roles
+from gateway.routes.spec import Doc, Route, guarded, json_body, problems
 from shared.domain.message import Status
 from shared.domain.payloads import validation_errors
+from shared.queues.registry import LoadedQueue
 from shared.service import MAX_BULK, BulkAction, BulkFilter, ValidationFailed
 
 #: The request body (also in the OpenAPI document).
@@ -88,7 +90,38 @@ async def bulk_action(request: web.Request) -> web.Response:
     return json_response(result.to_public())
 
 
-def add_bulk_routes(app: web.Application) -> None:
-    """Register ``POST /{queue}/bulk/{action}`` (before ``/{queue}/{id}/retry``, which the
-    path ``/{queue}/bulk/retry`` would match too)."""
-    app.router.add_post("/{queue}/bulk/{action}", bulk_action)
+#: ``POST /{queue}/bulk/{action}``'s answer (``shared.service.bulk.BulkResult``).
+BULK_RESULT: Doc = {
+    "type": "object",
+    "required": ["acted", "skipped"],
+    "properties": {
+        "acted": {"type": "array", "items": {"type": "string"}},
+        "skipped": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "reason"],
+                "properties": {"id": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def bulk_doc(queue: LoadedQueue) -> Doc:
+    """``POST /{queue}/bulk/{action}``."""
+    action = {"type": "string", "enum": ["cancel", "retry", "delete"]}
+    acted = {"200": {"description": "Acted on and skipped ids", "content": json_body(BULK_RESULT)}}
+    bulk = guarded(
+        queue,
+        "bulk",
+        f"Cancel, retry (redrive) or delete many messages of {queue.name}",
+        {**acted, **problems(400, 404, 413, 415, 422, 503)},
+        sorted(redrive_roles(queue.name)),
+    )
+    bulk["requestBody"] = {"required": True, "content": json_body(BODY_SCHEMA)}
+    bulk["parameters"] = [{"name": "action", "in": "path", "required": True, "schema": action}]
+    return bulk
+
+
+ROUTES = (Route("POST", "/{queue}/bulk/{action}", bulk_action, per_queue=bulk_doc),)

@@ -16,6 +16,8 @@ from gateway.auth.queue_access import authorize
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, resolve_queue
 from gateway.routes.pushing import location
+from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
+from shared.queues.registry import LoadedQueue
 
 
 async def cancel_message(request: web.Request) -> web.Response:
@@ -30,6 +32,10 @@ async def cancel_message(request: web.Request) -> web.Response:
     )
 
 
-def add_cancel_routes(app: web.Application) -> None:
-    """Register ``POST /{queue}/{id}/cancel``."""
-    app.router.add_post("/{queue}/{id}/cancel", cancel_message)
+def cancel_doc(queue: LoadedQueue) -> Doc:
+    """``POST /{queue}/{id}/cancel``."""
+    cancelled = {**record_answer(200), **record_answer(202), **problems(404, 409, 503)}
+    return guarded(queue, "cancel", f"Cancel a message of {queue.name}", cancelled)
+
+
+ROUTES = (Route("POST", "/{queue}/{id}/cancel", cancel_message, per_queue=cancel_doc),)

@@ -7,23 +7,20 @@ the fetch of ``/openapi.json`` included (that document needs a token, see
 Content-Security-Policy.
 
 Assets come from the package (``gateway/static``; Swagger UI is vendored there by
-``scripts/vendor-swagger-ui.sh``), never a CDN. The page links each as
-``/docs/assets/<name>?v=<digest>``: an asset requested with its current digest is cacheable
-for a year (a new version has a new URL); without it, it must be revalidated (``ETag``).
+``scripts/vendor-swagger-ui.sh``), served as ``/docs/assets/<name>`` like the dashboard's
+(``gateway.http.pages``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
 
 from aiohttp import web
 
-from gateway.http.errors import ApiError
+from gateway.http.pages import Asset, html_page, page_headers, read_assets, serve_asset
+from gateway.routes.spec import Doc, Route, plain
 
 ASSETS = "/docs/assets"
 OPENAPI_URL = "/openapi.json"
@@ -36,26 +33,7 @@ ASSET_FILES: Mapping[str, tuple[str, str]] = {
     "docs.css": ("docs.css", "text/css"),
 }
 #: Swagger UI draws its icons from ``data:`` images; it fetches only from this origin.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-VERSIONED_CACHE = "public, max-age=31536000, immutable"
+PAGE_HEADERS = page_headers(img_src="'self' data:")
 
 # The token input has no `name`, so even a form submitted without the script (which prevents
 # it) could never carry the token anywhere; `form-action 'none'` forbids the submission too.
@@ -80,27 +58,6 @@ DOCS_PAGE = """<!doctype html>
 <script src="{docs_js}"></script>
 </body></html>
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Asset:
-    """One static file, held in memory."""
-
-    body: bytes
-    content_type: str
-    digest: str  # first 16 hex digits of the body's SHA-256: its URL version and its ETag
-
-
-def read_assets(files: Mapping[str, tuple[str, str]]) -> Mapping[str, Asset]:
-    """``files`` (URL name → path under gateway/static, content type) read from the package.
-    Raises OSError when the package data is missing (a broken install)."""
-    static = resources.files("gateway") / "static"
-    loaded = {}
-    for name, (path, content_type) in files.items():
-        body = static.joinpath(*path.split("/")).read_bytes()
-        digest = hashlib.sha256(body).hexdigest()[:16]
-        loaded[name] = Asset(body, content_type, digest)
-    return loaded
 
 
 @functools.cache
@@ -130,9 +87,7 @@ def page() -> str:
 
 async def docs(request: web.Request) -> web.Response:
     """``GET /docs``: the page (public; the document it shows needs a token)."""
-    return web.Response(
-        text=page(), content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
-    )
+    return html_page(page(), PAGE_HEADERS)
 
 
 async def asset(request: web.Request) -> web.Response:
@@ -140,34 +95,12 @@ async def asset(request: web.Request) -> web.Response:
     return serve_asset(request, assets())
 
 
-def serve_asset(request: web.Request, served: Mapping[str, Asset]) -> web.Response:
-    """The asset named in the path among ``served``; 304 when the client's copy is current,
-    404 for any other name."""
-    name = request.match_info["name"]
-    found = served.get(name)
-    if found is None:
-        raise ApiError(404, f"no asset named {name}")
-    current = request.query.get("v") == found.digest
-    headers = {
-        "Cache-Control": VERSIONED_CACHE if current else "no-cache",
-        "X-Content-Type-Options": "nosniff",
-    }
-    if any(tag.value in (found.digest, "*") for tag in request.if_none_match or ()):
-        response = web.Response(status=304, headers=headers)
-    else:
-        text = found.content_type.startswith("text/")
-        response = web.Response(
-            body=found.body,
-            content_type=found.content_type,
-            charset="utf-8" if text else None,
-            headers=headers,
-        )
-        response.enable_compression()  # gzip/deflate when the client accepts it
-    response.etag = found.digest
-    return response
+def docs_doc(public: bool) -> Doc:
+    """``GET /docs``."""
+    return plain("Swagger UI for this document (it asks for a token)", {}, "text/html")
 
 
-def add_docs_routes(app: web.Application) -> None:
-    """Register ``/docs`` and its assets."""
-    app.router.add_get("/docs", docs)
-    app.router.add_get(ASSETS + "/{name}", asset)
+ROUTES = (
+    Route("GET", "/docs", docs, fixed=docs_doc),
+    Route("GET", ASSETS + "/{name}", asset),
+)

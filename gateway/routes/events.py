@@ -34,7 +34,9 @@ from gateway.http.errors import ApiError
 from gateway.http.numbers import integer
 from gateway.http.request_ids import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.routes.messages import RUNTIME, resolve_queue
+from gateway.routes.spec import Doc, Route, guarded, problems
 from shared.domain.message import MessageRecord, Status
+from shared.queues.registry import LoadedQueue
 from shared.service import MessagingError
 from shared.service.watching import Tick
 
@@ -138,6 +140,34 @@ async def message_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def add_event_routes(app: web.Application) -> None:
-    """Register ``GET /{queue}/{id}/events`` (no ``HEAD``: a stream has no head to give)."""
-    app.router.add_get("/{queue}/{id}/events", message_events, allow_head=False)
+#: ``Last-Event-ID``: reconnect from this event id (a record version).
+LAST_EVENT_ID: Doc = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "The id of the last event received: only newer states are sent",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+}
+
+
+def events_doc(queue: LoadedQueue) -> Doc:
+    """``GET /{queue}/{id}/events``."""
+    stream = {
+        "description": "Server-Sent Events: the current state, then one event per status "
+        "change (event: status) and progress report (event: progress), each with id = the "
+        "record's version and data = the record as GET answers it; event: deleted if the "
+        "message is deleted. Comment heartbeats; the stream ends after the final status, or "
+        "after the gateway's --events-max-seconds (reconnect with Last-Event-ID). Send "
+        "Accept: text/event-stream.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    responses = {"200": stream, **problems(400, 404, 406, 503)}
+    summary = f"Follow a message of {queue.name} live (text/event-stream)"
+    get = guarded(queue, "events", summary, responses)
+    get["parameters"] = [LAST_EVENT_ID]
+    return get
+
+
+ROUTES = (
+    Route("GET", "/{queue}/{id}/events", message_events, per_queue=events_doc, allow_head=False),
+)

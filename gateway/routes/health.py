@@ -18,6 +18,8 @@ from gateway.draining import DRAIN
 from gateway.http.errors import ApiError, json_response
 from gateway.routes.admin import ADMIN_ROLES
 from gateway.routes.messages import RUNTIME
+from gateway.routes.spec import Doc, Route, plain, problems
+from shared.platform.settings import Settings
 from shared.runtime.metrics_server import scrape
 from shared.runtime.readiness import failures
 
@@ -61,10 +63,24 @@ async def get_metrics(request: web.Request) -> web.Response:
     return await scrape(rt.metrics, rt.store, None)
 
 
-def add_health_routes(app: web.Application, *, metrics: bool = True) -> None:
-    """Register ``/healthz``, ``/readyz`` and, unless served on ``--metrics-port``,
-    ``/metrics``."""
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    if metrics:
-        app.router.add_get("/metrics", get_metrics)
+def _health_doc(public: bool) -> Doc:
+    return plain("Liveness", {})
+
+
+def _ready_doc(public: bool) -> Doc:
+    return plain("Readiness: store and delivery answer", problems(503))
+
+
+def _metrics_doc(public: bool) -> Doc:
+    return plain("Prometheus metrics", {}, "text/plain")
+
+
+def _metrics_here(settings: Settings) -> bool:
+    return not settings.metrics_port  # else served on --metrics-port only
+
+
+ROUTES = (
+    Route("GET", "/healthz", healthz, fixed=_health_doc),
+    Route("GET", "/readyz", readyz, fixed=_ready_doc),
+    Route("GET", "/metrics", get_metrics, fixed=_metrics_doc, enabled=_metrics_here),
+)

@@ -19,8 +19,10 @@ from gateway.auth.queue_access import authorize
 from gateway.http.errors import ApiError, json_response
 from gateway.http.numbers import integer, shown
 from gateway.routes.messages import RUNTIME, resolve_queue
+from gateway.routes.spec import Doc, Route, guarded, json_body, problems
 from shared.domain.message import MessageRecord, Status
 from shared.ports import ListCursor
+from shared.queues.registry import LoadedQueue
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -91,6 +93,32 @@ async def list_messages(request: web.Request) -> web.Response:
     )
 
 
-def add_listing_routes(app: web.Application) -> None:
-    """``GET /{queue}``; register last, so fixed paths like ``/queues`` win."""
-    app.router.add_get("/{queue}", list_messages)
+def listing_doc(queue: LoadedQueue) -> Doc:
+    """``GET /{queue}``."""
+    page = {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    }
+    responses = {"200": {"description": "A page, newest first", "content": json_body(page)}}
+    get = guarded(
+        queue, "list", f"List messages of {queue.name}", {**responses, **problems(400, 503)}
+    )
+    status = {"enum": [s.value for s in Status]}
+    get["parameters"] = [
+        {"name": "status", "in": "query", "required": False, "schema": status},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        },
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+    ]
+    return get
+
+
+ROUTES = (Route("GET", "/{queue}", list_messages, per_queue=listing_doc),)

@@ -13,6 +13,17 @@ from gateway.http.start_param import requested_start
 from gateway.http.throttle import throttle
 from gateway.http.wait_param import wait_seconds
 from gateway.routes.pushing import location
+from gateway.routes.spec import (
+    REASONS,
+    START_PARAMS,
+    Doc,
+    Route,
+    guarded,
+    incoming_ref,
+    json_body,
+    problems,
+    record_answer,
+)
 from shared.domain.payloads import BadJson, parse_json
 from shared.queues.registry import LoadedQueue
 from shared.runtime.resources import Runtime
@@ -112,8 +123,63 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the API routes (fixed paths first, so they win over ``/{queue}``)."""
-    app.router.add_post("/{queue}", post_message)
-    app.router.add_get("/{queue}/{id}", get_message)
-    app.router.add_delete("/{queue}/{id}", delete_message)
+#: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.domain.idempotency``).
+IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
+#: ``GET /{queue}/{id}?wait=N`` (see ``gateway.http.wait_param``).
+WAIT_PARAM: Doc = {
+    "name": "wait",
+    "in": "query",
+    "required": False,
+    "description": "Long poll: answer once the message is final, at most after this many s",
+    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
+}
+
+
+def push_doc(queue: LoadedQueue) -> Doc:
+    """``POST /{queue}``."""
+    name = queue.name
+    responses = {
+        **record_answer(201),
+        "200": {
+            "description": "Idempotent replay: the message an earlier push with this key made",
+            "content": json_body({"$ref": "#/components/schemas/Record"}),
+        },
+        **problems(400, 409, 413, 415, 422, 429, 503),
+    }
+    post = guarded(queue, "push", f"Push a message onto {name}", responses)
+    post["requestBody"] = {"required": True, "content": json_body(incoming_ref(queue))}
+    post["parameters"] = [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": IDEMPOTENCY_KEY,
+        },
+        *START_PARAMS,
+    ]
+    post["responses"]["201"]["headers"] = {
+        "Location": {"schema": {"type": "string"}, "description": f"/{name}/{{id}}"}
+    }
+    return post
+
+
+def get_doc(queue: LoadedQueue) -> Doc:
+    """``GET /{queue}/{id}``."""
+    found = {**record_answer(200), **problems(400, 404, 503)}
+    return {
+        **guarded(queue, "get", f"Read a message of {queue.name}", found),
+        "parameters": [WAIT_PARAM],
+    }
+
+
+def delete_doc(queue: LoadedQueue) -> Doc:
+    """``DELETE /{queue}/{id}``."""
+    gone = {"204": {"description": REASONS[204]}, **problems(404, 503)}
+    return guarded(queue, "delete", f"Delete a message of {queue.name}", gone)
+
+
+ROUTES = (
+    Route("POST", "/{queue}", post_message, per_queue=push_doc),
+    Route("GET", "/{queue}/{id}", get_message, per_queue=get_doc),
+    Route("DELETE", "/{queue}/{id}", delete_message, per_queue=delete_doc),
+)

@@ -22,6 +22,7 @@ from aiohttp import web
 from gateway.auth.queue_access import require_roles
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, resolve_queue
+from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import SYSTEM_ADMIN
 
@@ -46,6 +47,12 @@ async def redrive_message(request: web.Request) -> web.Response:
     return json_response(record.to_public())
 
 
-def add_redrive_routes(app: web.Application) -> None:
-    """Register ``POST /{queue}/{id}/retry``."""
-    app.router.add_post("/{queue}/{id}/retry", redrive_message)
+def redrive_doc(queue: LoadedQueue) -> Doc:
+    """``POST /{queue}/{id}/retry``."""
+    redriven = {**record_answer(200), **problems(404, 409, 503)}
+    admins = sorted(redrive_roles(queue.name))
+    summary = f"Run an ERROR message of {queue.name} again"
+    return guarded(queue, "redrive", summary, redriven, admins)
+
+
+ROUTES = (Route("POST", "/{queue}/{id}/retry", redrive_message, per_queue=redrive_doc),)

@@ -29,7 +29,8 @@ from pathlib import PurePosixPath
 
 from aiohttp import web
 
-from gateway.routes.docs import Asset, read_assets, serve_asset
+from gateway.http.pages import Asset, html_page, page_headers, read_assets, serve_asset
+from gateway.routes.spec import Doc, Route, plain
 
 ASSETS = "/ui/assets"
 ENTRY = "main.js"  # the module that starts the dashboard
@@ -38,25 +39,7 @@ CONTENT_TYPES: Mapping[str, str] = {".js": "text/javascript", ".css": "text/css"
 FAVICON: Mapping[str, tuple[str, str]] = {
     "favicon.png": ("swagger-ui/favicon-32x32.png", "image/png")
 }
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+PAGE_HEADERS = page_headers()
 
 # The token input has no `name` and `form-action 'none'` forbids submitting: the token can
 # only leave through the script's Authorization header.
@@ -128,9 +111,7 @@ def page() -> str:
 
 async def ui_page(request: web.Request) -> web.Response:
     """``GET /ui``: the page (public; everything it shows needs the API's own roles)."""
-    return web.Response(
-        text=page(), content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
-    )
+    return html_page(page(), PAGE_HEADERS)
 
 
 async def ui_asset(request: web.Request) -> web.Response:
@@ -139,7 +120,12 @@ async def ui_asset(request: web.Request) -> web.Response:
     return serve_asset(request, assets())
 
 
-def add_ui_routes(app: web.Application) -> None:
-    """Register ``/ui`` and its assets."""
-    app.router.add_get("/ui", ui_page)
-    app.router.add_get(ASSETS + "/{name:.+}", ui_asset)
+def ui_doc(public: bool) -> Doc:
+    """``GET /ui``."""
+    return plain("The operators' dashboard (it asks for a token)", {}, "text/html")
+
+
+ROUTES = (
+    Route("GET", "/ui", ui_page, fixed=ui_doc),
+    Route("GET", ASSETS + "/{name:.+}", ui_asset),
+)
