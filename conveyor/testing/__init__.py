@@ -27,7 +27,7 @@ import aiohttp
 
 from conveyor.context import CancelFlag, ClientAuth, Context, ProgressFn
 from conveyor.messaging import Messaging
-from conveyor.testing.messaging import Definition, FakeMessaging, Push
+from conveyor.testing.fake_messaging import Definition, FakeMessaging, Push
 from shared.domain.message import new_message_id
 from shared.domain.progress import checked
 from shared.platform.logs import message_logger

@@ -26,8 +26,7 @@ from gateway.http.idempotency_header import HEADER as IDEMPOTENCY_HEADER
 from gateway.http.request_ids import REQUEST_ID
 from gateway.http.start_param import requested_start
 from gateway.http.throttle import throttle
-from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
-from gateway.routes.pushing import location
+from gateway.routes.messages import RUNTIME, _read_json, location, resolve_queue
 from gateway.routes.spec import (
     ERRORS_LIST,
     START_PARAMS,

@@ -14,8 +14,7 @@ from aiohttp import web
 
 from gateway.auth.queue_access import authorize
 from gateway.http.errors import json_response
-from gateway.routes.messages import RUNTIME, resolve_queue
-from gateway.routes.pushing import location
+from gateway.routes.messages import RUNTIME, location, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
 from shared.queues.registry import LoadedQueue
 

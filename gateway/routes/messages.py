@@ -12,7 +12,6 @@ from gateway.http.request_ids import REQUEST_ID
 from gateway.http.start_param import requested_start
 from gateway.http.throttle import throttle
 from gateway.http.wait_param import wait_seconds
-from gateway.routes.pushing import location
 from gateway.routes.spec import (
     REASONS,
     START_PARAMS,
@@ -30,6 +29,11 @@ from shared.runtime.resources import Runtime
 from shared.service import UnknownQueue
 
 RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def location(queue: str, message_id: str) -> str:
+    """The ``Location`` of a message."""
+    return f"/{queue}/{message_id}"
 
 
 def _is_json(content_type: str) -> bool:

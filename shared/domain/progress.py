@@ -1,4 +1,5 @@
-"""The values ``ctx.progress(fraction, note=None)`` accepts (``consumer.progress`` writes them)."""
+"""The values ``ctx.progress(fraction, note=None)`` accepts: the domain rule, which
+``consumer.progress`` (the same concept in the consumer: writing the reports) applies."""
 
 from __future__ import annotations
 

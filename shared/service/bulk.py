@@ -1,4 +1,5 @@
-"""Bulk actions on a queue's messages (``POST /{queue}/bulk/{action}``).
+"""Bulk actions on a queue's messages: the service side of ``POST /{queue}/bulk/{action}``
+(its HTTP side, the same concept one layer up, is ``gateway.routes.bulk``).
 
 A :class:`BulkFilter` selects up to ``limit`` (at most :data:`MAX_BULK`) of a queue's
 messages, newest first, by status and creation time (``created_after < created_at <

@@ -1,4 +1,5 @@
-"""Cancelling a message (``POST /{queue}/{id}/cancel``, ``ctx.messaging.cancel``).
+"""Cancelling a message: the service side of ``POST /{queue}/{id}/cancel`` (its HTTP side,
+the same concept one layer up, is ``gateway.routes.cancel``) and ``ctx.messaging.cancel``.
 
 One store transition decides (``Claims.cancel``):
 

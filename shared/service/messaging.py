@@ -1,4 +1,6 @@
-"""The messaging service: every operation on messages, for the gateway and for handlers.
+"""The messaging service: every operation on messages, for the gateway and for handlers
+(``conveyor.messaging`` is the same concept as handlers see it: the public type of
+``ctx.messaging`` and the adapter that hands this service to them).
 
 The HTTP gateway maps requests to these methods and their errors (``shared.service.errors``)
 to status codes; handlers reach the same methods through ``ctx.messaging``, so both validate,
