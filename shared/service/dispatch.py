@@ -10,17 +10,17 @@ start-up recovery re-publishes every due ``PENDING`` record instead.
 
 A send with a delay (a delayed push, a retry, an early delivery) goes to the work queue's
 ``publish_later`` (RabbitMQ's delay tiers) or, when the work queue cannot hold a message
-durably, to the :class:`shared.adapters.inprocess.due.DueTimer`: the record already waits in the
-store with its ``not_before``, and the timer publishes it when due.
+durably, to a :class:`DueWakeups` (``shared.adapters.inprocess.due.DueTimer``): the record already
+waits in the store with its ``not_before``, and the timer publishes it when due.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from shared.adapters.inprocess.due import DueTimer
 from shared.domain.message import utcnow
 from shared.ports import DeliveryUnavailable, MessageRef, WorkQueue
 
@@ -30,11 +30,19 @@ log = logging.getLogger(__name__)
 MarkPublished = Callable[[MessageRef], None]
 
 
+class DueWakeups(Protocol):
+    """Publishes stored messages when they come due, for a work queue that cannot hold a
+    delayed message durably (the in-process due timer)."""
+
+    def wake(self, due: datetime) -> None:
+        """A message became due at ``due``: publish it then (or look again sooner)."""
+
+
 class Dispatcher:
     """Hands recorded messages to a work queue and notes each that it accepted."""
 
     def __init__(
-        self, work: WorkQueue, mark: MarkPublished | None, due: DueTimer | None = None
+        self, work: WorkQueue, mark: MarkPublished | None, due: DueWakeups | None = None
     ) -> None:
         """``due``: where delayed sends go when ``work`` cannot delay durably itself."""
         self._work = work
