@@ -30,7 +30,6 @@ from gateway.http.protocol import add_always_headers, refuse
 from gateway.http.ratelimit import RateLimiter
 from gateway.http.throttle import RATE_LIMITER
 from gateway.routes import ROUTES
-from gateway.routes.admin import CONSUMERS, consumer_counts
 from gateway.routes.messages import RUNTIME
 from gateway.routes.spec import register
 from shared.platform.listen import start_site
@@ -83,9 +82,6 @@ def create_app(rt: Runtime) -> web.Application:
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
     app[VERIFIED] = VerifiedTokens(leeway=rt.settings.jwt_leeway_seconds)
     app[RATE_LIMITER] = RateLimiter()
-    counts = consumer_counts(rt)
-    if counts is not None:
-        app[CONSUMERS] = counts
     register(app, ROUTES, rt.settings)
     return app
 

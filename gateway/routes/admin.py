@@ -25,20 +25,17 @@ from gateway.auth.queue_access import authenticate, bearer_token
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME
 from gateway.routes.spec import Doc, Route, plain, problems
-from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
 from shared.domain.message import Json, Status, iso, utcnow
 from shared.ports import QueueCounts
 from shared.queues.definitions import QueueOptions
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import is_permitted
-from shared.runtime.resources import Runtime
 
 #: Roles that see every queue of ``GET /queues`` and the definitions that failed to load.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
 #: The window ``finished`` and ``completed_per_minute`` are measured over.
 RATE_WINDOW_SECONDS = 300
 #: The management API reader, when configured (set by the app factory).
-CONSUMERS = web.AppKey("consumer_counts", ConsumerCounts)
 
 #: One cron schedule in ``GET /queues`` (OpenAPI).
 SCHEDULE_SCHEMA: dict[str, Json] = {
@@ -149,7 +146,7 @@ async def list_queues(request: web.Request) -> web.Response:
     counts = await rt.messaging.counts()
     schedules = await rt.scheduler.statuses()
     finished = await rt.messaging.finished_since(utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS))
-    reader = request.app.get(CONSUMERS)
+    reader = rt.consumer_counts
     consumers = await reader.get() if reader is not None else None
     queues = [
         {
@@ -163,16 +160,6 @@ async def list_queues(request: web.Request) -> web.Response:
     if admin:
         body["load_errors"] = list(registry.errors)
     return json_response(body)
-
-
-def consumer_counts(rt: Runtime) -> ConsumerCounts | None:
-    """Consumer counts from the RabbitMQ management API, when it is configured."""
-    url = rt.settings.rabbitmq_management_url
-    if not url:
-        return None
-    return ConsumerCounts(
-        url, rt.http, vhost=vhost_of(rt.settings.broker), prefix=rt.settings.queue_prefix
-    )
 
 
 def queues_doc(public: bool) -> Doc:

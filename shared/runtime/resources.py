@@ -7,6 +7,7 @@ importing this module connects to nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from shared.adapters.inprocess.due import DueTimer
+from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
 from shared.platform.clock import make_clock
 from shared.platform.metrics import Metrics
 from shared.platform.settings import Settings
@@ -68,6 +70,16 @@ class Runtime:
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @functools.cached_property
+    def consumer_counts(self) -> ConsumerCounts | None:
+        """Consumers per queue from the RabbitMQ management API (``GET /queues``), when
+        ``--rabbitmq-management-url`` is set; else None."""
+        url = self.settings.rabbitmq_management_url
+        if not url:
+            return None
+        vhost = vhost_of(self.settings.broker)
+        return ConsumerCounts(url, self.http, vhost=vhost, prefix=self.settings.queue_prefix)
 
     def reloader(self, *, with_handlers: bool, on_queues: QueueFollower | None = None) -> Reloader:
         """A hot reloader of ``--handlers`` into this runtime's registry."""
