@@ -1,9 +1,8 @@
 """Running a process's main coroutine on the configured event loop.
 
 ``asyncio`` (the default) is the standard library's loop. ``uvloop`` (opt-in, ``pip install
-'conveyor[uvloop]'``) runs the same code on libuv; the benchmark suite measured it faster on
-the push and end-to-end paths (bench/README.md). Nothing else changes: the guarantees are
-those of the code above the loop.
+'conveyor[uvloop]'``) runs the same code on libuv, faster on pushes (see bench/README.md).
+Nothing else changes: the guarantees are those of the code above the loop.
 """
 
 from __future__ import annotations

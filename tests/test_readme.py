@@ -1,9 +1,10 @@
-"""The README's walkthrough, HTTP API examples and handler test run as written.
+"""The documentation's examples run as written: the README's tour, the walkthrough and its
+API examples (docs/walkthrough.md), and the handler test of docs/queues-and-handlers.md.
 
-Its shell blocks are run by bash (``-e -u -o pipefail``) against a real ``conveyor serve``
+The shell blocks are run by bash (``-e -u -o pipefail``) against a real ``conveyor serve``
 started the way a pip user would: ``conveyor init handlers`` in an empty directory, then
 ``serve`` there. The only change made to the blocks is the port (a free one, not 8080).
-Its handler test is ``tests/test_handler_example.py``, which the suite runs.
+The handler test shown is ``tests/test_handler_example.py``, which the suite runs.
 """
 
 from __future__ import annotations
@@ -18,32 +19,35 @@ import pytest
 
 from tests.helpers import ServeProcess, clean_env, conveyor
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+WALKTHROUGH = ROOT / "docs" / "walkthrough.md"
+HANDLERS_GUIDE = ROOT / "docs" / "queues-and-handlers.md"
 
 
-def code_block(after: str, language: str = "sh") -> str:
-    """The first ```language block of the README after the text ``after``."""
-    text = README.read_text()
+def code_block(document: Path, after: str, language: str = "sh") -> str:
+    """The first ```language block of ``document`` after the text ``after``."""
+    text = document.read_text()
     rest = text[text.index(after) :]
     fence = f"```{language}\n"
     block = rest[rest.index(fence) + len(fence) :]
     return block[: block.index("```")]
 
 
-def shell_block(after: str) -> str:
-    """The first ```sh block of the README after the text ``after``."""
-    return code_block(after)
+def shell_block(document: Path, after: str) -> str:
+    """The first ```sh block of ``document`` after the text ``after``."""
+    return code_block(document, after)
 
 
 def test_the_handler_test_example_is_the_one_the_suite_runs() -> None:
     example = Path(__file__).parent / "test_handler_example.py"
-    assert code_block("### Testing a handler", "python") == example.read_text()
+    assert code_block(HANDLERS_GUIDE, "## Testing a handler", "python") == example.read_text()
 
 
 @pytest.mark.slow
 def test_walkthrough_and_api_examples_run_as_written(tmp_path: Path) -> None:
     curl = shutil.which("curl")
-    assert curl, "curl is needed to run the README's examples"
+    assert curl, "curl is needed to run the documentation's examples"
     assert conveyor("init", "handlers", cwd=tmp_path).returncode == 0
     # `source .venv/bin/activate`: this test's own environment stands in for the reader's.
     (tmp_path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
@@ -57,9 +61,10 @@ def test_walkthrough_and_api_examples_run_as_written(tmp_path: Path) -> None:
         proc.wait_healthy()
         script = "\n".join(
             [
-                shell_block("## Walkthrough"),
+                shell_block(README, "## A five-minute tour"),
+                shell_block(WALKTHROUGH, "## Push, read, refuse, delete"),
                 'TOKEN=$(conveyor token --roles system_admin) && H="Authorization: Bearer $TOKEN"',
-                shell_block("Examples (after the walkthrough"),
+                shell_block(WALKTHROUGH, "Examples (after the walkthrough"),
             ]
         ).replace("localhost:8080", f"localhost:{proc.port}")
         done = subprocess.run(
@@ -76,7 +81,8 @@ def test_walkthrough_and_api_examples_run_as_written(tmp_path: Path) -> None:
     out = done.stdout
     assert done.returncode == 0, f"{done.stderr}\n{out}\n{proc.log()}"
     for expected in (
-        "HTTP/1.1 201 Created",  # the first push, and its record
+        '"status":"COMPLETE","request":{"hello":"there"},"result":{"result":"value"}',  # the tour
+        "HTTP/1.1 201 Created",  # the walkthrough's first push, and its record
         '"request":{"hello":"there","world":"yes"}',
         '"status":"COMPLETE","request":{"hello":"there","world":"yes"},"result":{"result":"value"}',
         "Additional properties are not allowed ('extra' was unexpected)",

@@ -1,5 +1,6 @@
-"""Each setting is declared once: the subcommands' flags and the README's settings table are
-derived from the declarations, and the committed table is the generated one."""
+"""Each setting is declared once: the subcommands' flags and the documented settings table
+(docs/operations.md) are derived from the declarations, and the committed table is the
+generated one."""
 
 from __future__ import annotations
 
@@ -13,27 +14,30 @@ import pytest
 from conveyor.cli import build_parser
 from shared.platform.settings import COMMANDS, OPTIONS
 from shared.platform.settings.declare import option
-from shared.platform.settings.doc import COMMAND, committed_table, markdown_table
+from shared.platform.settings.doc import COMMAND, DOCUMENT, committed_table, markdown_table
 from tests.helpers import clean_env
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+DOCS = ROOT / DOCUMENT
 
 
-def test_the_readme_settings_table_is_the_generated_one() -> None:
-    committed = committed_table(README.read_text())
+def test_the_documented_settings_table_is_the_generated_one() -> None:
+    committed = committed_table(DOCS.read_text())
     assert committed == markdown_table(), (
-        f"README.md's settings table differs from the declarations; regenerate it: {COMMAND}"
+        f"{DOCUMENT}'s settings table differs from the declarations; regenerate it: {COMMAND}"
     )
 
 
 def test_the_regenerating_command_rewrites_a_stale_table(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    current = README.read_text()
-    readme.write_text(current.replace("| `--port` |", "| `--prot` |", 1))
-    assert readme.read_text() != current
+    doc = tmp_path / DOCUMENT  # the command as printed, run from a checkout's root
+    doc.parent.mkdir(parents=True)
+    current = DOCS.read_text()
+    doc.write_text(current.replace("| `--port` |", "| `--prot` |", 1))
+    assert doc.read_text() != current
     done = subprocess.run(
-        [sys.executable, *COMMAND.split()[1:], str(readme)],
-        env=clean_env(),
+        [sys.executable, *COMMAND.split()[1:]],
+        env=clean_env(PYTHONPATH=str(ROOT)),
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
@@ -41,10 +45,10 @@ def test_the_regenerating_command_rewrites_a_stale_table(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr  # no warning from running a module of the package
-    assert readme.read_text() == current
+    assert doc.read_text() == current
 
 
-def test_a_readme_without_the_markers_is_refused(tmp_path: Path) -> None:
+def test_a_document_without_the_markers_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no settings table"):
         committed_table("# README\n\n| flag | variable |\n")
 

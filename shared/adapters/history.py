@@ -20,9 +20,10 @@ from shared.domain.message import HISTORY_LIMIT, History, Progress, Status, Tran
 #: SQLite: the SET clause of a status write (parameters: time as epoch seconds, status,
 #: consumer); the attempt is the SQL expression ``{attempt}`` (``attempts`` of the row before
 #: the update, by default). Pure SQL (SQLite's JSON functions), so a status write never calls
-#: back into Python from the database thread (a Python function there took the GIL on every
-#: write); SQLite also writes the time as text (``strftime``: the very text of
-#: ``shared.domain.message.iso`` for a time in whole milliseconds), on its thread, without the GIL.
+#: back into Python from the database thread (a Python function there takes the GIL on every
+#: write; see bench/README.md); SQLite also writes the time as text (``strftime``: the very text
+#: of ``shared.domain.message.iso`` for a time in whole milliseconds), on its thread, without
+#: the GIL.
 SQLITE_STATUS_WRITE = (
     "version = COALESCE(version, 0) + 1, history = json_insert("
     f"CASE WHEN json_array_length(COALESCE(history, '[]')) >= {HISTORY_LIMIT}"

@@ -34,9 +34,9 @@ def error_from_text(text: str | None) -> ErrorInfo | None:
 def json_from_text(text: str | None) -> Json:
     """Parse stored JSON text; NULL is JSON null.
 
-    orjson where it is exact (``shared.domain.payloads.loads_stored``): several times faster, and
-    this runs on the store's thread for every claimed record, holding the GIL the event loop
-    needs.
+    orjson where it is exact (``shared.domain.payloads.loads_stored``): this runs on the
+    store's thread for every claimed record, holding the GIL the event loop needs, so the
+    faster parser pays (see bench/README.md).
     """
     return loads_stored(text) if text is not None else None
 

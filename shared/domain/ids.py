@@ -3,9 +3,9 @@
 ``uuid.uuid4()`` asks the kernel for 16 bytes on every call (``os.urandom``), and that system
 call releases the GIL: on a busy gateway the event loop then waits to take it back from the
 store's thread, once per id, twice per push. Here one ``os.urandom`` call serves
-:data:`POOL_IDS` ids. The bytes are the same kernel randomness, so the ids are exactly as
-unpredictable as ``uuid4``'s; each byte is handed out once, and a forked child starts with
-an empty pool (it never repeats its parent's ids).
+:data:`POOL_IDS` ids (see bench/README.md). The bytes are the same kernel randomness, so the
+ids are exactly as unpredictable as ``uuid4``'s; each byte is handed out once, and a forked
+child starts with an empty pool (it never repeats its parent's ids).
 """
 
 from __future__ import annotations

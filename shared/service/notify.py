@@ -31,9 +31,9 @@ T = TypeVar("T")
 RECHECK_SECONDS = 3.0
 #: The safety net's budget of store reads per second for the whole process: with more
 #: distinct messages watched than this many times :data:`RECHECK_SECONDS`, the re-check
-#: interval grows (10,000 waiters re-read every 50 s instead of 3,300 reads/s every 3 s,
-#: which cost a push rate 9x lower in ``python -m bench``'s memory run). A woken waiter
-#: reads at once whatever the interval: only a lost event waits longer.
+#: interval grows (10,000 waiters re-read every 50 s), so that many waiters cannot starve
+#: pushes of the store (see bench/README.md). A woken waiter reads at once whatever the
+#: interval: only a lost event waits longer.
 SAFETY_READS_PER_SECOND = 200.0
 
 

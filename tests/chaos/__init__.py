@@ -1,4 +1,4 @@
-"""The chaos harness: ``python -m tests.chaos`` (README "Reliability").
+"""The chaos harness: ``python -m tests.chaos`` (docs/reliability.md, "The chaos harness").
 
 A gateway and three ``conveyor consumer`` processes on a private RabbitMQ node the harness
 starts on its own ports and node name, with the MongoDB wire server on its SQLite engine as

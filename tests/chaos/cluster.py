@@ -58,7 +58,9 @@ class WireStore:
     def __init__(self, path: Path, log: Path) -> None:
         python = mongo_python()
         if not python or not Path(python).exists():
-            raise Unavailable("no MongoDB wire server: set MONGOECO_PYTHON (see the README)")
+            raise Unavailable(
+                "no MongoDB wire server: set MONGOECO_PYTHON (see docs/reliability.md)"
+            )
         self.python, self.path, self.log = python, path, log
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None

@@ -1,13 +1,12 @@
 """Completion and change events on the events fanout, published in batches.
 
-Every finished message (and, for event streams, every claim, retry, release and progress
-write) makes an event. One AMQP publish per event cost the consumer a RabbitMQ round of
-client work per message (``python -m bench`` showed ``serve --broker`` end to end 24 % slower
-once change events were added). :class:`EventBatch` instead publishes what accumulated while
-the previous publish was under way, or during the current event-loop turn, as one message:
-idle, a final event leaves one loop turn later; under load, many share one publish. A change
-alone waits up to :data:`CHANGE_WAIT_SECONDS` for company: a message whose handler is quick
-then costs one publish (its claim travels with its completion) instead of two, and event
+Every finished message (and, for event streams, every claim, retry, release and progress write)
+makes an event. One AMQP publish per event would cost the consumer a RabbitMQ round of client
+work per message (see bench/README.md). :class:`EventBatch` instead publishes what accumulated
+while the previous publish was under way, or during the current event-loop turn, as one
+message: idle, a final event leaves one loop turn later; under load, many share one publish. A
+change alone waits up to :data:`CHANGE_WAIT_SECONDS` for company: a message whose handler is
+quick then costs one publish (its claim travels with its completion) instead of two, and event
 streams see the claim at most that much later. Completions never wait.
 
 Wire format (JSON): one event is ``{"queue", "id"}`` plus ``"final": false`` for a change

@@ -1,8 +1,8 @@
 """The documentation's settings table, generated from the declarations.
 
-``python -m shared.platform.settings.doc [README.md]`` rewrites the table between the
-:data:`BEGIN` and :data:`END` markers of the README; tests/test_settings_doc.py fails while the
-committed table differs from :func:`markdown_table`.
+``python -m shared.platform.settings.doc [FILE]`` rewrites the table between the :data:`BEGIN`
+and :data:`END` markers of FILE (default :data:`DOCUMENT`, where the settings are documented);
+tests/test_settings_doc.py fails while the committed table differs from :func:`markdown_table`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from shared.platform.settings.options import OPTIONS
 COMMAND = "python -m shared.platform.settings.doc"
 BEGIN = f"<!-- settings table: generated from the declarations by `{COMMAND}` -->"
 END = "<!-- end of the generated settings table -->"
+#: The file holding the table, relative to the repository root (the working directory).
+DOCUMENT = "docs/operations.md"
 
 
 def documented_default(opt: Option) -> str:
@@ -64,7 +66,7 @@ def with_table(text: str) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    path = Path(argv[0] if argv else "README.md")
+    path = Path(argv[0] if argv else DOCUMENT)
     text = path.read_text()
     new = with_table(text)
     if new != text:

@@ -158,7 +158,7 @@ class HttpOptions:
         doc="gateway: an event stream ends after this long (the client reconnects with "
         "`Last-Event-ID`)",
     )
-    # Slow and broken clients (gateway/http/conn_limits.py, README "Slow and broken clients").
+    # Slow and broken clients (gateway/http/conn_limits.py; docs/operations.md, same title).
     max_connections: int = option(
         16384,
         values.positive_int,

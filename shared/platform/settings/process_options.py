@@ -96,8 +96,8 @@ class ProcessOptions:
         values.non_negative_float,
         "seconds between checks of --handlers for changes (hot reload; 0: only on SIGHUP)",
         DAEMONS,
-        doc="seconds between checks of `--handlers` for changes ([hot reload](#hot-reload)); "
-        "0 = only on SIGHUP",
+        doc="seconds between checks of `--handlers` for changes "
+        "([hot reload](queues-and-handlers.md#hot-reload)); 0 = only on SIGHUP",
     )
     start_timeout_seconds: float = option(
         60.0,
