@@ -8,7 +8,12 @@ import json
 
 import pytest
 
-from shared.adapters.rabbitmq.event_batch import EventBatch, decode, encode, event
+from shared.adapters.rabbitmq.event_batch import EventBatch, decode_from, encode, event
+
+
+def decode(body: bytes) -> list[tuple[str, str, bool]]:
+    """The events of a body, whoever sent it."""
+    return decode_from(body)[1]
 
 
 def test_one_event_keeps_the_unbatched_form_and_both_forms_decode() -> None:
@@ -18,14 +23,15 @@ def test_one_event_keeps_the_unbatched_form_and_both_forms_decode() -> None:
     assert json.loads(many) == {
         "events": [{"queue": "q", "id": "a"}, {"queue": "q", "id": "b", "final": False}]
     }
-    assert decode(one) == [("q", "a", True)]
-    assert decode(many) == [("q", "a", True), ("q", "b", False)]
+    assert decode_from(one) == (None, [("q", "a", True)])
+    assert decode_from(many) == (None, [("q", "a", True), ("q", "b", False)])
+    assert decode_from(encode([event("q", "a", final=True)], "p1")) == ("p1", [("q", "a", True)])
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"events": [1]}', b"nope"])
 def test_a_malformed_body_raises_what_the_subscriber_catches(body: bytes) -> None:
     with pytest.raises((ValueError, LookupError, TypeError, AttributeError)):
-        decode(body)
+        decode_from(body)
 
 
 async def test_events_of_one_turn_leave_together_and_later_ones_wait_for_the_publish() -> None:

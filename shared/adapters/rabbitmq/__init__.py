@@ -1,1 +1,3 @@
-"""RabbitMQ delivery (aio-pika) on quorum queues, its control exchange and management API client."""
+"""RabbitMQ delivery (aio-pika): ``broker.RabbitDelivery`` (the lifecycle), one module per
+port (``work``, ``events``, ``control``) over one shared ``channels.RabbitChannels``; and the
+management API client (``management``)."""

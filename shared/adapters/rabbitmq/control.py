@@ -1,4 +1,4 @@
-"""The control exchange of RabbitMQ delivery: cancel signals to every consumer.
+"""``shared.ports.CancelSignals`` on RabbitMQ: the control exchange, cancels to every consumer.
 
 A non-durable fanout exchange ``<prefix>control``, apart from the completion events'
 ``<prefix>events`` so that consumers hear only control messages (never every completion).
@@ -6,6 +6,9 @@ Messages are transient ``{"op": "cancel", "queue", "id"}`` JSON, published witho
 confirms (best effort: the store's ``cancel_requested`` flag, seen at the holder's next
 lease renewal, is the safety net). Each subscribing process binds an exclusive auto-delete
 queue ``<prefix>control.<host>:<pid>.<random>`` and consumes it without acks.
+
+:class:`ControlExchange` is the exchange; :class:`RabbitCancels` is the part of
+``RabbitDelivery`` that holds one, over the delivery's connections (``channels``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.ports import CancelCallback
+from shared.adapters.rabbitmq.channels import FAILURES, RabbitChannels, failure
+from shared.ports import CancelCallback, CancelSignals, DeliveryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +95,32 @@ async def _on_signal(callback: CancelCallback, message: AbstractIncomingMessage)
             callback(str(body["queue"]), str(body["id"]))
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
         log.warning("ignoring unreadable control message: %s; body=%.200r", exc, message.body)
+
+
+class RabbitCancels(CancelSignals):
+    """The ``CancelSignals`` part of ``RabbitDelivery``; uses its :class:`RabbitChannels`."""
+
+    _amqp: RabbitChannels
+    _control: ControlExchange
+
+    def _init_cancels(self) -> None:
+        amqp = self._amqp
+        self._control = ControlExchange(amqp.prefix + "control", amqp.where, amqp.timeout)
+
+    @property
+    def control_exchange(self) -> str:
+        """The fanout exchange cancel signals go through."""
+        return self._control.name
+
+    async def publish_cancel(self, queue: str, message_id: str) -> None:
+        if self._amqp.closed:
+            return
+        await self._control.publish_cancel(queue, message_id)
+
+    async def subscribe_cancels(self, callback: CancelCallback) -> None:
+        if self._amqp.closed:
+            raise DeliveryUnavailable("delivery is closed")
+        try:
+            await self._control.subscribe(await self._amqp.open_consumer(), callback)
+        except FAILURES as exc:
+            raise failure("cannot subscribe to cancel signals", exc) from exc

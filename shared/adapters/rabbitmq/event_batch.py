@@ -12,7 +12,7 @@ streams see the claim at most that much later. Completions never wait.
 Wire format (JSON): one event is ``{"queue", "id"}`` plus ``"final": false`` for a change
 (what gateways before batching read); several are ``{"events": [<event>, ...]}``. Either
 carries ``"from"``: the publishing process, which drops its own events when they come back
-(:func:`decode_from`; it woke its waiters directly). :func:`decode` reads every form. Events are
+(it woke its waiters directly). :func:`decode_from` reads every form. Events are
 best effort (transient, unconfirmed): a lost batch only delays waiters until their store re-check.
 """
 
@@ -58,11 +58,6 @@ def decode_from(body: bytes) -> tuple[str | None, list[tuple[str, str, bool]]]:
     origin = payload.get("from")
     events = [(str(e["queue"]), str(e["id"]), e.get("final") is not False) for e in items]
     return (str(origin) if origin is not None else None), events
-
-
-def decode(body: bytes) -> list[tuple[str, str, bool]]:
-    """``(queue, message_id, final)`` per event of a message body (see :func:`decode_from`)."""
-    return decode_from(body)[1]
 
 
 #: How long a change event (not final) may wait for other events to share its publish.

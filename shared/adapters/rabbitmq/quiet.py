@@ -4,7 +4,7 @@ When RabbitMQ cannot be reached, aiormq logs ``error when creating transport`` a
 aio-pika ``... Reconnecting after N seconds`` before the attempt raises, although nothing will
 reconnect: the caller reports the failure itself, in one line with the cause
 (``DeliveryUnavailable``). Once connected, their lines are left alone (a lost connection is
-logged once by ``shared.adapters.rabbitmq.broker``'s watch, and their reconnect lines at INFO).
+logged once by ``shared.adapters.rabbitmq.channels``' watch, and their reconnect lines at INFO).
 """
 
 from __future__ import annotations
