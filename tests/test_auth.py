@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from conveyor.serve import Served
-from tests.conftest import Api, Keys, StartConveyor
-from tests.helpers import claims, error_list, hs256_token, raw_token, wait_until
+from tests.support.http import Api, StartConveyor
+from tests.support.responses import error_list
+from tests.support.tokens import Keys, claims, hs256_token, raw_token
+from tests.support.waiting import wait_until
 
 OTHER_HS_SECRET = "another-secret-" + "y" * 40
 

@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list
-from tests.test_metrics import parse, value
+from tests.support.http import Api, StartConveyor
+from tests.support.metrics import parse, value
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 
 SCHEMA = {
     "type": "object",

@@ -11,8 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list, wait_until
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
+from tests.support.waiting import wait_until
 
 ROLES = {"roles": ["tester"]}
 #: Messages redriven at once. The MongoDB wire-protocol stand-in the distributed tests use

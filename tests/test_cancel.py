@@ -13,8 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, assert_record, error_list, exists, wait_until, written
+from tests.support.handler_files import exists, written
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import assert_record, error_list
+from tests.support.waiting import wait_until
 
 ROLES = {"roles": ["tester"]}
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from tests.services import unavailable
+from tests.support.paths import REPO
+from tests.support.services import unavailable
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 UNAVAILABLE = 3  # tests.chaos.__main__.UNAVAILABLE
-ROOT = Path(__file__).parent.parent
+ROOT = REPO
 
 
 def run_harness(tmp_path: Path, *flags: str) -> dict[str, Any]:

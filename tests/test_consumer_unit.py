@@ -30,7 +30,7 @@ from shared.queues.registry import Handler, LoadedQueue, Registry, RegistryHolde
 from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
-from tests.fakes import FakeClaims, FakeDelivered, FakeWorkQueue
+from tests.support.fakes import FakeClaims, FakeDelivered, FakeWorkQueue
 
 HandlerFunc = Callable[[Any, Any], Awaitable[Any]]
 

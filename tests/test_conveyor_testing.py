@@ -25,15 +25,10 @@ from conveyor import (
 )
 from conveyor.serve import Served
 from conveyor.testing import FakeAuth, FakeMessaging, ProgressRecorder, make_context
-from tests.conftest import Api, StartConveyor
-from tests.helpers import (
-    RECORD_FIELDS,
-    SEED_HANDLERS_DIR,
-    add_queue,
-    add_seed_queue,
-    assert_record,
-    error_list,
-)
+from tests.support.http import Api, StartConveyor
+from tests.support.paths import SEED_HANDLERS_DIR
+from tests.support.queues import add_queue, add_seed_queue
+from tests.support.responses import RECORD_FIELDS, assert_record, error_list
 
 SEED = SEED_HANDLERS_DIR / "myQueue.queue.json"
 REPORTS: dict[str, Any] = {

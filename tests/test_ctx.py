@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import (
-    RECORD_FIELDS,
-    TokenEndpoint,
-    add_queue,
-    add_seed_queue,
-    assert_record,
-    copy_handler,
-    error_list,
-)
+from tests.support.http import Api, StartConveyor
+from tests.support.identity import TokenEndpoint
+from tests.support.queues import add_queue, add_seed_queue, copy_handler
+from tests.support.responses import RECORD_FIELDS, assert_record, error_list
 
 
 async def test_ctx_identifies_the_message(api: Api) -> None:

@@ -15,15 +15,11 @@ from conveyor.serve import Served
 from shared.queues import definitions
 from shared.queues.definitions import MAX_DEFINITION_BYTES, DefinitionError, load_definition
 from shared.queues.registry import load_registry
-from tests.conftest import Api, StartConveyor
-from tests.helpers import (
-    SEED_HANDLERS_DIR,
-    add_queue,
-    conveyor,
-    copy_handler,
-    error_list,
-    write_json,
-)
+from tests.support.http import Api, StartConveyor
+from tests.support.paths import SEED_HANDLERS_DIR
+from tests.support.processes import conveyor
+from tests.support.queues import add_queue, copy_handler, write_json
+from tests.support.responses import error_list
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 

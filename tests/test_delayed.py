@@ -13,8 +13,9 @@ import pytest
 
 from conveyor.serve import serving
 from shared.platform.settings import Settings
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 
 
 @pytest.fixture

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list, exists, touch, wait_until
+from tests.support.handler_files import exists, touch
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
+from tests.support.waiting import wait_until
 
 
 class Gate:

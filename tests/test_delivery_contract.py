@@ -34,7 +34,8 @@ from shared.ports import (
     DeliveryUnavailable,
     WorkQueue,
 )
-from tests.services import delete_rabbit_queues, free_port, require_rabbitmq
+from tests.support.services import delete_rabbit_queues, require_rabbitmq
+from tests.support.sockets import free_port
 
 #: How long "nothing more arrives" is watched: well above a local broker's delivery latency.
 QUIET = 0.3

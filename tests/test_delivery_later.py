@@ -9,8 +9,8 @@ from shared.adapters.inprocess.queues import InProcessDelivery
 from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.adapters.rabbitmq.delays import tier_queue
 from shared.ports import Delivered
-from tests.brokers import RabbitNode
-from tests.services import delete_rabbit_queues, queue_prefix
+from tests.support.brokers import RabbitNode
+from tests.support.services import delete_rabbit_queues, queue_prefix
 
 
 class Inbox:

@@ -8,8 +8,8 @@ import uuid
 from shared.adapters.inprocess.queues import InProcessDelivery
 from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered
-from tests.brokers import RabbitNode
-from tests.services import delete_rabbit_queues, queue_prefix
+from tests.support.brokers import RabbitNode
+from tests.support.services import delete_rabbit_queues, queue_prefix
 
 
 async def test_in_process_publishes_all_or_reports_all_failed() -> None:

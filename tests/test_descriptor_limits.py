@@ -15,15 +15,13 @@ import jwt
 import pytest
 
 from gateway.http.capacity import RESERVED_DESCRIPTORS
-from tests.helpers import (
-    QUEUES_DIR,
-    ServeProcess,
-    add_queue,
-    claims,
-    clean_env,
-    close_writer,
-    touch,
-)
+from tests.support.handler_files import touch
+from tests.support.paths import QUEUES_DIR
+from tests.support.processes import clean_env
+from tests.support.queues import add_queue
+from tests.support.raw_http import close_writer
+from tests.support.serve import ServeProcess
+from tests.support.tokens import claims
 
 pytestmark = pytest.mark.slow
 

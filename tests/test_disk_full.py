@@ -26,15 +26,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Keys
-from tests.helpers import (
-    ServeProcess,
-    clean_env,
-    conveyor,
-    http_call,
-    problem_items,
-    wait_until_sync,
-)
+from tests.support.http import http_call
+from tests.support.processes import clean_env, conveyor
+from tests.support.responses import problem_items
+from tests.support.serve import ServeProcess
+from tests.support.tokens import Keys
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow
 PAD = "x" * 8192  # each message takes a few pages: the 1 MiB disk fills within a few dozen

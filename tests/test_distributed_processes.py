@@ -12,51 +12,21 @@ import asyncio
 import collections
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.brokers import PrivateRabbit, RabbitNode
-from tests.conftest import HS_SECRET, Api, Keys
-from tests.helpers import wait_until, written
-from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, queue_prefix
+from tests.support.brokers import PrivateRabbit, RabbitNode
+from tests.support.cluster import Cluster
+from tests.support.handler_files import written
+from tests.support.http import Api
+from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.tokens import Keys
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
-
-CONSUMER_FLAGS = ["--sweep-interval-seconds", "1", "--grace-seconds", "5"]
-
-
-@dataclass
-class Cluster:
-    """Flags shared by the processes of one test, the broker they use, the processes started."""
-
-    tmp: Path
-    flags: list[str]
-    prefix: str
-    rabbitmq: RabbitNode
-    procs: list[Proc] = field(default_factory=list)
-
-    def gateway(self) -> tuple[Proc, str]:
-        port, listen = http_args()
-        proc = Proc(
-            ["gateway", *self.flags, "--jwt-secret", HS_SECRET, *listen],
-            self.tmp / f"gateway-{port}.log",
-        ).start()
-        self.procs.append(proc)
-        proc.wait_for_log("gateway listening")
-        return proc, f"http://127.0.0.1:{port}"
-
-    def consumer(self, *extra: str) -> Proc:
-        n = len(self.procs)
-        args = ["consumer", *self.flags, *CONSUMER_FLAGS, *extra]
-        proc = Proc(args, self.tmp / f"consumer-{n}.log").start()
-        self.procs.append(proc)
-        proc.wait_for_log("consuming")
-        return proc
 
 
 @pytest.fixture
@@ -349,7 +319,8 @@ async def test_a_running_handler_is_cancelled_from_another_process(
     """The gateway that takes the cancel is not the consumer running the message: the
     control exchange carries it. The consumer's lease is long (renewals every 15 s), so only
     the signal can stop the handler within the 2 s allowed."""
-    from tests.helpers import add_queue, exists
+    from tests.support.handler_files import exists
+    from tests.support.queues import add_queue
 
     add_queue(queues_dir, "cancellable", handler="cancellable", roles={"roles": ["tester"]})
     _, url = cluster.gateway()

@@ -12,8 +12,8 @@ from importlib import resources
 
 import pytest
 
-from tests.conftest import Api
-from tests.helpers import error_list
+from tests.support.http import Api
+from tests.support.responses import error_list
 
 EMBEDDED = pytest.mark.parametrize("mode", ["embedded"], indirect=True)  # HTTP only
 

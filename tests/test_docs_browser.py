@@ -23,15 +23,12 @@ import jwt
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
-from tests.browser import ARTIFACTS, chromium
-from tests.helpers import (
-    QUEUES_DIR,
-    SEED_HANDLERS_DIR,
-    ServeProcess,
-    claims,
-    clean_env,
-    http_call,
-)
+from tests.support.browser import chromium
+from tests.support.http import http_call
+from tests.support.paths import ARTIFACTS, QUEUES_DIR, SEED_HANDLERS_DIR
+from tests.support.processes import clean_env
+from tests.support.serve import ServeProcess
+from tests.support.tokens import claims
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from conveyor.loops import EventLoopUnavailable, run
-from tests.helpers import conveyor
-from tests.test_serve_process import Spawn, push, serve_args, spawn, wait_final
+from tests.support.processes import conveyor
+from tests.support.serve import Spawn, push, serve_args, wait_final
+from tests.test_serve_process import spawn
 
 __all__ = ["spawn"]  # the fixture, shared with tests/test_serve_process.py
 

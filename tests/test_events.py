@@ -17,18 +17,15 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import HS_SECRET, Api, Keys, StartConveyor
-from tests.helpers import ServeProcess, add_queue, clean_env, error_list, touch, wait_until
-from tests.sse import Event, collect, events
-
-STREAM = {"Accept": "text/event-stream"}
-TESTER = {"roles": ["tester"]}
-
-
-def add_event_queues(queues_dir: Path) -> None:
-    add_queue(queues_dir, "progress", handler="progress", roles=TESTER)
-    add_queue(queues_dir, "syncprogress", handler="syncprogress", roles=TESTER)
-    add_queue(queues_dir, "gate", handler="gate", roles=TESTER)
+from tests.support.handler_files import touch
+from tests.support.http import Api, StartConveyor
+from tests.support.processes import clean_env
+from tests.support.queues import add_event_queues
+from tests.support.responses import error_list
+from tests.support.serve import ServeProcess
+from tests.support.sse import STREAM, Event, collect, events
+from tests.support.tokens import HS_SECRET, Keys
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

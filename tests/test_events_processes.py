@@ -11,13 +11,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.brokers import RabbitNode
-from tests.conftest import HS_SECRET, Api, Keys
-from tests.helpers import touch
-from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, queue_prefix
-from tests.sse import Event, events
-from tests.test_events import STREAM, add_event_queues
+from tests.support.brokers import RabbitNode
+from tests.support.handler_files import touch
+from tests.support.http import Api
+from tests.support.processes import Proc, http_args
+from tests.support.queues import add_event_queues
+from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.sse import STREAM, Event, events
+from tests.support.tokens import HS_SECRET, Keys
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 

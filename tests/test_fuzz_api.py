@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
 
 #: Examples per operation: valid inputs, and inputs the document says are invalid.
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 10}

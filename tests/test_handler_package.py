@@ -18,7 +18,12 @@ import pytest
 from shared.adapters.inprocess.queues import InProcessDelivery
 from shared.queues.registry import RegistryHolder, load_registry
 from shared.queues.reload import Reloader
-from tests.helpers import ServeProcess, claims, clean_env, http_call, wait_until_sync, write_json
+from tests.support.http import http_call
+from tests.support.processes import clean_env
+from tests.support.queues import write_json
+from tests.support.serve import ServeProcess
+from tests.support.tokens import claims
+from tests.support.waiting import wait_until_sync
 
 SECRET = "package-test-secret-" + "p" * 40
 

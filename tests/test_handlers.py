@@ -9,8 +9,10 @@ from pathlib import Path
 import aiohttp
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, exists, touch, wait_until
+from tests.support.handler_files import exists, touch
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.waiting import wait_until
 
 
 async def test_async_handler_result_is_stored_complete(api: Api) -> None:

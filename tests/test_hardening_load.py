@@ -26,19 +26,14 @@ import jwt
 import pytest
 
 from shared.queues.definitions import MAX_DEFINITION_BYTES
-from tests.brokers import RabbitNode
-from tests.helpers import (
-    ServeProcess,
-    add_queue,
-    claims,
-    clean_env,
-    conveyor,
-    http_call,
-    wait_until_sync,
-    write_json,
-)
-from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, queue_prefix
+from tests.support.brokers import RabbitNode
+from tests.support.http import http_call
+from tests.support.processes import Proc, clean_env, conveyor, http_args
+from tests.support.queues import add_queue, write_json
+from tests.support.serve import ServeProcess
+from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.tokens import claims
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow
 

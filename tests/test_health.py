@@ -10,9 +10,11 @@ from pathlib import Path
 import aiohttp
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list, free_port
-from tests.test_metrics import parse, value
+from tests.support.http import Api, StartConveyor
+from tests.support.metrics import parse, value
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
+from tests.support.sockets import free_port
 
 #: A queue name that appears nowhere else, so finding it anywhere in a body is a leak.
 SECRET = "hushq7x"

@@ -22,8 +22,10 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, b64url, error_list, problem_items
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list, problem_items
+from tests.support.tokens import b64url
 
 JSON = {"Content-Type": "application/json"}
 #: For what the gateway refuses before it reaches a store: one mode is enough.

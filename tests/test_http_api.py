@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
-from tests.helpers import RECORD_FIELDS, assert_record, parse_ts
+from tests.support.http import Api
+from tests.support.responses import RECORD_FIELDS, assert_record, parse_ts
 
 
 async def test_post_answers_201_with_pending_record_and_location(api: Api) -> None:

@@ -12,8 +12,9 @@ import pytest
 
 from conveyor.serve import Served
 from shared.domain.message import MessageRecord
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, add_seed_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue, add_seed_queue
+from tests.support.responses import error_list
 
 JSON = {"Content-Type": "application/json"}
 

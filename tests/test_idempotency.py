@@ -15,8 +15,9 @@ from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_
 from shared.domain.message import new_message_id, utcnow
 from shared.ports import DeliveryUnavailable
 from shared.service import idempotent_push as idempotency
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 
 KEY = {"Idempotency-Key": "order-42"}
 ZERO = timedelta(0)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.helpers import SEED_HANDLERS_DIR, conveyor
+from tests.support.paths import SEED_HANDLERS_DIR
+from tests.support.processes import conveyor
 
 
 def files_of(directory: Path) -> dict[str, bytes]:

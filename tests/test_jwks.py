@@ -25,8 +25,11 @@ from jwt.algorithms import RSAAlgorithm
 
 import gateway.auth.jwks
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import JwksServer, claims, error_list, free_port, hs256_token, local_server
+from tests.support.http import Api, StartConveyor, local_server
+from tests.support.identity import JwksServer
+from tests.support.responses import error_list
+from tests.support.sockets import free_port
+from tests.support.tokens import claims, hs256_token
 
 
 @cache

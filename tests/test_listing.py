@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import assert_record, error_list, parse_ts, wait_until
-from tests.test_wait import add_wait_queues
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_wait_queues
+from tests.support.responses import assert_record, error_list, parse_ts
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
 async def wapi(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> Api:
-    """A started Conveyor with the tests/wait_queues queues, and a client for it."""
+    """A started Conveyor with the tests/fixtures/queues/wait queues, and a client for it."""
     add_wait_queues(queues_dir)
     return api_for(await start_conveyor())
 

@@ -19,13 +19,11 @@ import pytest
 from conveyor.cli import build_parser
 from shared.platform.logs import JsonFormatter, message_logger, text_formatter
 from shared.platform.settings import parse_settings
-from tests.conftest import Api, StartConveyor
-from tests.helpers import (
-    ServeProcess,
-    add_queue,
-    clean_env,
-    error_list,
-)
+from tests.support.http import Api, StartConveyor
+from tests.support.processes import clean_env
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
+from tests.support.serve import ServeProcess
 
 SECRET = "logging-test-secret-" + "s" * 40
 

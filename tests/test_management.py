@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from shared.adapters.rabbitmq.management import ConsumerCounts, vhost_of
-from tests.conftest import Api, StartConveyor
+from tests.support.http import Api, StartConveyor
 
 
 class FakeManagement:

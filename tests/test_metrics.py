@@ -15,38 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.serve import Served
 from shared.domain.message import Status, utcnow
 from shared.platform.metrics import Metrics
-from tests.brokers import RabbitNode
-from tests.conftest import Api, StartConveyor
-from tests.helpers import (
-    QUEUES_DIR,
-    clean_env,
-    error_list,
-    free_port,
-    parse_ts,
-    wait_until,
-    wait_until_sync,
-)
-from tests.services import delete_rabbit_queues, queue_prefix
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    """Every sample as ``{(name, sorted labels): value}``."""
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+from tests.support.brokers import RabbitNode
+from tests.support.http import Api, StartConveyor
+from tests.support.metrics import Samples, parse, value
+from tests.support.paths import QUEUES_DIR
+from tests.support.processes import clean_env
+from tests.support.responses import error_list, parse_ts
+from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.sockets import free_port
+from tests.support.waiting import wait_until, wait_until_sync
 
 
 async def scrape(api: Api) -> Samples:

@@ -14,8 +14,9 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 
 METHODS = ("get", "post", "delete", "put", "patch")
 REFS_SCHEMA = {

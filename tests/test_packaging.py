@@ -25,11 +25,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import clean_env, free_port, http_call, wait_until_sync
+from tests.support.http import http_call
+from tests.support.paths import REPO
+from tests.support.processes import clean_env
+from tests.support.sockets import free_port
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 INCLUDE: list[str] = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
 #: Added to the copy that is built: a file two folders below an existing static folder.

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain.message import Status
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 
 
 def by_name(body: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Integration tests of ``shared.adapters.rabbitmq.broker`` against a real RabbitMQ.
 
-Each test uses its own queue prefix (:func:`tests.services.queue_prefix`) and deletes its
+Each test uses its own queue prefix (:func:`tests.support.services.queue_prefix`) and deletes its
 queues at the end, passed or failed. Inspection goes through a plain aio-pika connection and
 ``rabbitmqctl list_*``; the reconnect test (``slow``) stops and restarts the application of
 the session's private RabbitMQ node (``rabbitmqctl stop_app``/``start_app``).
@@ -23,9 +23,9 @@ from aio_pika.exceptions import ChannelPreconditionFailed
 
 from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered, DeliveryUnavailable
-from tests.brokers import PrivateRabbit, RabbitNode
-from tests.helpers import wait_until
-from tests.services import queue_prefix
+from tests.support.brokers import PrivateRabbit, RabbitNode
+from tests.support.services import queue_prefix
+from tests.support.waiting import wait_until
 
 
 class Inbox:

@@ -9,8 +9,9 @@ from pathlib import Path
 import aiohttp
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 
 
 async def assert_429(resp: aiohttp.ClientResponse) -> int:

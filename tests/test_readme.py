@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ServeProcess, clean_env, conveyor
+from tests.support.paths import REPO, TESTS
+from tests.support.processes import clean_env, conveyor
+from tests.support.serve import ServeProcess
 
-README = Path(__file__).parent.parent / "README.md"
+README = REPO / "README.md"
 
 
 def code_block(after: str, language: str = "sh") -> str:
@@ -36,7 +38,7 @@ def shell_block(after: str) -> str:
 
 
 def test_the_handler_test_example_is_the_one_the_suite_runs() -> None:
-    example = Path(__file__).parent / "test_handler_example.py"
+    example = TESTS / "test_handler_example.py"
     assert code_block("### Testing a handler", "python") == example.read_text()
 
 

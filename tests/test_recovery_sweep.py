@@ -20,9 +20,11 @@ import pytest
 from conveyor.serve import Served
 from shared.domain.message import ErrorInfo, MessageRecord, utcnow
 from shared.ports import MessageRef
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, wait_until, wait_until_sync
-from tests.services import WIRE_SCRIPT, free_port, mongo_python, port_open, unavailable
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.services import WIRE_SCRIPT, mongo_python, unavailable
+from tests.support.sockets import free_port, port_open
+from tests.support.waiting import wait_until, wait_until_sync
 
 pytestmark = [
     pytest.mark.distributed,

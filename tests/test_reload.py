@@ -2,7 +2,7 @@
 running Conveyor (polling, and SIGHUP on a real ``conveyor serve``), per queue, keeping the
 last good version of a queue whose edit is broken.
 
-Handlers come from tests/reload_queues (``versioned_v1.py``/``versioned_v2.py``: they
+Handlers come from tests/fixtures/queues/reload (``versioned_v1.py``/``versioned_v2.py``: they
 return their version, optionally holding the message until the test releases it).
 """
 
@@ -27,25 +27,18 @@ from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered, WorkQueue
 from shared.queues.registry import Registry, load_registry
 from shared.queues.reload import merge
-from tests.brokers import RabbitNode
-from tests.conftest import Api, StartConveyor
-from tests.helpers import (
-    ServeProcess,
-    add_queue,
-    claims,
-    clean_env,
-    error_list,
-    exists,
-    http_call,
-    touch,
-    wait_until,
-    wait_until_sync,
-    write_json,
-)
-from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, queue_prefix, require_rabbitmq
+from tests.support.brokers import RabbitNode
+from tests.support.handler_files import exists, touch
+from tests.support.http import Api, StartConveyor, http_call
+from tests.support.paths import RELOAD_DIR
+from tests.support.processes import Proc, clean_env, http_args
+from tests.support.queues import add_queue, write_json
+from tests.support.responses import error_list
+from tests.support.serve import ServeProcess
+from tests.support.services import delete_rabbit_queues, queue_prefix, require_rabbitmq
+from tests.support.tokens import claims
+from tests.support.waiting import wait_until, wait_until_sync
 
-RELOAD_DIR = Path(__file__).with_name("reload_queues")
 INTERVAL = 0.2
 ROLES = {"roles": ["tester"]}
 BROKEN_HANDLER = 'async def handle(message, ctx) ->\n    return {"version": "broken"}\n'

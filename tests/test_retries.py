@@ -1,6 +1,6 @@
 """Timeouts, retries with backoff, ``Retry``/``Reject`` and redrive, over HTTP in both modes.
 
-Test queues come from ``tests/retry_queues`` (copied into the test's ``queues_dir``).
+Test queues come from ``tests/fixtures/queues/retry`` (copied into the test's ``queues_dir``).
 """
 
 from __future__ import annotations
@@ -17,18 +17,20 @@ import pytest
 from conveyor.serve import Served, serving
 from shared.adapters.rabbitmq.delays import tier_queue
 from shared.platform.settings import Settings
-from tests.brokers import RabbitNode
-from tests.conftest import Api, StartConveyor
-from tests.helpers import error_list, wait_until, write_json
-from tests.test_metrics import parse, value
+from tests.support.brokers import RabbitNode
+from tests.support.http import Api, StartConveyor
+from tests.support.metrics import parse, value
+from tests.support.paths import RETRY_DIR
+from tests.support.queues import write_json
+from tests.support.responses import error_list
+from tests.support.waiting import wait_until
 
-HANDLERS = Path(__file__).with_name("retry_queues")
 ADMIN = ["system_admin"]
 
 
 def add(queues_dir: Path, name: str, handler: str, **options: Any) -> None:
-    """``<name>.queue.json`` with ``options``, handled by ``retry_queues/<handler>.py``."""
-    shutil.copyfile(HANDLERS / f"{handler}.py", queues_dir / f"{name}.py")
+    """``<name>.queue.json`` with ``options``, handled by ``fixtures/queues/retry/<handler>.py``."""
+    shutil.copyfile(RETRY_DIR / f"{handler}.py", queues_dir / f"{name}.py")
     definition = {"name": name, "incoming": {"schema": {"type": "object"}}, **options}
     write_json(queues_dir / f"{name}.queue.json", definition)
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import add_queue, add_seed_queue, error_list
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_queue, add_seed_queue
+from tests.support.responses import error_list
 
 QUEUE = "guarded"
 #: Every role a test token may carry (None = a token without any roles claim).

@@ -15,11 +15,13 @@ import aiohttp
 import pytest
 
 from shared.domain.cron import tick_message_id
-from tests.brokers import RabbitNode
-from tests.conftest import Api, Keys
-from tests.helpers import add_queue, wait_until
-from tests.services import delete_rabbit_queues, queue_prefix
-from tests.test_distributed_processes import Cluster
+from tests.support.brokers import RabbitNode
+from tests.support.cluster import Cluster
+from tests.support.http import Api
+from tests.support.queues import add_queue
+from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.tokens import Keys
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 

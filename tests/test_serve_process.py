@@ -7,28 +7,28 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import jwt
 import pytest
 
-from tests.helpers import (
+from tests.support.handler_files import touch
+from tests.support.http import http_call
+from tests.support.processes import clean_env, conveyor
+from tests.support.queues import add_queue
+from tests.support.serve import (
+    SECRET,
     ServeProcess,
-    add_queue,
-    claims,
-    clean_env,
-    conveyor,
-    http_call,
-    touch,
-    wait_until_sync,
+    Spawn,
+    get,
+    push,
+    serve_args,
+    token,
+    wait_final,
 )
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow
-
-SECRET = "process-test-secret-" + "s" * 40
-Spawn = Callable[..., ServeProcess]
 
 
 @pytest.fixture
@@ -51,45 +51,12 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
         proc.close()
 
 
-def token(roles: list[str] | None = None) -> str:
-    return jwt.encode(claims(roles or ["tester"], ttl=600), SECRET, algorithm="HS256")
-
-
-def push(proc: ServeProcess, queue: str, body: Any) -> str:
-    status, record = http_call("POST", f"{proc.url}/{queue}", body, token())
-    assert status == 201, (status, record)
-    return str(record["id"])
-
-
-def get(proc: ServeProcess, queue: str, message_id: str) -> dict[str, Any]:
-    status, record = http_call("GET", f"{proc.url}/{queue}/{message_id}", token=token())
-    assert status == 200, (status, record)
-    assert isinstance(record, dict)
-    return record
-
-
-def wait_final(
-    proc: ServeProcess, queue: str, message_id: str, within: float = 30
-) -> dict[str, Any]:
-    def final() -> dict[str, Any] | None:
-        record = get(proc, queue, message_id)
-        return record if record["status"] in ("COMPLETE", "ERROR") else None
-
-    return wait_until_sync(final, f"/{queue}/{message_id} to be final", within, detail=proc.log)
-
-
 def wait_for_file(path: Path, proc: ServeProcess, within: float = 20) -> None:
     def appeared() -> bool:
         assert proc.proc.poll() is None, proc.log()
         return path.exists()
 
     wait_until_sync(appeared, f"{path} to appear", within, detail=proc.log)
-
-
-def serve_args(tmp_path: Path, queues_dir: Path, *extra: str) -> list[str]:
-    (tmp_path / "db").mkdir(exist_ok=True)  # a SQLite store's directory must exist
-    store = f"sqlite:///{tmp_path / 'db' / 'conveyor.db'}"
-    return ["--store", store, "--handlers", str(queues_dir), *extra]
 
 
 def test_kill_9_mid_handler_then_restart_completes_every_accepted_message(

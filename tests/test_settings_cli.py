@@ -13,7 +13,8 @@ import jwt
 import pytest
 
 from shared.platform.settings import Settings, SettingsError, client_secret_env, parse_settings
-from tests.helpers import QUEUES_DIR, clean_env, conveyor
+from tests.support.paths import QUEUES_DIR
+from tests.support.processes import clean_env, conveyor
 
 # --- bad values, as real processes --------------------------------------------------------
 

@@ -14,9 +14,10 @@ from conveyor.cli import build_parser
 from shared.platform.settings import COMMANDS, OPTIONS
 from shared.platform.settings.declare import option
 from shared.platform.settings.doc import COMMAND, committed_table, markdown_table
-from tests.helpers import clean_env
+from tests.support.paths import REPO
+from tests.support.processes import clean_env
 
-README = Path(__file__).parent.parent / "README.md"
+README = REPO / "README.md"
 
 
 def test_the_readme_settings_table_is_the_generated_one() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.settle import settlement
 from shared.ports import DeliveryUnavailable
-from tests.fakes import FakeDelivered
+from tests.support.fakes import FakeDelivered
 
 
 class Bug(Exception):

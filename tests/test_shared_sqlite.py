@@ -21,10 +21,11 @@ import pytest
 from shared.adapters.sqlite.database import SqliteStore, StoreLocked
 from shared.domain.message import MessageRecord, utcnow
 from shared.ports import ClaimOutcome
-from tests.conftest import HS_SECRET, Keys
-from tests.helpers import add_queue, wait_until
-from tests.procs import Proc, http_args
-from tests.services import delete_rabbit_queues, require_rabbitmq
+from tests.support.processes import Proc, http_args
+from tests.support.queues import add_queue
+from tests.support.services import delete_rabbit_queues, require_rabbitmq
+from tests.support.tokens import HS_SECRET, Keys
+from tests.support.waiting import wait_until
 
 
 async def test_shared_opens_coexist_and_exclude_a_sole_one(tmp_path: Path) -> None:

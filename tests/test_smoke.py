@@ -7,9 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from conveyor.serve import Served
-from tests.brokers import RabbitNode
-from tests.conftest import QUEUES_DIR, Api, StartConveyor
-from tests.services import delete_rabbit_queues, queue_prefix
+from tests.support.brokers import RabbitNode
+from tests.support.http import Api, StartConveyor
+from tests.support.paths import QUEUES_DIR
+from tests.support.services import delete_rabbit_queues, queue_prefix
 
 
 async def test_push_and_complete(api: Api) -> None:

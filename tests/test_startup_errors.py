@@ -24,16 +24,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.brokers import RabbitNode
-from tests.helpers import QUEUES_DIR, clean_env, conveyor, free_port, http_call
-from tests.procs import Proc, http_args
-from tests.services import (
+from tests.support.brokers import RabbitNode
+from tests.support.http import http_call
+from tests.support.paths import QUEUES_DIR
+from tests.support.processes import Proc, clean_env, conveyor, http_args
+from tests.support.services import (
     WIRE_SCRIPT,
     delete_rabbit_queues,
     mongo_python,
     queue_prefix,
     unavailable,
 )
+from tests.support.sockets import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -39,8 +39,9 @@ from shared.ports import (
     Store,
     StoreUnavailable,
 )
-from tests.services import free_port, start_mongo_wire
-from tests.stores import Raw, open_store, own_database
+from tests.support.services import start_mongo_wire
+from tests.support.sockets import free_port
+from tests.support.stores import Raw, open_store, own_database
 
 SMALL_PAGE = 3
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ import pytest
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import Outcome, Store
-from tests.stores import open_store
+from tests.support.stores import open_store
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from shared.domain.message import (
     utcnow,
 )
 from shared.ports import MessageRef, Outcome, Store
-from tests.stores import STORE_KINDS, open_store
+from tests.support.stores import STORE_KINDS, open_store
 
 Q = "q"
 BOOM = ErrorInfo("Boom", "it failed")

@@ -19,8 +19,8 @@ from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import ListCursor, Outcome, Store
-from tests.helpers import wait_until
-from tests.stores import Raw, open_store, own_database
+from tests.support.stores import Raw, open_store, own_database
+from tests.support.waiting import wait_until
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 LEASE = timedelta(hours=1)

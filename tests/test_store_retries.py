@@ -14,7 +14,7 @@ import pytest
 
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.ports import ClaimOutcome, MessageRef, Outcome, Store
-from tests.stores import open_store
+from tests.support.stores import open_store
 
 Q = "q"
 BOOM = ErrorInfo("ValueError", "boom")

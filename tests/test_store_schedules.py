@@ -13,7 +13,7 @@ import pytest
 
 from shared.domain.message import MessageRecord
 from shared.ports import RecordExists, ScheduleState, Store
-from tests.stores import STORE_KINDS, open_store
+from tests.support.stores import STORE_KINDS, open_store
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 

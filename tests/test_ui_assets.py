@@ -14,8 +14,8 @@ from importlib.resources.abc import Traversable
 import pytest
 from yarl import URL
 
-from tests.conftest import Api
-from tests.helpers import error_list
+from tests.support.http import Api
+from tests.support.responses import error_list
 
 EMBEDDED = pytest.mark.parametrize("mode", ["embedded"], indirect=True)  # HTTP only
 UI_STATIC = resources.files("gateway") / "static" / "ui"

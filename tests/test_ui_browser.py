@@ -25,21 +25,17 @@ import jwt
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
 
-from tests.browser import ARTIFACTS, chromium
-from tests.helpers import (
-    QUEUES_DIR,
-    SEED_HANDLERS_DIR,
-    ServeProcess,
-    claims,
-    clean_env,
-    http_call,
-    wait_until_sync,
-)
+from tests.support.browser import chromium
+from tests.support.http import http_call
+from tests.support.paths import ARTIFACTS, QUEUES_DIR, SEED_HANDLERS_DIR, UI_DIR
+from tests.support.processes import clean_env
+from tests.support.serve import ServeProcess
+from tests.support.tokens import claims
+from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SECRET = "ui-browser-test-secret-" + "u" * 40
-UI_QUEUES = Path(__file__).with_name("ui_queues")
 TOKEN_KEY = "conveyor.ui.token"  # the sessionStorage key gateway/static/ui/api.js uses
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
@@ -56,7 +52,7 @@ def served(tmp_path: Path) -> Iterator[ServeProcess]:
         *SEED_HANDLERS_DIR.glob("*.py"),
         QUEUES_DIR / "open.queue.json",
         QUEUES_DIR / "open.py",
-        *UI_QUEUES.iterdir(),
+        *UI_DIR.iterdir(),
     ]:
         if source.is_file():
             shutil.copyfile(source, handlers / source.name)

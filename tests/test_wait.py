@@ -1,13 +1,12 @@
 """``GET /{queue}/{id}?wait=N``: answers when the message is final, or after N seconds.
 
 Through the real HTTP API in both modes (the distributed one wakes waiters through the
-RabbitMQ completion events). Test queues come from tests/wait_queues.
+RabbitMQ completion events). Test queues come from tests/fixtures/queues/wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,19 +16,11 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
-from tests.conftest import Api, StartConveyor
-from tests.helpers import error_list, touch, wait_until
-
-WAIT_QUEUES = Path(__file__).with_name("wait_queues")
-
-
-def add_wait_queues(queues_dir: Path) -> None:
-    """Copy the definitions of tests/wait_queues into ``queues_dir``, each with the one
-    shared handler (``handler.py``) beside it as ``<name>.py``."""
-    handler = WAIT_QUEUES / "handler.py"
-    for source in WAIT_QUEUES.glob("*.queue.json"):
-        shutil.copyfile(source, queues_dir / source.name)
-        shutil.copyfile(handler, queues_dir / source.name.replace(".queue.json", ".py"))
+from tests.support.handler_files import touch
+from tests.support.http import Api, StartConveyor
+from tests.support.queues import add_wait_queues
+from tests.support.responses import error_list
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -21,10 +21,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.brokers import PrivateRabbit, start_private_rabbit
-from tests.helpers import add_queue, wait_until_sync
-from tests.procs import Proc
-from tests.services import WIRE_SCRIPT, free_port, mongo_python, port_open
+from tests.support.brokers import PrivateRabbit, start_private_rabbit
+from tests.support.processes import Proc
+from tests.support.queues import add_queue
+from tests.support.services import WIRE_SCRIPT, mongo_python
+from tests.support.sockets import free_port, port_open
+from tests.support.waiting import wait_until_sync
 
 QUEUE = "chaoslog"
 ROLE = "tester"
@@ -36,9 +38,9 @@ class Unavailable(Exception):
 
 @contextlib.contextmanager
 def private_rabbit() -> Iterator[PrivateRabbit]:
-    """A private RabbitMQ node (tests/brokers.py) for the run; halted and removed after it.
+    """A private RabbitMQ node (tests/support/brokers.py) for the run; halted and removed after it.
 
-    Raises :class:`Unavailable` when it cannot be started (``tests.services.unavailable``
+    Raises :class:`Unavailable` when it cannot be started (``tests.support.services.unavailable``
     raises pytest's skip/fail outcome, a BaseException, even outside pytest).
     """
     node = contextlib.contextmanager(start_private_rabbit)()

@@ -20,8 +20,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-from tests.brokers import PrivateRabbit
 from tests.chaos.cluster import Slot, Supervisor, WireStore
+from tests.support.brokers import PrivateRabbit
 
 KILL = "consumer kill -9"
 

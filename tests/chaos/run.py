@@ -18,7 +18,7 @@ from tests.chaos.cluster import Layout, Supervisor, WireStore, private_rabbit
 from tests.chaos.faults import Injector, Schedule
 from tests.chaos.load import Pusher, final_records, token
 from tests.chaos.verdict import Verdict, judge, read_runs
-from tests.services import free_port
+from tests.support.sockets import free_port
 
 
 @dataclasses.dataclass(frozen=True)

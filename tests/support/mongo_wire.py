@@ -1,8 +1,8 @@
 """Run mongoeco's MongoDB wire-protocol server (needs Python >= 3.13 and mongoeco[wire]).
 
-Usage: ``python tests/mongo_wire.py --port 27018 [--sqlite FILE]``. Runs until SIGTERM/SIGINT.
-In memory by default; with ``--sqlite`` the data lives in FILE, so a server stopped and
-started again on the same file keeps it (store outage tests).
+Usage: ``python tests/support/mongo_wire.py --port 27018 [--sqlite FILE]``. Runs until
+SIGTERM/SIGINT. In memory by default; with ``--sqlite`` the data lives in FILE, so a server
+stopped and started again on the same file keeps it (store outage tests).
 """
 
 from __future__ import annotations

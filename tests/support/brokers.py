@@ -34,16 +34,15 @@ from typing import Any
 
 import aio_pika
 
-from tests.helpers import wait_until_sync
-from tests.services import (
+from tests.support.services import (
     RABBITMQ_URL,
     check_marked,
     checkout_tag,
-    free_port,
-    port_open,
     require_rabbitmq,
     unavailable,
 )
+from tests.support.sockets import free_port, port_open
+from tests.support.waiting import wait_until_sync
 
 STARTUP_SECONDS = 90.0  # a cold boot takes ~10 s here; far more when two suites share 2 cores
 SERVER_USER = "rabbitmq"  # whom Debian's scripts run the server and CLI as, when started as root
@@ -272,7 +271,8 @@ def _alive(pid: int) -> bool:
 
 def leftovers(names: list[str]) -> list[str]:
     """Of ``names``, those a run of *this checkout* made whose pytest process is gone
-    (see :func:`tests.services.run_prefix`); never another checkout's, never a live run's."""
+    (see :func:`tests.support.services.run_prefix`); never another checkout's, never a live
+    run's."""
     pattern = re.compile(rf"^p?test\.{re.escape(checkout_tag())}\.(\d+)\.")
     return [n for n in names if (m := pattern.match(n)) and not _alive(int(m.group(1)))]
 

@@ -1,7 +1,7 @@
 """Shared pieces of the browser tests: the system Chromium driven by Playwright.
 
 Playwright downloads no browser here: it launches Debian's ``/usr/bin/chromium``. Without it
-a browser test skips locally and fails in CI (``tests.services.unavailable``; ``.ci/run``
+a browser test skips locally and fails in CI (``tests.support.services.unavailable``; ``.ci/run``
 installs it). Screenshots go to :data:`ARTIFACTS` (git-ignored).
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.services import unavailable
+from tests.support.paths import ARTIFACTS
+from tests.support.services import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -26,7 +27,6 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).with_name("artifacts")
 
 
 @contextmanager

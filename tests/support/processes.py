@@ -1,4 +1,5 @@
-"""Real ``conveyor`` processes for the process-level tests."""
+"""Real ``conveyor`` processes: one command run to completion (:func:`conveyor`), or a daemon
+with its log file (:class:`Proc`); the environment they start with."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers import wait_until_sync
-from tests.services import free_port
+from tests.support.sockets import free_port
+from tests.support.waiting import wait_until_sync
 
 
 @dataclass
@@ -68,9 +70,26 @@ class Proc:
             raise
 
 
-def clean_env() -> dict[str, str]:
-    """The environment without CONVEYOR_* settings leaking in from the caller."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any ``CONVEYOR_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(extra)
+    return env
+
+
+def conveyor(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m conveyor ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor", *args],
+        env=dict(env) if env is not None else clean_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def http_args(port: int | None = None) -> tuple[int, list[str]]:

@@ -9,6 +9,9 @@ from typing import Any
 
 import aiohttp
 
+#: The request headers that ask for an event stream.
+STREAM = {"Accept": "text/event-stream"}
+
 
 @dataclass(frozen=True)
 class Event:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -23,13 +22,15 @@ from typing import NoReturn
 import pytest
 
 from shared.adapters.rabbitmq.delays import TIERS_MS, tier_queue
-from tests.helpers import wait_until_sync
+from tests.support.paths import REPO
+from tests.support.sockets import free_port, port_open
+from tests.support.waiting import wait_until_sync
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MONGO_PYTHON_ENV = "MONGOECO_PYTHON"
 WIRE_SCRIPT = Path(__file__).with_name("mongo_wire.py")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-CHECKOUT_TAG_FILE = Path(__file__).parent.parent / ".test-queue-tag"
+CHECKOUT_TAG_FILE = REPO / ".test-queue-tag"
 
 _running_a_distributed_test: bool | None = None  # None: not inside a pytest test
 
@@ -55,22 +56,6 @@ def check_marked(service: str) -> None:
             "take a service fixture or a distributed mode parameter: see tests/conftest.py)",
             pytrace=False,
         )
-
-
-def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True if something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def require_rabbitmq() -> str:
