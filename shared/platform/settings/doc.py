@@ -1,8 +1,9 @@
 """The documentation's settings table, generated from the declarations.
 
 ``python -m shared.platform.settings.doc [README.md]`` rewrites the table between the
-:data:`BEGIN` and :data:`END` markers of the README; tests/test_settings_doc.py fails while the
-committed table differs from :func:`markdown_table`.
+:data:`BEGIN` and :data:`END` markers of the README;
+tests/unit/shared/platform/settings/test_doc.py fails while the committed table differs from
+:func:`markdown_table`.
 """
 
 from __future__ import annotations

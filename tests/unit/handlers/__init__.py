@@ -1,0 +1,1 @@
+"""Unit tests of the seed's handlers/ (the way a handler author tests one)."""
