@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from conveyor.serve import Served, serving
 from shared.platform.settings import Settings
 from tests.support import services
+from tests.support.api_client import Api, StartConveyor
 from tests.support.brokers import PrivateRabbit, RabbitNode, shared_rabbitmq, start_private_rabbit
-from tests.support.http import Api, StartConveyor
 from tests.support.paths import QUEUES_DIR
 from tests.support.services import (
     delete_rabbit_queues,

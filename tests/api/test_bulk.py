@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import error_list
 from tests.support.waiting import wait_until

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import exists, written
-from tests.support.http import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import assert_record, error_list
 from tests.support.waiting import wait_until

@@ -12,7 +12,7 @@ import pytest
 from conveyor import ValidationFailed
 from conveyor.serve import Served
 from conveyor.testing import FakeMessaging
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.paths import SEED_HANDLERS_DIR
 from tests.support.queues import add_queue, add_seed_queue
 from tests.support.responses import RECORD_FIELDS, error_list

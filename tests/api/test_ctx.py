@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.identity import TokenEndpoint
 from tests.support.queues import add_queue, add_seed_queue, copy_handler
 from tests.support.responses import RECORD_FIELDS, assert_record, error_list

@@ -15,7 +15,7 @@ from conveyor.serve import Served
 from shared.queues import definitions
 from shared.queues.definitions import MAX_DEFINITION_BYTES, DefinitionError, load_definition
 from shared.queues.registry import load_registry
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.paths import SEED_HANDLERS_DIR
 from tests.support.processes import conveyor
 from tests.support.queues import add_queue, copy_handler, write_json

@@ -13,7 +13,7 @@ import pytest
 
 from conveyor.serve import serving
 from shared.platform.settings import Settings
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import error_list
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import exists, touch
-from tests.support.http import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import error_list
 from tests.support.waiting import wait_until

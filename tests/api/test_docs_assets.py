@@ -12,7 +12,7 @@ from importlib import resources
 
 import pytest
 
-from tests.support.http import Api
+from tests.support.api_client import Api
 from tests.support.responses import error_list
 
 EMBEDDED = pytest.mark.parametrize("mode", ["embedded"], indirect=True)  # HTTP only

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import touch
-from tests.support.http import Api, StartConveyor
 from tests.support.processes import clean_env
 from tests.support.queues import add_event_queues
 from tests.support.responses import error_list

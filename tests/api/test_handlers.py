@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import exists, touch
-from tests.support.http import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.waiting import wait_until
 

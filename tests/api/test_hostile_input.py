@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import error_list, problem_items
 from tests.support.tokens import b64url

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import Api
+from tests.support.api_client import Api
 from tests.support.responses import RECORD_FIELDS, assert_record, parse_ts
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.serve import Served
 from shared.domain.message import MessageRecord
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue, add_seed_queue
 from tests.support.responses import error_list
 

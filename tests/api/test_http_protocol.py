@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.raw_http import Answer, address, close_writer, get, read_to_end, send_and_read
 from tests.support.responses import error_list
 from tests.support.waiting import wait_until

@@ -15,7 +15,7 @@ from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_
 from shared.domain.message import new_message_id, utcnow
 from shared.ports import DeliveryUnavailable
 from shared.service import idempotent_push as idempotency
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import error_list
 

@@ -25,8 +25,8 @@ from jwt.algorithms import RSAAlgorithm
 
 import gateway.auth.jwks
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor, local_server
-from tests.support.identity import JwksServer
+from tests.support.api_client import Api, StartConveyor
+from tests.support.identity import JwksServer, local_server
 from tests.support.responses import error_list
 from tests.support.sockets import free_port
 from tests.support.tokens import claims, hs256_token

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_wait_queues
 from tests.support.responses import assert_record, error_list, parse_ts
 from tests.support.waiting import wait_until

@@ -19,7 +19,7 @@ import pytest
 from conveyor.cli import build_parser
 from shared.platform.logs import JsonFormatter, message_logger, text_formatter
 from shared.platform.settings import parse_settings
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.processes import clean_env
 from tests.support.queues import add_queue
 from tests.support.responses import error_list

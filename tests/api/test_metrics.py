@@ -19,8 +19,8 @@ import aiohttp
 from conveyor.serve import Served
 from shared.domain.message import Status, utcnow
 from shared.platform.metrics import Metrics
+from tests.support.api_client import Api, StartConveyor
 from tests.support.brokers import RabbitNode
-from tests.support.http import Api, StartConveyor
 from tests.support.metrics import Samples, parse, value
 from tests.support.paths import QUEUES_DIR
 from tests.support.processes import clean_env

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.domain.message import Status
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.management import FakeManagement, running_management
 from tests.support.queues import add_queue
 from tests.support.responses import error_list

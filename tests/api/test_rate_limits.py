@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.responses import error_list
 

@@ -20,7 +20,7 @@ import pytest
 from conveyor.serve import Served
 from shared.domain.message import ErrorInfo, MessageRecord, utcnow
 from shared.ports import MessageRef
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 from tests.support.services import WIRE_SCRIPT, mongo_python, unavailable
 from tests.support.sockets import free_port, port_open

@@ -27,9 +27,9 @@ from shared.adapters.rabbitmq.broker import RabbitDelivery
 from shared.ports import Delivered, WorkQueue
 from shared.queues.registry import Registry, load_registry
 from shared.queues.reload import merge
+from tests.support.api_client import Api, StartConveyor, http_call
 from tests.support.brokers import RabbitNode
 from tests.support.handler_files import exists, touch
-from tests.support.http import Api, StartConveyor, http_call
 from tests.support.paths import RELOAD_DIR
 from tests.support.processes import Proc, clean_env, http_args
 from tests.support.queues import add_queue, write_json

@@ -17,8 +17,8 @@ import pytest
 from conveyor.serve import Served, serving
 from shared.adapters.rabbitmq.delays import tier_queue
 from shared.platform.settings import Settings
+from tests.support.api_client import Api, StartConveyor
 from tests.support.brokers import RabbitNode
-from tests.support.http import Api, StartConveyor
 from tests.support.metrics import parse, value
 from tests.support.paths import RETRY_DIR
 from tests.support.queues import write_json

@@ -21,7 +21,7 @@ from shared.domain.cron import Schedule, next_tick, previous_tick, tick_message_
 from shared.platform.clock import FileClock
 from shared.platform.settings import Settings
 from shared.service.scheduler import Scheduler
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue, write_json
 from tests.support.waiting import wait_until
 

@@ -20,7 +20,7 @@ import pytest
 from conveyor.serve import Served
 from gateway.http.capacity import RESERVED_DESCRIPTORS, EveryInterval, connection_cap
 from shared.platform.settings import Settings
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.raw_http import (
     CUT_WITHIN,
     address,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
 from tests.support.brokers import RabbitNode
-from tests.support.http import Api, StartConveyor
 from tests.support.paths import QUEUES_DIR
 from tests.support.services import delete_rabbit_queues, queue_prefix
 

@@ -14,7 +14,7 @@ from importlib.resources.abc import Traversable
 import pytest
 from yarl import URL
 
-from tests.support.http import Api
+from tests.support.api_client import Api
 from tests.support.responses import error_list
 
 EMBEDDED = pytest.mark.parametrize("mode", ["embedded"], indirect=True)  # HTTP only

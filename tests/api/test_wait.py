@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import touch
-from tests.support.http import Api, StartConveyor
 from tests.support.queues import add_wait_queues
 from tests.support.responses import error_list
 from tests.support.waiting import wait_until

@@ -23,8 +23,8 @@ import jwt
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
+from tests.support.api_client import http_call
 from tests.support.browser import chromium
-from tests.support.http import http_call
 from tests.support.paths import ARTIFACTS, QUEUES_DIR, SEED_HANDLERS_DIR
 from tests.support.processes import clean_env
 from tests.support.serve import ServeProcess

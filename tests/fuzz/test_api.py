@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conveyor.serve import Served
-from tests.support.http import Api, StartConveyor
+from tests.support.api_client import Api, StartConveyor
 from tests.support.queues import add_queue
 
 #: Examples per operation: valid inputs, and inputs the document says are invalid.

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import http_call
+from tests.support.api_client import http_call
 from tests.support.processes import clean_env, conveyor
 from tests.support.responses import problem_items
 from tests.support.serve import ServeProcess

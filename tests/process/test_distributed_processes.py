@@ -18,10 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.api_client import Api
 from tests.support.brokers import PrivateRabbit, RabbitNode
 from tests.support.cluster import Cluster
 from tests.support.handler_files import written
-from tests.support.http import Api
 from tests.support.services import delete_rabbit_queues, queue_prefix
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until

@@ -11,9 +11,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.support.api_client import Api
 from tests.support.brokers import RabbitNode
 from tests.support.handler_files import touch
-from tests.support.http import Api
 from tests.support.processes import Proc, http_args
 from tests.support.queues import add_event_queues
 from tests.support.services import delete_rabbit_queues, queue_prefix

@@ -18,7 +18,7 @@ import pytest
 from shared.adapters.inprocess.queues import InProcessDelivery
 from shared.queues.registry import RegistryHolder, load_registry
 from shared.queues.reload import Reloader
-from tests.support.http import http_call
+from tests.support.api_client import http_call
 from tests.support.processes import clean_env
 from tests.support.queues import write_json
 from tests.support.serve import ServeProcess

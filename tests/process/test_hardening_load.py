@@ -26,8 +26,8 @@ import jwt
 import pytest
 
 from shared.queues.definitions import MAX_DEFINITION_BYTES
+from tests.support.api_client import http_call
 from tests.support.brokers import RabbitNode
-from tests.support.http import http_call
 from tests.support.processes import Proc, clean_env, conveyor, http_args
 from tests.support.queues import add_queue, write_json
 from tests.support.serve import ServeProcess

@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.http import http_call
+from tests.support.api_client import http_call
 from tests.support.paths import REPO
 from tests.support.processes import clean_env
 from tests.support.sockets import free_port

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from shared.domain.cron import tick_message_id
+from tests.support.api_client import Api
 from tests.support.brokers import RabbitNode
 from tests.support.cluster import Cluster
-from tests.support.http import Api
 from tests.support.queues import add_queue
 from tests.support.services import delete_rabbit_queues, queue_prefix
 from tests.support.tokens import Keys

@@ -11,19 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.api_client import http_call
 from tests.support.handler_files import touch
-from tests.support.http import http_call
 from tests.support.processes import clean_env, conveyor
 from tests.support.queues import add_queue
-from tests.support.serve import (
-    ServeProcess,
-    Spawn,
-    get,
-    push,
-    serve_args,
-    token,
-    wait_final,
-)
+from tests.support.serve import ServeProcess, Spawn, get, push, serve_args, token, wait_final
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow

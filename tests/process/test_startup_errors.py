@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.api_client import http_call
 from tests.support.brokers import RabbitNode
-from tests.support.http import http_call
 from tests.support.paths import QUEUES_DIR
 from tests.support.processes import Proc, clean_env, conveyor, http_args
 from tests.support.services import (

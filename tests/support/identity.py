@@ -1,4 +1,5 @@
-"""A local identity provider: a JWKS endpoint and an OAuth2 token endpoint that count hits."""
+"""A local identity provider: a JWKS endpoint and an OAuth2 token endpoint that count hits,
+served by :func:`local_server` (any aiohttp app on a free port)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.http import local_server
+
+@asynccontextmanager
+async def local_server(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
 
 
 class JwksServer:

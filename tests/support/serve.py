@@ -11,7 +11,7 @@ from typing import Any
 
 import jwt
 
-from tests.support.http import http_call
+from tests.support.api_client import http_call
 from tests.support.sockets import free_port
 from tests.support.tokens import claims
 from tests.support.waiting import wait_until_sync

@@ -1,11 +1,13 @@
-"""Store adapters for store-level tests: one fixture over SQLite and MongoDB."""
+"""Store adapters for the store contract (tests/contract/store/): opening one of each kind, a
+MongoDB database of a test's own, and records to put in them."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.sqlite.database import SqliteStore
-from shared.ports import Store
+from shared.domain.message import Json, MessageRecord, Status, utcnow
+from shared.ports import MessageRef, Store
 
 STORE_KINDS = ["sqlite", "mongo"]
 
@@ -57,3 +60,40 @@ async def open_store(
         await adapter.open()
         stack.push_async_callback(adapter.close)
         yield adapter
+
+
+# --- records for the contract ---------------------------------------------------------
+
+#: The queue the contract's records are in.
+Q = "q"
+
+
+def new(
+    request: Json = None, *, at: datetime | None = None, mid: str | None = None
+) -> MessageRecord:
+    record = MessageRecord.new(Q, {"n": 1} if request is None else request, mid)
+    return replace(record, created_at=at, updated_at=at) if at else record
+
+
+async def inserted(store: Store, count: int = 1, **kw: Any) -> list[MessageRecord]:
+    records = [new(**kw) for _ in range(count)]
+    for record in records:
+        await store.insert(record)
+    return records
+
+
+def later(seconds: float = 3600) -> datetime:
+    return utcnow() + timedelta(seconds=seconds)
+
+
+def expired() -> datetime:
+    return utcnow() - timedelta(seconds=60)
+
+
+async def status_of(store: Store, record: MessageRecord) -> Status | None:
+    got = await store.get(record.queue, record.id)
+    return got.status if got else None
+
+
+async def collect(refs: AsyncIterator[MessageRef]) -> list[str]:
+    return [ref.id async for ref in refs]

@@ -8,10 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import (
-    Mapping,
-    Sequence,
-)
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 

@@ -1,31 +1,21 @@
 """``Store.counts`` and the ``request_id`` field, over both store adapters.
 
-Same set-up as ``tests/contract/store/test_claims.py``: a SQLite file in tmp_path, or a database of
-its own on the session's MongoDB wire server.
+The ``store`` fixture (conftest.py): a SQLite file in tmp_path, or a database of its own on
+the session's MongoDB wire server.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import Outcome, Store
-from tests.support.stores import open_store
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "mongo"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(request.param, request, tmp_path) as adapter:
-        yield adapter
 
 
 def record(queue: str, minutes: int, request_id: str | None = None) -> MessageRecord:

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from shared.adapters.sqlite.database import SCHEMA, SqliteStore
 from shared.domain.message import (
@@ -24,16 +21,9 @@ from shared.domain.message import (
     utcnow,
 )
 from shared.ports import MessageRef, Outcome, Store
-from tests.support.stores import STORE_KINDS, open_store
 
 Q = "q"
 BOOM = ErrorInfo("Boom", "it failed")
-
-
-@pytest.fixture(params=STORE_KINDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(request.param, request, tmp_path) as adapter:
-        yield adapter
 
 
 def later(seconds: float = 3600) -> datetime:

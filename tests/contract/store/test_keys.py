@@ -8,11 +8,8 @@ never by sleeping.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,30 +17,11 @@ from pymongo import AsyncMongoClient
 
 from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.mongo.connection import KEYS_SUFFIX
-from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.idempotency import KEY_TTL, IdempotencyEntry, KeyState, body_hash, scope_of
 from shared.domain.message import MessageRecord, new_message_id, utcnow
 from shared.ports import Store, StoreUnavailable
 
 SCOPE = scope_of("q", "sub:alice")
-
-
-@pytest.fixture(params=["sqlite", "mongo"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with contextlib.AsyncExitStack() as stack:
-        adapter: Store
-        if request.param == "sqlite":
-            adapter = SqliteStore(tmp_path / "conveyor.db")
-        else:
-            url = request.getfixturevalue("mongo_url")
-            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
-            database = f"keys_{uuid.uuid4().hex[:12]}"
-            stack.push_async_callback(client.close)
-            stack.push_async_callback(client.drop_database, database)
-            adapter = MongoStore(url, database, "messages")
-        await adapter.open()
-        stack.push_async_callback(adapter.close)
-        yield adapter
 
 
 def entry(

@@ -1,7 +1,7 @@
 """``Store.list_records`` and result expiry (``Outcome.expires_at``), over both store adapters.
 
-Same set-up as ``tests/contract/store/test_claims.py``: a SQLite file in tmp_path, or a database of
-its own on the session's MongoDB wire server.
+The ``store`` fixture (conftest.py): a SQLite file in tmp_path, or a database of its own on
+the session's MongoDB wire server.
 """
 
 from __future__ import annotations
@@ -19,17 +19,11 @@ from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.message import MessageRecord, Status, utcnow
 from shared.ports import ListCursor, Outcome, Store
-from tests.support.stores import Raw, open_store, own_database
+from tests.support.stores import Raw
 from tests.support.waiting import wait_until
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 LEASE = timedelta(hours=1)
-
-
-@pytest.fixture(params=["sqlite", "mongo"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(request.param, request, tmp_path) as adapter:
-        yield adapter
 
 
 def record(queue: str, seconds: float, message_id: str | None = None) -> MessageRecord:
@@ -173,12 +167,6 @@ async def test_sqlite_open_adds_the_expiry_column_to_an_old_file(tmp_path: Path)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
     assert "expires_at" in columns
-
-
-@pytest.fixture
-async def mongo_db(mongo_url: str) -> AsyncIterator[Raw]:
-    async with own_database(mongo_url) as db:
-        yield db
 
 
 @pytest.fixture

@@ -6,25 +6,14 @@ retry/redrive, so a message retried legitimately is not taken for one that kills
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.ports import ClaimOutcome, MessageRef, Outcome, Store
-from tests.support.stores import open_store
 
 Q = "q"
 BOOM = ErrorInfo("ValueError", "boom")
 DEAD = ErrorInfo("DeliveryLimitExceeded", "dead")
-
-
-@pytest.fixture(params=["sqlite", "mongo"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(request.param, request, tmp_path) as adapter:
-        yield adapter
 
 
 async def claimed(store: Store, owner: str = "a") -> MessageRecord:

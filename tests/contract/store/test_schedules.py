@@ -5,23 +5,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from shared.domain.message import MessageRecord
 from shared.ports import RecordExists, ScheduleState, Store
-from tests.support.stores import STORE_KINDS, open_store
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=STORE_KINDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with open_store(request.param, request, tmp_path) as adapter:
-        yield adapter
 
 
 async def test_an_id_is_inserted_once(store: Store) -> None:

@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.queues.definitions import (
-    DefinitionError,
-    QueueOptions,
-    RateLimit,
-    parse_definition,
-)
+from shared.queues.definitions import DefinitionError, QueueOptions, RateLimit, parse_definition
 
 PATH = Path("q.queue.json")
 

@@ -1,21 +1,18 @@
-"""HTTP clients and servers of the tests: :class:`Api` for a running Conveyor, a blocking call
-for the process tests, and a local aiohttp server."""
+"""Clients of a running Conveyor's HTTP API: :class:`Api` (aiohttp, for a Conveyor in the
+test's event loop) and :func:`http_call` (blocking, for the process tests).
+
+Not named ``http``: tests/support/ is ``sys.path[0]`` when mongo_wire.py runs as a script,
+and a module there named like the standard library's would shadow it."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-)
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from conveyor.serve import Served
 from tests.support.tokens import Keys
@@ -95,17 +92,3 @@ def http_call(
         with exc:
             status, raw = exc.code, exc.read()
     return status, json.loads(raw) if raw else None
-
-
-@asynccontextmanager
-async def local_server(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on a free port of 127.0.0.1; yields its base URL."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
