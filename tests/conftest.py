@@ -183,7 +183,7 @@ async def start_conveyor(base_settings: Settings) -> AsyncIterator[StartConveyor
 async def api_for(keys: Keys) -> AsyncIterator[Callable[[Served], Api]]:
     """Make an :class:`Api` for a started Conveyor."""
     async with aiohttp.ClientSession() as session:
-        yield lambda served: Api(session, served.url, keys)
+        yield lambda served: Api(session, served.url, keys, served)
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ async def test_the_new_status_is_known_everywhere(capi: Api, tmp_path: Path) -> 
     message_id = (await resp.json())["id"]
     # A waiter is woken by the cancel (else it would answer PENDING after 20 s).
     waiter = asyncio.create_task(capi.get(f"/spanlog/{message_id}?wait=20", token))
-    await asyncio.sleep(0.3)
+    await capi.until_waiting()
     await cancel(capi, "spanlog", message_id, token)
     assert (await (await waiter).json())["status"] == "CANCELLED"
     listing = await capi.get("/spanlog?status=CANCELLED", token)

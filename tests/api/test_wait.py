@@ -46,7 +46,7 @@ async def test_wait_answers_as_soon_as_the_message_completes(wapi: Api, tmp_path
     release = tmp_path / "release"
     message_id = await wapi.push("waithold", {"release": str(release)}, token)
     waiting = asyncio.ensure_future(wapi.get(f"/waithold/{message_id}?wait=30", token))
-    await asyncio.sleep(0.5)
+    await wapi.until_waiting()
     assert not waiting.done()  # the message is held: the request is waiting
     touch(release)
     resp = await asyncio.wait_for(waiting, 20)  # far below 30: woken by the completion
@@ -99,7 +99,7 @@ async def test_delete_while_waiting_answers_404(wapi: Api, tmp_path: Path) -> No
     release = tmp_path / "release"
     message_id = await wapi.push("waithold", {"release": str(release)}, token)
     waiting = asyncio.ensure_future(wapi.get(f"/waithold/{message_id}?wait=30", token))
-    await asyncio.sleep(0.5)
+    await wapi.until_waiting()
     assert not waiting.done()
     assert (await wapi.delete(f"/waithold/{message_id}", token)).status == 204
     resp = await asyncio.wait_for(waiting, 20)
@@ -144,7 +144,7 @@ async def test_a_thousand_waiters_on_one_slow_message_all_get_complete(
                 return resp.status, await resp.json()
 
         waiters = [asyncio.ensure_future(wait_one()) for _ in range(1000)]
-        await asyncio.sleep(2.0)  # let them all arrive and register
+        await wapi.until_waiting(1000)
         assert not any(w.done() for w in waiters)
         touch(release)
         answers = await asyncio.wait_for(asyncio.gather(*waiters), 50)
@@ -187,7 +187,7 @@ async def test_a_consumer_in_another_process_wakes_the_gateway_through_the_broke
     release = tmp_path / "release"
     message_id = await front.push("waithold", {"release": str(release)}, token)
     waiting = asyncio.ensure_future(front.get(f"/waithold/{message_id}?wait=60", token))
-    await asyncio.sleep(0.5)
+    await front.until_waiting()
     assert not waiting.done()
     touch(release)
     resp = await asyncio.wait_for(waiting, 30)  # the recheck would take 60 s
@@ -243,7 +243,7 @@ async def test_delete_and_redrive_on_one_gateway_reach_waiters_on_another_at_onc
     # A delete on `back` answers a long poll on `front` at once (the re-check is 120 s away).
     pending = await back.push("waithold", {}, token)
     waiting = asyncio.ensure_future(front.get(f"/waithold/{pending}?wait=60", token))
-    await asyncio.sleep(0.5)
+    await front.until_waiting()
     assert not waiting.done()
     assert (await back.delete(f"/waithold/{pending}", token)).status == 204
     resp = await asyncio.wait_for(waiting, 30)

@@ -5,9 +5,13 @@ mints what ``serve`` accepts."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +23,13 @@ from tests.support.serve import ServeProcess, Spawn, get, push, serve_args, toke
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow
+
+
+def answer_of(connection: http.client.HTTPConnection) -> tuple[int, Any]:
+    """The status and JSON body of the answer to the request sent on ``connection``."""
+    with contextlib.closing(connection):
+        resp = connection.getresponse()
+        return resp.status, json.loads(resp.read())
 
 
 def wait_for_file(path: Path, proc: ServeProcess, within: float = 20) -> None:
@@ -164,10 +175,14 @@ def test_sigterm_drains_the_gateway_before_closing(
     proc = spawn(*args)
     held = push(proc, "held", {"marker": str(marker), "release": str(release)})
     wait_for_file(marker, proc)
-    url = f"{proc.url}/held/{held}?wait=60"
+    # The long poll is sent before the signal (request() returns once it is written): the
+    # gateway, which serves its open connections through the drain, reads it either way.
+    long_poll = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=90)
+    long_poll.request(
+        "GET", f"/held/{held}?wait=60", headers={"Authorization": f"Bearer {token()}"}
+    )
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(http_call, "GET", url, None, token(), 90)
-        time.sleep(0.3)  # the long poll is registered
+        waiting = pool.submit(answer_of, long_poll)
         proc.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         wait_until_sync(

@@ -22,12 +22,27 @@ StartConveyor = Callable[..., Awaitable[Served]]
 
 
 class Api:
-    """A thin HTTP client for one running Conveyor."""
+    """A thin HTTP client for one running Conveyor (``served``: that Conveyor, when it runs in
+    the test's event loop)."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str, keys: Keys) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base: str,
+        keys: Keys,
+        served: Served | None = None,
+    ) -> None:
         self.session = session
         self.base = base
         self.keys = keys
+        self.served = served
+
+    async def until_waiting(self, count: int = 1) -> None:
+        """Wait until ``count`` ``GET ?wait=`` requests are registered with this Conveyor (its
+        gateway's waiters), so that what the test does next happens while they wait."""
+        assert self.served is not None, "a Conveyor started by start_conveyor"
+        notifier = self.served.runtime.notifier
+        await wait_until(lambda: notifier.waiting >= count, f"{count} registered waiter(s)")
 
     def auth(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}

@@ -7,6 +7,7 @@ import contextlib
 
 from shared.adapters.inprocess.queues import LocalEvents
 from shared.service.notify import RECHECK_SECONDS, SAFETY_READS_PER_SECOND, Notifier
+from tests.support.waiting import wait_until
 
 
 async def test_notify_wakes_every_waiter_of_that_id_only() -> None:
@@ -19,8 +20,7 @@ async def test_notify_wakes_every_waiter_of_that_id_only() -> None:
                 woken.append(message_id)
 
     tasks = [asyncio.ensure_future(waiter(i)) for i in ("a", "a", "a", "b")]
-    await asyncio.sleep(0.05)
-    assert notifier.waiting == 4
+    await wait_until(lambda: notifier.waiting == 4, "the four waiters to register")
     notifier.notify("a")
     notifier.notify("nobody")  # harmless
     await asyncio.wait_for(asyncio.gather(*tasks[:3]), 2)
