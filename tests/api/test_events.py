@@ -1,17 +1,15 @@
 """Progress and the live event stream (``ctx.progress``, ``GET /{queue}/{id}/events``), through
 real HTTP in both modes: an SSE client (aiohttp) sees each progress report and the final
 status, reconnects with ``Last-Event-ID``, and the bad inputs get their 4xx. The stream
-outlives the gateway's slow-client timers, ends after its maximum time, and a real
-``conveyor serve`` ends it on SIGTERM.
+outlives the gateway's slow-client timers and ends after its maximum time (SIGTERM on a real
+``conveyor serve``: tests/process/test_events_across_processes.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,12 +17,9 @@ import pytest
 from conveyor.serve import Served
 from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import touch
-from tests.support.processes import clean_env
 from tests.support.queues import add_event_queues
 from tests.support.responses import error_list
-from tests.support.serve import ServeProcess
 from tests.support.sse import STREAM, Event, collect, events
-from tests.support.tokens import HS_SECRET, Keys
 from tests.support.waiting import wait_until
 
 
@@ -245,53 +240,3 @@ async def test_a_stream_ends_when_its_token_expires(eapi: Api, tmp_path: Path) -
     record = await (await eapi.get(f"/gate/{mid}", token)).json()
     assert record["status"] in ("PENDING", "INPROGRESS")
     touch(tmp_path / "r")
-
-
-def test_sigterm_ends_open_streams(tmp_path: Path, queues_dir: Path, keys: Keys) -> None:
-    """A real ``conveyor serve`` with a stream open: SIGTERM ends the stream, then the
-    process exits (graceful shutdown, ``gateway.draining``)."""
-    add_event_queues(queues_dir)
-    proc = ServeProcess(
-        [
-            "--handlers",
-            str(queues_dir),
-            "--store",
-            f"sqlite:///{tmp_path / 'c.db'}",
-            "--jwt-secret",
-            HS_SECRET,
-            "--drain-seconds",
-            "0",
-            "--grace-seconds",
-            "1",
-            "--events-heartbeat-seconds",
-            "30",
-        ],
-        clean_env(),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
-        asyncio.run(_stream_until_sigterm(proc, tmp_path, keys.token(["tester"])))
-        assert proc.wait_exit(20) == 0, proc.log()
-    finally:
-        proc.close()
-
-
-async def _stream_until_sigterm(proc: ServeProcess, tmp_path: Path, token: str) -> None:
-    body: dict[str, Any] = {"marker": str(tmp_path / "m"), "release": str(tmp_path / "r")}
-    async with aiohttp.ClientSession() as session:
-        auth = {"Authorization": f"Bearer {token}"}
-        async with session.post(f"{proc.url}/gate", json=body, headers=auth) as resp:
-            assert resp.status == 201, await resp.text()
-            mid = (await resp.json())["id"]
-        url = f"{proc.url}/gate/{mid}/events"
-        async with session.get(url, headers={**auth, **STREAM}) as resp:
-            assert resp.status == 200
-            got = events(resp)
-            first = await anext(got)
-            assert first.event == "status"
-            proc.proc.terminate()
-            # Ends cleanly (the last chunk is sent: an aborted answer would raise
-            # ClientPayloadError here), before the handler's grace period cancels anything.
-            rest = [e async for e in got]
-        assert all(e.comment is not None or e.event != "deleted" for e in rest)

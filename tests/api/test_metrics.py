@@ -1,17 +1,11 @@
-"""``GET /metrics`` (Prometheus text format) in both modes, and the consumer's own
-``--metrics-port`` server (what anonymous callers see: ``tests/api/test_health.py``)."""
+"""``GET /metrics`` (Prometheus text format) in both modes, and the gateway's metrics on a port
+of their own (what anonymous callers see: ``tests/api/test_health.py``; the consumer
+process's ``--metrics-port``: ``tests/process/test_metrics_ports.py``)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import signal
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,14 +14,10 @@ from conveyor.serve import Served
 from shared.domain.message import Status, utcnow
 from shared.platform.metrics import Metrics
 from tests.support.api_client import Api, StartConveyor
-from tests.support.brokers import RabbitNode
-from tests.support.metrics import Samples, parse, value
-from tests.support.paths import QUEUES_DIR
-from tests.support.processes import clean_env
+from tests.support.metrics import Samples, assert_standard_series, label_names, parse, value
 from tests.support.responses import error_list, parse_ts
-from tests.support.services import delete_rabbit_queues, queue_prefix
 from tests.support.sockets import free_port
-from tests.support.waiting import wait_until, wait_until_sync
+from tests.support.waiting import wait_until
 
 
 async def scrape(api: Api) -> Samples:
@@ -69,11 +59,6 @@ async def test_metrics_count_pushes_outcomes_and_auth_failures(api: Api) -> None
     assert label_names(after, "conveyor_pushes_total") == {("code", "queue")}
 
 
-def label_names(samples: Samples, name: str) -> set[tuple[str, ...]]:
-    """The label name sets the samples called ``name`` carry."""
-    return {tuple(k for k, _ in labels) for sample, labels in samples if sample == name}
-
-
 async def test_request_durations_by_route_template_method_and_code(api: Api) -> None:
     tester = api.keys.token(["tester"])
     message_id = await api.push("echo", {"n": 1}, tester)
@@ -102,23 +87,6 @@ async def test_request_durations_by_route_template_method_and_code(api: Api) -> 
     assert label_names(samples, f"{name}_bucket") == {("code", "le", "method", "route")}
     routes = {dict(labels)["route"] for sample, labels in samples if sample == count}
     assert not any(message_id in route or "no-such" in route for route in routes), routes
-
-
-def assert_standard_series(samples: Samples) -> None:
-    """The client library's process and Python collectors are there; no ``_created``."""
-    names = {sample for sample, _ in samples}
-    for expected in (
-        "process_cpu_seconds_total",
-        "process_resident_memory_bytes",
-        "process_start_time_seconds",
-        "process_open_fds",
-        "python_gc_objects_collected_total",
-        "python_gc_collections_total",
-    ):
-        assert expected in names, expected
-    info = [dict(labels) for sample, labels in samples if sample == "python_info"]
-    assert info and info[0]["implementation"] == "CPython", info
-    assert not [n for n in names if n.endswith("_created")], sorted(names)
 
 
 async def test_process_and_python_collectors_and_no_created_series(api: Api) -> None:
@@ -176,56 +144,6 @@ def test_retries_and_dead_letters_are_exposed() -> None:
     assert value(samples, "conveyor_messages_finished_total", queue="q", status="PENDING") == 0
     # Separate instances do not share a registry (no global state).
     assert value(parse(Metrics().exposition().decode()), "conveyor_retries_total", queue="q") == 0
-
-
-def test_consumer_process_serves_metrics_port(tmp_path: Path, rabbitmq: RabbitNode) -> None:
-    # A consumer needs a broker (in-process delivery is `serve`'s): the shared one, under a
-    # queue prefix of this test's own, deleted at the end.
-    port, prefix = free_port(), queue_prefix("ptest")
-    log_path = tmp_path / "consumer.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "consumer", "--metrics-port", str(port)],
-            env=clean_env(
-                CONVEYOR_STORE=f"sqlite:///{tmp_path / 'c.db'}",
-                CONVEYOR_HANDLERS=str(QUEUES_DIR),
-                CONVEYOR_BROKER=rabbitmq.url,
-                CONVEYOR_QUEUE_PREFIX=prefix,
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-
-            def scraped() -> tuple[int, str] | None:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
-                        return r.status, r.read().decode()
-                except OSError:
-                    return None
-
-            status, text = wait_until_sync(
-                scraped, f"the consumer's metrics on :{port}", 30, detail=log_path.read_text
-            )
-            assert status == 200
-            samples = parse(text)
-            assert value(samples, "conveyor_queue_depth", queue="echo") == 0
-            assert_standard_series(samples)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                assert (r.status, json.loads(r.read())) == (200, {"status": "ok"})
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
-                ready = json.loads(r.read())
-                assert r.status == 200 and ready["status"] == "ready", ready
-                assert "echo" in ready["queues"], ready
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(30) == 0, log_path.read_text()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            names = [p.name.removesuffix(".queue.json") for p in QUEUES_DIR.glob("*.queue.json")]
-            asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))
 
 
 async def test_gateway_metrics_can_move_off_the_api_port(

@@ -1,6 +1,6 @@
 """Hot reload: editing, adding or removing queue files in ``--handlers`` takes effect in a
-running Conveyor (polling, and SIGHUP on a real ``conveyor serve``), per queue, keeping the
-last good version of a queue whose edit is broken.
+running Conveyor (polling, or on request), per queue, keeping the last good version of a
+queue whose edit is broken (SIGHUP on real processes: tests/process/test_reload_signals.py).
 
 Handlers come from tests/fixtures/queues/reload (``versioned_v1.py``/``versioned_v2.py``: they
 return their version, optionally holding the message until the test releases it).
@@ -10,53 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import signal
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 
 from conveyor.serve import Served
-from shared.adapters.inprocess.queues import InProcessDelivery
-from shared.adapters.rabbitmq.broker import RabbitDelivery
-from shared.ports import Delivered, WorkQueue
-from shared.queues.registry import Registry, load_registry
-from shared.queues.reload import merge
-from tests.support.api_client import Api, StartConveyor, http_call
-from tests.support.brokers import RabbitNode
+from tests.support.api_client import Api, StartConveyor
 from tests.support.handler_files import exists, touch
-from tests.support.paths import RELOAD_DIR
-from tests.support.processes import Proc, clean_env, http_args
-from tests.support.queues import add_queue, write_json
+from tests.support.queues import add_versioned, definition, versioned, write_json
 from tests.support.responses import error_list
-from tests.support.serve import ServeProcess
-from tests.support.services import delete_rabbit_queues, queue_prefix, require_rabbitmq
-from tests.support.tokens import claims
-from tests.support.waiting import wait_until, wait_until_sync
+from tests.support.services import delete_rabbit_queues
+from tests.support.waiting import wait_until
 
 INTERVAL = 0.2
 ROLES = {"roles": ["tester"]}
 BROKEN_HANDLER = 'async def handle(message, ctx) ->\n    return {"version": "broken"}\n'
-
-
-def versioned(queues_dir: Path, name: str, version: int) -> None:
-    """Write ``<name>.py`` as version ``version`` of the test handler."""
-    shutil.copyfile(RELOAD_DIR / f"versioned_v{version}.py", queues_dir / f"{name}.py")
-
-
-def definition(queues_dir: Path, name: str, schema: Any = None) -> Path:
-    document = {"name": name, "roles": ROLES, "incoming": {"schema": schema or {}}}
-    return write_json(queues_dir / f"{name}.queue.json", document)
-
-
-def add_versioned(queues_dir: Path, name: str, version: int = 1) -> None:
-    versioned(queues_dir, name, version)
-    definition(queues_dir, name)
 
 
 async def start(start_conveyor: StartConveyor, **overrides: Any) -> Served:
@@ -245,207 +215,7 @@ async def test_polling_off_reloads_only_when_asked(
     await until_version(api, "ver", tok, 2)
 
 
-def test_merge_keeps_untouched_queues_as_the_same_objects(queues_dir: Path) -> None:
-    """A reload replaces only what changed: untouched queues keep their very objects."""
-    current = load_registry(queues_dir, with_handlers=True)
-    loaded = load_registry(queues_dir, with_handlers=True)
-    present = {p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")}
-    merged, report = merge(current, loaded, present, {"echo"}, queues_dir)
-    assert report.changed == ["echo"] and not (report.added or report.removed or report.kept)
-    assert merged.queues["echo"] is loaded.queues["echo"]
-    assert merged.queues["slow"] is current.queues["slow"]
-    merged, report = merge(current, Registry(), present - {"slow"}, set(), queues_dir)
-    assert report.removed == ["slow"]
-    assert sorted(report.kept) == sorted(present - {"slow"})
-    assert "slow" not in merged.queues and merged.queues["echo"] is current.queues["echo"]
-
-
-# --- SIGHUP on a real ``conveyor serve`` ---------------------------------------------------
-
-SECRET = "reload-test-secret-" + "s" * 40
-
-
-@pytest.fixture
-def serve_process(tmp_path: Path, queues_dir: Path) -> Iterator[ServeProcess]:
-    """``conveyor serve`` with polling off over ``queues_dir`` (with queue ``ver`` v1)."""
-    add_versioned(queues_dir, "ver", 1)
-    (tmp_path / "db").mkdir()  # a SQLite store's directory must exist
-    args = [
-        "--store",
-        f"sqlite:///{tmp_path / 'db' / 'conveyor.db'}",
-        "--handlers",
-        str(queues_dir),
-        "--reload-interval-seconds",
-        "0",
-    ]
-    proc = ServeProcess(args, clean_env(CONVEYOR_JWT_SECRET=SECRET), tmp_path / "serve.log")
-    try:
-        proc.wait_healthy()
-        yield proc
-    finally:
-        proc.close()
-
-
-def process_result(proc: ServeProcess, queue: str) -> Any:
-    """POST ``{}`` to ``queue`` and wait for the final record's result."""
-    tok = jwt.encode(claims(["tester"], ttl=600), SECRET, algorithm="HS256")
-    status, record = http_call("POST", f"{proc.url}/{queue}", {}, tok)
-    assert status == 201, (status, record, proc.log())
-    return wait_final(proc.url, queue, record["id"], tok, proc.log)["result"]
-
-
-def wait_final(
-    url: str, queue: str, message_id: str, tok: str, log: Callable[[], str]
-) -> dict[str, Any]:
-    """Poll ``GET {url}/{queue}/{message_id}`` until COMPLETE or ERROR; the record."""
-
-    def final() -> dict[str, Any] | None:
-        status, record = http_call("GET", f"{url}/{queue}/{message_id}", token=tok)
-        assert status == 200, (status, record)
-        return record if record["status"] in ("COMPLETE", "ERROR") else None
-
-    return wait_until_sync(final, f"/{queue}/{message_id} to be final", 30, detail=log)
-
-
-@pytest.mark.slow
-def test_sighup_reloads_a_serve_process_with_polling_off(
-    serve_process: ServeProcess, queues_dir: Path
-) -> None:
-    proc = serve_process
-    assert process_result(proc, "ver") == {"version": 1}
-    versioned(queues_dir, "ver", 2)
-    add_queue(queues_dir, "later", roles=ROLES)
-    time.sleep(1.5)  # longer than one default polling interval (1 s): it would have reloaded
-    assert process_result(proc, "ver") == {"version": 1}, "reloaded without SIGHUP"
-
-    proc.proc.send_signal(signal.SIGHUP)
-    wait_until_sync(
-        lambda: process_result(proc, "ver") == {"version": 2},
-        "SIGHUP to reload /ver to version 2",
-        interval=0.1,
-        detail=proc.log,
-    )
-    assert process_result(proc, "later")["echo"] == {}
-    log = proc.log()
-    assert "hot reload (SIGHUP)" in log and "added: later" in log, log
-    assert proc.proc.poll() is None, "SIGHUP stopped the process"
-
-
-# --- per-queue stop_consuming, both delivery adapters ----------------------------------------
-
-
-@pytest.fixture(params=["inprocess", "rabbitmq"])
-async def delivery(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]:
-    """An opened delivery of each adapter (RabbitMQ: a unique prefix, deleted afterwards)."""
-    names = ["one", "two"]
-    if request.param == "inprocess":
-        inprocess = InProcessDelivery()
-        await inprocess.open(names)
-        yield inprocess
-        await inprocess.close()
-        return
-    url = require_rabbitmq()
-    prefix = queue_prefix()
-    rabbit = RabbitDelivery(url, prefix=prefix)
-    try:
-        await rabbit.open(names)
-        yield rabbit
-    finally:
-        await rabbit.close()
-        await delete_rabbit_queues(url, prefix, names)
-
-
-async def test_stop_consuming_some_queues_leaves_the_others(delivery: WorkQueue) -> None:
-    got: asyncio.Queue[Delivered] = asyncio.Queue()
-
-    async def inbox(item: Delivered) -> None:
-        got.put_nowait(item)
-
-    async def take() -> Delivered:
-        item = await asyncio.wait_for(got.get(), 10)
-        await item.ack()
-        return item
-
-    await delivery.consume(["one", "two"], inbox, 4)
-    await delivery.stop_consuming(["one"])
-    await delivery.publish("one", "m1")
-    await delivery.publish("two", "m2")
-    item = await take()
-    assert (item.queue, item.message_id) == ("two", "m2")
-    await asyncio.sleep(0.5)
-    assert got.empty(), "a stopped queue was still delivered"
-
-    await delivery.consume(["one"], inbox, 4)
-    item = await take()
-    assert (item.queue, item.message_id) == ("one", "m1")
-    await delivery.publish("two", "m3")
-    item = await take()
-    assert (item.queue, item.message_id) == ("two", "m3")
-    await delivery.stop_consuming()
-    await delivery.publish("two", "m4")
-    await asyncio.sleep(0.5)
-    assert got.empty(), "delivered after stop_consuming()"
-
-
-# --- SIGHUP on real ``conveyor gateway`` + ``conveyor consumer`` (distributed) -------------
-
-
-@pytest.fixture
-def distributed_procs(
-    tmp_path: Path, queues_dir: Path, mongo_url: str, rabbitmq: RabbitNode
-) -> Iterator[tuple[list[str], list[Proc]]]:
-    """Flags for gateway/consumer processes (polling off) and the list they are kept in."""
-    broker = rabbitmq.url
-    prefix = queue_prefix("ptest")
-    database = f"r_{uuid.uuid4().hex[:10]}"
-    flags = ["--broker", broker, "--store", mongo_url, "--mongo-database", database]
-    flags += ["--queue-prefix", prefix, "--handlers", str(queues_dir)]
-    flags += ["--reload-interval-seconds", "0"]
-    procs: list[Proc] = []
-    try:
-        yield flags, procs
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(broker, prefix, [*names, "gone"]))
-
-
-@pytest.mark.slow
-def test_sighup_reloads_gateway_and_consumer_processes(
-    distributed_procs: tuple[list[str], list[Proc]], queues_dir: Path, tmp_path: Path
-) -> None:
-    flags, procs = distributed_procs
-    add_versioned(queues_dir, "gone", 1)
-    port, listen = http_args()
-    gateway = Proc(
-        ["gateway", *flags, "--jwt-secret", SECRET, *listen], tmp_path / "gateway.log"
-    ).start()
-    consumer = Proc(["consumer", *flags], tmp_path / "consumer.log").start()
-    procs += [gateway, consumer]
-    gateway.wait_for_log("gateway listening")
-    consumer.wait_for_log("consuming")
-    url = f"http://127.0.0.1:{port}"
-    tok = jwt.encode(claims(["tester"], ttl=600), SECRET, algorithm="HS256")
-
-    add_versioned(queues_dir, "fresh", 2)
-    for suffix in (".queue.json", ".py"):
-        (queues_dir / f"gone{suffix}").unlink()
-    assert http_call("POST", f"{url}/fresh", {}, tok)[0] == 404, "reloaded without SIGHUP"
-    for proc in (gateway, consumer):
-        proc.kill(signal.SIGHUP)
-    consumer.wait_for_log("consuming fresh")
-    consumer.wait_for_log("stopped consuming gone")
-    gateway.wait_for_log("hot reload (SIGHUP)")
-    assert "added: fresh; changed: echo" in gateway.text(), gateway.text()
-    assert "removed: gone;" in gateway.text(), gateway.text()
-    status, record = http_call("POST", f"{url}/fresh", {}, tok)
-    assert status == 201, (status, record)
-    assert http_call("POST", f"{url}/gone", {}, tok)[0] == 404
-    record = wait_final(url, "fresh", record["id"], tok, consumer.text)
-    assert (record["status"], record["result"]) == ("COMPLETE", {"version": 2}), record
-    assert gateway.alive() and consumer.alive(), "SIGHUP stopped a process"
+# --- a result's expiry ------------------------------------------------------------------
 
 
 def ttl_definition(queues_dir: Path, name: str, ttl: float) -> None:

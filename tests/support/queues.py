@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.support.paths import EXTRA_DIR, QUEUES_DIR, SEED_HANDLERS_DIR, WAIT_DIR
+from tests.support.paths import EXTRA_DIR, QUEUES_DIR, RELOAD_DIR, SEED_HANDLERS_DIR, WAIT_DIR
 
 
 def write_json(path: Path, document: Any) -> Path:
@@ -69,3 +69,21 @@ def add_event_queues(queues_dir: Path) -> None:
     add_queue(queues_dir, "progress", handler="progress", roles=TESTER)
     add_queue(queues_dir, "syncprogress", handler="syncprogress", roles=TESTER)
     add_queue(queues_dir, "gate", handler="gate", roles=TESTER)
+
+
+def versioned(queues_dir: Path, name: str, version: int) -> None:
+    """Write ``<name>.py`` as version ``version`` of the versioned test handler
+    (fixtures/queues/reload: it returns its version, optionally holding the message)."""
+    shutil.copyfile(RELOAD_DIR / f"versioned_v{version}.py", queues_dir / f"{name}.py")
+
+
+def definition(queues_dir: Path, name: str, schema: Any = None) -> Path:
+    """Write ``<name>.queue.json`` (role ``tester``; any body, or ``schema``)."""
+    document = {"name": name, "roles": TESTER, "incoming": {"schema": schema or {}}}
+    return write_json(queues_dir / f"{name}.queue.json", document)
+
+
+def add_versioned(queues_dir: Path, name: str, version: int = 1) -> None:
+    """Queue ``name`` handled by version ``version`` of the versioned test handler."""
+    versioned(queues_dir, name, version)
+    definition(queues_dir, name)

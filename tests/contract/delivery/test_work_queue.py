@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from shared.ports import DeliveryUnavailable
+from shared.ports import Delivered, DeliveryUnavailable
 from tests.support.deliveries import Harness, Inbox, RabbitHarness
 from tests.support.sockets import free_port
 
@@ -132,6 +132,33 @@ async def test_stop_consuming_stops_only_the_given_queues(harness: Harness) -> N
     got = await inbox.next()
     assert (got.queue, got.message_id, got.delivery_count) == ("a", "a-1", 0)
     await got.ack()
+    await inbox.nothing()
+
+
+async def test_stop_consuming_some_queues_then_all(harness: Harness) -> None:
+    delivery = await harness.new(["one", "two"])
+    inbox = Inbox()
+
+    async def take() -> Delivered:
+        item = await inbox.next(10)
+        await item.ack()
+        return item
+
+    await delivery.consume(["one", "two"], inbox, prefetch=4)
+    await delivery.stop_consuming(["one"])
+    await delivery.publish("one", "m1")
+    await delivery.publish("two", "m2")
+    item = await take()
+    assert (item.queue, item.message_id) == ("two", "m2")
+    await inbox.nothing()  # "one" is stopped
+    await delivery.consume(["one"], inbox, prefetch=4)
+    item = await take()
+    assert (item.queue, item.message_id) == ("one", "m1")
+    await delivery.publish("two", "m3")
+    item = await take()
+    assert (item.queue, item.message_id) == ("two", "m3")
+    await delivery.stop_consuming()  # every queue
+    await delivery.publish("two", "m4")
     await inbox.nothing()
 
 
