@@ -2,7 +2,7 @@
 real HTTP in both modes: an SSE client (aiohttp) sees each progress report and the final
 status, reconnects with ``Last-Event-ID``, and the bad inputs get their 4xx. The stream
 outlives the gateway's slow-client timers and ends after its maximum time (SIGTERM on a real
-``conveyor serve``: tests/process/test_events_across_processes.py).
+``conveyor serve``: tests/process/test_serve_process.py).
 """
 
 from __future__ import annotations

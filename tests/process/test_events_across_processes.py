@@ -1,15 +1,12 @@
 """The event stream across processes: a ``conveyor gateway`` serves the stream while a
 ``conveyor consumer`` (another process, RabbitMQ + the MongoDB wire server) runs the handler;
-progress and status changes reach the gateway through the events fanout. And a real
-``conveyor serve`` ends its open streams on SIGTERM."""
+progress and status changes reach the gateway through the events fanout."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -17,9 +14,8 @@ import pytest
 from tests.support.api_client import Api
 from tests.support.brokers import RabbitNode
 from tests.support.handler_files import touch
-from tests.support.processes import Proc, clean_env, http_args
+from tests.support.processes import Proc, http_args
 from tests.support.queues import add_event_queues
-from tests.support.serve import ServeProcess
 from tests.support.services import delete_rabbit_queues, queue_prefix
 from tests.support.sse import STREAM, Event, events
 from tests.support.tokens import HS_SECRET, Keys
@@ -101,53 +97,3 @@ async def test_progress_from_a_consumer_process_reaches_a_stream_on_the_gateway(
     consumer_pid = pids[1]
     ran_by = record["history"][1]["consumer"]
     assert f":{consumer_pid}:" in ran_by, (ran_by, pids)  # host:pid:… of the consumer process
-
-
-def test_sigterm_ends_open_streams(tmp_path: Path, queues_dir: Path, keys: Keys) -> None:
-    """A real ``conveyor serve`` with a stream open: SIGTERM ends the stream, then the
-    process exits (graceful shutdown, ``gateway.draining``)."""
-    add_event_queues(queues_dir)
-    proc = ServeProcess(
-        [
-            "--handlers",
-            str(queues_dir),
-            "--store",
-            f"sqlite:///{tmp_path / 'c.db'}",
-            "--jwt-secret",
-            HS_SECRET,
-            "--drain-seconds",
-            "0",
-            "--grace-seconds",
-            "1",
-            "--events-heartbeat-seconds",
-            "30",
-        ],
-        clean_env(),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
-        asyncio.run(_stream_until_sigterm(proc, tmp_path, keys.token(["tester"])))
-        assert proc.wait_exit(20) == 0, proc.log()
-    finally:
-        proc.close()
-
-
-async def _stream_until_sigterm(proc: ServeProcess, tmp_path: Path, token: str) -> None:
-    body: dict[str, Any] = {"marker": str(tmp_path / "m"), "release": str(tmp_path / "r")}
-    async with aiohttp.ClientSession() as session:
-        auth = {"Authorization": f"Bearer {token}"}
-        async with session.post(f"{proc.url}/gate", json=body, headers=auth) as resp:
-            assert resp.status == 201, await resp.text()
-            mid = (await resp.json())["id"]
-        url = f"{proc.url}/gate/{mid}/events"
-        async with session.get(url, headers={**auth, **STREAM}) as resp:
-            assert resp.status == 200
-            got = events(resp)
-            first = await anext(got)
-            assert first.event == "status"
-            proc.proc.terminate()
-            # Ends cleanly (the last chunk is sent: an aborted answer would raise
-            # ClientPayloadError here), before the handler's grace period cancels anything.
-            rest = [e async for e in got]
-        assert all(e.comment is not None or e.event != "deleted" for e in rest)

@@ -1,10 +1,11 @@
 """``conveyor serve`` as a real process: killed with SIGKILL mid-handler and restarted, every
 accepted message still completes; SIGTERM lets in-flight handlers finish within the grace
-period, and what does not finish is left PENDING for the next start; ``conveyor token``
-mints what ``serve`` accepts."""
+period, and what does not finish is left PENDING for the next start, and open event streams
+end; ``conveyor token`` mints what ``serve`` accepts."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -13,13 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.support.api_client import http_call
 from tests.support.handler_files import touch
 from tests.support.processes import clean_env, conveyor
-from tests.support.queues import add_queue
+from tests.support.queues import add_event_queues, add_queue
 from tests.support.serve import ServeProcess, Spawn, get, push, serve_args, token, wait_final
+from tests.support.sse import STREAM, events
+from tests.support.tokens import HS_SECRET, Keys
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.slow
@@ -204,3 +208,53 @@ def test_sigterm_drains_the_gateway_before_closing(
         raise AssertionError("still accepting connections after exit")
     except OSError:
         pass
+
+
+def test_sigterm_ends_open_streams(tmp_path: Path, queues_dir: Path, keys: Keys) -> None:
+    """A real ``conveyor serve`` with a stream open: SIGTERM ends the stream, then the
+    process exits (graceful shutdown, ``gateway.draining``)."""
+    add_event_queues(queues_dir)
+    proc = ServeProcess(
+        [
+            "--handlers",
+            str(queues_dir),
+            "--store",
+            f"sqlite:///{tmp_path / 'c.db'}",
+            "--jwt-secret",
+            HS_SECRET,
+            "--drain-seconds",
+            "0",
+            "--grace-seconds",
+            "1",
+            "--events-heartbeat-seconds",
+            "30",
+        ],
+        clean_env(),
+        tmp_path / "serve.log",
+    )
+    try:
+        proc.wait_healthy()
+        asyncio.run(_stream_until_sigterm(proc, tmp_path, keys.token(["tester"])))
+        assert proc.wait_exit(20) == 0, proc.log()
+    finally:
+        proc.close()
+
+
+async def _stream_until_sigterm(proc: ServeProcess, tmp_path: Path, token: str) -> None:
+    body: dict[str, Any] = {"marker": str(tmp_path / "m"), "release": str(tmp_path / "r")}
+    async with aiohttp.ClientSession() as session:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with session.post(f"{proc.url}/gate", json=body, headers=auth) as resp:
+            assert resp.status == 201, await resp.text()
+            mid = (await resp.json())["id"]
+        url = f"{proc.url}/gate/{mid}/events"
+        async with session.get(url, headers={**auth, **STREAM}) as resp:
+            assert resp.status == 200
+            got = events(resp)
+            first = await anext(got)
+            assert first.event == "status"
+            proc.proc.terminate()
+            # Ends cleanly (the last chunk is sent: an aborted answer would raise
+            # ClientPayloadError here), before the handler's grace period cancels anything.
+            rest = [e async for e in got]
+        assert all(e.comment is not None or e.event != "deleted" for e in rest)
