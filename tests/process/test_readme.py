@@ -3,7 +3,7 @@
 Its shell blocks are run by bash (``-e -u -o pipefail``) against a real ``conveyor serve``
 started the way a pip user would: ``conveyor init handlers`` in an empty directory, then
 ``serve`` there. The only change made to the blocks is the port (a free one, not 8080).
-Its handler test is ``tests/unit/handlers/test_handler_example.py``, which the suite runs.
+Its handler test is ``tests/test_handler_example.py``, which the suite runs.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def shell_block(after: str) -> str:
 
 
 def test_the_handler_test_example_is_the_one_the_suite_runs() -> None:
-    example = TESTS / "unit" / "handlers" / "test_handler_example.py"
+    example = TESTS / "test_handler_example.py"  # where the README's layout puts it
     assert code_block("### Testing a handler", "python") == example.read_text()
 
 

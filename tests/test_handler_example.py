@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,9 +10,8 @@ import pytest
 from conveyor import Context, ValidationFailed
 from conveyor.testing import FakeMessaging, ProgressRecorder, make_context
 from handlers.orders import OutOfStock, handle
-from tests.support.paths import SEED_HANDLERS_DIR
 
-HANDLERS = SEED_HANDLERS_DIR
+HANDLERS = Path(__file__).parent.parent / "handlers"
 
 
 async def test_an_order_is_priced() -> None:
