@@ -1,7 +1,7 @@
 """Retry policy as pure functions: the backoff and the decision after a failed run.
 
 Nothing here touches a store or a broker (``consumer.reschedule`` does the writing), so the
-policy is unit-tested on its own (``tests/test_retry_policy.py``).
+policy is unit-tested on its own (``tests/unit/consumer/test_retry_policy.py``).
 
 Backoff: exponential with "equal jitter". Attempt ``n`` (1 = the run that just failed)
 waits ``d = min(cap, base * 2**(n-1))`` scaled into ``[d/2, d)`` by a uniform random number:

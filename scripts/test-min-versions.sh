@@ -87,7 +87,7 @@ for req in project["project"]["optional-dependencies"]["test"]:
         tools.append(req)
 (out / "tools.txt").write_text("\n".join(tools) + "\n")
 ignored = set()
-for path in sorted(Path("tests").glob("*.py")):
+for path in sorted(Path("tests").rglob("*.py")):
     text = path.read_text()
     for entry in excluded:
         if len(entry) == 2 and re.search(rf"^(from|import) {entry[1]}\b", text, re.M):

@@ -3,12 +3,12 @@
 #
 # 1. .venv        the project with its [test] extra (ruff, mypy, pytest ...)
 # 2. .venv-mongo  a Python >= 3.13 with mongoeco[wire], the MongoDB wire server the distributed
-#                 tests start (tests/services.py finds it through MONGOECO_PYTHON)
+#                 tests start (tests/support/services.py finds it through MONGOECO_PYTHON)
 # 3. RabbitMQ     started if installed and nothing listens on 127.0.0.1:5672. It may be shared
 #                 with other suites: nothing here or in the tests reconfigures it or enables a
 #                 plugin on it, and tests delete only the queues they declared. The outage
-#                 tests stop a private node that pytest starts itself (tests/brokers.py, which
-#                 needs rabbitmq-server and rabbitmqctl installed).
+#                 tests stop a private node that pytest starts itself
+#                 (tests/support/brokers.py, which needs rabbitmq-server and rabbitmqctl).
 #    Chromium     only checked: /usr/bin/chromium for the browser test (`-m browser`; .ci/run
 #                 installs it, here: apt-get install -y chromium chromium-driver)
 # 4. ruff check, ruff format --check, mypy, then the leftovers of killed runs of this checkout
@@ -17,8 +17,8 @@
 # Idempotent: the venvs are reinstalled only when pyproject.toml (or the pinned mongoeco)
 # changes, and a running RabbitMQ is left alone, so a second run goes straight to the checks.
 # (To force a reinstall, e.g. for newer dependencies: rm .venv/.installed-*)
-# A missing service only warns here: tests/services.py skips the distributed tests locally and
-# fails them when CI=true, so a green CI still means they ran.
+# A missing service only warns here: tests/support/services.py skips the distributed tests
+# locally and fails them when CI=true, so a green CI still means they ran.
 #
 # Environment: PYTHON (interpreter for .venv), MONGOECO_PYTHON (use this Python >= 3.13 with
 # mongoeco[wire] already installed instead of .venv-mongo), TEST_RABBITMQ_URL (as the tests).
@@ -123,10 +123,10 @@ mypy
 
 # Queues that an earlier, killed run of THIS checkout left behind (each quorum queue holds file
 # handles in RabbitMQ; hundreds make new connections hang). Only names carrying this checkout's
-# tag and the pid of a pytest that is gone (tests/services.py run_prefix): never another
+# tag and the pid of a pytest that is gone (tests/support/services.py run_prefix): never another
 # suite's queues, nor those of a run still going.
 step "remove leftover test queues of this checkout"
-python -c 'from tests.brokers import delete_leftover_test_queues as d; print(d(), "removed")'
+python -c 'import tests.support.brokers as b; print(b.delete_leftover_test_queues(), "removed")'
 
 step "pytest $*"
 pytest "$@"

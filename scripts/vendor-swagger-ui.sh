@@ -10,7 +10,8 @@
 # 2. checks the tarball against the pinned npm integrity (sha512, Subresource Integrity
 #    form), so a changed or substituted tarball stops the script;
 # 3. copies, unchanged, only what the page needs (the bundle, its stylesheet, a favicon) and
-#    the licence texts, writes VERSION, SHA256SUMS (checked by tests/test_docs_assets.py) and README.md.
+#    the licence texts, writes VERSION, SHA256SUMS (checked by tests/api/test_docs_assets.py)
+#    and README.md.
 #
 # To upgrade: `npm view swagger-ui-dist@5 version` and `npm view swagger-ui-dist@X.Y.Z
 # dist.integrity`, set both below, run this, then the browser test (pytest -m browser).
@@ -71,7 +72,7 @@ script. \`GET /docs\` serves them under \`/docs/assets/\`.
 - \`favicon-32x32.png\`: the page icon
 - \`LICENSE\` (Apache-2.0), \`NOTICE\`: Swagger UI's licence and notice
 - \`swagger-ui-bundle.js.LICENSE.txt\`: licences of the libraries inside the bundle
-- \`VERSION\`, \`SHA256SUMS\`: what was copied (checked by tests/test_docs_assets.py)
+- \`VERSION\`, \`SHA256SUMS\`: what was copied (checked by tests/api/test_docs_assets.py)
 EOF
 echo "==> $DEST:"
 ls -l "$DEST"

@@ -7,7 +7,7 @@ port, in the mode the test is parametrised with (``embedded``: SQLite + in-proce
 The ``distributed`` marker is set here, at collection, on every test that takes a service
 fixture (:data:`SERVICE_FIXTURES`) or a distributed parameter (:data:`DISTRIBUTED_PARAMS`), so
 ``pytest -m "not distributed"`` runs the embedded suite alone, with no service; a test that
-reaches a service without the marker fails (``tests.services.check_marked``).
+reaches a service without the marker fails (``tests.support.services.check_marked``).
 """
 
 from __future__ import annotations
@@ -15,27 +15,30 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conveyor.serve import Served, serving
 from shared.platform.settings import Settings
-from tests import services
-from tests.brokers import PrivateRabbit, RabbitNode, shared_rabbitmq, start_private_rabbit
-from tests.helpers import wait_until
-from tests.services import delete_rabbit_queues, queue_prefix, require_rabbitmq, start_mongo_wire
+from tests.support import services
+from tests.support.api_client import Api, StartConveyor
+from tests.support.brokers import PrivateRabbit, RabbitNode, shared_rabbitmq, start_private_rabbit
+from tests.support.paths import QUEUES_DIR
+from tests.support.services import (
+    delete_rabbit_queues,
+    queue_prefix,
+    require_rabbitmq,
+    start_mongo_wire,
+)
+from tests.support.tokens import HS_SECRET, Keys
 
-QUEUES_DIR = Path(__file__).with_name("queues")
-HS_SECRET = "test-secret-" + "x" * 40
 MODES = ["embedded", "distributed"]
 
 # Fixtures that reach RabbitMQ or MongoDB, and the parameter values (fixture name, value) of
@@ -67,34 +70,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     services.expect_services(item.get_closest_marker("distributed") is not None)
 
 
-@dataclasses.dataclass(frozen=True)
-class Keys:
-    """Signing material the tests own."""
-
-    hs_secret: str
-    rsa_private: rsa.RSAPrivateKey
-    rsa_public_path: Path
-
-    def token(
-        self,
-        roles: list[str] | str | None = None,
-        *,
-        sub: str = "tester",
-        alg: str = "HS256",
-        ttl: int = 300,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-    ) -> str:
-        """A signed token; ``roles=None`` omits the claim."""
-        now = int(time.time())
-        claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + ttl}
-        if roles is not None:
-            claims["roles"] = roles
-        claims.update(extra or {})
-        key: Any = self.hs_secret if alg.startswith("HS") else self.rsa_private
-        return jwt.encode(claims, key, algorithm=alg, headers=headers)
-
-
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -109,7 +84,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 
 @pytest.fixture
 def queues_dir(tmp_path: Path) -> Path:
-    """A fresh copy of tests/queues a test may add definitions to before starting."""
+    """A fresh copy of tests/fixtures/queues/default, which a test may add definitions to
+    before starting."""
     target = tmp_path / "queues"
     shutil.copytree(QUEUES_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
@@ -131,7 +107,8 @@ def private_rabbitmq() -> Iterator[PrivateRabbit]:
 def rabbitmq(request: pytest.FixtureRequest) -> RabbitNode:
     """The RabbitMQ a test runs against: the shared broker (read and clean up only), or with
     ``@pytest.mark.parametrize("rabbitmq", ["private"], indirect=True)`` the session's
-    private node (:class:`tests.brokers.PrivateRabbit`), for a test that stages an outage."""
+    private node (:class:`tests.support.brokers.PrivateRabbit`), for a test that stages an
+    outage."""
     if getattr(request, "param", "shared") == "private":
         node: RabbitNode = request.getfixturevalue("private_rabbitmq")
         return node
@@ -176,9 +153,6 @@ def base_settings(
     return settings
 
 
-StartConveyor = Callable[..., Awaitable[Served]]
-
-
 @pytest.fixture
 async def start_conveyor(base_settings: Settings) -> AsyncIterator[StartConveyor]:
     """Start a Conveyor (settings overridable by keyword); stopped at test end."""
@@ -205,65 +179,11 @@ async def start_conveyor(base_settings: Settings) -> AsyncIterator[StartConveyor
             cleanup.push_async_exit(cm)
 
 
-class Api:
-    """A thin HTTP client for one running Conveyor."""
-
-    def __init__(self, session: aiohttp.ClientSession, base: str, keys: Keys) -> None:
-        self.session = session
-        self.base = base
-        self.keys = keys
-
-    def auth(self, token: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
-    async def post(
-        self, queue: str, body: Any, token: str | None = None, **kw: Any
-    ) -> aiohttp.ClientResponse:
-        headers = {**self.auth(token), **kw.pop("headers", {})}
-        resp = await self.session.post(f"{self.base}/{queue}", json=body, headers=headers, **kw)
-        await resp.read()
-        return resp
-
-    async def get(self, path: str, token: str | None = None) -> aiohttp.ClientResponse:
-        resp = await self.session.get(f"{self.base}{path}", headers=self.auth(token))
-        await resp.read()
-        return resp
-
-    async def delete(self, path: str, token: str | None = None) -> aiohttp.ClientResponse:
-        resp = await self.session.delete(f"{self.base}{path}", headers=self.auth(token))
-        await resp.read()
-        return resp
-
-    async def push(self, queue: str, body: Any, token: str) -> str:
-        """POST and assert 201; the message id."""
-        resp = await self.post(queue, body, token)
-        assert resp.status == 201, await resp.text()
-        return str((await resp.json())["id"])
-
-    async def wait_final(
-        self, queue: str, message_id: str, token: str, within: float = 20.0
-    ) -> dict[str, Any]:
-        """Poll until the message is final (COMPLETE, ERROR or CANCELLED); the record."""
-        last: list[dict[str, Any]] = []
-
-        async def final() -> dict[str, Any] | None:
-            resp = await self.get(f"/{queue}/{message_id}", token)
-            assert resp.status == 200, await resp.text()
-            record: dict[str, Any] = await resp.json()
-            last[:] = [record]
-            return record if record["status"] in ("COMPLETE", "ERROR", "CANCELLED") else None
-
-        record: dict[str, Any] = await wait_until(
-            final, f"/{queue}/{message_id} to be final", within, detail=lambda: last
-        )
-        return record
-
-
 @pytest.fixture
 async def api_for(keys: Keys) -> AsyncIterator[Callable[[Served], Api]]:
     """Make an :class:`Api` for a started Conveyor."""
     async with aiohttp.ClientSession() as session:
-        yield lambda served: Api(session, served.url, keys)
+        yield lambda served: Api(session, served.url, keys, served)
 
 
 @pytest.fixture

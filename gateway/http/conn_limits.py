@@ -2,7 +2,7 @@
 
 The one module that reaches into aiohttp's server internals (``web_protocol.RequestHandler``,
 ``web.Server``, ``AppRunner._make_server``); aiohttp's minor version is pinned in
-pyproject.toml for it, and tests/test_slow_clients.py proves each behaviour on a real socket.
+pyproject.toml for it, and tests/api/test_slow_clients.py proves each behaviour on a real socket.
 
 A connection's phases, and what bounds each (the settings are ``--*-seconds`` flags):
 

@@ -2,7 +2,8 @@
 
 ``python -m shared.platform.settings.doc [FILE]`` rewrites the table between the :data:`BEGIN`
 and :data:`END` markers of FILE (default :data:`DOCUMENT`, where the settings are documented);
-tests/test_settings_doc.py fails while the committed table differs from :func:`markdown_table`.
+tests/unit/shared/platform/settings/test_doc.py fails while the committed table differs from
+:func:`markdown_table`.
 """
 
 from __future__ import annotations

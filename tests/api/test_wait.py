@@ -1,0 +1,261 @@
+"""``GET /{queue}/{id}?wait=N``: answers when the message is final, or after N seconds.
+
+Through the real HTTP API in both modes (the distributed one wakes waiters through the
+RabbitMQ completion events). Test queues come from tests/fixtures/queues/wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
+from tests.support.handler_files import touch
+from tests.support.queues import add_wait_queues
+from tests.support.responses import error_list
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+async def wapi(
+    queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> Api:
+    """A started Conveyor with the wait test queues, and a client for it."""
+    add_wait_queues(queues_dir)
+    return api_for(await start_conveyor())
+
+
+async def test_wait_on_a_final_message_answers_at_once(wapi: Api) -> None:
+    token = wapi.keys.token(["tester"])
+    message_id = await wapi.push("waithold", {}, token)
+    await wapi.wait_final("waithold", message_id, token)
+    resp = await wapi.get(f"/waithold/{message_id}?wait=60", token)
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "COMPLETE"
+
+
+async def test_wait_answers_as_soon_as_the_message_completes(wapi: Api, tmp_path: Path) -> None:
+    token = wapi.keys.token(["tester"])
+    release = tmp_path / "release"
+    message_id = await wapi.push("waithold", {"release": str(release)}, token)
+    waiting = asyncio.ensure_future(wapi.get(f"/waithold/{message_id}?wait=30", token))
+    await wapi.until_waiting()
+    assert not waiting.done()  # the message is held: the request is waiting
+    touch(release)
+    resp = await asyncio.wait_for(waiting, 20)  # far below 30: woken by the completion
+    assert resp.status == 200
+    record = await resp.json()
+    assert record["id"] == message_id
+    assert record["status"] == "COMPLETE"
+    assert record["result"] == {"done": True, "id": message_id}
+
+
+async def test_wait_on_a_message_completing_after_a_second_does_not_hit_the_deadline(
+    wapi: Api,
+) -> None:
+    token = wapi.keys.token(["tester"])
+    message_id = await wapi.push("waithold", {"seconds": 1}, token)
+    started = time.monotonic()
+    resp = await wapi.get(f"/waithold/{message_id}?wait=20", token)
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "COMPLETE"
+    assert time.monotonic() - started < 15  # loose: well before the 20 s deadline
+
+
+async def test_wait_reports_error_outcomes_too(wapi: Api) -> None:
+    token = wapi.keys.token(["tester"])
+    message_id = await wapi.push("waithold", {"seconds": 0.3, "fail": True}, token)
+    resp = await wapi.get(f"/waithold/{message_id}?wait=20", token)
+    assert resp.status == 200
+    record = await resp.json()
+    assert record["status"] == "ERROR"
+    assert record["error"]["type"] == "RuntimeError"
+
+
+async def test_wait_timeout_answers_the_current_state(wapi: Api, tmp_path: Path) -> None:
+    token = wapi.keys.token(["tester"])
+    release = tmp_path / "release"
+    message_id = await wapi.push("waithold", {"release": str(release)}, token)
+    started = time.monotonic()
+    resp = await wapi.get(f"/waithold/{message_id}?wait=1.5", token)
+    assert time.monotonic() - started >= 1.4  # it did wait
+    assert resp.status == 200
+    record = await resp.json()
+    assert record["id"] == message_id
+    assert record["status"] in ("PENDING", "INPROGRESS")
+    touch(release)
+    await wapi.wait_final("waithold", message_id, token)
+
+
+async def test_delete_while_waiting_answers_404(wapi: Api, tmp_path: Path) -> None:
+    token = wapi.keys.token(["tester"])
+    release = tmp_path / "release"
+    message_id = await wapi.push("waithold", {"release": str(release)}, token)
+    waiting = asyncio.ensure_future(wapi.get(f"/waithold/{message_id}?wait=30", token))
+    await wapi.until_waiting()
+    assert not waiting.done()
+    assert (await wapi.delete(f"/waithold/{message_id}", token)).status == 204
+    resp = await asyncio.wait_for(waiting, 20)
+    await error_list(resp, 404)
+    touch(release)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "61", "abc", "nan", "inf", ""])
+async def test_bad_wait_values_answer_400(wapi: Api, value: str) -> None:
+    token = wapi.keys.token(["tester"])
+    message_id = await wapi.push("waithold", {}, token)
+    errors = await error_list(await wapi.get(f"/waithold/{message_id}?wait={value}", token), 400)
+    assert "wait" in str(errors[0])
+
+
+async def test_wait_has_the_same_roles_as_get(wapi: Api, tmp_path: Path) -> None:
+    token = wapi.keys.token(["tester"])
+    message_id = await wapi.push("waithold", {}, token)
+    resp = await wapi.get(f"/waithold/{message_id}?wait=5", wapi.keys.token(["other"]))
+    await error_list(resp, 403)
+    resp = await wapi.get(f"/waithold/{message_id}?wait=5")
+    await error_list(resp, 401)
+    resp = await wapi.get("/waithold/no-such-id?wait=5", token)
+    await error_list(resp, 404)
+
+
+@pytest.mark.parametrize("mode", ["embedded"], indirect=True)
+async def test_a_thousand_waiters_on_one_slow_message_all_get_complete(
+    wapi: Api, tmp_path: Path
+) -> None:
+    token = wapi.keys.token(["tester"])
+    release = tmp_path / "release"
+    message_id = await wapi.push("waithold", {"release": str(release)}, token)
+    connector = aiohttp.TCPConnector(limit=2000)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def wait_one() -> tuple[int, Any]:
+            async with session.get(
+                f"{wapi.base}/waithold/{message_id}?wait=60",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                return resp.status, await resp.json()
+
+        waiters = [asyncio.ensure_future(wait_one()) for _ in range(1000)]
+        await wapi.until_waiting(1000)
+        assert not any(w.done() for w in waiters)
+        touch(release)
+        answers = await asyncio.wait_for(asyncio.gather(*waiters), 50)
+    assert len(answers) == 1000
+    assert all(status == 200 for status, _ in answers)
+    assert {record["status"] for _, record in answers} == {"COMPLETE"}
+    assert {record["id"] for _, record in answers} == {message_id}
+
+
+async def test_a_lost_event_only_delays_the_answer(
+    wapi: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def lost(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr("shared.service.announce.Announcer.final", lost)  # no wake-up at all
+    monkeypatch.setattr("shared.service.notify.RECHECK_SECONDS", 0.3)
+    token = wapi.keys.token(["tester"])
+    message_id = await wapi.push("waithold", {"seconds": 0.5}, token)
+    resp = await wapi.get(f"/waithold/{message_id}?wait=30", token)
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "COMPLETE"  # found by the store re-check
+
+
+@pytest.mark.parametrize("mode", ["distributed"], indirect=True)
+async def test_a_consumer_in_another_process_wakes_the_gateway_through_the_broker(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_wait_queues(queues_dir)
+    monkeypatch.setattr(
+        "shared.service.notify.RECHECK_SECONDS", 120.0
+    )  # only the event can wake it
+    front = api_for(await start_conveyor(queues=("echo",)))  # does not run waithold
+    await start_conveyor()  # the one that runs waithold
+    token = front.keys.token(["tester"])
+    release = tmp_path / "release"
+    message_id = await front.push("waithold", {"release": str(release)}, token)
+    waiting = asyncio.ensure_future(front.get(f"/waithold/{message_id}?wait=60", token))
+    await front.until_waiting()
+    assert not waiting.done()
+    touch(release)
+    resp = await asyncio.wait_for(waiting, 30)  # the recheck would take 60 s
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "COMPLETE"
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[str]:
+    """The message ids ``obj.method`` is called with from now on (the call still happens)."""
+    calls: list[str] = []
+    original = getattr(obj, method)
+
+    def spy(message_id: str) -> None:
+        calls.append(message_id)
+        original(message_id)
+
+    monkeypatch.setattr(obj, method, spy)
+    return calls
+
+
+async def test_a_completion_wakes_its_process_once(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One announcer: embedded events are heard in-process (no second direct wake-up), and a
+    # process drops its own RabbitMQ events when they come back.
+    add_wait_queues(queues_dir)
+    served = await start_conveyor()
+    api = api_for(served)
+    woken = count_calls(monkeypatch, served.runtime.notifier, "notify")
+    token = api.keys.token(["tester"])
+    message_id = await api.push("waithold", {}, token)
+    await api.wait_final("waithold", message_id, token)
+    await asyncio.sleep(0.5)  # an echo through the broker would have come back by now
+    assert woken.count(message_id) == 1
+
+
+@pytest.mark.parametrize("mode", ["distributed"], indirect=True)
+async def test_delete_and_redrive_on_one_gateway_reach_waiters_on_another_at_once(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_wait_queues(queues_dir)
+    monkeypatch.setattr("shared.service.notify.RECHECK_SECONDS", 120.0)  # only events wake
+    front_served = await start_conveyor(queues=("echo",))  # neither runs waithold
+    front, back = api_for(front_served), api_for(await start_conveyor(queues=("echo",)))
+    token = front.keys.token(["tester"])
+
+    # A delete on `back` answers a long poll on `front` at once (the re-check is 120 s away).
+    pending = await back.push("waithold", {}, token)
+    waiting = asyncio.ensure_future(front.get(f"/waithold/{pending}?wait=60", token))
+    await front.until_waiting()
+    assert not waiting.done()
+    assert (await back.delete(f"/waithold/{pending}", token)).status == 204
+    resp = await asyncio.wait_for(waiting, 30)
+    assert resp.status == 404
+
+    # A redrive on `back` is a change every gateway's event streams hear.
+    runner = await start_conveyor(queues=("waithold",))
+    failed = await back.push("waithold", {"fail": True}, token)
+    assert (await back.wait_final("waithold", failed, token))["status"] == "ERROR"
+    await runner.consumer.shutdown(1.0)  # nobody claims it again: only the redrive is heard
+    heard = count_calls(monkeypatch, front_served.runtime.notifier, "notify_change")
+    admin = front.keys.token(["waithold_admin"])
+    resp = await back.post(f"waithold/{failed}/retry", None, admin)
+    assert resp.status == 200, await resp.text()
+    await wait_until(lambda: failed in heard, "the redrive heard on the other gateway", 30)

@@ -1,0 +1,1 @@
+"""The /docs and /ui pages in headless Chromium (select with -m browser)."""

@@ -1,0 +1,375 @@
+"""The operators' dashboard ``/ui`` in a real browser: headless Chromium (Debian's
+``chromium``, driven by Playwright) against a real ``conveyor serve``.
+
+Through the page: a token pasted once (kept in sessionStorage, sent as a bearer header, never
+in a URL or cookie); queue counts that change after pushes without a reload; a failed
+message opened from its queue and retried until it completes; a delayed message cancelled
+(when the gateway has the cancel endpoint; otherwise the page offers no Cancel); a push that
+breaks the schema showing the 422 paths next to the fields; an XSS payload rendered as text;
+a token without the admin role told which role it lacks; no token: the auth-off queue only;
+an address with an empty, ``.`` or ``..`` segment shows "Not found" and fetches nothing.
+Every page runs under its Content-Security-Policy without a violation. Screenshots of each
+page (laptop and phone widths) go to ``tests/artifacts/``.
+
+Select with ``-m browser``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
+
+from tests.support.api_client import http_call
+from tests.support.browser import chromium
+from tests.support.paths import ARTIFACTS, QUEUES_DIR, SEED_HANDLERS_DIR, UI_DIR
+from tests.support.processes import clean_env
+from tests.support.serve import ServeProcess
+from tests.support.tokens import claims
+from tests.support.waiting import wait_until_sync
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SECRET = "ui-browser-test-secret-" + "u" * 40
+TOKEN_KEY = "conveyor.ui.token"  # the sessionStorage key gateway/static/ui/api.js uses
+LAPTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServeProcess]:
+    """``conveyor serve`` with the seed's queues, the auth-off ``open`` and ``flaky``."""
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    for source in [
+        *SEED_HANDLERS_DIR.glob("*.queue.json"),
+        *SEED_HANDLERS_DIR.glob("*.py"),
+        QUEUES_DIR / "open.queue.json",
+        QUEUES_DIR / "open.py",
+        *UI_DIR.iterdir(),
+    ]:
+        if source.is_file():
+            shutil.copyfile(source, handlers / source.name)
+    store = f"sqlite:///{tmp_path / 'conveyor.db'}"
+    proc = ServeProcess(
+        ["--store", store, "--handlers", str(handlers)],
+        clean_env(CONVEYOR_JWT_SECRET=SECRET),
+        tmp_path / "serve.log",
+    )
+    try:
+        proc.wait_healthy()
+        yield proc
+    finally:
+        proc.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+class Watched:
+    """A page with its console messages, errors and requests recorded."""
+
+    def __init__(self, browser: Browser, viewport: dict[str, int]) -> None:
+        self.context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+        self.page = self.context.new_page()
+        self.console: list[ConsoleMessage] = []
+        self.errors: list[str] = []
+        self.requests: list[Request] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda message: self.console.append(message))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("request", lambda request: self.requests.append(request))
+        self.page.on("dialog", lambda dialog: self.dialogs.append(dialog.message))
+
+    def assert_clean(self, token: str | None) -> None:
+        violations = [m.text for m in self.console if "Content Security Policy" in m.text]
+        assert not violations, violations
+        assert not self.errors, self.errors
+        assert not self.dialogs, self.dialogs  # nothing ever alert()ed, injected or not
+        assert self.context.cookies() == []
+        if token:
+            assert not [r.url for r in self.requests if token in r.url]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def token_for(roles: list[str]) -> str:
+    return jwt.encode(claims(roles, ttl=900), SECRET, algorithm="HS256")
+
+
+def push(served: ServeProcess, queue: str, body: Any, token: str, query: str = "") -> str:
+    status, answer = http_call("POST", f"{served.url}/{queue}{query}", body, token=token)
+    assert status == 201, answer
+    return str(answer["id"])
+
+
+def final(served: ServeProcess, queue: str, message_id: str, token: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        status, record = http_call("GET", f"{served.url}/{queue}/{message_id}", token=token)
+        assert status == 200, record
+        return record if record["status"] in ("COMPLETE", "ERROR", "CANCELLED") else None
+
+    return wait_until_sync(done, f"{queue}/{message_id} to finish")
+
+
+def has_route(served: ServeProcess, token: str, suffix: str) -> bool:
+    status, doc = http_call("GET", f"{served.url}/openapi.json", token=token)
+    assert status == 200, doc
+    return any(path.endswith(suffix) for path in doc["paths"])
+
+
+def paste_token(page: Page, token: str) -> None:
+    page.locator("#token-input").fill(token)
+    page.locator("#token-use").click()
+    expect(page.locator("#token-state")).to_have_text("Token set for this tab.")
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / name, full_page=True)
+
+
+def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path: Path) -> None:
+    admin = token_for(["system_admin"])
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+
+    # No token: only the queue with auth off is listed.
+    page.goto(f"{served.url}/ui")
+    expect(page.locator("#queues tbody tr")).to_have_count(1)
+    expect(page.locator('tr[data-queue="open"]')).to_be_visible()
+    shot(page, "ui-no-token.png")
+
+    # The token, pasted once: every queue, with counts that follow pushes without a reload.
+    paste_token(page, admin)
+    for name in ("myQueue", "orders", "flaky", "open"):
+        expect(page.locator(f'tr[data-queue="{name}"]')).to_be_visible()
+    orders = page.locator('tr[data-queue="orders"]')
+    expect(orders.locator(".count-COMPLETE")).to_have_text("0")
+    for quantity in (1, 2, 3):
+        final(
+            served,
+            "orders",
+            push(served, "orders", {"sku": "apple", "quantity": quantity}, admin),
+            admin,
+        )
+    final(served, "orders", push(served, "orders", {"sku": "kiwi", "quantity": 1}, admin), admin)
+    expect(orders.locator(".count-COMPLETE")).to_have_text("3", timeout=15_000)
+    expect(orders.locator(".count-ERROR")).to_have_text("1")
+    expect(orders.locator(".rate")).to_have_text("0.6")
+    expect(orders.locator('td[data-label="Consumers"]')).to_have_text("unknown")
+    schedule = page.locator('tr[data-queue="nightly"] li[data-schedule="nightly-report"]')
+    expect(schedule).to_contain_text("0 3 * * * Europe/Paris")
+    status, listed = http_call("GET", f"{served.url}/queues", token=admin)
+    assert status == 200, listed
+    [nightly] = [q for q in listed["queues"] if q["name"] == "nightly"]
+    next_run = nightly["schedules"][0]["next_run"]
+    expect(schedule).to_contain_text(f"next {next_run[:10]} {next_run[11:16]} UTC (in ")
+    shot(page, "ui-queues.png")
+
+    # A failed message: found from its queue (filtered to ERROR), opened, retried to COMPLETE.
+    marker = tmp_path / "fixed"
+    failed = push(served, "flaky", {"marker": str(marker), "note": "retry me"}, admin)
+    assert final(served, "flaky", failed, admin)["status"] == "ERROR"
+    page.locator('tr[data-queue="flaky"] a.qname').click()
+    page.locator("#status-filter").select_option("ERROR")
+    expect(page.locator("#message-list tbody tr")).to_have_count(1)
+    shot(page, "ui-queue.png")
+    page.locator(f'tr[data-id="{failed}"] a').click()
+    expect(page.locator("#m-status")).to_contain_text("ERROR")
+    expect(page.locator(".crumbs")).to_have_text(f"Queues / flaky / {failed}")
+    expect(page.locator("#m-error")).to_contain_text("MarkerMissing: fixed is missing")
+    shot(page, "ui-message-error.png")
+    marker.write_text("the bug is fixed")
+    page.locator("#action-retry").click()
+    page.locator("#retry-yes").click()
+    expect(page.locator("#m-status")).to_contain_text("COMPLETE", timeout=15_000)
+    expect(page.locator("#m-result")).to_contain_text('"fixed": true')
+    expect(page.locator("#m-attempts")).to_have_text("1")
+    record = final(served, "flaky", failed, admin)
+    if "history" in record:  # the timeline: pushed, ran, failed, redriven, ran, completed
+        expect(page.locator("#m-history li")).to_have_count(len(record["history"]))
+        assert len(record["history"]) >= 6
+        expect(page.locator("#m-history li").first).to_contain_text("COMPLETE")
+        expect(page.locator("#m-history li").last).to_contain_text("PENDING")
+    if record.get("progress"):
+        expect(page.locator("#m-progress")).to_contain_text("50 % — halfway")
+    shot(page, "ui-message.png")
+
+    # A running message, followed live (stream or poll): its progress, then its end.
+    go = tmp_path / "go"
+    running = push(served, "steps", {"marker": str(go)}, admin)
+    page.goto(f"{served.url}/ui#/queue/steps/message/{running}")
+    expect(page.locator("#m-status")).to_contain_text("INPROGRESS", timeout=15_000)
+    if "progress" in http_call("GET", f"{served.url}/steps/{running}", token=admin)[1]:
+        expect(page.locator("#m-progress")).to_contain_text("25 % — started", timeout=15_000)
+        shot(page, "ui-message-progress.png")
+    go.write_text("go")
+    expect(page.locator("#m-status")).to_contain_text("COMPLETE", timeout=15_000)
+    expect(page.locator("#m-result")).to_contain_text('"done": true')
+    if has_route(served, admin, "/{id}/events"):  # followed through the event stream
+        streams = [r for r in watched.requests if r.url.endswith(f"/steps/{running}/events")]
+        assert streams, "the message page did not open the event stream"
+        assert streams[0].headers["authorization"] == f"Bearer {admin}"
+        assert streams[0].headers["accept"] == "text/event-stream"
+
+    # Jump to an id from the queue page.
+    page.goto(f"{served.url}/ui#/queue/flaky")
+    page.locator("#jump-id").fill(failed)
+    page.locator("#jump button").click()
+    expect(page.locator("#m-status")).to_contain_text("COMPLETE")
+
+    # A delayed message: Cancel when the gateway has it, else no Cancel button at all.
+    delayed = push(served, "orders", {"sku": "pear", "quantity": 1}, admin, "?delay=3600")
+    page.goto(f"{served.url}/ui#/queue/orders/message/{delayed}")
+    expect(page.locator("#m-status")).to_contain_text("PENDING")
+    expect(page.locator("#m-not-before")).to_contain_text("UTC")
+    if has_route(served, admin, "/{id}/cancel"):
+        page.locator("#action-cancel").click()
+        page.locator("#cancel-yes").click()
+        expect(page.locator("#m-status")).to_contain_text("CANCELLED", timeout=10_000)
+        shot(page, "ui-message-cancelled.png")
+    else:
+        expect(page.locator("#action-cancel")).to_have_count(0)
+        expect(page.locator("#action-delete")).to_be_visible()
+
+    # Bulk: retry every ERROR order, with the count shown before confirming.
+    page.goto(f"{served.url}/ui#/queue/orders")
+    if has_route(served, admin, "/bulk/{action}"):
+        for _ in range(2):
+            final(
+                served,
+                "orders",
+                push(served, "orders", {"sku": "fig", "quantity": 1}, admin),
+                admin,
+            )
+        page.locator("#bulk summary").click()
+        page.locator("#bulk-action").select_option("retry")
+        page.locator("#bulk-count").click()
+        expect(page.locator("#bulk-confirm")).to_contain_text("Retry 3 ERROR messages of orders?")
+        shot(page, "ui-queue-bulk.png")
+        page.locator("#bulk-yes").click()
+        expect(page.locator("#bulk-result")).to_contain_text("Done: 3 acted on, 0 skipped.")
+    else:
+        expect(page.locator("#message-list")).to_be_visible()
+        expect(page.locator("#bulk")).to_have_count(0)
+
+    # Push with schema errors: the API's 422 paths, each next to its field.
+    page.goto(f"{served.url}/ui#/queue/orders/push")
+    expect(page.locator("#push-fields")).to_contain_text("$.quantity")
+    page.locator("#push-body").fill('{"sku": "", "quantity": 0, "colour": "red"}')
+    page.locator("#push-send").click()
+    errors = page.locator("#push-errors")
+    expect(errors).to_contain_text("$.sku")
+    expect(errors).to_contain_text("$.quantity")
+    expect(page.locator('td[data-path="$.quantity"]')).to_contain_text("minimum")
+    expect(page.locator('td[data-path="$.sku"]')).not_to_be_empty()
+    expect(page.locator('td[data-path="$"]')).to_contain_text("colour")
+    shot(page, "ui-push-422.png")
+    page.locator("#push-body").fill('{"sku": "apple", "quantity": 2}')
+    page.locator("#push-send").click()
+    page.locator("#pushed-link").click()
+    expect(page.locator("#m-status")).to_contain_text("COMPLETE", timeout=15_000)
+
+    # An XSS payload in a request is shown as text, in the list and on the message page.
+    evil = push(served, "myQueue", {"hello": XSS, "world": "</pre><b>bold</b>"}, admin)
+    page.goto(f"{served.url}/ui#/queue/myQueue")
+    expect(page.locator(f'tr[data-id="{evil}"] .preview')).to_contain_text("<img src=x")
+    page.locator(f'tr[data-id="{evil}"] a').click()
+    expect(page.locator("#m-request")).to_contain_text(XSS.replace('"', '\\"'))
+    expect(page.locator("#m-request")).to_contain_text("</pre><b>bold</b>")
+    assert page.locator("#app img, #app script, #app b").count() == 0
+    assert page.evaluate("window.__xss") is None
+    shot(page, "ui-xss.png")
+
+    # Delete with confirmation: back to the queue, the message gone.
+    page.locator("#action-delete").click()
+    page.locator("#delete-yes").click()
+    expect(page.locator("#queue-page")).to_be_visible()
+    assert http_call("GET", f"{served.url}/myQueue/{evil}", token=admin)[0] == 404
+
+    # The token: this tab's sessionStorage only.
+    assert page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") == admin
+    assert page.evaluate("localStorage.length") == 0
+    watched.assert_clean(admin)
+    watched.close()
+
+
+def test_dashboard_for_a_writer_on_a_phone(served: ServeProcess, browser: Browser) -> None:
+    writer = token_for(["tester"])
+    failed = push(served, "flaky", {"marker": "/nonexistent/marker"}, writer)
+    assert final(served, "flaky", failed, writer)["status"] == "ERROR"
+    watched = Watched(browser, PHONE)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    paste_token(page, writer)
+
+    # A writer-only token sees the queues it has a role on (not the seed's replace-role ones).
+    expect(page.locator('tr[data-queue="flaky"]')).to_be_visible()
+    expect(page.locator('tr[data-queue="open"]')).to_be_visible()
+    expect(page.locator('tr[data-queue="myQueue"]')).to_have_count(0)
+    expect(page.locator("#load-errors")).to_have_count(0)
+    shot(page, "ui-queues-phone.png")
+
+    # Retry needs an admin role: the 403 says which.
+    page.goto(f"{served.url}/ui#/queue/flaky/message/{failed}")
+    expect(page.locator("#m-status")).to_contain_text("ERROR")
+    page.locator("#action-retry").click()
+    page.locator("#retry-yes").click()
+    expect(page.locator("#action-result")).to_contain_text(
+        "Retry: your token lacks role flaky_admin or system_admin."
+    )
+    shot(page, "ui-message-403-phone.png")
+
+    # A queue it has no role on: the API's 403, explained.
+    page.goto(f"{served.url}/ui#/queue/myQueue")
+    expect(page.locator("#messages")).to_contain_text(
+        "Your token lacks role one or system_admin or two."
+    )
+    watched.assert_clean(writer)
+    watched.close()
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "#/queue/./message/myQueue",  # fetched /./myQueue, which the browser made /myQueue
+        "#/queue/../myQueue",
+        "#/queue/%2E%2E/message/myQueue",
+        "#/queue//message/myQueue",
+        "#/queue/a%2Fb",
+    ],
+)
+def test_hash_routes_with_dot_or_empty_segments_show_not_found_and_fetch_nothing(
+    served: ServeProcess, browser: Browser, fragment: str
+) -> None:
+    admin = token_for(["system_admin"])
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    paste_token(page, admin)
+    expect(page.locator('tr[data-queue="myQueue"]')).to_be_visible()
+    watched.requests.clear()
+
+    page.goto(f"{served.url}/ui{fragment}")
+    expect(page.locator("#not-found")).to_be_visible()
+    expect(page.locator("#not-found h1")).to_have_text("Not found")
+    # Requests are reported in order: once this marker is seen, any fetch the route made
+    # would have been recorded before it.
+    with page.expect_request(lambda request: request.url.endswith("/healthz?marker")):
+        page.evaluate("fetch('/healthz?marker')")
+    fetched = [r.url for r in watched.requests if not r.url.endswith("/healthz?marker")]
+    assert not [url for url in fetched if "/ui" not in url], fetched
+    if fragment == "#/queue/./message/myQueue":
+        shot(page, "ui-not-found.png")
+    watched.assert_clean(admin)
+    watched.close()

@@ -1,0 +1,1 @@
+"""Port contract suites: one suite per port, run against every adapter."""

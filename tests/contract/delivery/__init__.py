@@ -1,0 +1,2 @@
+"""The delivery contract (shared.ports.delivery), against in-process and RabbitMQ, split by
+concern."""

@@ -1,0 +1,1 @@
+"""The Store contract (shared.ports.store), against SQLite and MongoDB, split by concern."""

@@ -1,0 +1,1 @@
+"""Real processes: conveyor serve, gateway and consumer daemons, the CLI, signals, chaos."""

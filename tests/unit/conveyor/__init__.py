@@ -1,0 +1,1 @@
+"""Unit tests of conveyor/ (the CLI and the handler-facing API)."""
