@@ -8,16 +8,22 @@ The ``distributed`` marker is set here, at collection, on every test that takes 
 fixture (:data:`SERVICE_FIXTURES`) or a distributed parameter (:data:`DISTRIBUTED_PARAMS`), so
 ``pytest -m "not distributed"`` runs the embedded suite alone, with no service; a test that
 reaches a service without the marker fails (``tests.services.check_marked``).
+
+``CONVEYOR_EVENT_LOOP=uvloop`` runs every async test, so every in-process Conveyor, on uvloop
+(:data:`EVENT_LOOP`; unset: the standard asyncio loop). The ``conveyor`` processes tests start
+never see it (``tests.procs.clean_env``): they run on their default, ``auto``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,21 @@ SERVICE_FIXTURES = frozenset({"mongo_url", "rabbitmq", "private_rabbitmq"})
 DISTRIBUTED_PARAMS = frozenset(
     {("mode", "distributed"), ("store", "mongo"), ("delivery", "rabbitmq")}
 )
+
+
+#: The loop of the async tests: CI runs a subset again with ``uvloop`` (scripts/test.sh).
+EVENT_LOOP = os.environ.get("CONVEYOR_EVENT_LOOP", "asyncio")
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """pytest-asyncio's loop for every async test and fixture: :data:`EVENT_LOOP`'s."""
+    if EVENT_LOOP == "uvloop":
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 def _is_distributed(item: pytest.Item) -> bool:
