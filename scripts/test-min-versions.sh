@@ -4,9 +4,9 @@
 #
 # 1. Floors: every runtime dependency ([project] dependencies) and the build backend
 #    ([build-system] requires) must be written `name>=X` (else this fails: a dependency
-#    without a floor has no tested minimum). X must be a real release: it is installed as
-#    exactly `name==X` (a pip constraints file), and the direct dependencies' own dependencies
-#    resolve as usual.
+#    without a floor has no tested minimum), optionally with an environment marker (`; ...`,
+#    kept on the pin). X must be a real release: it is installed as exactly `name==X` (a pip
+#    constraints file), and the direct dependencies' own dependencies resolve as usual.
 # 2. .venv-min: Python 3.11 (requires-python's floor) when available, setuptools==floor, then
 #    `pip install --no-build-isolation -c floors -e .` (so the build backend's floor builds
 #    the package) plus the [test] extra's tools except EXCLUDED (exact pins; test tools keep
@@ -62,7 +62,7 @@ out, excluded = Path(sys.argv[1]), [e.split(":") for e in sys.argv[2].split()]
 project = tomllib.loads(Path("pyproject.toml").read_text())
 FLOOR = re.compile(
     r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)"
-    r"\s*(,\s*<\s*[0-9][^,;\s]*)?\s*$"
+    r"\s*(,\s*<\s*[0-9][^,;\s]*)?\s*(;.*)?$"
 )
 
 
@@ -72,7 +72,8 @@ def floors(requirements: list[str], where: str) -> list[str]:
         match = FLOOR.match(req)
         if not match:
             sys.exit(f"{where}: {req!r} is not `name>=floor` (one floor, at most an upper bound)")
-        pins.append(f"{match[1]}=={match[3]}")
+        marker = f" ;{match[5][1:]}" if match[5] else ""  # kept: pip skips what it excludes
+        pins.append(f"{match[1]}=={match[3]}{marker}")
     return pins
 
 
@@ -120,9 +121,14 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from packaging.requirements import Requirement
+
 wrong = []
-for line in Path(sys.argv[1]).read_text().split():
-    name, floor = line.split("==")
+for line in Path(sys.argv[1]).read_text().splitlines():
+    req = Requirement(line)
+    if req.marker is not None and not req.marker.evaluate():
+        continue  # not for this platform (its environment marker)
+    name, floor = req.name, next(iter(req.specifier)).version
     got = version(name)
     print(f"    {name} {got}")
     if Version(got) != Version(floor):

@@ -8,15 +8,21 @@ The ``distributed`` marker is set here, at collection, on every test that takes 
 fixture (:data:`SERVICE_FIXTURES`) or a distributed parameter (:data:`DISTRIBUTED_PARAMS`), so
 ``pytest -m "not distributed"`` runs the embedded suite alone, with no service; a test that
 reaches a service without the marker fails (``tests.support.services.check_marked``).
+
+``CONVEYOR_EVENT_LOOP=uvloop`` runs every async test, so every in-process Conveyor, on uvloop
+(``tests.support.loops.EVENT_LOOP``; unset: the standard asyncio loop). The ``conveyor``
+processes tests start never see it (``tests.support.processes.clean_env``): they run on their
+default, ``auto``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,7 @@ from shared.platform.settings import Settings
 from tests.support import services
 from tests.support.api_client import Api, StartConveyor
 from tests.support.brokers import PrivateRabbit, RabbitNode, shared_rabbitmq, start_private_rabbit
+from tests.support.loops import EVENT_LOOP
 from tests.support.paths import QUEUES_DIR
 from tests.support.services import (
     delete_rabbit_queues,
@@ -47,6 +54,17 @@ SERVICE_FIXTURES = frozenset({"mongo_url", "rabbitmq", "private_rabbitmq"})
 DISTRIBUTED_PARAMS = frozenset(
     {("mode", "distributed"), ("store", "mongo"), ("delivery", "rabbitmq")}
 )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """pytest-asyncio's loop for every async test and fixture: ``EVENT_LOOP``'s."""
+    if EVENT_LOOP == "uvloop":
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 def _is_distributed(item: pytest.Item) -> bool:

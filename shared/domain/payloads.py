@@ -12,6 +12,7 @@ import orjson
 from jsonschema.protocols import Validator
 
 from shared.domain.message import Json
+from shared.domain.schema_validator import SchemaValidator
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +142,18 @@ def json_path(parts: Any) -> str:
 TOO_DEEP_TO_VALIDATE = {"path": "$", "message": "the message is nested too deeply to validate"}
 
 
-def validation_errors(validator: Validator, instance: Json) -> list[dict[str, str]]:
+def validation_errors(
+    validator: SchemaValidator | Validator, instance: Json
+) -> list[dict[str, str]]:
     """Every schema violation of ``instance`` as ``{"path", "message"}``, in document order.
 
-    A value too deeply nested for the validator's recursion counts as one violation
-    (:data:`TOO_DEEP_TO_VALIDATE`) rather than an error of the caller's.
+    A :class:`SchemaValidator`'s fast path answers a valid message; anything else is
+    jsonschema's to judge and word. A value too deeply nested for the validator's recursion
+    counts as one violation (:data:`TOO_DEEP_TO_VALIDATE`) rather than an error of the
+    caller's.
     """
+    if isinstance(validator, SchemaValidator) and validator.fast_accepts(instance):
+        return []
     try:
         errors = sorted(
             validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))

@@ -56,12 +56,13 @@ class ProcessOptions:
         doc="`text`, or `json`: one JSON object per line",
     )
     event_loop: str = option(
-        "asyncio",
+        "auto",
         values.event_loop,
-        "asyncio, or uvloop (needs the extra conveyor[uvloop])",
+        "auto (uvloop where installed, else asyncio), asyncio, or uvloop",
         DAEMONS,
-        doc="`asyncio`, or `uvloop` (opt-in: `pip install 'conveyor[uvloop]'`; measured "
-        "faster on pushes, see `bench/README.md`)",
+        doc="`auto`: uvloop where installed (a dependency on Linux and macOS under CPython; "
+        "measured faster on pushes, see `bench/README.md`), else asyncio; `asyncio`: the "
+        "standard library's loop; `uvloop`: uvloop or a start-up error",
     )
     queue_prefix: str = option("conveyor.", values.text, "RabbitMQ queue name prefix", DAEMONS)
     delivery_limit: int = option(

@@ -102,8 +102,8 @@ def log_format(text: str) -> str:
 
 def event_loop(text: str) -> str:
     value = text.lower()
-    if value not in {"asyncio", "uvloop"}:
-        raise ValueError("must be asyncio or uvloop")
+    if value not in {"auto", "asyncio", "uvloop"}:
+        raise ValueError("must be auto, asyncio or uvloop")
     return value
 
 
