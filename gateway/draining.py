@@ -2,8 +2,9 @@
 
 1. ``/readyz`` answers 503 at once, so load balancers stop sending new work;
 2. for ``--drain-seconds`` everything else is still served (requests already on their way);
-3. long polls (``GET ?wait=``) answer now with the message's current state
-   (``Notifier.close``), and the listening socket closes: new connections are refused;
+3. long polls (``GET ?wait=``, and pushes with ``?wait=``) answer now with the message's
+   current state (``Notifier.close``), and the listening socket closes: new connections are
+   refused;
 4. in-flight requests (a push being recorded and published) finish, for up to the grace
    period (aiohttp's runner shutdown timeout), then the runner closes.
 """

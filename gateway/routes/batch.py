@@ -6,7 +6,9 @@ item is validated on its own; the valid ones are recorded in one store batch and
 in one delivery confirm window (:meth:`shared.service.Messaging.push_many`). The answer is
 ``207`` with ``{"items": [...]}``, one entry per item in order: ``{"status": 201, "id",
 "location"}``, or ``{"status": 422|413|503, "errors": [...]}``. An item answered 503 was not
-kept (its record is removed again if its publish failed).
+kept (its record is removed again if its publish failed). With ``?wait=N`` the answer comes
+once every accepted message is final, at the latest after N seconds, and each ``201`` item
+also carries its ``record`` as it is then.
 
 Rate limits count a batch as its number of items; since that number is in the body, a batch
 is counted after its body is read. ``Idempotency-Key`` is not supported on batches (400), so
@@ -26,7 +28,8 @@ from gateway.http.idempotency_header import HEADER as IDEMPOTENCY_HEADER
 from gateway.http.request_ids import REQUEST_ID
 from gateway.http.start_param import requested_start
 from gateway.http.throttle import throttle
-from gateway.routes.messages import RUNTIME, _read_json, location, resolve_queue
+from gateway.http.wait_param import wait_seconds
+from gateway.routes.messages import PUSH_WAIT_PARAM, RUNTIME, _read_json, location, resolve_queue
 from gateway.routes.spec import (
     ERRORS_LIST,
     START_PARAMS,
@@ -42,9 +45,10 @@ from shared.queues.registry import LoadedQueue
 from shared.service import MessagingError
 
 
-def _item(queue: str, outcome: MessageRecord | MessagingError) -> dict[str, Any]:
+def _item(queue: str, outcome: MessageRecord | MessagingError, waited: bool) -> dict[str, Any]:
     if isinstance(outcome, MessageRecord):
-        return {"status": 201, "id": outcome.id, "location": location(queue, outcome.id)}
+        item = {"status": 201, "id": outcome.id, "location": location(queue, outcome.id)}
+        return {**item, "record": outcome.to_public()} if waited else item
     return {"status": status_of(outcome), "errors": error_items(outcome)}
 
 
@@ -62,10 +66,11 @@ async def post_batch(request: web.Request) -> web.Response:
     if len(items) > limit:
         raise ApiError(413, f"a batch may hold at most {limit} items, not {len(items)}")
     throttle(request, rt.settings, queue, caller_of(request, queue, principal), len(items))
+    start, wait = requested_start(request), wait_seconds(request)
     outcomes = await rt.messaging.push_many(
-        queue, items, request_id=request.get(REQUEST_ID), start=requested_start(request)
+        queue, items, request_id=request.get(REQUEST_ID), start=start, wait=wait
     )
-    results = [_item(queue.name, outcome) for outcome in outcomes]
+    results = [_item(queue.name, outcome, wait is not None) for outcome in outcomes]
     for result in results:  # each item is a push: counted like a single POST's answer
         rt.metrics.pushed(queue.name, result["status"])
     headers = (
@@ -83,6 +88,10 @@ def batch_doc(queue: LoadedQueue) -> Doc:
             "status": {"const": 201},
             "id": {"type": "string", "format": "uuid"},
             "location": {"type": "string"},
+            "record": {
+                "$ref": "#/components/schemas/Record",
+                "description": "With wait: the record once final, else as it was at the end",
+            },
         },
     }
     refused = {
@@ -106,7 +115,7 @@ def batch_doc(queue: LoadedQueue) -> Doc:
     post = guarded(queue, "push_batch", f"Push many messages onto {queue.name}", multi)
     array = {"type": "array", "minItems": 1, "items": incoming_ref(queue)}
     post["requestBody"] = {"required": True, "content": json_body(array)}
-    post["parameters"] = list(START_PARAMS)
+    post["parameters"] = [*START_PARAMS, PUSH_WAIT_PARAM]
     return post
 
 

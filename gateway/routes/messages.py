@@ -79,12 +79,13 @@ async def post_message(request: web.Request) -> web.Response:
     """``POST /{queue}``: 201 with the PENDING record and its Location.
 
     With ``Idempotency-Key``: 200 with the original record when the key was used before
-    with the same body (see ``shared.service.idempotent_push``)."""
+    with the same body (see ``shared.service.idempotent_push``). ``?wait=N``: the record once
+    the message is final, at the latest after N seconds as it is then (like ``GET ?wait=``)."""
     queue = await resolve_queue(request)
     principal = await authorize(request, queue)
     caller = caller_of(request, queue, principal)
     throttle(request, request.app[RUNTIME].settings, queue, caller)
-    key, start = idempotency_key(request), requested_start(request)
+    key, start, wait = idempotency_key(request), requested_start(request), wait_seconds(request)
     message = await _read_json(request)
     pushed = await request.app[RUNTIME].messaging.push(
         queue,
@@ -93,6 +94,7 @@ async def post_message(request: web.Request) -> web.Response:
         idempotency_key=key,
         caller=caller,
         start=start,
+        wait=wait,
     )
     record = pushed.record
     return json_response(
@@ -129,13 +131,24 @@ async def delete_message(request: web.Request) -> web.Response:
 
 #: ``Idempotency-Key``: 1 to 255 printable ASCII characters (``shared.domain.idempotency``).
 IDEMPOTENCY_KEY: Doc = {"type": "string", "pattern": "^[ -~]{1,255}$"}
-#: ``GET /{queue}/{id}?wait=N`` (see ``gateway.http.wait_param``).
+#: ``?wait=N`` on ``GET /{queue}/{id}`` and on pushes (see ``gateway.http.wait_param``).
+WAIT_SCHEMA: Doc = {"type": "number", "exclusiveMinimum": 0, "maximum": 60}
 WAIT_PARAM: Doc = {
     "name": "wait",
     "in": "query",
     "required": False,
     "description": "Long poll: answer once the message is final, at most after this many s",
-    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
+    "schema": WAIT_SCHEMA,
+}
+#: ``POST /{queue}?wait=N`` and ``POST /{queue}/batch?wait=N``.
+PUSH_WAIT_PARAM: Doc = {
+    "name": "wait",
+    "in": "query",
+    "required": False,
+    "description": "Answer once the message is final (its final record), at the latest after "
+    "this many seconds with its current state (PENDING or INPROGRESS; with delay: after the "
+    "wait unless it finished), at once when the gateway shuts down",
+    "schema": WAIT_SCHEMA,
 }
 
 
@@ -143,9 +156,14 @@ def push_doc(queue: LoadedQueue) -> Doc:
     """``POST /{queue}``."""
     name = queue.name
     responses = {
-        **record_answer(201),
+        "201": {
+            "description": "Created: the PENDING record (with wait: the record then, final if "
+            "the message finished)",
+            "content": json_body({"$ref": "#/components/schemas/Record"}),
+        },
         "200": {
-            "description": "Idempotent replay: the message an earlier push with this key made",
+            "description": "Idempotent replay: the message an earlier push with this key made "
+            "(with wait: once final, as for 201)",
             "content": json_body({"$ref": "#/components/schemas/Record"}),
         },
         **problems(400, 409, 413, 415, 422, 429, 503),
@@ -160,6 +178,7 @@ def push_doc(queue: LoadedQueue) -> Doc:
             "schema": IDEMPOTENCY_KEY,
         },
         *START_PARAMS,
+        PUSH_WAIT_PARAM,
     ]
     post["responses"]["201"]["headers"] = {
         "Location": {"schema": {"type": "string"}, "description": f"/{name}/{{id}}"}

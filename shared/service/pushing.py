@@ -7,10 +7,13 @@ not at all. A crash between the record and the publish is repaired by the consum
 recovery sweep (``consumer.recovery``), which republishes old ``PENDING`` records that were
 never marked published. Idempotent pushes (``Idempotency-Key``) go through
 ``shared.service.idempotent_push``; a batch records and publishes its messages together.
+With ``wait``, a push answers with the record once final, at the latest after ``wait``
+seconds as it is then (``shared.service.waiting.settle``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -37,7 +40,9 @@ from shared.service.errors import (
     store_down,
 )
 from shared.service.idempotent_push import IdempotentPush, Pushed
+from shared.service.notify import Notifier
 from shared.service.start_time import Start
+from shared.service.waiting import settle, settle_all
 
 log = logging.getLogger("shared.service.messaging")
 
@@ -62,6 +67,7 @@ class Pushing:
     _records: Records
     _keys: Keys
     _dispatch: Dispatcher
+    _notifier: Notifier
 
     async def _get(self, queue: str, message_id: str) -> MessageRecord | None:
         try:
@@ -85,6 +91,7 @@ class Pushing:
         idempotency_key: str | None = None,
         caller: str = "",
         start: Start | None = None,
+        wait: float | None = None,
     ) -> Pushed:
         """Validate, record and deliver ``message``; the ``PENDING`` record.
 
@@ -93,23 +100,33 @@ class Pushing:
         queue's ``max_delay_seconds``).
         With ``idempotency_key``, the push happens once per (queue, ``caller``, key) within
         the key's lifetime (``shared.service.idempotent_push``): a repeat returns the original
-        record with ``created=False``. Raises ValidationFailed, TooLarge, Unavailable, and
+        record with ``created=False``. With ``wait`` (seconds), the record once it is final,
+        at the latest after ``wait`` as it is then (a delayed message: after ``wait``, unless it
+        started and finished within it). Raises ValidationFailed, TooLarge, Unavailable, and
         with a key KeyReused, KeyInProgress or Conflict.
         """
         self.validate(queue, message)
         not_before = _not_before(queue, start)
         if idempotency_key is None:
             record = await self._record_and_publish(queue, message, request_id, None, not_before)
-            return Pushed(record)
-        once = IdempotentPush(
-            self._keys, scope_of(queue.name, caller), idempotency_key, body_hash(message)
+            pushed = Pushed(record)
+        else:
+            once = IdempotentPush(
+                self._keys, scope_of(queue.name, caller), idempotency_key, body_hash(message)
+            )
+            pushed = await once.run(
+                lambda message_id: self._record_and_publish(
+                    queue, message, request_id, message_id, not_before
+                ),
+                lambda message_id: self._get(queue.name, message_id),
+            )
+        if wait is None:
+            return pushed
+        record = pushed.record
+        settled = await settle(
+            self._notifier, record, lambda: self._get(queue.name, record.id), wait
         )
-        return await once.run(
-            lambda message_id: self._record_and_publish(
-                queue, message, request_id, message_id, not_before
-            ),
-            lambda message_id: self._get(queue.name, message_id),
-        )
+        return Pushed(settled, pushed.created)
 
     async def push_once(
         self, queue: LoadedQueue, message: Json, message_id: str, *, request_id: str | None = None
@@ -179,13 +196,15 @@ class Pushing:
         *,
         request_id: str | None = None,
         start: Start | None = None,
+        wait: float | None = None,
     ) -> list[MessageRecord | MessagingError]:
         """Push each message on its own, with one store batch and one delivery window.
 
         Per message, in order: its ``PENDING`` record, or the ValidationFailed, TooLarge or
         Unavailable error that kept it out. An item whose record or publish failed is
         removed again (no orphans). ``start`` applies to the whole batch (raises
-        DelayTooLong before anything is recorded).
+        DelayTooLong before anything is recorded). With ``wait`` (seconds), each record once
+        final, at the latest after ``wait`` (one deadline for the batch) as it is then.
         """
         not_before = _not_before(queue, start)
         results: list[MessageRecord | MessagingError] = []
@@ -201,7 +220,13 @@ class Pushing:
                 results.append(exc)
         records = [r for r in results if isinstance(r, MessageRecord)]
         failed = await self._record_and_publish_many(queue.name, records)
-        return [failed.get(r.id, r) if isinstance(r, MessageRecord) else r for r in results]
+        accepted = [r for r in records if r.id not in failed]
+        if wait is not None:
+            read = functools.partial(self._get, queue.name)
+            accepted = await settle_all(self._notifier, accepted, read, wait)
+        outcome: dict[str, MessageRecord | MessagingError] = {r.id: r for r in accepted}
+        outcome.update(failed)
+        return [outcome[r.id] if isinstance(r, MessageRecord) else r for r in results]
 
     async def _record_and_publish_many(
         self, queue: str, records: list[MessageRecord]

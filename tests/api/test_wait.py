@@ -259,3 +259,160 @@ async def test_delete_and_redrive_on_one_gateway_reach_waiters_on_another_at_onc
     resp = await back.post(f"waithold/{failed}/retry", None, admin)
     assert resp.status == 200, await resp.text()
     await wait_until(lambda: failed in heard, "the redrive heard on the other gateway", 30)
+
+
+# --- POST /{queue}?wait=N: push and wait for the outcome in one request --------------------
+
+
+async def post_wait(
+    api: Api, path: str, body: Any, token: str, wait: str, **kw: Any
+) -> aiohttp.ClientResponse:
+    """``POST /{path}?wait=...`` (plus ``params``); the answer, read."""
+    params = {"wait": wait, **kw.pop("params", {})}
+    return await api.post(path, body, token, params=params, **kw)
+
+
+async def test_post_wait_answers_with_the_complete_record(wapi: Api) -> None:
+    token = wapi.keys.token(["tester"])
+    resp = await post_wait(wapi, "waithold", {"seconds": 0.2}, token, "30")
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    assert resp.headers["Location"] == f"/waithold/{record['id']}"
+    assert record["status"] == "COMPLETE"
+    assert record["result"] == {"done": True, "id": record["id"]}
+
+
+async def test_post_wait_answers_with_the_error_record(wapi: Api) -> None:
+    token = wapi.keys.token(["tester"])
+    resp = await post_wait(wapi, "waithold", {"seconds": 0.2, "fail": True}, token, "30")
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    assert record["status"] == "ERROR"
+    assert record["error"] == {"type": "RuntimeError", "message": "asked to fail"}
+
+
+async def test_post_wait_timeout_answers_the_current_state(wapi: Api, tmp_path: Path) -> None:
+    token = wapi.keys.token(["tester"])
+    release = tmp_path / "release"
+    started = time.monotonic()
+    resp = await post_wait(wapi, "waithold", {"release": str(release)}, token, "0.5")
+    assert time.monotonic() - started >= 0.45  # it did wait
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    assert record["status"] in ("PENDING", "INPROGRESS")
+    assert resp.headers["Location"] == f"/waithold/{record['id']}"
+    touch(release)
+    assert (await wapi.wait_final("waithold", record["id"], token))["status"] == "COMPLETE"
+
+
+async def test_post_wait_sees_a_completion_that_lands_before_it_registers(
+    wapi: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The waiter registers after the push returned. Here the message is final before it
+    # registers, and no completion event is sent at all: only the waiter's first read can see
+    # it (the store re-check is 120 s away, the wait 60 s).
+    from shared.service import waiting
+
+    original = waiting.wait_for_final
+    held_back: list[str] = []
+
+    async def registers_late(notifier: Any, message_id: str, read: Any, seconds: float) -> Any:
+        async def final() -> bool:
+            record = await read()
+            return record is not None and record.status.final
+
+        await wait_until(final, "the message to finish before the waiter registers")
+        held_back.append(message_id)
+        return await original(notifier, message_id, read, seconds)
+
+    async def lost(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(waiting, "wait_for_final", registers_late)
+    monkeypatch.setattr("shared.service.announce.Announcer.final", lost)
+    monkeypatch.setattr("shared.service.notify.RECHECK_SECONDS", 120.0)
+    token = wapi.keys.token(["tester"])
+    resp = await asyncio.wait_for(post_wait(wapi, "waithold", {}, token, "60"), 30)
+    assert resp.status == 201
+    record = await resp.json()
+    assert record["status"] == "COMPLETE"
+    assert held_back == [record["id"]]
+
+
+async def test_post_wait_on_an_idempotent_replay_answers_200_once_final(
+    wapi: Api, tmp_path: Path
+) -> None:
+    token = wapi.keys.token(["tester"])
+    release = tmp_path / "release"
+    body = {"release": str(release)}
+    headers = {"Idempotency-Key": "post-wait-1"}
+    first = await wapi.post("waithold", body, token, headers=headers)
+    assert first.status == 201, await first.text()
+    message_id = (await first.json())["id"]
+    replay = asyncio.ensure_future(post_wait(wapi, "waithold", body, token, "30", headers=headers))
+    await asyncio.sleep(0.5)
+    assert not replay.done()  # the original is held: the replay is waiting for it
+    touch(release)
+    resp = await asyncio.wait_for(replay, 20)
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Location"] == f"/waithold/{message_id}"
+    record = await resp.json()
+    assert (record["id"], record["status"]) == (message_id, "COMPLETE")
+
+
+async def test_post_wait_with_delay_waits_out_the_time_then_answers_pending(wapi: Api) -> None:
+    token = wapi.keys.token(["tester"])
+    params = {"delay": "60"}
+    started = time.monotonic()
+    resp = await post_wait(wapi, "waithold", {}, token, "0.5", params=params)
+    assert time.monotonic() - started >= 0.45  # it did wait
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    assert record["status"] == "PENDING"
+    assert record["not_before"] is not None
+
+
+async def test_post_wait_with_a_short_delay_answers_once_it_ran(wapi: Api) -> None:
+    token = wapi.keys.token(["tester"])
+    resp = await post_wait(wapi, "waithold", {}, token, "30", params={"delay": "0.3"})
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    assert record["status"] == "COMPLETE"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "61", "60.0000001", "1e1", "abc", "nan", "inf", ""])
+async def test_post_with_a_bad_wait_answers_400_and_pushes_nothing(wapi: Api, value: str) -> None:
+    token = wapi.keys.token(["tester"])
+    for path, body in (("waithold", {}), ("waithold/batch", [{}])):
+        errors = await error_list(await post_wait(wapi, path, body, token, value), 400)
+        assert "wait" in str(errors[0])
+    listed = await wapi.get("/waithold", token)
+    assert listed.status == 200
+    assert (await listed.json())["items"] == []
+
+
+async def test_batch_wait_gives_each_accepted_item_its_record(wapi: Api, tmp_path: Path) -> None:
+    token = wapi.keys.token(["tester"])
+    body = [{"seconds": 0.2}, {"fail": True}, "not an object"]
+    resp = await post_wait(wapi, "waithold/batch", body, token, "30")
+    assert resp.status == 207, await resp.text()
+    done, failed, refused = (await resp.json())["items"]
+    assert done["status"] == 201 and done["record"]["id"] == done["id"]
+    assert done["location"] == f"/waithold/{done['id']}"
+    assert done["record"]["status"] == "COMPLETE"
+    assert failed["status"] == 201 and failed["record"]["status"] == "ERROR"
+    assert failed["record"]["error"]["type"] == "RuntimeError"
+    assert refused["status"] == 422 and "record" not in refused
+
+    release = tmp_path / "release"
+    held = [{}, {"release": str(release)}]
+    resp = await post_wait(wapi, "waithold/batch", held, token, "0.5")
+    assert resp.status == 207, await resp.text()
+    quick, slow = (await resp.json())["items"]
+    assert quick["record"]["id"] == quick["id"]
+    assert slow["record"]["status"] in ("PENDING", "INPROGRESS")  # the deadline passed
+    touch(release)
+    await wapi.wait_final("waithold", slow["id"], token)
+
+    plain = await wapi.post("waithold/batch", [{}], token)  # without wait: no record
+    assert "record" not in (await plain.json())["items"][0]

@@ -258,3 +258,25 @@ async def _stream_until_sigterm(proc: ServeProcess, tmp_path: Path, token: str) 
             # ClientPayloadError here), before the handler's grace period cancels anything.
             rest = [e async for e in got]
         assert all(e.comment is not None or e.event != "deleted" for e in rest)
+
+
+def test_sigterm_answers_a_waiting_push_at_once_with_its_current_state(
+    spawn: Spawn, tmp_path: Path, queues_dir: Path
+) -> None:
+    """``POST ?wait=60`` on a held message: SIGTERM makes it answer 201 with the running
+    record as soon as the drain ends, not after the 60 s (the call would time out first)."""
+    import concurrent.futures
+
+    add_queue(queues_dir, "held", handler="gate", roles={"roles": ["tester"]})
+    args = serve_args(tmp_path, queues_dir, "--grace-seconds", "1", "--drain-seconds", "0")
+    marker, release = tmp_path / "held.started", tmp_path / "release"
+    proc = spawn(*args)
+    body = {"marker": str(marker), "release": str(release)}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(http_call, "POST", f"{proc.url}/held?wait=60", body, token(), 30)
+        wait_for_file(marker, proc)  # pushed, running, and its push is waiting
+        assert not waiting.done()
+        proc.proc.send_signal(signal.SIGTERM)
+        status, record = waiting.result(timeout=30)
+    assert status == 201 and record["status"] == "INPROGRESS", (status, record)
+    assert proc.wait_exit(20) == 0, proc.log()
