@@ -25,10 +25,10 @@ from typing import Any
 
 import aiohttp
 
-from bench import report, runs_more, runs_throughput, topology, wrk
+from bench import observed, report, runs_more, runs_throughput, topology, wrk
 from bench.common import BROKER, HERE, Keys, rabbitmq_version
 from bench.suite import FULL, QUICK, TINY, Bench
-from bench.topology import TOPOLOGIES
+from bench.topology import EVENT_LOOPS, TOPOLOGIES
 
 BENCHMARKS: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "http-ceiling": runs_throughput.http_ceiling,
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "raw": runs_throughput.raw,
     "push": runs_throughput.push,
     "e2e": runs_throughput.e2e,
+    "observed": observed.observed,
     "e2e-batch": runs_throughput.e2e_batch,
     "latency": runs_more.latency,
     "scale": runs_more.scale,
@@ -57,13 +58,18 @@ def _csv(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", type=_csv(tuple(BENCHMARKS)), help="comma-separated benchmarks")
-    parser.add_argument("--topologies", type=_csv(TOPOLOGIES), help="for e2e, e2e-batch, latency")
+    parser.add_argument(
+        "--topologies", type=_csv(TOPOLOGIES), help="for e2e, observed, e2e-batch, latency"
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="about a tenth of the sizes (3 runs)")
     size.add_argument("--tiny", action="store_true", help="one tiny run each: does it start?")
     parser.add_argument("--runs", type=int, help="runs per benchmark (default 3; --tiny: 1)")
     parser.add_argument(
-        "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="of Conveyor"
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default="asyncio",
+        help="of Conveyor (`default`: none passed, its own default)",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON")
     return parser.parse_args(argv)

@@ -5,6 +5,10 @@ Contracts:
   file that the processes verify with (``--jwt-public-key``): the real token path.
 - :class:`Proc` starts a ``conveyor`` subcommand (or any module) with its output in a log file,
   and reads its RSS and CPU time from ``/proc``; :meth:`Proc.stop` terminates and reaps it.
+  ``PRODUCT`` (when set) is the source tree the ``conveyor`` processes run from: their
+  ``PYTHONPATH`` and working directory, so one bench can measure another checkout.
+- :func:`cpu_split` reads a process's CPU seconds from ``/proc``: in all, on its main
+  (event-loop) thread, and on the others.
 - :func:`store_counts` and :func:`last_final` read the SQLite file read-only from outside
   (WAL allows a reader beside the writers), so measuring costs the server nothing.
 - Queues the suite creates on the shared RabbitMQ carry a unique prefix and are deleted by
@@ -31,10 +35,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 QUEUES = HERE / "queues"
 BROKER = os.environ.get("BENCH_BROKER", "amqp://guest:guest@127.0.0.1:5672/")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: The checkout ``conveyor`` processes run from (``--product DIR``); None: this environment's.
+PRODUCT: list[Path | None] = [None]
 
 #: A message like the seed's (handlers/myQueue.queue.json) plus a counter the handler echoes.
 BODY = {"hello": "there", "world": "yes", "n": 1}
@@ -87,13 +93,18 @@ class Proc:
         program: Sequence[str] | None = None,
     ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        product = PRODUCT[0] if module == "conveyor" and program is None else None
+        if product is not None:  # `-m` puts the working directory first on sys.path
+            env["PYTHONPATH"] = str(product)
         self.log = log
+        self._terminated = False
         self._out = log.open("wb")
         self.popen = subprocess.Popen(
             [*(program or (sys.executable, "-m", module)), *args],
             stdout=self._out,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=product,
             preexec_fn=_raise_nofile,
         )
 
@@ -112,10 +123,16 @@ class Proc:
         """User + system CPU seconds used so far."""
         return cpu_seconds(self.pid)
 
+    def terminate(self) -> None:
+        """SIGTERM, once (a second one may mean "now" to the process)."""
+        if not self._terminated and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        self._terminated = True
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 20 s; always reaped."""
+        self.terminate()
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(20)
             except subprocess.TimeoutExpired:
@@ -131,22 +148,28 @@ class Proc:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` (from /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _ticks(Path(f"/proc/{pid}/stat").read_text())
+
+
+def _ticks(stat: str) -> float:
+    """utime + stime in seconds from the text of a ``/proc/.../stat`` file."""
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def cpu_by_thread(pid: int) -> dict[str, float]:
-    """User + system CPU seconds of ``pid`` split into ``main`` (its event loop's thread)
-    and ``threads`` (all others: the store's thread, executors), from /proc/PID/task."""
-    split = {"main": 0.0, "threads": 0.0}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        used = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        split["main" if task.name == str(pid) else "threads"] += used
-    return split
+def cpu_split(pid: int) -> dict[str, float]:
+    """CPU seconds of ``pid`` so far: ``total`` (``/proc/PID/stat``: every thread, ended
+    ones included), ``main`` (its event loop's thread, ``/proc/PID/task/PID/stat``) and
+    ``threads`` (``total - main``: the store's thread, executors, threads that ended).
+    Threads are not told apart by name: Python 3.11 leaves every one named ``python``."""
+    total = _ticks(Path(f"/proc/{pid}/stat").read_text())
+    main = _ticks(Path(f"/proc/{pid}/task/{pid}/stat").read_text())
+    return {"total": total, "main": main, "threads": total - main}
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """``after - before`` of two :func:`cpu_split` readings."""
+    return {key: after[key] - before[key] for key in before}
 
 
 def rabbitmq_pid() -> int | None:

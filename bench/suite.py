@@ -28,16 +28,17 @@ class Sizes:
     memory_messages: int = 100_000
     waiters: int = 10_000
     raw_messages: int = 20_000
+    observed_messages: int = 5_000
 
 
 FULL = Sizes()
 QUICK = Sizes(
     duration=3, e2e_messages=2_000, latency_seconds=5, scale_messages=500,
-    memory_messages=5_000, waiters=1_000, raw_messages=2_000,
+    memory_messages=5_000, waiters=1_000, raw_messages=2_000, observed_messages=1_000,
 )  # fmt: skip
 TINY = Sizes(
     runs=1, duration=1, e2e_messages=200, latency_seconds=1, scale_messages=100,
-    memory_messages=300, waiters=20, raw_messages=200,
+    memory_messages=300, waiters=20, raw_messages=200, observed_messages=200,
 )  # fmt: skip
 
 

@@ -8,8 +8,9 @@
 :class:`Topology` is an async context manager: on entry every process is ready (``/readyz``
 answers and each consumer is attached to the broker queue), on exit they are stopped and the
 run's uniquely prefixed RabbitMQ queues deleted. Every process verifies RS256 tokens against
-the suite's public key, logs at ``warning`` without an access log, and consumes with
-``--concurrency`` (prefetch) ``CONCURRENCY``.
+the suite's public key, logs at ``warning`` without an access log, stops without the load
+balancers' drain delay (``--drain-seconds 0``), and consumes with ``--concurrency``
+(prefetch) ``CONCURRENCY``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from bench.common import (
 
 TOPOLOGIES = ("embedded", "broker", "shared-1", "shared-2")
 CONCURRENCY = 64
-#: ``--event-loop`` of every Conveyor process (``python -m bench --event-loop uvloop``).
+#: ``--event-loop`` of every Conveyor process (``python -m bench --event-loop uvloop``);
+#: ``default`` passes none, so each process runs on its own default (``auto`` since
+#: issue 19; older trees know only ``asyncio`` and ``uvloop``).
+EVENT_LOOPS = ("asyncio", "uvloop", "auto", "default")
 EVENT_LOOP = ["asyncio"]
 
 
@@ -70,9 +74,19 @@ class Topology:
     def procs(self) -> list[Proc]:
         return ([self.server] if self.server else []) + self.consumers
 
+    @property
+    def names(self) -> list[str]:
+        """A name per process of :attr:`procs`: ``serve`` or ``gateway``, ``consumer N``."""
+        server = ["serve" if self.name in ("embedded", "broker") else "gateway"]
+        return server[: 1 if self.server else 0] + [
+            f"consumer {n + 1}" for n in range(len(self.consumers))
+        ]
+
     def _common(self, handlers: Path, consumes: bool = True) -> list[str]:
         args = ["--store", f"sqlite:///{self.db}", "--handlers", str(handlers)]
-        args += ["--log-level", "warning", "--event-loop", EVENT_LOOP[0]]
+        args += ["--log-level", "warning"]
+        if EVENT_LOOP[0] != "default":
+            args += ["--event-loop", EVENT_LOOP[0]]
         if consumes:
             args += ["--concurrency", str(CONCURRENCY)]
         if self.uses_broker:
@@ -80,7 +94,9 @@ class Topology:
         return args
 
     def _http(self) -> list[str]:
-        return ["--port", str(self.port), "--jwt-public-key", str(self.keys.pem), "--no-access-log"]
+        # --drain-seconds 0: a run is over when it stops, so skip the 2 s for load balancers
+        args = ["--port", str(self.port), "--jwt-public-key", str(self.keys.pem)]
+        return [*args, "--no-access-log", "--drain-seconds", "0"]
 
     async def __aenter__(self) -> Topology:
         try:
@@ -112,8 +128,10 @@ class Topology:
             await wait_consumers(BROKER, f"{self.prefix}{queue}", expected)
 
     async def close(self) -> None:
+        for proc in self.procs:  # all shut down together, then each is reaped
+            proc.terminate()
         for proc in self.procs:
-            proc.stop()
+            await asyncio.to_thread(proc.stop)
         if self.uses_broker:
             names = {p.name.removesuffix(".queue.json") for p in self.handlers.glob("*.queue.json")}
             await delete_queues(BROKER, self.prefix, sorted(names))
