@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for command, summary in daemons.items():
         add_arguments(sub.add_parser(command, help=summary), command)
+    # Not offered by `serve`, but taken there to be refused with one line (not a usage error).
+    sub.choices["serve"].add_argument("--processes", default=None, help=argparse.SUPPRESS)
     token = sub.add_parser("token", help="print a signed token for trying things out")
     token.add_argument("--sub", default="conveyor-user", help="subject (default conveyor-user)")
     token.add_argument("--roles", default="", help="comma-separated roles")
@@ -76,7 +78,11 @@ def require_startable(command: str, settings: Settings) -> None:
 
     ``gateway`` and ``consumer`` need a broker: in-process delivery only joins a gateway and
     a consumer inside one ``serve`` process. Every daemon needs its ``--handlers`` directory.
+    ``--processes N`` must fit (``conveyor.processes.check_processes``).
     """
+    from conveyor.processes import check_processes
+
+    check_processes(command, settings)
     if command in ("gateway", "consumer") and settings.broker is None:
         raise SettingsError(
             f"conveyor {command} needs --broker amqp://… (RabbitMQ): in-process delivery "
@@ -86,7 +92,7 @@ def require_startable(command: str, settings: Settings) -> None:
         raise SettingsError(f"--handlers {settings.handlers}: no such directory")
 
 
-def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
+def _run(command: str, settings: Settings, args: dict[str, Any], argv: Sequence[str]) -> int:
     if command == "init":
         return _init(args["directory"], args["force"])
     if command == "check":
@@ -103,6 +109,16 @@ def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
         print(mint_token(with_signing_key(settings), args["sub"], roles, args["ttl"]))
         return 0
     require_startable(command, settings)
+    if settings.processes > 1:
+        import asyncio
+
+        from conveyor.processes import supervise
+
+        return asyncio.run(supervise(command, settings, argv))
+    if settings.child_index is not None:
+        from conveyor.processes import follow_parent
+
+        follow_parent()
     from conveyor.loops import EventLoopUnavailable, run
 
     try:
@@ -126,11 +142,12 @@ def _run(command: str, settings: Settings, args: dict[str, Any]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = vars(build_parser().parse_args(argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = vars(build_parser().parse_args(arguments))
     try:
         settings = parse_settings(args)
         _configure_logging(settings.log_level, settings.log_format)
-        return _run(args["command"], settings, args)
+        return _run(args["command"], settings, args, arguments)
     except SettingsError as exc:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2

@@ -145,7 +145,9 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     await rt.announcer.listen()
     await runner.setup()
     host, port = rt.settings.host, rt.settings.port
-    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
+    # The children of `--processes N` share the port: the kernel spreads new connections.
+    shared = rt.settings.child_index is not None
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG, reuse_port=shared or None)
     with accept_errors_summarised(asyncio.get_running_loop()):
         try:
             await start_site(site, host, port, "--port")

@@ -199,4 +199,5 @@ async def open_runtime(
             cancels=cancels,
             services=services,
             metrics=metrics,
+            instance=f"{socket.gethostname()}:{os.getpid()}{settings.instance_suffix}",
         )

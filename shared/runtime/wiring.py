@@ -32,7 +32,10 @@ def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
     from shared.adapters.rabbitmq.broker import RabbitDelivery
 
     rabbit = RabbitDelivery(
-        settings.broker, prefix=settings.queue_prefix, delivery_limit=settings.delivery_limit
+        settings.broker,
+        prefix=settings.queue_prefix,
+        delivery_limit=settings.delivery_limit,
+        name=f"conveyor{settings.instance_suffix}",  # child i of --processes: conveyor-childI
     )
     return rabbit, rabbit
 

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 ENV_PREFIX = "CONVEYOR_"
 CLIENT_SECRET_PREFIX = "CONVEYOR_CLIENT_SECRET_"
+#: Not a setting: set by the parent of ``--processes N`` in child *i*'s environment (0..N-1).
+CHILD_INDEX_ENV = "CONVEYOR_CHILD_INDEX"
 
 #: The subcommands that take settings, in the order the documentation lists them.
 COMMANDS = ("serve", "gateway", "consumer", "token", "check")

@@ -6,7 +6,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from shared.platform.settings.declare import CLIENT_SECRET_PREFIX, ENV_PREFIX, Option
+from shared.platform.settings.declare import (
+    CHILD_INDEX_ENV,
+    CLIENT_SECRET_PREFIX,
+    ENV_PREFIX,
+    Option,
+)
 from shared.platform.settings.options import OPTIONS, Settings
 from shared.platform.settings.process_options import DEFAULT_STORE
 
@@ -28,7 +33,7 @@ def parse_settings(args: Mapping[str, Any], environ: Mapping[str, str] | None = 
     Raises SettingsError on a bad value or an unknown ``CONVEYOR_*`` variable.
     """
     env = os.environ if environ is None else environ
-    known = {opt.env for opt in OPTIONS}
+    known = {opt.env for opt in OPTIONS} | {CHILD_INDEX_ENV}
     for key in env:
         if key.startswith(ENV_PREFIX) and key not in known:
             if key.startswith(CLIENT_SECRET_PREFIX):
@@ -48,12 +53,26 @@ def parse_settings(args: Mapping[str, Any], environ: Mapping[str, str] | None = 
             else:
                 values[opt.name] = _parse_one(opt, env[opt.env], opt.env)
     secrets = {key: value for key, value in env.items() if key.startswith(CLIENT_SECRET_PREFIX)}
-    settings = Settings(**values, client_secrets=secrets)
+    child = _child_index(env.get(CHILD_INDEX_ENV, ""))
+    settings = Settings(**values, client_secrets=secrets, child_index=child)
     for path in settings.jwt_public_key:
         if not path.is_file():
             raise SettingsError(f"--jwt-public-key: no such file {path}")
     _check_sqlite_path(settings)
     return settings
+
+
+def _child_index(raw: str) -> int | None:
+    """Child *i* of ``--processes N`` (``CONVEYOR_CHILD_INDEX``, set by the parent), or None."""
+    if raw == "":
+        return None
+    try:
+        index = int(raw)
+    except ValueError:
+        index = -1
+    if index < 0:
+        raise SettingsError(f"{CHILD_INDEX_ENV}: bad value {raw!r}: must be an index 0, 1, …")
+    return index
 
 
 def _check_sqlite_path(settings: Settings) -> None:

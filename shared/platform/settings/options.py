@@ -30,6 +30,15 @@ class Settings(ConsumerOptions, HttpOptions, ProcessOptions):
 
     #: Not a flag: the ``CONVEYOR_CLIENT_SECRET_<CLIENT_ID>`` variables.
     client_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Not a flag: this process is child *i* of ``--processes N`` (``CONVEYOR_CHILD_INDEX``,
+    #: set by the parent, ``conveyor.processes``); None in a process started by hand.
+    child_index: int | None = None
+
+    @property
+    def instance_suffix(self) -> str:
+        """``-childI`` in child *i* of ``--processes N``, else empty: for names shown to
+        operators (RabbitMQ connection names, claim owners)."""
+        return "" if self.child_index is None else f"-child{self.child_index}"
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -64,6 +64,17 @@ class ProcessOptions:
         "measured faster on pushes, see `bench/README.md`), else asyncio; `asyncio`: the "
         "standard library's loop; `uvloop`: uvloop or a start-up error",
     )
+    processes: int = option(
+        1,
+        values.positive_int,
+        "run N processes of this command (children sharing --port), restarted if they die",
+        ("gateway", "consumer"),
+        doc="run N child processes of this command under one parent that restarts a child "
+        "that dies and passes SIGTERM/SIGINT/SIGHUP on; gateway children share `--port` "
+        "(`SO_REUSEPORT`); each child has its own connections, limits and metrics, child *i* "
+        "on `--metrics-port` + *i*; 1 = one process, no parent "
+        "([processes per core](#processes-per-core)); `serve` refuses it",
+    )
     queue_prefix: str = option("conveyor.", values.text, "RabbitMQ queue name prefix", DAEMONS)
     delivery_limit: int = option(
         5, values.positive_int, "RabbitMQ deliveries before dead-lettering", DAEMONS
