@@ -24,6 +24,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -125,30 +126,40 @@ class Metrics:
         self.cache_seconds = cache_seconds
         self._refreshed_at: float | None = None
         self._refresh_lock = asyncio.Lock()
+        #: Label children already looked up, by metric and label values: ``labels()`` takes a
+        #: lock and rebuilds its key on every call, and the hot path asks for the same few.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up once per distinct ``values``."""
+        key = (metric, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def pushed(self, queue: str, code: int) -> None:
         """A ``POST /{queue}`` was answered with HTTP status ``code``."""
-        self._pushes.labels(queue=queue, code=str(code)).inc()
+        self._child(self._pushes, queue, str(code)).inc()
 
     def requested(self, route: str, method: str, code: int, duration_seconds: float) -> None:
         """A request to ``route`` (a path template, or :data:`UNMATCHED`) was answered
         ``code`` after ``duration_seconds``; a ``method`` outside :data:`METHODS` counts as
         ``other``."""
         method = method if method in METHODS else "other"
-        labels = self._requests.labels(route=route, method=method, code=str(code))
-        labels.observe(duration_seconds)
+        self._child(self._requests, route, method, str(code)).observe(duration_seconds)
 
     def finished(self, queue: str, status: Status, duration_seconds: float) -> None:
         """A handler run took ``duration_seconds`` and its record is now ``status``; it counts
         as a finished message only when ``status`` is final (not a retry put back PENDING)."""
         if status.final:
-            self._finished.labels(queue=queue, status=status.value).inc()
-        self._duration.labels(queue=queue).observe(duration_seconds)
+            self._child(self._finished, queue, status.value).inc()
+        self._child(self._duration, queue).observe(duration_seconds)
 
     @contextmanager
     def running(self, queue: str) -> Iterator[None]:
         """Count a handler as in flight for the duration of the block."""
-        gauge = self._in_flight.labels(queue=queue)
+        gauge = self._child(self._in_flight, queue)
         gauge.inc()
         try:
             yield
