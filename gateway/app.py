@@ -154,9 +154,13 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
             raise
         try:
             for address in runner.addresses:
+                base = f"http://{address[0]}:{address[1]}"
                 log.info(
-                    "gateway listening on http://%s:%s (at most %d connections)",
-                    *address[:2],
+                    "gateway listening on %s/ (dashboard %s/ui, API docs %s/docs; "
+                    "at most %d connections)",
+                    base,
+                    base,
+                    base,
                     limits.max_connections,
                 )
             yield runner
