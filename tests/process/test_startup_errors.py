@@ -133,7 +133,7 @@ def test_a_sqlite_store_without_a_file_name_is_refused(tmp_path: Path, url: str)
 
 def test_the_default_store_needs_no_directory_check(tmp_path: Path) -> None:
     """``./conveyor.db`` (the default) is created in the working directory, as always."""
-    done = conveyor("token", "--roles", "a", cwd=tmp_path)
+    done = conveyor("token", "--roles", "a", "--create-secret", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "conveyor.secret").is_file()
 
