@@ -21,6 +21,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -29,6 +30,7 @@ from tests.support.brokers import RabbitNode
 from tests.support.paths import QUEUES_DIR
 from tests.support.processes import Proc, clean_env, conveyor, http_args
 from tests.support.services import (
+    RABBITMQ_URL,
     WIRE_SCRIPT,
     delete_rabbit_queues,
     mongo_python,
@@ -266,6 +268,31 @@ def test_unreachable_rabbitmq_is_one_line_after_one_line_per_attempt(
     assert not [line for line in lines if " ERROR " in line], done.stderr
     assert "2 attempts" in reason or "3 attempts" in reason, reason
     assert elapsed >= 1, "it kept trying for the window"
+
+
+@pytest.mark.parametrize("command", ["consumer", "gateway"])
+def test_a_refused_rabbitmq_login_is_one_line_at_once(tmp_path: Path, command: str) -> None:
+    """The shared broker, a wrong password (nothing on the broker changes): no retry, no
+    "unreachable", and the password is not in the line."""
+    broker = urlsplit(RABBITMQ_URL)
+    wrong = broker._replace(netloc=f"guest:not-the-password@{broker.hostname}:{broker.port}")
+    done = conveyor(
+        command,
+        "--store",
+        store_url(tmp_path),
+        "--broker",
+        urlunsplit(wrong),
+        "--handlers",
+        str(QUEUES_DIR),
+        "--start-timeout-seconds",
+        "30",
+        env=clean_env(CONVEYOR_JWT_SECRET=SECRET),
+        cwd=tmp_path,
+    )
+    reason = one_line(done, 3, "RabbitMQ at", "refused the login for user 'guest'")
+    assert "unreachable" not in done.stderr and ATTEMPT not in done.stderr, done.stderr
+    assert "not-the-password" not in done.stderr, done.stderr
+    assert len(reason) < 250, reason
 
 
 # --- retried at start: a store that comes up within the window ----------------------------
