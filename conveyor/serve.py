@@ -23,7 +23,7 @@ from gateway.app import serving_http
 from shared.platform.settings import Settings, SettingsError
 from shared.platform.signals import wait_for_stop_signal
 from shared.queues.reload import Reloader, running_reloader
-from shared.runtime.metrics_server import serving_metrics
+from shared.runtime.metrics_server import check_ports, serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,9 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
 
 
 async def run_serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT."""
+    """Run until SIGTERM/SIGINT. The ports are checked first: a serve that cannot listen
+    creates no secret and no database."""
+    check_ports(settings, http=True)
     settings = with_signing_key(settings)
     async with serving(settings) as served:
         if not settings.jwt_public_key and not settings.jwks_url:

@@ -166,6 +166,7 @@ def test_serve_on_a_port_in_use(tmp_path: Path, busy_port: int, flag: str) -> No
     )
     reason = one_line(done, 3, f"127.0.0.1:{busy_port}", flag, "already in use")
     assert reason.startswith("conveyor: cannot start: "), reason
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "no database, no secret left"
 
 
 def test_serve_on_an_unresolvable_host(tmp_path: Path) -> None:
@@ -214,6 +215,26 @@ def test_gateway_and_consumer_on_a_port_in_use(
         cwd=tmp_path,
     )
     one_line(done, 3, f"127.0.0.1:{busy_port}", flag, "already in use")
+    assert not (tmp_path / "c.db").exists(), "the store was not opened"
+    declared = asyncio.run(existing_queues(broker, [prefix + "echo", prefix + "echo.dead"]))
+    assert declared == [], "nothing was declared on the broker"
+
+
+async def existing_queues(url: str, names: list[str]) -> list[str]:
+    """Those of ``names`` that exist on the broker (a passive declare of each)."""
+    import aio_pika
+    from aio_pika.exceptions import ChannelNotFoundEntity
+
+    found = []
+    async with await aio_pika.connect(url, timeout=10) as connection:
+        for name in names:
+            channel = await connection.channel()
+            try:
+                await channel.declare_queue(name, passive=True)
+                found.append(name)
+            except ChannelNotFoundEntity:
+                pass
+    return found
 
 
 # --- exit 3: a store or broker unreachable for the whole window ---------------------------
