@@ -125,7 +125,7 @@ async def run_consumer(settings: Settings) -> None:
     port checked before anything is opened or declared)."""
     check_ports(settings, http=False)
     async with (
-        open_runtime(settings, with_handlers=True) as rt,
+        open_runtime(settings, role="consumer", with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_metrics(rt),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,

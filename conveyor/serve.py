@@ -79,7 +79,7 @@ class Served:
 async def serving(settings: Settings) -> AsyncIterator[Served]:
     """Gateway + consumer over one runtime until the block exits."""
     async with (
-        open_runtime(settings, with_handlers=True) as rt,
+        open_runtime(settings, role="serve", with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_http(rt) as http,
         serving_metrics(rt),

@@ -171,7 +171,9 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
 async def run_gateway(settings: Settings) -> None:
     """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT (its ports checked first)."""
     check_ports(settings, http=True)
-    async with open_runtime(settings, with_handlers=False, before_opening=require_keys) as rt:
+    async with open_runtime(
+        settings, role="gateway", with_handlers=False, before_opening=require_keys
+    ) as rt:
         reloading = running_reloader(rt.reloader(with_handlers=False))
         metrics = serving_metrics(rt)
         async with serving_http(rt), metrics, reloading as reloader:

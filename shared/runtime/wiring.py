@@ -22,9 +22,10 @@ def make_store(settings: Settings) -> Store:
     return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)
 
 
-def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
+def make_delivery(settings: Settings, role: str) -> tuple[WorkQueue, CompletionEvents]:
     """The work queue and completion events: RabbitMQ (one adapter for both) for
-    ``--broker amqp://…``, in-process otherwise."""
+    ``--broker amqp://…``, in-process otherwise. ``role`` (``gateway``, ``consumer``,
+    ``serve``) names the process's RabbitMQ connections (``conveyor-<role>-publish[…]``)."""
     if settings.broker is None:
         from shared.adapters.inprocess.queues import InProcessDelivery, LocalEvents
 
@@ -32,7 +33,10 @@ def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
     from shared.adapters.rabbitmq.broker import RabbitDelivery
 
     rabbit = RabbitDelivery(
-        settings.broker, prefix=settings.queue_prefix, delivery_limit=settings.delivery_limit
+        settings.broker,
+        prefix=settings.queue_prefix,
+        delivery_limit=settings.delivery_limit,
+        name=f"conveyor-{role}",
     )
     return rabbit, rabbit
 

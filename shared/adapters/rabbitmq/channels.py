@@ -6,10 +6,11 @@ No port of its own: ``work`` (WorkQueue), ``events`` (CompletionEvents) and ``co
 
 Two connections: ``publish`` (the confirm-mode channel every publish shares, and the event
 and control channels) and ``consume`` (a channel per consumed queue, and the event and control
-subscriptions). Both are robust and named ``<name>-publish@<host>:<pid>`` /
-``<name>-consume@<host>:<pid>``: they reconnect every ``reconnect_interval`` s (unless the URL
-sets it) and restore their channels, qos, queues and consumers. An outage is logged once per
-connection (:class:`_Watch`), not per attempt.
+subscriptions). Both are robust and named ``<name>-publish[<prefix>]@<host>:<pid>`` /
+``<name>-consume[<prefix>]@<host>:<pid>``, the name saying which process it is
+(``conveyor-gateway``, ``conveyor-consumer``, ``conveyor-serve``): they reconnect every
+``reconnect_interval`` s (unless the URL sets it) and restore their channels, qos, queues
+and consumers. An outage is logged once per connection (:class:`_Watch`), not per attempt.
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ class RabbitChannels:
         return self.prefix + queue
 
     def connection_name(self, role: str) -> str:
-        """The name shown in the management UI for this process's ``role`` connection."""
-        return f"{self.name}-{role}@{self.where}"
+        """The name shown in the management UI for this process's ``role`` connection:
+        ``conveyor-gateway-publish[conveyor.]@host:pid`` (name, role, queue prefix, where)."""
+        return f"{self.name}-{role}[{self.prefix}]@{self.where}"
 
     async def connect(self, role: str) -> AbstractRobustConnection:
         """A new robust connection named for ``role``. Raises DeliveryUnavailable naming the
