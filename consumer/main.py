@@ -20,7 +20,7 @@ from shared.platform.tasks import cancel_and_wait
 from shared.queues.client_tokens import QueueClientAuth
 from shared.queues.registry import LoadedQueue
 from shared.queues.reload import running_reloader
-from shared.runtime.metrics_server import serving_metrics
+from shared.runtime.metrics_server import check_ports, serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,11 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
 
 
 async def run_consumer(settings: Settings) -> None:
-    """Run the consumer daemon until SIGTERM/SIGINT, then shut down cleanly."""
+    """Run the consumer daemon until SIGTERM/SIGINT, then shut down cleanly (its metrics
+    port checked before anything is opened or declared)."""
+    check_ports(settings, http=False)
     async with (
-        open_runtime(settings, with_handlers=True) as rt,
+        open_runtime(settings, role="consumer", with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_metrics(rt),
         running_reloader(rt.reloader(with_handlers=True, on_queues=consumer.follow)) as reloader,

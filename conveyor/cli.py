@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", default="conveyor-user", help="subject (default conveyor-user)")
     token.add_argument("--roles", default="", help="comma-separated roles")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument(
+        "--create-secret",
+        action="store_true",
+        help="with no key configured: create the signing secret beside the --store database "
+        "if it does not exist yet (by default only the one `conveyor serve` created is used)",
+    )
     add_arguments(token, "token")
     check = sub.add_parser("check", help="load every definition and handler; exit 1 on a problem")
     add_arguments(check, "check")
@@ -106,7 +112,8 @@ def _run(command: str, settings: Settings, args: dict[str, Any], argv: Sequence[
         from conveyor.tokens import mint_token
 
         roles = [r.strip() for r in args["roles"].split(",") if r.strip()]
-        print(mint_token(with_signing_key(settings), args["sub"], roles, args["ttl"]))
+        signing = with_signing_key(settings, create=args["create_secret"])
+        print(mint_token(signing, args["sub"], roles, args["ttl"]))
         return 0
     require_startable(command, settings)
     if settings.processes > 1:

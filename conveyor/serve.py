@@ -20,21 +20,28 @@ from aiohttp import web
 from consumer.main import running_consumer
 from consumer.worker import Consumer
 from gateway.app import serving_http
-from shared.platform.settings import Settings
+from shared.platform.settings import Settings, SettingsError
 from shared.platform.signals import wait_for_stop_signal
 from shared.queues.reload import Reloader, running_reloader
-from shared.runtime.metrics_server import serving_metrics
+from shared.runtime.metrics_server import check_ports, serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 
 
-def generated_secret(path: Path) -> str:
-    """The HS256 secret kept at ``path`` (mode 0600), created on first use."""
+def generated_secret(path: Path, *, create: bool = True) -> str:
+    """The HS256 secret kept at ``path`` (mode 0600), created on first use unless ``create``
+    is False (``conveyor token`` without ``--create-secret``: SettingsError naming ``path``)."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        pass
+        if not create:
+            raise SettingsError(
+                f"no token signing secret at {path}: `conveyor serve` creates it there (beside "
+                "the --store database) on its first start, so start serve first or run this "
+                "where it runs; or pass --jwt-secret (CONVEYOR_JWT_SECRET); or --create-secret "
+                "to create it now"
+            ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -44,11 +51,13 @@ def generated_secret(path: Path) -> str:
     return secret
 
 
-def with_signing_key(settings: Settings) -> Settings:
-    """``settings`` with the generated secret when no key is configured (serve/token only)."""
+def with_signing_key(settings: Settings, *, create: bool = True) -> Settings:
+    """``settings`` with the generated secret when no key is configured (serve/token only);
+    ``create`` False: only an existing one (see :func:`generated_secret`)."""
     if settings.has_keys:
         return settings
-    return dataclasses.replace(settings, jwt_secret=generated_secret(settings.secret_file))
+    secret = generated_secret(settings.secret_file, create=create)
+    return dataclasses.replace(settings, jwt_secret=secret)
 
 
 @dataclass
@@ -70,7 +79,7 @@ class Served:
 async def serving(settings: Settings) -> AsyncIterator[Served]:
     """Gateway + consumer over one runtime until the block exits."""
     async with (
-        open_runtime(settings, with_handlers=True) as rt,
+        open_runtime(settings, role="serve", with_handlers=True) as rt,
         running_consumer(rt) as consumer,
         serving_http(rt) as http,
         serving_metrics(rt),
@@ -80,7 +89,9 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
 
 
 async def run_serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT."""
+    """Run until SIGTERM/SIGINT. The ports are checked first: a serve that cannot listen
+    creates no secret and no database."""
+    check_ports(settings, http=True)
     settings = with_signing_key(settings)
     async with serving(settings) as served:
         if not settings.jwt_public_key and not settings.jwks_url:

@@ -37,7 +37,7 @@ from shared.platform.settings import Settings, SettingsError
 from shared.platform.signals import wait_for_stop_signal
 from shared.queues.registry import Registry
 from shared.queues.reload import running_reloader
-from shared.runtime.metrics_server import serving_metrics
+from shared.runtime.metrics_server import check_ports, serving_metrics
 from shared.runtime.resources import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -156,9 +156,13 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
             raise
         try:
             for address in runner.addresses:
+                base = f"http://{address[0]}:{address[1]}"
                 log.info(
-                    "gateway listening on http://%s:%s (at most %d connections)",
-                    *address[:2],
+                    "gateway listening on %s/ (dashboard %s/ui, API docs %s/docs; "
+                    "at most %d connections)",
+                    base,
+                    base,
+                    base,
                     limits.max_connections,
                 )
             yield runner
@@ -167,8 +171,11 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
 
 
 async def run_gateway(settings: Settings) -> None:
-    """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT."""
-    async with open_runtime(settings, with_handlers=False, before_opening=require_keys) as rt:
+    """``conveyor gateway``: serve HTTP until SIGTERM/SIGINT (its ports checked first)."""
+    check_ports(settings, http=True)
+    async with open_runtime(
+        settings, role="gateway", with_handlers=False, before_opening=require_keys
+    ) as rt:
         reloading = running_reloader(rt.reloader(with_handlers=False))
         metrics = serving_metrics(rt)
         async with serving_http(rt), metrics, reloading as reloader:

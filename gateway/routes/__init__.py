@@ -18,11 +18,13 @@ from gateway.routes import (
     messages,
     openapi,
     redrive,
+    root,
     ui,
 )
 from gateway.routes.spec import Route
 
 ROUTES: tuple[Route, ...] = (
+    *root.ROUTES,
     *health.ROUTES,
     *admin.ROUTES,
     *openapi.ROUTES,

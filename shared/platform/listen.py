@@ -1,4 +1,5 @@
-"""Opening a listening socket with a one-line reason when it cannot be opened."""
+"""Opening a listening socket with a one-line reason when it cannot be opened, and checking
+that it can be before anything else is opened (:func:`check_listen`)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,29 @@ async def start_site(site: web.TCPSite, host: str, port: int, flag: str) -> None
         await site.start()
     except OSError as exc:
         raise CannotStart(listen_failure(host, port, flag, exc)) from None
+
+
+def check_listen(host: str, port: int, flag: str) -> None:
+    """Bind every address ``host``:``port`` resolves to, as the server will (SO_REUSEADDR,
+    IPv6-only for IPv6), and release them: raises CannotStart (the line :func:`start_site`
+    would give) when one cannot be bound. Called before a process opens its store, broker or
+    secret, so a port in use leaves nothing declared or created; port 0 (any free port) is
+    not checked. Another program may still take the port in between: ``start_site`` then
+    fails as before."""
+    if not port:
+        return
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as exc:
+        raise CannotStart(listen_failure(host, port, flag, exc)) from None
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise CannotStart(listen_failure(host, port, flag, exc)) from None

@@ -6,7 +6,7 @@ A process started while its store (MongoDB) or broker (RabbitMQ) is down tries a
 message is the one line ``conveyor`` prints before exiting 3. An attempt that has started
 runs to its own connect timeout, so the last one may end a few seconds after the window.
 An error that waiting cannot fix (``transient`` False: a SQLite file in use by another
-process, a path that cannot be opened) is not retried.
+process, a path that cannot be opened, a broker refusing the login) is not retried.
 """
 
 from __future__ import annotations

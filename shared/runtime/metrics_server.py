@@ -16,9 +16,10 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from shared.platform.listen import start_site
+from shared.platform.listen import check_listen, start_site
 from shared.platform.metrics import CONTENT_TYPE, Metrics
 from shared.platform.problems import PROBLEM_JSON, problem
+from shared.platform.settings import Settings
 from shared.ports import Records, StoreUnavailable
 from shared.runtime.readiness import failures
 from shared.runtime.resources import Runtime
@@ -68,6 +69,15 @@ def metrics_app(rt: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
+
+
+def check_ports(settings: Settings, *, http: bool) -> None:
+    """Check that ``--port`` (``http``: a gateway or serve) and ``--metrics-port`` (if set)
+    can be listened on, before the process opens anything (raises CannotStart): a process
+    that cannot serve leaves no queue declared and no database or secret created."""
+    if http:
+        check_listen(settings.host, settings.port, "--port")
+    check_listen(settings.host, settings.metrics_port, "--metrics-port")
 
 
 @asynccontextmanager

@@ -106,10 +106,10 @@ async def _open_store(settings: Settings) -> Store:
 
 
 async def _open_delivery(
-    settings: Settings, queues: list[str]
+    settings: Settings, role: str, queues: list[str]
 ) -> tuple[WorkQueue, CompletionEvents]:
     """A new delivery adapter with ``queues`` declared (closed again if that fails)."""
-    delivery, events = make_delivery(settings)
+    delivery, events = make_delivery(settings, role)
     try:
         await delivery.open(queues)
     except BaseException:
@@ -123,11 +123,13 @@ async def _open_delivery(
 async def open_runtime(
     settings: Settings,
     *,
+    role: str,
     with_handlers: bool,
     before_opening: Callable[[Settings, Registry], None] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open everything a process needs; close it in reverse order on exit.
 
+    ``role`` (``gateway``, ``consumer``, ``serve``) names the process's broker connections.
     ``before_opening`` checks the settings against the loaded registry before anything is
     opened (a gateway's keys): a configuration error then never waits for a service.
 
@@ -148,7 +150,7 @@ async def open_runtime(
         store = await open_with_retry("the store", partial(_open_store, settings), window)
         stack.push_async_callback(store.close)
         names = registry.current.names
-        opening = partial(_open_delivery, settings, names)
+        opening = partial(_open_delivery, settings, role, names)
         delivery, events = await open_with_retry("the broker", opening, window)
         stack.push_async_callback(delivery.close)
         marker: PublishMarker | None = None

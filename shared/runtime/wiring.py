@@ -22,9 +22,10 @@ def make_store(settings: Settings) -> Store:
     return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)
 
 
-def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
+def make_delivery(settings: Settings, role: str) -> tuple[WorkQueue, CompletionEvents]:
     """The work queue and completion events: RabbitMQ (one adapter for both) for
-    ``--broker amqp://…``, in-process otherwise."""
+    ``--broker amqp://…``, in-process otherwise. ``role`` (``gateway``, ``consumer``,
+    ``serve``) names the process's RabbitMQ connections (``conveyor-<role>-publish[…]``)."""
     if settings.broker is None:
         from shared.adapters.inprocess.queues import InProcessDelivery, LocalEvents
 
@@ -35,7 +36,7 @@ def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
         settings.broker,
         prefix=settings.queue_prefix,
         delivery_limit=settings.delivery_limit,
-        name=f"conveyor{settings.instance_suffix}",  # child i of --processes: conveyor-childI
+        name=f"conveyor-{role}{settings.instance_suffix}",  # e.g. conveyor-gateway-child1
     )
     return rabbit, rabbit
 

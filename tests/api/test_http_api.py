@@ -133,3 +133,12 @@ async def test_healthz_and_readyz(api: Api) -> None:
     body = await ready.json()
     assert body["status"] == "ready"
     assert {"echo", "fail", "open", "slow", "syncwork", "nonjson"} <= set(body["queues"])
+
+
+async def test_the_root_redirects_to_the_dashboard(api: Api) -> None:
+    resp = await api.session.get(f"{api.base}/", allow_redirects=False)
+    assert resp.status == 302, await resp.text()
+    assert resp.headers["Location"] == "/ui"
+    followed = await api.session.get(f"{api.base}/")
+    assert followed.status == 200 and followed.url.path == "/ui"
+    assert "Conveyor dashboard" in await followed.text()

@@ -5,7 +5,8 @@ Through the page: a token pasted once (kept in sessionStorage, sent as a bearer 
 in a URL or cookie); queue counts that change after pushes without a reload; a failed
 message opened from its queue and retried until it completes; a delayed message cancelled
 (when the gateway has the cancel endpoint; otherwise the page offers no Cancel); a push that
-breaks the schema showing the 422 paths next to the fields; an XSS payload rendered as text;
+breaks the schema showing the 422 paths next to the fields; the push form's prefill accepted
+by every queue's schema; an XSS payload rendered as text;
 a token without the admin role told which role it lacks; no token: the auth-off queue only;
 an address with an empty, ``.`` or ``..`` segment shows "Not found" and fetches nothing.
 Every page runs under its Content-Security-Policy without a violation. Screenshots of each
@@ -16,6 +17,7 @@ Select with ``-m browser``.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,5 +373,33 @@ def test_hash_routes_with_dot_or_empty_segments_show_not_found_and_fetch_nothing
     assert not [url for url in fetched if "/ui" not in url], fetched
     if fragment == "#/queue/./message/myQueue":
         shot(page, "ui-not-found.png")
+    watched.assert_clean(admin)
+    watched.close()
+
+
+def test_the_push_form_prefill_is_accepted_by_each_queue(
+    served: ServeProcess, browser: Browser
+) -> None:
+    """The message the push form starts with, sent unchanged, passes the queue's own schema
+    (orders: a non-empty sku and a quantity of at least 1; myQueue: its required hello)."""
+    admin = token_for(["system_admin"])
+    status, listed = http_call("GET", f"{served.url}/queues", token=admin)
+    assert status == 200, listed
+    names = [q["name"] for q in listed["queues"]]
+    assert {"myQueue", "orders", "open", "flaky", "steps", "nightly"} <= set(names), names
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    paste_token(page, admin)
+    for name in names:
+        page.goto(f"{served.url}/ui#/queue/{name}/push")
+        expect(page.locator("#push-page h1")).to_have_text(f"Push to {name}")
+        prefill = page.locator("#push-body").input_value()
+        page.locator("#push-send").click()
+        # On a failure the actual text shows the 422's errors (or another refusal).
+        expect(page.locator("#push-result")).to_contain_text("Pushed: ")
+        if name == "orders":
+            assert json.loads(prefill) == {"sku": "example", "quantity": 1}, prefill
+            shot(page, "ui-push-prefill-orders.png")
     watched.assert_clean(admin)
     watched.close()

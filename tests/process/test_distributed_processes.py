@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -79,6 +80,19 @@ async def connection_names(rabbitmq: RabbitNode) -> set[str]:
         for key, _, value in row["client_properties"]
         if key == "connection_name"
     }
+
+
+async def test_connections_name_the_process_role_and_the_prefix(cluster: Cluster) -> None:
+    """In the management UI a gateway's and a consumer's connections say which they are and
+    which deployment (queue prefix) they belong to."""
+    gateway, _ = cluster.gateway()
+    consumer = cluster.consumer()
+    host = socket.gethostname()
+    names = await connection_names(cluster.rabbitmq)
+    for role, proc in (("gateway", gateway), ("consumer", consumer)):
+        for kind in ("publish", "consume"):
+            name = f"conveyor-{role}-{kind}[{cluster.prefix}]@{host}:{proc.pid}"
+            assert name in names, (name, sorted(n for n in names if cluster.prefix in n))
 
 
 async def holds_no_message(rabbitmq: RabbitNode, queue: str) -> bool:

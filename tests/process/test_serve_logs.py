@@ -134,3 +134,17 @@ def test_serve_text_log_with_no_access_log(tmp_path: Path, queues_dir: Path) -> 
     log = proc.log()
     assert f"conveyor.handler.logextra: [logextra {message_id} attempt=1] priced pear" in log
     assert "conveyor.access" not in log, log
+
+
+@pytest.mark.slow
+def test_the_start_line_names_the_dashboard_and_the_api_docs(
+    tmp_path: Path, queues_dir: Path
+) -> None:
+    proc = ServeProcess([], serve_env(tmp_path, queues_dir), tmp_path / "serve.log")
+    try:
+        proc.wait_healthy()
+    finally:
+        proc.close()
+    [line] = [line for line in proc.log().splitlines() if "gateway listening on" in line]
+    base = f"http://127.0.0.1:{proc.port}"
+    assert f"{base}/ " in line and f"{base}/ui" in line and f"{base}/docs" in line, line

@@ -140,12 +140,14 @@ def test_sigterm_past_the_grace_period_leaves_the_message_pending(
 def test_token_command_mints_what_serve_accepts(
     spawn: Spawn, tmp_path: Path, queues_dir: Path
 ) -> None:
-    """No key configured anywhere: both use the secret generated beside the database."""
+    """No key configured anywhere: both use the secret generated beside the database (here
+    by ``token --create-secret``, before serve ever ran)."""
     add_queue(queues_dir, "vip", roles={"replace": True, "roles": ["a"]})
     args = serve_args(tmp_path, queues_dir)
     store = args[1]
 
-    minted = conveyor("token", "--roles", "a,b", "--store", store, cwd=tmp_path)
+    create = ("--create-secret",)
+    minted = conveyor("token", "--roles", "a,b", "--store", store, *create, cwd=tmp_path)
     assert minted.returncode == 0, minted.stderr
     outsider = conveyor("token", "--roles", "b", "--store", store, cwd=tmp_path)
     secret_file = tmp_path / "db" / "conveyor.secret"

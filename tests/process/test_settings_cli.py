@@ -182,7 +182,7 @@ def test_help_of_each_command() -> None:
 def test_token_uses_the_secret_generated_beside_the_database(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'data' / 'conveyor.db'}"
     (tmp_path / "data").mkdir()
-    done = conveyor("token", "--roles", "a,b", "--store", store, cwd=tmp_path)
+    done = conveyor("token", "--roles", "a,b", "--store", store, "--create-secret", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
     secret_file = tmp_path / "data" / "conveyor.secret"
@@ -198,6 +198,23 @@ def test_token_uses_the_secret_generated_beside_the_database(tmp_path: Path) -> 
 
     again = conveyor("token", "--roles", "c", "--store", store, cwd=tmp_path)
     assert jwt.decode(again.stdout.strip(), secret, algorithms=["HS256"])["roles"] == ["c"]
+
+
+def test_token_does_not_create_a_secret_unless_asked(tmp_path: Path) -> None:
+    """Run elsewhere than serve (another directory, another --store), ``conveyor token`` used
+    to create a second secret that serve would never accept: it names where serve's is."""
+    (tmp_path / "data").mkdir()
+    for store, where in (
+        ([], "conveyor.secret"),
+        (["--store", f"sqlite:///{tmp_path / 'data' / 'x.db'}"], str(tmp_path / "data")),
+    ):
+        done = conveyor("token", "--roles", "a", *store, cwd=tmp_path)
+        assert done.returncode == 2 and not done.stdout, (done.stdout, done.stderr)
+        [line] = done.stderr.splitlines()
+        assert "no token signing secret at" in line and where in line, line
+        assert "--create-secret" in line and "conveyor serve" in line, line
+    assert not (tmp_path / "conveyor.secret").exists()
+    assert not (tmp_path / "data" / "conveyor.secret").exists()
 
 
 def test_token_with_explicit_secret_issuer_and_audience(tmp_path: Path) -> None:

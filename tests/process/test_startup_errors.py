@@ -21,6 +21,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -29,6 +30,7 @@ from tests.support.brokers import RabbitNode
 from tests.support.paths import QUEUES_DIR
 from tests.support.processes import Proc, clean_env, conveyor, http_args
 from tests.support.services import (
+    RABBITMQ_URL,
     WIRE_SCRIPT,
     delete_rabbit_queues,
     mongo_python,
@@ -133,7 +135,7 @@ def test_a_sqlite_store_without_a_file_name_is_refused(tmp_path: Path, url: str)
 
 def test_the_default_store_needs_no_directory_check(tmp_path: Path) -> None:
     """``./conveyor.db`` (the default) is created in the working directory, as always."""
-    done = conveyor("token", "--roles", "a", cwd=tmp_path)
+    done = conveyor("token", "--roles", "a", "--create-secret", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "conveyor.secret").is_file()
 
@@ -164,6 +166,7 @@ def test_serve_on_a_port_in_use(tmp_path: Path, busy_port: int, flag: str) -> No
     )
     reason = one_line(done, 3, f"127.0.0.1:{busy_port}", flag, "already in use")
     assert reason.startswith("conveyor: cannot start: "), reason
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "no database, no secret left"
 
 
 def test_serve_on_an_unresolvable_host(tmp_path: Path) -> None:
@@ -212,6 +215,26 @@ def test_gateway_and_consumer_on_a_port_in_use(
         cwd=tmp_path,
     )
     one_line(done, 3, f"127.0.0.1:{busy_port}", flag, "already in use")
+    assert not (tmp_path / "c.db").exists(), "the store was not opened"
+    declared = asyncio.run(existing_queues(broker, [prefix + "echo", prefix + "echo.dead"]))
+    assert declared == [], "nothing was declared on the broker"
+
+
+async def existing_queues(url: str, names: list[str]) -> list[str]:
+    """Those of ``names`` that exist on the broker (a passive declare of each)."""
+    import aio_pika
+    from aio_pika.exceptions import ChannelNotFoundEntity
+
+    found = []
+    async with await aio_pika.connect(url, timeout=10) as connection:
+        for name in names:
+            channel = await connection.channel()
+            try:
+                await channel.declare_queue(name, passive=True)
+                found.append(name)
+            except ChannelNotFoundEntity:
+                pass
+    return found
 
 
 # --- exit 3: a store or broker unreachable for the whole window ---------------------------
@@ -266,6 +289,31 @@ def test_unreachable_rabbitmq_is_one_line_after_one_line_per_attempt(
     assert not [line for line in lines if " ERROR " in line], done.stderr
     assert "2 attempts" in reason or "3 attempts" in reason, reason
     assert elapsed >= 1, "it kept trying for the window"
+
+
+@pytest.mark.parametrize("command", ["consumer", "gateway"])
+def test_a_refused_rabbitmq_login_is_one_line_at_once(tmp_path: Path, command: str) -> None:
+    """The shared broker, a wrong password (nothing on the broker changes): no retry, no
+    "unreachable", and the password is not in the line."""
+    broker = urlsplit(RABBITMQ_URL)
+    wrong = broker._replace(netloc=f"guest:not-the-password@{broker.hostname}:{broker.port}")
+    done = conveyor(
+        command,
+        "--store",
+        store_url(tmp_path),
+        "--broker",
+        urlunsplit(wrong),
+        "--handlers",
+        str(QUEUES_DIR),
+        "--start-timeout-seconds",
+        "30",
+        env=clean_env(CONVEYOR_JWT_SECRET=SECRET),
+        cwd=tmp_path,
+    )
+    reason = one_line(done, 3, "RabbitMQ at", "refused the login for user 'guest'")
+    assert "unreachable" not in done.stderr and ATTEMPT not in done.stderr, done.stderr
+    assert "not-the-password" not in done.stderr, done.stderr
+    assert len(reason) < 250, reason
 
 
 # --- retried at start: a store that comes up within the window ----------------------------

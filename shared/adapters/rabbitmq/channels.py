@@ -6,10 +6,11 @@ No port of its own: ``work`` (WorkQueue), ``events`` (CompletionEvents) and ``co
 
 Two connections: ``publish`` (the confirm-mode channel every publish shares, and the event
 and control channels) and ``consume`` (a channel per consumed queue, and the event and control
-subscriptions). Both are robust and named ``<name>-publish@<host>:<pid>`` /
-``<name>-consume@<host>:<pid>``: they reconnect every ``reconnect_interval`` s (unless the URL
-sets it) and restore their channels, qos, queues and consumers. An outage is logged once per
-connection (:class:`_Watch`), not per attempt.
+subscriptions). Both are robust and named ``<name>-publish[<prefix>]@<host>:<pid>`` /
+``<name>-consume[<prefix>]@<host>:<pid>``, the name saying which process it is
+(``conveyor-gateway``, ``conveyor-consumer``, ``conveyor-serve``): they reconnect every
+``reconnect_interval`` s (unless the URL sets it) and restore their channels, qos, queues
+and consumers. An outage is logged once per connection (:class:`_Watch`), not per attempt.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ import logging
 import os
 import socket
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aiormq.exceptions import (
+    AuthenticationError,
+    ConnectionNotAllowed,
+    ProbableAuthenticationError,
+)
 
+from shared.adapters.rabbitmq.management import vhost_of
 from shared.adapters.rabbitmq.quiet import quiet_first_connect
 from shared.ports import DeliveryUnavailable
 
@@ -53,6 +60,36 @@ def cause(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer within the connect timeout"
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+class LoginRefused(DeliveryUnavailable):
+    """RabbitMQ refused the credentials (or the vhost) of the URL: waiting cannot help."""
+
+    transient = False
+
+
+def login_refused(url: str, exc: BaseException) -> LoginRefused | None:
+    """The one-line LoginRefused for a connection attempt that failed with ``exc``, when the
+    broker answered it with ACCESS_REFUSED (a wrong user name or password) or NOT_ALLOWED (a
+    vhost the user may not open); else None. The password is never part of the line."""
+    parts = urlsplit(url)
+    where = broker_address(url)
+    user = unquote(parts.username) if parts.username else "guest"
+    text = str(exc.args[0]) if exc.args else ""
+    if isinstance(exc, ProbableAuthenticationError | AuthenticationError) or (
+        "ACCESS_REFUSED" in text
+    ):
+        return LoginRefused(
+            f"RabbitMQ at {where} refused the login for user {user!r} (check the user name "
+            "and password in --broker)"
+        )
+    if isinstance(exc, ConnectionNotAllowed) or text.startswith("NOT_ALLOWED"):
+        vhost = vhost_of(url)
+        return LoginRefused(
+            f"RabbitMQ at {where} refused user {user!r} access to vhost {vhost!r} (check the "
+            "vhost in --broker and the user's permissions)"
+        )
+    return None
 
 
 def failure(what: str, exc: BaseException) -> DeliveryUnavailable:
@@ -88,8 +125,9 @@ class RabbitChannels:
         return self.prefix + queue
 
     def connection_name(self, role: str) -> str:
-        """The name shown in the management UI for this process's ``role`` connection."""
-        return f"{self.name}-{role}@{self.where}"
+        """The name shown in the management UI for this process's ``role`` connection:
+        ``conveyor-gateway-publish[conveyor.]@host:pid`` (name, role, queue prefix, where)."""
+        return f"{self.name}-{role}[{self.prefix}]@{self.where}"
 
     async def connect(self, role: str) -> AbstractRobustConnection:
         """A new robust connection named for ``role``. Raises DeliveryUnavailable naming the
@@ -107,6 +145,9 @@ class RabbitChannels:
                     **options,
                 )
         except FAILURES as exc:
+            refused = login_refused(self.url, exc)
+            if refused is not None:
+                raise refused from exc
             where = broker_address(self.url)
             raise DeliveryUnavailable(f"cannot reach RabbitMQ at {where} ({cause(exc)})") from exc
         watch = _Watch(name)

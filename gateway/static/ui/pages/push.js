@@ -85,13 +85,87 @@ function typeName(schema) {
   return Array.isArray(t) ? t.join(" | ") : String(t);
 }
 
-/** A starting message for the form: each top-level property with an empty value of its type. */
-function exampleOf(schema) {
-  if (!schema || schema.type !== "object" || !schema.properties) return {};
-  const out = {};
-  for (const [name, sub] of Object.entries(schema.properties)) {
-    const t = sub && sub.type;
-    out[name] = t === "string" ? "" : t === "integer" || t === "number" ? 0 : t === "boolean" ? false : t === "array" ? [] : t === "object" ? {} : null;
+/** A starting message for the form that the queue's own schema accepts as far as a simple
+ * reading of it can tell: the required properties only (`{}` when none is required), each
+ * with an example of its type that meets its `const`/`enum`/`default`/`examples`, lengths,
+ * bounds and common formats. A `pattern` cannot be met in general: that field may still
+ * need editing (the 422 then says so next to it). */
+export function exampleOf(schema, root = schema, depth = 0) {
+  if (!schema || typeof schema !== "object" || depth > 8) return {};
+  if (typeof schema.$ref === "string" && schema.$ref.startsWith("#")) {
+    return exampleOf(resolveRef(root, schema.$ref), root, depth + 1);
   }
-  return out;
+  if ("const" in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
+  if ("default" in schema) return schema.default;
+  if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0];
+  for (const key of ["oneOf", "anyOf"]) {
+    if (Array.isArray(schema[key]) && schema[key].length) return exampleOf(schema[key][0], root, depth + 1);
+  }
+  if (Array.isArray(schema.allOf) && schema.allOf.length) {
+    const parts = schema.allOf.map((part) => exampleOf(part, root, depth + 1));
+    return parts.every(isPlainObject) ? Object.assign({}, ...parts) : parts[0];
+  }
+  let type = schema.type;
+  if (Array.isArray(type)) type = type.find((t) => t !== "null") || type[0];
+  if (!type) type = schema.properties || schema.required ? "object" : schema.items ? "array" : undefined;
+  if (type === "object") {
+    const out = {};
+    const props = schema.properties || {};
+    for (const name of schema.required || []) out[name] = name in props ? exampleOf(props[name], root, depth + 1) : "";
+    return out;
+  }
+  if (type === "array") {
+    const count = Math.max(0, Number(schema.minItems) || 0);
+    const item = Array.isArray(schema.prefixItems) ? null : schema.items;
+    if (Array.isArray(schema.prefixItems)) return schema.prefixItems.map((s) => exampleOf(s, root, depth + 1));
+    return Array.from({ length: count }, () => exampleOf(item, root, depth + 1));
+  }
+  if (type === "string") return exampleString(schema);
+  if (type === "integer" || type === "number") return exampleNumber(schema, type === "integer");
+  if (type === "boolean") return false;
+  if (type === "null") return null;
+  return {};
+}
+
+const FORMATS = {
+  email: "user@example.com", "date-time": "2030-01-01T00:00:00Z", date: "2030-01-01",
+  time: "00:00:00Z", uri: "https://example.com/", "uri-reference": "https://example.com/",
+  url: "https://example.com/", uuid: "00000000-0000-4000-8000-000000000000",
+  hostname: "example.com", ipv4: "192.0.2.1", ipv6: "2001:db8::1",
+};
+
+function exampleString(schema) {
+  let text = FORMATS[schema.format] || "example";
+  const min = Number(schema.minLength) || 0;
+  const max = schema.maxLength === undefined ? Infinity : Number(schema.maxLength);
+  if ([...text].length < min) text = text + "x".repeat(min - [...text].length);
+  if ([...text].length > max) text = [...text].slice(0, max).join("");
+  return text;
+}
+
+function exampleNumber(schema, integer) {
+  let value = 0;
+  const low = schema.exclusiveMinimum !== undefined ? Number(schema.exclusiveMinimum) + (integer ? 1 : 0.5)
+    : schema.minimum !== undefined ? Number(schema.minimum) : undefined;
+  const high = schema.exclusiveMaximum !== undefined ? Number(schema.exclusiveMaximum) - (integer ? 1 : 0.5)
+    : schema.maximum !== undefined ? Number(schema.maximum) : undefined;
+  if (low !== undefined && value < low) value = low;
+  if (high !== undefined && value > high) value = high;
+  if (integer) value = low !== undefined ? Math.ceil(value) : Math.floor(value);
+  const step = Number(schema.multipleOf);
+  if (step > 0 && value % step !== 0) value = Math.ceil(value / step) * step;
+  return value;
+}
+
+function resolveRef(root, ref) {
+  let node = root;
+  for (const part of ref.replace(/^#\/?/, "").split("/").filter(Boolean)) {
+    node = node && typeof node === "object" ? node[part.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined;
+  }
+  return node;
+}
+
+function isPlainObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
