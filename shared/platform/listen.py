@@ -30,13 +30,15 @@ async def start_site(site: web.TCPSite, host: str, port: int, flag: str) -> None
         raise CannotStart(listen_failure(host, port, flag, exc)) from None
 
 
-def check_listen(host: str, port: int, flag: str) -> None:
+def check_listen(host: str, port: int, flag: str, *, reuse_port: bool = False) -> None:
     """Bind every address ``host``:``port`` resolves to, as the server will (SO_REUSEADDR,
     IPv6-only for IPv6), and release them: raises CannotStart (the line :func:`start_site`
     would give) when one cannot be bound. Called before a process opens its store, broker or
     secret, so a port in use leaves nothing declared or created; port 0 (any free port) is
     not checked. Another program may still take the port in between: ``start_site`` then
-    fails as before."""
+    fails as before. ``reuse_port``: the port is shared with sibling processes
+    (``SO_REUSEPORT``, the children of ``--processes``), so one already listening is no
+    conflict."""
     if not port:
         return
     try:
@@ -48,6 +50,8 @@ def check_listen(host: str, port: int, flag: str) -> None:
     for family, kind, proto, _, address in found:
         with socket.socket(family, kind, proto) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:

@@ -76,7 +76,8 @@ def check_ports(settings: Settings, *, http: bool) -> None:
     can be listened on, before the process opens anything (raises CannotStart): a process
     that cannot serve leaves no queue declared and no database or secret created."""
     if http:
-        check_listen(settings.host, settings.port, "--port")
+        shared = settings.child_index is not None  # --processes children share the port
+        check_listen(settings.host, settings.port, "--port", reuse_port=shared)
     check_listen(settings.host, settings.metrics_port, "--metrics-port")
 
 
