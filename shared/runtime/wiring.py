@@ -22,9 +22,14 @@ def make_store(settings: Settings) -> Store:
     return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)
 
 
-def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
+def make_delivery(
+    settings: Settings, store_identity: str | None = None
+) -> tuple[WorkQueue, CompletionEvents]:
     """The work queue and completion events: RabbitMQ (one adapter for both) for
-    ``--broker amqp://…``, in-process otherwise."""
+    ``--broker amqp://…``, in-process otherwise.
+
+    RabbitMQ binds ``--queue-prefix`` to ``store_identity`` when it opens (another store's
+    process is refused); in-process delivery serves this process's store alone."""
     if settings.broker is None:
         from shared.adapters.inprocess.queues import InProcessDelivery, LocalEvents
 
@@ -32,7 +37,10 @@ def make_delivery(settings: Settings) -> tuple[WorkQueue, CompletionEvents]:
     from shared.adapters.rabbitmq.broker import RabbitDelivery
 
     rabbit = RabbitDelivery(
-        settings.broker, prefix=settings.queue_prefix, delivery_limit=settings.delivery_limit
+        settings.broker,
+        prefix=settings.queue_prefix,
+        delivery_limit=settings.delivery_limit,
+        store_identity=store_identity,
     )
     return rabbit, rabbit
 
