@@ -261,10 +261,12 @@ async def rabbitmq_version(url: str = BROKER) -> str:
 
 
 async def delete_queues(url: str, prefix: str, names: Sequence[str]) -> None:
-    """Delete ``prefix + name``, its ``.dead`` and delay-tier queues, and the events exchange."""
+    """Delete ``prefix + name``, its ``.dead`` and delay-tier queues, the events and control
+    exchanges, and the prefix's marker queue (its binding to a store)."""
     import aio_pika
 
     from shared.adapters.rabbitmq.delays import TIERS_MS, tier_queue
+    from shared.adapters.rabbitmq.identity import marker_queue
 
     connection = await aio_pika.connect(url)
     async with connection:
@@ -276,6 +278,7 @@ async def delete_queues(url: str, prefix: str, names: Sequence[str]) -> None:
                 await channel.queue_delete(tier_queue(f"{prefix}{name}", tier))
         await channel.exchange_delete(f"{prefix}events")
         await channel.exchange_delete(f"{prefix}control")  # cancel signals
+        await channel.queue_delete(marker_queue(prefix))  # the prefix's binding to a store
 
 
 async def wait_consumers(url: str, queue: str, count: int, within: float = 60.0) -> None:

@@ -3,9 +3,10 @@
 Per delivery (one task each, all tracked in one set; the delivery's prefetch is the
 concurrency limit, so there is no second counter):
 
-1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease. Deleted or
-   already final → ack and skip. Held by a live lease elsewhere → wait and retry (never run
-   it twice at once);
+1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease. Already final →
+   ack and skip; no record → ack, a WARNING and a count
+   (``conveyor_deliveries_without_record_total``). Held by a live lease elsewhere → wait and
+   retry (never run it twice at once);
 2. run the handler with a ``ctx``; the heartbeat renews the lease meanwhile;
 3. write the final status, conditional on still holding it (a delete while ``INPROGRESS``
    is not undone);
@@ -194,6 +195,19 @@ class Consumer:
             # hold this delivery and wait; if that consumer dies its lease expires.
             await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
 
+    def _without_record(self, delivery: Delivered) -> None:
+        """A delivery whose record this store does not have: acked and counted. Deleted while
+        waiting, or pushed through another store on the same queue prefix (which the prefix's
+        binding to one store, ``shared.adapters.rabbitmq.identity``, refuses at start-up)."""
+        log.warning(
+            "delivery of %s on %s has no record in this store (deleted, or pushed through "
+            "another store on this queue prefix); acked without running",
+            delivery.message_id,
+            delivery.queue,
+            extra={"message_id": delivery.message_id, "queue": delivery.queue},
+        )
+        self._ports.metrics.delivered_without_record(delivery.queue)
+
     def cancel(self, ref: MessageRef) -> None:
         """A user cancelled ``ref``: stop its handler if this consumer runs it (else nothing)."""
         run = self._runs.get(ref)
@@ -217,6 +231,9 @@ class Consumer:
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
                 ref = MessageRef(delivery.queue, delivery.message_id)
                 await defer(self._ports.dispatch, ref, claim.due)
+                return
+            if claim.outcome is ClaimOutcome.GONE:
+                self._without_record(delivery)
                 return
             if claim.outcome is not ClaimOutcome.CLAIMED or claim.record is None:
                 log.debug(

@@ -1,4 +1,5 @@
-"""The ``conveyor`` command: serve, gateway, consumer, token, check, init; ``--version``."""
+"""The ``conveyor`` command: serve, gateway, consumer, token, check, release-prefix, init;
+``--version``."""
 
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(token, "token")
     check = sub.add_parser("check", help="load every definition and handler; exit 1 on a problem")
     add_arguments(check, "check")
+    release = sub.add_parser(
+        "release-prefix",
+        help="unbind --queue-prefix from its store (after that store was wiped on purpose)",
+    )
+    add_arguments(release, "release-prefix")
     init = sub.add_parser("init", help="write the example queues (myQueue, orders) into DIR")
     init.add_argument("directory", metavar="DIR", type=Path, help="handlers directory to fill")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -115,6 +121,10 @@ def _run(command: str, settings: Settings, args: dict[str, Any], argv: Sequence[
         signing = with_signing_key(settings, create=args["create_secret"])
         print(mint_token(signing, args["sub"], roles, args["ttl"]))
         return 0
+    if command == "release-prefix":
+        from conveyor.release import release
+
+        return release(settings)
     require_startable(command, settings)
     if settings.processes > 1:
         import asyncio

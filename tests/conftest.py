@@ -52,7 +52,7 @@ MODES = ["embedded", "distributed"]
 # the parametrised fixtures that do: a test with either is marked ``distributed``.
 SERVICE_FIXTURES = frozenset({"mongo_url", "rabbitmq", "private_rabbitmq"})
 DISTRIBUTED_PARAMS = frozenset(
-    {("mode", "distributed"), ("store", "mongo"), ("delivery", "rabbitmq")}
+    {("mode", "distributed"), ("store", "mongo"), ("make_store", "mongo"), ("delivery", "rabbitmq")}
 )
 
 

@@ -107,6 +107,13 @@ class Metrics:
             ["queue", "state"],
             registry=r,
         )
+        self._without_record = Counter(
+            "conveyor_deliveries_without_record",
+            "Deliveries acked unrun because this store has no record of them (deleted, or "
+            "pushed through another store on the same queue prefix)",
+            ["queue"],
+            registry=r,
+        )
         self._auth_failures = Counter(
             "conveyor_auth_failures",
             "Requests refused: missing_token, invalid_token (401) or forbidden (403)",
@@ -178,6 +185,10 @@ class Metrics:
         """A cancel of a message on ``queue`` was taken: ``running`` (asked to stop) or
         waiting (``CANCELLED`` at once)."""
         self._cancels.labels(queue=queue, state="running" if running else "waiting").inc()
+
+    def delivered_without_record(self, queue: str) -> None:
+        """A delivery on ``queue`` had no record in this store (acked unrun)."""
+        self._without_record.labels(queue=queue).inc()
 
     def auth_failed(self, reason: str) -> None:
         """A request was refused: ``missing_token``, ``invalid_token`` or ``forbidden``."""

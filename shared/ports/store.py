@@ -61,6 +61,16 @@ class StoreLifecycle(Protocol):
     async def close(self) -> None:
         """Release connections. Idempotent."""
 
+    async def identity(self) -> str:
+        """This store's identity: a random id (32 hex digits) created by the first
+        :meth:`open` of the store and kept in it (a SQLite file's row, a MongoDB document).
+
+        The same from every process and every reopen of one store (concurrent first opens
+        agree on one), different for two stores; a wiped store gets a new one. A broker's
+        queue prefix is bound to it (``shared.adapters.rabbitmq.identity``), so two
+        deployments never take each other's deliveries. Raises StoreUnavailable.
+        """
+
     async def ping(self) -> None:
         """Return if the store answers; raise StoreUnavailable otherwise, and also while a
         write was refused for a full or read-only disk less than a few seconds ago with no

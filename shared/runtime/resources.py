@@ -106,10 +106,11 @@ async def _open_store(settings: Settings) -> Store:
 
 
 async def _open_delivery(
-    settings: Settings, role: str, queues: list[str]
+    settings: Settings, role: str, queues: list[str], store_identity: str
 ) -> tuple[WorkQueue, CompletionEvents]:
-    """A new delivery adapter with ``queues`` declared (closed again if that fails)."""
-    delivery, events = make_delivery(settings, role)
+    """A new delivery adapter for the store ``store_identity`` with ``queues`` declared
+    (closed again if that fails)."""
+    delivery, events = make_delivery(settings, role, store_identity)
     try:
         await delivery.open(queues)
     except BaseException:
@@ -134,7 +135,8 @@ async def open_runtime(
     opened (a gateway's keys): a configuration error then never waits for a service.
 
     The store, then the delivery, are retried for ``--start-timeout-seconds``
-    (``shared.platform.startup``); raises CannotStart if one cannot be opened in that time.
+    (``shared.platform.startup``); raises CannotStart if one cannot be opened in that time,
+    or at once when the broker's queue prefix is bound to another store.
     """
     registry = RegistryHolder(load_registry(settings.handlers, with_handlers=with_handlers))
     if not registry.current.queues and not registry.current.errors:
@@ -150,7 +152,7 @@ async def open_runtime(
         store = await open_with_retry("the store", partial(_open_store, settings), window)
         stack.push_async_callback(store.close)
         names = registry.current.names
-        opening = partial(_open_delivery, settings, role, names)
+        opening = partial(_open_delivery, settings, role, names, await store.identity())
         delivery, events = await open_with_retry("the broker", opening, window)
         stack.push_async_callback(delivery.close)
         marker: PublishMarker | None = None

@@ -22,10 +22,15 @@ def make_store(settings: Settings) -> Store:
     return MongoStore(settings.store, settings.mongo_database, settings.mongo_collection)
 
 
-def make_delivery(settings: Settings, role: str) -> tuple[WorkQueue, CompletionEvents]:
+def make_delivery(
+    settings: Settings, role: str, store_identity: str | None = None
+) -> tuple[WorkQueue, CompletionEvents]:
     """The work queue and completion events: RabbitMQ (one adapter for both) for
     ``--broker amqp://…``, in-process otherwise. ``role`` (``gateway``, ``consumer``,
-    ``serve``) names the process's RabbitMQ connections (``conveyor-<role>-publish[…]``)."""
+    ``serve``) names the process's RabbitMQ connections (``conveyor-<role>-publish[…]``).
+
+    RabbitMQ binds ``--queue-prefix`` to ``store_identity`` when it opens (another store's
+    process is refused); in-process delivery serves this process's store alone."""
     if settings.broker is None:
         from shared.adapters.inprocess.queues import InProcessDelivery, LocalEvents
 
@@ -37,6 +42,7 @@ def make_delivery(settings: Settings, role: str) -> tuple[WorkQueue, CompletionE
         prefix=settings.queue_prefix,
         delivery_limit=settings.delivery_limit,
         name=f"conveyor-{role}{settings.instance_suffix}",  # e.g. conveyor-gateway-child1
+        store_identity=store_identity,
     )
     return rabbit, rabbit
 

@@ -129,12 +129,15 @@ def start_mongo_wire() -> Iterator[str]:
 
 
 async def delete_rabbit_queues(url: str, prefix: str, names: list[str]) -> None:
-    """Delete ``<prefix><name>``, its ``.dead`` and ``.retry.<ms>`` queues for each name.
+    """Delete ``<prefix><name>``, its ``.dead`` and ``.retry.<ms>`` queues for each name, the
+    prefix's exchanges and its marker queue (``shared.adapters.rabbitmq.identity``).
 
     Quorum queues each hold file handles in RabbitMQ; hundreds of leftovers starve its
     socket allowance and new connections hang, so every test removes what it declared.
     """
     import aio_pika
+
+    from shared.adapters.rabbitmq.identity import marker_queue
 
     connection = await aio_pika.connect(url, timeout=10)
     async with connection:
@@ -146,3 +149,4 @@ async def delete_rabbit_queues(url: str, prefix: str, names: list[str]) -> None:
                 await channel.queue_delete(tier_queue(f"{prefix}{name}", tier))
         await channel.exchange_delete(f"{prefix}events")  # completion events
         await channel.exchange_delete(f"{prefix}control")  # cancel signals
+        await channel.queue_delete(marker_queue(prefix))  # the prefix's binding to a store

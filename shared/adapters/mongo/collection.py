@@ -11,7 +11,9 @@ One document per message, ``_id`` = message id, with ``queue``, ``status``, ``re
 precision), ``attempts``, ``owner``, ``lease_until``, ``published`` and ``request_id``,
 ``not_before`` (a scheduled retry), ``deliveries`` (claims since the last retry/redrive),
 ``version``, ``progress`` and ``history`` (``shared.adapters.history``),
-``cancel_requested`` (absent until a user cancels a running message). Only
+``cancel_requested`` (absent until a user cancels a running message). The store's identity
+(``StoreLifecycle.identity``) is the one document ``{_id: "store", id}`` of
+``<collection>_identity``, created by the first open. Only
 plain single-document operations are used (no transactions, no change streams), so it behaves the
 same on any MongoDB 7/8 deployment. Every transition is one conditional update, which is what
 makes claims atomic: ``find_one_and_update`` matching ``PENDING`` or ``INPROGRESS`` with an
@@ -38,12 +40,14 @@ monitor runs about every 60 s, so a record may outlive its date by that much);
 from __future__ import annotations
 
 import contextlib
+import uuid
 from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
-from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from shared.adapters.mongo import keys, ticks
 from shared.adapters.mongo.claims import MongoClaims
@@ -67,6 +71,8 @@ INDEXES: list[list[str]] = [
 #: The TTL index behind ``result_ttl_seconds`` (a null ``expires_at`` never expires).
 TTL_INDEX = IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl")
 PAGE = 500
+#: The ``_id`` of the one document of the identity collection (``<collection>_identity``).
+IDENTITY_ID = "store"
 
 
 def client_options(url: str) -> dict[str, Any]:
@@ -75,6 +81,14 @@ def client_options(url: str) -> dict[str, Any]:
     if "timeoutms" in given:  # client-side operation timeouts replace socketTimeoutMS
         given.add("sockettimeoutms")
     return {key: value for key, value in DEFAULT_OPTIONS.items() if key.lower() not in given}
+
+
+async def _create_identity(col: AsyncCollection[Doc]) -> None:
+    """Create the identity document unless it exists (of concurrent first opens, one wins)."""
+    with contextlib.suppress(DuplicateKeyError):
+        await col.update_one(
+            {"_id": IDENTITY_ID}, {"$setOnInsert": {"id": uuid.uuid4().hex}}, upsert=True
+        )
 
 
 class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks):
@@ -106,6 +120,7 @@ class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.M
                     reason = unreachable(client.topology_description)
                     raise StoreUnavailable(f"mongodb: {reason}") from exc
                 await keys.create_indexes(self._db.keys)
+                await _create_identity(self._db.identity)
         except StoreUnavailable:
             await self.close()
             raise
@@ -115,6 +130,13 @@ class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.M
         if client is not None:
             with contextlib.suppress(PyMongoError):
                 await client.close()
+
+    async def identity(self) -> str:
+        with mapped():
+            doc = await self._db.identity.find_one({"_id": IDENTITY_ID})
+        if doc is None:  # only if someone deleted it under a running store
+            raise StoreUnavailable("mongodb: the store identity document is missing")
+        return str(doc["id"])
 
     async def ping(self) -> None:
         with mapped():

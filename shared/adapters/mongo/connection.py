@@ -1,4 +1,4 @@
-"""What the MongoDB store's parts share: the client, its three collections, the error mapping.
+"""What the MongoDB store's parts share: the client, its collections, the error mapping.
 
 No port of its own: every part of the store (``records``, ``claims``, ``sweeps``, ``keys``,
 ``ticks``) reaches the database through the store's one :class:`MongoConnection`, and
@@ -27,6 +27,8 @@ TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
 KEYS_SUFFIX = "_idempotency"
 #: The schedule states' collection is ``<messages collection><SCHEDULES_SUFFIX>`` (``ticks``).
 SCHEDULES_SUFFIX = "_schedules"
+#: The store identity's collection is ``<messages collection><IDENTITY_SUFFIX>`` (one document).
+IDENTITY_SUFFIX = "_identity"
 
 
 @contextlib.contextmanager
@@ -55,6 +57,7 @@ class MongoConnection:
         self._messages: AsyncCollection[Doc] | None = None
         self._keys: AsyncCollection[Doc] | None = None
         self._schedules: AsyncCollection[Doc] | None = None
+        self._identity: AsyncCollection[Doc] | None = None
 
     def attach(self, client: AsyncMongoClient[Doc]) -> None:
         """Use ``client`` (created, maybe not yet connected) from now on."""
@@ -64,11 +67,12 @@ class MongoConnection:
         self._messages = db[collection]
         self._keys = db[collection + KEYS_SUFFIX]
         self._schedules = db[collection + SCHEDULES_SUFFIX]
+        self._identity = db[collection + IDENTITY_SUFFIX]
 
     def detach(self) -> AsyncMongoClient[Doc] | None:
         """Forget the client (the caller closes it); the one attached, if any."""
         client, self.client = self.client, None
-        self._messages = self._keys = self._schedules = None
+        self._messages = self._keys = self._schedules = self._identity = None
         return client
 
     @property
@@ -91,3 +95,10 @@ class MongoConnection:
         if self._schedules is None:
             raise StoreUnavailable("store is not open")
         return self._schedules
+
+    @property
+    def identity(self) -> AsyncCollection[Doc]:
+        """The store's identity: one document (``collection``)."""
+        if self._identity is None:
+            raise StoreUnavailable("store is not open")
+        return self._identity

@@ -7,7 +7,9 @@ confirm channel): ``work`` (WorkQueue: a quorum queue per definition, confirmed 
 delay tiers, consumers), ``events`` (CompletionEvents: the fanout ``<prefix>events``) and
 ``control`` (CancelSignals: the fanout ``<prefix>control``).
 
-:meth:`RabbitDelivery.open` declares, idempotently and in every process, each definition's
+:meth:`RabbitDelivery.open` first binds the queue prefix to the store (``identity``: the
+marker queue ``<prefix>_identity``; refused, with nothing else declared, when the prefix is
+bound to another store), then declares, idempotently and in every process, each definition's
 queues and both exchanges. :meth:`RabbitDelivery.close` publishes the events still batched,
 then closes every channel, then both connections; unsettled deliveries return to their queue.
 """
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from shared.adapters.rabbitmq.channels import FAILURES, RabbitChannels, failure
 from shared.adapters.rabbitmq.control import RabbitCancels
 from shared.adapters.rabbitmq.events import RabbitEvents
+from shared.adapters.rabbitmq.identity import PrefixBound, bind_prefix
 from shared.adapters.rabbitmq.work import RabbitWork
 from shared.ports import DeliveryUnavailable
 
@@ -38,7 +41,11 @@ class RabbitDelivery(RabbitWork, RabbitEvents, RabbitCancels):
         name: str = "conveyor",
         publish_timeout: float = 5.0,
         reconnect_interval: float = 2.0,
+        store_identity: str | None = None,
     ) -> None:
+        """``store_identity``: the store's (``StoreLifecycle.identity``), to bind the prefix
+        to at :meth:`open`; None binds nothing (a tool, a test)."""
+        self._store_identity = store_identity
         self._amqp = RabbitChannels(
             url,
             prefix=prefix,
@@ -59,10 +66,16 @@ class RabbitDelivery(RabbitWork, RabbitEvents, RabbitCancels):
             raise DeliveryUnavailable("delivery is closed")
         try:
             publisher, confirms = await self._amqp.open_publisher()
+            if self._store_identity is not None:
+                amqp = self._amqp
+                await bind_prefix(publisher, amqp.prefix, self._store_identity, amqp.timeout)
             for queue in queues:
                 await self._declare(confirms, queue)
             await self._open_events(publisher)
             await self._control.open(publisher)
+        except PrefixBound:
+            await self._teardown()
+            raise
         except FAILURES as exc:
             await self._teardown()
             raise failure("cannot open RabbitMQ delivery", exc) from exc

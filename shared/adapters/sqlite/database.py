@@ -1,6 +1,7 @@
 """The embedded store: one SQLite file in WAL mode, for ``conveyor serve`` on one machine.
 
-This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate, close, ping)
+This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate, identity, close,
+ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
 (Keys) and ``ticks`` (ScheduleStates). They share one ``connection.SqliteConnection``;
@@ -29,6 +30,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import uuid
 from pathlib import Path
 
 from shared.adapters.sqlite import keys, ticks
@@ -80,6 +82,15 @@ CREATE INDEX IF NOT EXISTS messages_status_updated ON messages (status, updated_
 """
 
 
+#: The store's identity (``StoreLifecycle.identity``): one row, created by the first open.
+IDENTITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_identity (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id  TEXT NOT NULL
+);
+"""
+
+
 class StoreLocked(StoreUnavailable):
     """Another process serves this database file."""
 
@@ -111,7 +122,18 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(keys.SCHEMA)
     conn.executescript(ticks.SCHEMA)
     _migrate(conn)
+    conn.executescript(IDENTITY_SCHEMA)
+    # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
+    new_id = uuid.uuid4().hex
+    conn.execute("INSERT OR IGNORE INTO store_identity (one, id) VALUES (1, ?)", (new_id,))
     return conn
+
+
+def _identity(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT id FROM store_identity WHERE one = 1").fetchone()
+    if row is None:  # only if someone deleted the row under a running store
+        raise sqlite3.DatabaseError("the store_identity row is missing")
+    return str(row[0])
 
 
 class SqliteStore(SqliteRecords, SqliteClaims, SqliteSweeps, keys.SqliteKeys, ticks.SqliteTicks):
@@ -165,6 +187,9 @@ class SqliteStore(SqliteRecords, SqliteClaims, SqliteSweeps, keys.SqliteKeys, ti
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)
+
+    async def identity(self) -> str:
+        return await self._db.run(_identity)
 
     async def ping(self) -> None:
         self._db.refusals.check()

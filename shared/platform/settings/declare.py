@@ -19,7 +19,7 @@ CLIENT_SECRET_PREFIX = "CONVEYOR_CLIENT_SECRET_"
 CHILD_INDEX_ENV = "CONVEYOR_CHILD_INDEX"
 
 #: The subcommands that take settings, in the order the documentation lists them.
-COMMANDS = ("serve", "gateway", "consumer", "token", "check")
+COMMANDS = ("serve", "gateway", "consumer", "token", "check", "release-prefix")
 #: The long-running processes.
 DAEMONS = ("serve", "gateway", "consumer")
 #: The processes that answer HTTP requests (the gateway alone or inside ``serve``).

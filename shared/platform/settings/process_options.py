@@ -29,7 +29,7 @@ class ProcessOptions:
         None,
         values.broker_url,
         "RabbitMQ URL amqp://…; gateway and consumer need one (serve: in-process when absent)",
-        DAEMONS,
+        (*DAEMONS, "release-prefix"),
         doc="RabbitMQ URL `amqp://…`; required by `gateway` and `consumer`; `serve` uses "
         "in-process delivery when absent",
     )
@@ -75,7 +75,14 @@ class ProcessOptions:
         "on `--metrics-port` + *i*; 1 = one process, no parent "
         "([processes per core](#processes-per-core)); `serve` refuses it",
     )
-    queue_prefix: str = option("conveyor.", values.text, "RabbitMQ queue name prefix", DAEMONS)
+    queue_prefix: str = option(
+        "conveyor.",
+        values.text,
+        "RabbitMQ queue name prefix; one per store (another store's process refuses to start)",
+        (*DAEMONS, "release-prefix"),
+        doc="RabbitMQ queue name prefix; bound to the first store that uses it, so each store "
+        "needs its own ([one prefix per store](#one-queue-prefix-per-store))",
+    )
     delivery_limit: int = option(
         5, values.positive_int, "RabbitMQ deliveries before dead-lettering", DAEMONS
     )
