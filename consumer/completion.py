@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
+from shared.platform.logs import TRACEBACK
 from shared.platform.metrics import Metrics
 from shared.ports import Claims, MessageRef, Outcome, Recovery, StoreRejected, StoreUnavailable
 from shared.queues.registry import LoadedQueue
@@ -95,7 +96,7 @@ class Finisher:
         and log the run's end, ``started`` by ``perf_counter``."""
         outcome, written = await self.finish(queue, record, Outcome(Status.CANCELLED))
         extra = {"message_id": record.id, "queue": record.queue}
-        self.finished(record, outcome.status, written, started, extra)
+        self.finished(record, outcome, written, started, extra)
 
     async def release(self, ref: MessageRef) -> None:
         """Put ``ref`` back to ``PENDING`` for another consumer (shutdown); best effort."""
@@ -106,26 +107,37 @@ class Finisher:
     def finished(
         self,
         record: MessageRecord,
-        status: Status,
+        outcome: Outcome,
         written: bool,
         started: float,
         extra: Mapping[str, object] | None,
     ) -> None:
-        """Count (if ``written``) and log one run's end, ``started`` by ``perf_counter``."""
+        """Count (if ``written``) and log one run's end, ``started`` by ``perf_counter``: at
+        INFO, or, for a failed attempt with a traceback (a handler's exception, final or to
+        be retried), at ERROR as one log record carrying that traceback (as the record keeps
+        it) as its exception text."""
+        status, error = outcome.status, outcome.error
         duration = time.perf_counter() - started
         if written:
             self._metrics.finished(record.queue, status, duration)
-        if not log.isEnabledFor(logging.INFO):
+        trace = error.traceback if error is not None else None
+        level = logging.INFO if trace is None else logging.ERROR
+        if not log.isEnabledFor(level):
             return
-        log.info(
-            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s",
+        fields = {**(extra or {}), "outcome": status.value, "duration_ms": duration * 1000}
+        if trace is not None and error is not None:
+            fields |= {"error_type": error.type, TRACEBACK: trace}
+        log.log(
+            level,
+            "message %s queue=%s attempt=%d outcome=%s duration_ms=%.1f%s%s",
             record.id,
             record.queue,
             record.attempts,
             status.value,
             duration * 1000,
+            "" if trace is None or error is None else f" error={error.type}",
             "" if written else " (record deleted or taken over meanwhile; not written)",
-            extra={**(extra or {}), "outcome": status.value, "duration_ms": duration * 1000},
+            extra=fields,
         )
 
 

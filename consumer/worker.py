@@ -305,7 +305,7 @@ class Consumer:
             run.returned()
             self._leases.drop(ref)
             self._runs.pop(ref, None)
-        self._finisher.finished(record, outcome.status, written, started, bound.extra)
+        self._finisher.finished(record, outcome, written, started, bound.extra)
 
     def _reporter(self, record: MessageRecord) -> ProgressReporter | None:
         """``ctx.progress`` of this run: writes while this consumer holds the message."""

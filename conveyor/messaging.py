@@ -3,7 +3,9 @@
 Handlers type against :class:`Messaging`, a :class:`~typing.Protocol`: a run under Conveyor
 gets :class:`HandlerMessaging` (the service the HTTP API uses), a unit test gets
 ``conveyor.testing.FakeMessaging`` (in memory). Both return records as the JSON documents
-the HTTP API returns and raise the errors of ``conveyor.errors``.
+the HTTP API returns to a caller without an admin role (``error`` is ``{"type", "message"}``:
+a handler is never shown another message's ``error.traceback``) and raise the errors of
+``conveyor.errors``.
 """
 
 from __future__ import annotations

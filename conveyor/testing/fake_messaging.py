@@ -2,7 +2,8 @@
 
 It keeps records in a dict and runs nothing: a pushed message stays ``PENDING`` until the
 test moves it (:meth:`FakeMessaging.set_status`). What it shares with Conveyor is what a
-handler sees: the same record documents (``MessageRecord.to_public``), the same schema
+handler sees: the same record documents (``MessageRecord.to_public``, never with an
+``error.traceback``), the same schema
 validation and error messages when it is given the queue definitions, the same errors
 (``conveyor.errors``), idempotency keys and delay limits.
 """

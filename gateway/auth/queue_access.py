@@ -8,7 +8,7 @@ from gateway.auth.bearer import Authenticator, AuthError, KeysUnavailable, Princ
 from gateway.auth.token_cache import VerifiedTokens
 from gateway.http.errors import ApiError
 from shared.queues.registry import LoadedQueue
-from shared.queues.roles import is_permitted
+from shared.queues.roles import SYSTEM_ADMIN, is_permitted
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 #: Tokens verified recently (see ``gateway.auth.token_cache``); checked before the verifier.
@@ -72,6 +72,12 @@ def forbidden(what: str, roles: frozenset[str]) -> ApiError:
     does the problem's ``required_roles`` member (sorted), for clients that explain it."""
     needed = sorted(roles)
     return ApiError(403, f"{what}: {', '.join(needed)}", extensions={"required_roles": needed})
+
+
+def admin_roles(queue: str) -> frozenset[str]:
+    """The roles that administer ``queue``: redrive and bulk actions, and seeing
+    ``error.traceback`` (``gateway.auth.record_view``)."""
+    return frozenset({SYSTEM_ADMIN, f"{queue}_admin"})
 
 
 async def authorize(request: web.Request, queue: LoadedQueue) -> Principal:

@@ -17,10 +17,11 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
+from gateway.auth.queue_access import admin_roles
 from gateway.http.errors import ApiError, json_response
 from gateway.http.start_param import RFC3339
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
-from gateway.routes.redrive import authorize_admin, redrive_roles
+from gateway.routes.redrive import authorize_admin
 from gateway.routes.spec import Doc, Route, guarded, json_body, problems
 from shared.domain.message import Status
 from shared.domain.payloads import validation_errors
@@ -117,7 +118,7 @@ def bulk_doc(queue: LoadedQueue) -> Doc:
         "bulk",
         f"Cancel, retry (redrive) or delete many messages of {queue.name}",
         {**acted, **problems(400, 404, 413, 415, 422, 503)},
-        sorted(redrive_roles(queue.name)),
+        sorted(admin_roles(queue.name)),
     )
     bulk["requestBody"] = {"required": True, "content": json_body(BODY_SCHEMA)}
     bulk["parameters"] = [{"name": "action", "in": "path", "required": True, "schema": action}]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.auth.queue_access import authorize
+from gateway.auth.record_view import record_view
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, location, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
@@ -22,10 +23,10 @@ from shared.queues.registry import LoadedQueue
 async def cancel_message(request: web.Request) -> web.Response:
     """``POST /{queue}/{id}/cancel``: 200 cancelled, or 202 asked to stop."""
     queue = await resolve_queue(request)
-    await authorize(request, queue)
+    principal = await authorize(request, queue)
     done = await request.app[RUNTIME].messaging.cancel(queue, request.match_info["id"])
     return json_response(
-        done.record.to_public(),
+        record_view(queue, principal)(done.record),
         status=202 if done.requested else 200,
         headers={"Location": location(queue.name, done.record.id)},
     )

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from gateway.auth.bearer import Principal
 from gateway.auth.queue_access import authorize
+from gateway.auth.record_view import record_view
 from gateway.http.errors import ApiError
 from gateway.http.numbers import integer
 from gateway.http.request_ids import REQUEST_ID, REQUEST_ID_HEADER
@@ -119,13 +120,14 @@ async def message_events(request: web.Request) -> web.StreamResponse:
         max_seconds=stream_seconds(principal, settings.events_max_seconds),
     )
     status: Status | None = None
+    view = record_view(queue, principal)
     try:
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         async for change in changes:
             if isinstance(change, MessageRecord):
                 kind = "status" if change.status is not status else "progress"
                 status = change.status
-                await response.write(frame(kind, change.version, change.to_public()))
+                await response.write(frame(kind, change.version, view(change)))
             elif change is Tick.HEARTBEAT:
                 await response.write(b": heartbeat\n\n")
             else:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.auth.queue_access import authorize
+from gateway.auth.record_view import record_view
 from gateway.http.errors import ApiError, json_response
 from gateway.http.numbers import integer, shown
 from gateway.routes.messages import RUNTIME, resolve_queue
@@ -78,7 +79,7 @@ def _status(raw: str | None) -> Status | None:
 async def list_messages(request: web.Request) -> web.Response:
     """``GET /{queue}?status=&limit=&cursor=``: ``{"items": [...], "next_cursor": ...}``."""
     queue = await resolve_queue(request)
-    await authorize(request, queue)
+    view = record_view(queue, await authorize(request, queue))
     query = request.query
     status, limit = _status(query.get("status")), _limit(query.get("limit"))
     cursor = query.get("cursor")
@@ -87,7 +88,7 @@ async def list_messages(request: web.Request) -> web.Response:
     items, more = rows[:limit], len(rows) > limit
     return json_response(
         {
-            "items": [record.to_public() for record in items],
+            "items": [view(record) for record in items],
             "next_cursor": encode_cursor(items[-1]) if more else None,
         }
     )

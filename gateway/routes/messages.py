@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.auth.callers import caller_of
 from gateway.auth.queue_access import authenticate, authorize
+from gateway.auth.record_view import record_view
 from gateway.http.errors import ApiError, json_response
 from gateway.http.idempotency_header import idempotency_key
 from gateway.http.request_ids import REQUEST_ID
@@ -98,7 +99,7 @@ async def post_message(request: web.Request) -> web.Response:
     )
     record = pushed.record
     return json_response(
-        record.to_public(),
+        record_view(queue, principal)(record),  # a replay may answer a failed message
         status=201 if pushed.created else 200,
         headers={"Location": location(queue.name, record.id)},
     )
@@ -110,13 +111,13 @@ async def get_message(request: web.Request) -> web.Response:
     ``?wait=N``: answer once the message is final (or gone), at the latest after N seconds
     with its current state (see ``shared.service.waiting``)."""
     queue = await resolve_queue(request)
-    await authorize(request, queue)
+    principal = await authorize(request, queue)
     message_id = request.match_info["id"]
     wait = wait_seconds(request)
     record = await request.app[RUNTIME].messaging.get(queue, message_id, wait=wait)
     if record is None:
         raise ApiError(404, f"no message {message_id} on queue {queue.name}")
-    return json_response(record.to_public())
+    return json_response(record_view(queue, principal)(record))
 
 
 async def delete_message(request: web.Request) -> web.Response:

@@ -19,38 +19,35 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.auth.queue_access import require_roles
+from gateway.auth.bearer import Principal
+from gateway.auth.queue_access import ANONYMOUS, admin_roles, require_roles
+from gateway.auth.record_view import record_view
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
 from shared.queues.registry import LoadedQueue
-from shared.queues.roles import SYSTEM_ADMIN
 
 
-def redrive_roles(queue: str) -> frozenset[str]:
-    """The roles that may redrive messages of ``queue``."""
-    return frozenset({SYSTEM_ADMIN, f"{queue}_admin"})
-
-
-async def authorize_admin(request: web.Request, queue: LoadedQueue) -> None:
-    """Raise 401/403 unless the caller may redrive (or run bulk actions on) ``queue``."""
+async def authorize_admin(request: web.Request, queue: LoadedQueue) -> Principal:
+    """The caller's principal; raises 401/403 unless it may redrive (or run bulk actions on)
+    ``queue`` (:func:`gateway.auth.queue_access.admin_roles`)."""
     if not queue.definition.auth_enabled:
-        return
-    await require_roles(request, redrive_roles(queue.name), "redrive")
+        return ANONYMOUS
+    return await require_roles(request, admin_roles(queue.name), "redrive")
 
 
 async def redrive_message(request: web.Request) -> web.Response:
     """``POST /{queue}/{id}/retry``: the ERROR message back to PENDING and delivered."""
     queue = await resolve_queue(request)
-    await authorize_admin(request, queue)
+    principal = await authorize_admin(request, queue)
     record = await request.app[RUNTIME].messaging.redrive(queue, request.match_info["id"])
-    return json_response(record.to_public())
+    return json_response(record_view(queue, principal)(record))
 
 
 def redrive_doc(queue: LoadedQueue) -> Doc:
     """``POST /{queue}/{id}/retry``."""
     redriven = {**record_answer(200), **problems(404, 409, 503)}
-    admins = sorted(redrive_roles(queue.name))
+    admins = sorted(admin_roles(queue.name))
     summary = f"Run an ERROR message of {queue.name} again"
     return guarded(queue, "redrive", summary, redriven, admins)
 

@@ -134,7 +134,19 @@ RECORD_SCHEMA: Doc = {
                 {
                     "type": "object",
                     "required": ["type", "message"],
-                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+                    "properties": {
+                        "type": {"type": "string"},
+                        "message": {"type": "string"},
+                        "traceback": {
+                            "type": "string",
+                            "description": "Admins only (system_admin, <queue>_admin; anyone "
+                            "on a queue with auth off): the last 16 KiB of the failed "
+                            "attempt's formatted traceback, cut at a line boundary after a "
+                            "first line '…(cut)'. Absent for other callers, and when the "
+                            "failure has no traceback (Retry, Reject, a result that is not "
+                            "JSON, a sync handler's timeout).",
+                        },
+                    },
                 },
             ]
         },

@@ -76,21 +76,39 @@ def new_message_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """Why a message failed: the exception type and its message."""
+    """Why a message failed: the exception type and its message, and, for an exception a
+    handler raised, the end of its formatted traceback (``shared.domain.tracebacks``: at most
+    16 KiB). Only callers who may redrive the queue's messages are shown the traceback
+    (``gateway.auth.record_view``)."""
 
     type: str
     message: str
+    traceback: str | None = None
 
     def to_json(self) -> dict[str, str]:
-        """The wire form, ``{"type": ..., "message": ...}``."""
+        """The stored form: ``{"type", "message"}``, and ``"traceback"`` when there is one."""
+        if self.traceback is None:
+            return {"type": self.type, "message": self.message}
+        return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+    def to_public(self, *, traceback: bool = False) -> dict[str, str]:
+        """The wire form: ``{"type", "message"}``, plus ``"traceback"`` (when there is one)
+        only if ``traceback``."""
+        if traceback:
+            return self.to_json()
         return {"type": self.type, "message": self.message}
 
     @classmethod
     def from_json(cls, data: Json) -> ErrorInfo | None:
-        """Parse the wire form back; ``None`` stays ``None``."""
+        """Parse the stored (or wire) form back; ``None`` stays ``None``."""
         if data is None:
             return None
-        return cls(type=str(data.get("type", "")), message=str(data.get("message", "")))
+        trace = data.get("traceback")
+        return cls(
+            type=str(data.get("type", "")),
+            message=str(data.get("message", "")),
+            traceback=None if trace is None else str(trace),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,15 +282,16 @@ class MessageRecord:
             history=History((Transition(now, Status.PENDING, 0),)),
         )
 
-    def to_public(self) -> dict[str, Json]:
-        """The JSON document the HTTP API returns."""
+    def to_public(self, *, tracebacks: bool = False) -> dict[str, Json]:
+        """The JSON document the HTTP API returns; ``error.traceback`` only if
+        ``tracebacks`` (the gateway decides per caller: ``gateway.auth.record_view``)."""
         return {
             "id": self.id,
             "queue": self.queue,
             "status": self.status.value,
             "request": self.request,
             "result": self.result,
-            "error": self.error.to_json() if self.error else None,
+            "error": self.error.to_public(traceback=tracebacks) if self.error else None,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "attempts": self.attempts,

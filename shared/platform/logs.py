@@ -25,6 +25,9 @@ from typing import Any
 #: The record attribute holding a handler line's text prefix (rendered by the text format
 #: only; the JSON format has the fields themselves).
 PREFIX = "conveyor_prefix"
+#: The record attribute holding a traceback already formatted (a failed handler's, as the
+#: record keeps it): both formats render it as they render an exception's traceback.
+TRACEBACK = "conveyor_traceback"
 #: Attributes every LogRecord has: anything else on a record came from ``extra``.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -63,8 +66,9 @@ class TextFormatter(logging.Formatter):
         )
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line += "\n" + _indented(record.exc_text)
+        exc_text = record.exc_text or getattr(record, TRACEBACK, None)
+        if exc_text:
+            line += "\n" + _indented(exc_text)
         if record.stack_info:
             line += "\n" + _indented(self.formatStack(record.stack_info))
         return line
@@ -79,7 +83,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``timestamp`` (ISO-8601 UTC), ``level``, ``logger``,
     ``message``, then every ``extra`` field that is not None as a top-level key (values that
     are not JSON become strings; an extra cannot replace the four above), and ``exception``
-    when there is one."""
+    when there is one (the record's exception's traceback, or :data:`TRACEBACK`)."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -91,11 +95,13 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for name, value in record.__dict__.items():
-            if name in _STANDARD or name == PREFIX or name in line or value is None:
+            if name in _STANDARD or name in (PREFIX, TRACEBACK) or name in line or value is None:
                 continue
             line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+        elif getattr(record, TRACEBACK, None):
+            line["exception"] = getattr(record, TRACEBACK)
         text = json.dumps(line, default=str, ensure_ascii=False)
         # Valid raw in JSON, but line breaks to str.splitlines and to JavaScript.
         return (

@@ -7,7 +7,8 @@ message opened from its queue and retried until it completes; a delayed message 
 (when the gateway has the cancel endpoint; otherwise the page offers no Cancel); a push that
 breaks the schema showing the 422 paths next to the fields; the push form's prefill accepted
 by every queue's schema; an XSS payload rendered as text;
-a token without the admin role told which role it lacks; no token: the auth-off queue only;
+a token without the admin role told which role it lacks; a failed message's traceback shown
+to an admin (as text), not to a writer; no token: the auth-off queue only;
 an address with an empty, ``.`` or ``..`` segment shows "Not found" and fetches nothing.
 Every page runs under its Content-Security-Policy without a violation. Screenshots of each
 page (laptop and phone widths) go to ``tests/artifacts/``.
@@ -339,6 +340,41 @@ def test_dashboard_for_a_writer_on_a_phone(served: ServeProcess, browser: Browse
     )
     watched.assert_clean(writer)
     watched.close()
+
+
+def test_the_message_page_shows_the_traceback_to_admins_only(
+    served: ServeProcess, browser: Browser
+) -> None:
+    admin, writer = token_for(["system_admin"]), token_for(["tester"])
+    markup = '<img src=x onerror="window.__xss=4">'  # in the exception's message
+    failed = push(served, "flaky", {"marker": f"/nonexistent/{markup}"}, writer)
+    assert final(served, "flaky", failed, writer)["status"] == "ERROR"
+    for token, admin_view in ((writer, False), (admin, True)):
+        watched = Watched(browser, LAPTOP)
+        page = watched.page
+        page.goto(f"{served.url}/ui")
+        paste_token(page, token)
+        page.goto(f"{served.url}/ui#/queue/flaky/message/{failed}")
+        expect(page.locator("#m-error")).to_contain_text(f"MarkerMissing: {markup} is missing")
+        if admin_view:
+            details = page.locator("details#m-traceback")
+            expect(details.locator("summary")).to_have_text("Traceback")
+            details.locator("summary").click()
+            trace = details.locator("pre")
+            expect(trace).to_be_visible()
+            expect(trace).to_contain_text("Traceback (most recent call last):")
+            expect(trace).to_contain_text('flaky.py", line ')
+            expect(trace).not_to_contain_text("registry.py")  # from the handler's frame on
+            expect(trace).to_contain_text(f"MarkerMissing: {markup} is missing")
+            assert page.locator("#app img, #app script").count() == 0
+            assert page.evaluate("window.__xss") is None
+            shot(page, "ui-message-traceback.png")
+        else:
+            expect(page.locator("#m-traceback")).to_have_count(0)
+            assert "Traceback" not in page.locator("#message").inner_text()
+            shot(page, "ui-message-no-traceback.png")
+        watched.assert_clean(token)
+        watched.close()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The log of a real ``conveyor serve``: ``--log-format json`` and text, the access log on and
-off, request ids from the push to the handler's lines, and a forged path logged as one
-escaped line."""
+off, request ids from the push to the handler's lines, a forged path logged as one
+escaped line, and a failed run's traceback in its end line's JSON object."""
 
 from __future__ import annotations
 
@@ -148,3 +148,33 @@ def test_the_start_line_names_the_dashboard_and_the_api_docs(
     [line] = [line for line in proc.log().splitlines() if "gateway listening on" in line]
     base = f"http://127.0.0.1:{proc.port}"
     assert f"{base}/ " in line and f"{base}/ui" in line and f"{base}/docs" in line, line
+
+
+def test_a_failed_run_logs_its_traceback_in_one_json_object(
+    tmp_path: Path, queues_dir: Path
+) -> None:
+    add_queue(queues_dir, "nested", handler="nestedfail", roles={"roles": ["tester"]})
+    env = serve_env(tmp_path, queues_dir, CONVEYOR_LOG_FORMAT="json")
+    proc = ServeProcess([], env, tmp_path / "serve.log")
+    try:
+        proc.wait_healthy()
+        message_id = push_and_wait_done(proc, "nested", b'{"depth": 2}', "json-fail-1")
+    finally:
+        proc.close()
+    lines = [json.loads(line) for line in proc.log().splitlines() if line.strip()]
+    [ended] = [line for line in lines if line.get("outcome") and line["message_id"] == message_id]
+    assert (ended["level"], ended["logger"], ended["queue"]) == (
+        "ERROR",
+        "consumer.completion",
+        "nested",
+    )
+    assert (ended["outcome"], ended["error_type"], ended["request_id"]) == (
+        "ERROR",
+        "KeyError",
+        "json-fail-1",
+    )
+    assert "outcome=ERROR" in ended["message"] and ended["message"].endswith(" error=KeyError")
+    trace = ended["exception"]
+    assert trace.startswith("Traceback (most recent call last):\n")
+    assert 'nested.py", line ' in trace and trace.endswith("KeyError: 'missing_key'\n")
+    assert not [line for line in lines if "Traceback" in line["message"]]  # nowhere else

@@ -118,6 +118,19 @@ async def test_finish_writes_the_outcome_once(store: Store) -> None:
     assert got_ok.updated_at >= ok.updated_at - timedelta(milliseconds=1)
 
 
+async def test_finish_keeps_the_error_traceback(store: Store) -> None:
+    """``error.traceback`` round-trips through the store, read one by one and listed."""
+    (record,) = await inserted(store)
+    await store.claim(Q, record.id, "a", later())
+    trace = 'Traceback (most recent call last):\n  File "h.py", line 3, in f\n'
+    trace += "    ü ☃ \ud800\nKeyError: 1\n"
+    error = ErrorInfo("KeyError", "1", trace)
+    assert await store.finish(Q, record.id, "a", Outcome(Status.ERROR, error=error)) is True
+    got = await store.get(Q, record.id)
+    assert got is not None and got.error == error
+    assert [r.error for r in await store.list_records(Q, Status.ERROR, 10, None)] == [error]
+
+
 async def test_finish_does_not_resurrect_a_deleted_record(store: Store) -> None:
     (record,) = await inserted(store)
     await store.claim(Q, record.id, "a", later())

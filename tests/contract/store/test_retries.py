@@ -42,6 +42,19 @@ async def test_schedule_retry_makes_pending_with_error_and_defers(store: Store) 
     assert MessageRef(Q, rec.id) not in [r async for r in store.pending()]
 
 
+async def test_schedule_retry_keeps_the_traceback_until_a_redrive(store: Store) -> None:
+    rec = await claimed(store)
+    failed = ErrorInfo("KeyError", "'k'", "Traceback (most recent call last):\nKeyError: 'k'\n")
+    assert await store.schedule_retry(Q, rec.id, "a", failed, utcnow() - timedelta(seconds=1))
+    got = await store.get(Q, rec.id)
+    assert got is not None and got.error == failed
+    claim = await store.claim(Q, rec.id, "b", utcnow() + timedelta(hours=1))
+    assert claim.outcome is ClaimOutcome.CLAIMED
+    assert await store.finish(Q, rec.id, "b", Outcome(Status.ERROR, error=failed))
+    redriven = await store.redrive(Q, rec.id)
+    assert redriven is not None and redriven.error is None
+
+
 async def test_due_retry_is_claimable_and_counts_the_attempt(store: Store) -> None:
     rec = await claimed(store)
     assert await store.schedule_retry(Q, rec.id, "a", BOOM, utcnow() - timedelta(seconds=1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from conveyor import Context, Retry
 from conveyor.context import CancelFlag
 from shared.adapters.inprocess.queues import LocalEvents
 from shared.domain.message import MessageRecord, Status, utcnow
+from shared.platform.logs import JsonFormatter, text_formatter
 from shared.platform.metrics import Metrics
 from shared.ports import ClaimOutcome, MessageRef
 from shared.queues.definitions import parse_definition
@@ -121,6 +123,41 @@ async def test_a_failure_without_attempts_left_is_error_then_ack(rig_for: Any) -
     outcome = rig.claims.outcomes[record.id]
     assert outcome.status is Status.ERROR and outcome.error is not None
     assert (outcome.error.type, outcome.error.message) == ("ValueError", "bad input")
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2], ids=["final", "retried"])
+async def test_a_failed_attempt_logs_its_traceback_at_error_in_one_record(
+    rig_for: Any, caplog: pytest.LogCaptureFixture, max_attempts: int
+) -> None:
+    async def nested(message: Any, ctx: Any) -> Any:
+        return message["missing_key"]
+
+    rig = await rig_for(nested, max_attempts=max_attempts)
+    record = rig.claims.add("q", {})
+    with caplog.at_level(logging.INFO, logger="consumer.completion"):
+        await rig.run(record)
+    [ended] = [r for r in caplog.records if r.name == "consumer.completion"]
+    assert ended.levelno == logging.ERROR
+    assert "error=KeyError" in ended.getMessage()
+    line = json.loads(JsonFormatter().format(ended))
+    assert (line["message_id"], line["queue"], line["error_type"]) == (record.id, "q", "KeyError")
+    assert line["outcome"] == ("ERROR" if max_attempts == 1 else "PENDING")
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    assert line["exception"].endswith("KeyError: 'missing_key'\n")
+    assert 'message["missing_key"]' in line["exception"]
+    text = text_formatter().format(ended).splitlines()
+    assert "outcome=" in text[0] and text[-1] == "  KeyError: 'missing_key'"
+
+
+async def test_a_success_logs_at_info_without_a_traceback(
+    rig_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = await rig_for(done)
+    with caplog.at_level(logging.INFO, logger="consumer.completion"):
+        await rig.run(rig.claims.add("q", {}))
+    [ended] = [r for r in caplog.records if r.name == "consumer.completion"]
+    assert ended.levelno == logging.INFO
+    assert "exception" not in json.loads(JsonFormatter().format(ended))
 
 
 async def test_a_failure_with_attempts_left_schedules_a_retry_then_acks(rig_for: Any) -> None:

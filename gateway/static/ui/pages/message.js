@@ -1,7 +1,7 @@
-/* `#/queue/NAME/message/ID`: the message's record (request, result or error, attempts, times,
- * progress and history where the gateway records them), its actions (Retry, Cancel, Delete,
- * each confirmed), followed live through its event stream when the gateway has one, and
- * polled either way. */
+/* `#/queue/NAME/message/ID`: the message's record (request, result or error, the error's
+ * traceback where the gateway shows it (to admins), attempts, times, progress and history
+ * where the gateway records them), its actions (Retry, Cancel, Delete, each confirmed),
+ * followed live through its event stream when the gateway has one, and polled either way. */
 
 import { api, explain, messagePath } from "../api.js";
 import { features, FINAL } from "../catalog.js";
@@ -28,7 +28,8 @@ export async function messagePage(app, queue, id) {
     actions.replaceChildren();
   };
   const show = (record) => {
-    body.replaceChildren(...messageDetails(record));
+    const opened = Boolean(body.querySelector("#m-traceback[open]")); // kept open across polls
+    body.replaceChildren(...messageDetails(record, opened));
     actions.replaceChildren(...messageActions(queue, record, feats, result, load));
     if (feats.events && !streaming && !FINAL.has(record.status)) { // live until final
       streaming = true;
@@ -56,7 +57,7 @@ function row(label, value, id) {
   return [el("dt", {}, label), el("dd", { id: id || null }, value)];
 }
 
-function messageDetails(m) {
+function messageDetails(m, tracebackOpen) {
   const out = [];
   const facts = el("dl", { class: "facts" },
     row("Status", [statusBadge(m.status), m.cancel_requested ? el("span", { class: "tag" }, "cancel requested") : null], "m-status"),
@@ -72,6 +73,11 @@ function messageDetails(m) {
   if (m.error) {
     out.push(el("h2", {}, "Error"), el("div", { class: "error-box", id: "m-error" },
       el("strong", {}, m.error.type || "Error"), ": ", el("span", {}, m.error.message || "")));
+    // Only an admin's answer carries it (the gateway leaves it out for others); shown as text.
+    if (typeof m.error.traceback === "string") {
+      out.push(el("details", { class: "traceback", id: "m-traceback", open: tracebackOpen },
+        el("summary", {}, "Traceback"), el("pre", {}, m.error.traceback)));
+    }
   }
   if (m.result !== null && m.result !== undefined) out.push(el("h2", {}, "Result"), el("div", { id: "m-result" }, pretty(m.result)));
   if (Array.isArray(m.history)) out.push(el("h2", {}, "History"), timeline(m.history));
