@@ -114,7 +114,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 def _connect(path: Path) -> sqlite3.Connection:
     """Open ``path`` in WAL mode and bring its schema up to date (on the database thread)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # timeout: the busy handler is on from the first statement, so processes opening a new
+    # file together wait for each other's WAL switch and schema instead of failing "locked".
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
