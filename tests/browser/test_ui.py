@@ -7,8 +7,11 @@ message opened from its queue and retried until it completes; a delayed message 
 (when the gateway has the cancel endpoint; otherwise the page offers no Cancel); a push that
 breaks the schema showing the 422 paths next to the fields; the push form's prefill accepted
 by every queue's schema; an XSS payload rendered as text;
-a token without the admin role told which role it lacks; a failed message's traceback shown
-to an admin (as text), not to a writer; no token: the auth-off queue only;
+a token the gateway rejects said so in the header (and not kept), a valid one "Token set";
+a writer-only token offered no Retry and no bulk actions (an admin is), a token whose roles
+sit in a custom claim offered them and told by the 403 which role it lacks; a failed
+message's traceback shown to an admin (as text), not to a writer; no token: the auth-off queue
+only;
 an address with an empty, ``.`` or ``..`` segment shows "Not found" and fetches nothing.
 Every page runs under its Content-Security-Policy without a violation. Screenshots of each
 page (laptop and phone widths) go to ``tests/artifacts/``.
@@ -39,6 +42,7 @@ from tests.support.waiting import wait_until_sync
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SECRET = "ui-browser-test-secret-" + "u" * 40
+ROLES_CLAIM = "realm_access.roles"  # where test_roles_in_a_custom_claim's token keeps them
 TOKEN_KEY = "conveyor.ui.token"  # the sessionStorage key gateway/static/ui/api.js uses
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
@@ -61,7 +65,7 @@ def served(tmp_path: Path) -> Iterator[ServeProcess]:
             shutil.copyfile(source, handlers / source.name)
     store = f"sqlite:///{tmp_path / 'conveyor.db'}"
     proc = ServeProcess(
-        ["--store", store, "--handlers", str(handlers)],
+        ["--store", store, "--handlers", str(handlers), "--roles-claim", ROLES_CLAIM],
         clean_env(CONVEYOR_JWT_SECRET=SECRET),
         tmp_path / "serve.log",
     )
@@ -323,15 +327,15 @@ def test_dashboard_for_a_writer_on_a_phone(served: ServeProcess, browser: Browse
     expect(page.locator("#load-errors")).to_have_count(0)
     shot(page, "ui-queues-phone.png")
 
-    # Retry needs an admin role: the 403 says which.
+    # Retry needs an admin role: not offered, the page says which role it needs.
     page.goto(f"{served.url}/ui#/queue/flaky/message/{failed}")
     expect(page.locator("#m-status")).to_contain_text("ERROR")
-    page.locator("#action-retry").click()
-    page.locator("#retry-yes").click()
-    expect(page.locator("#action-result")).to_contain_text(
-        "Retry: your token lacks role flaky_admin or system_admin."
+    expect(page.locator("#retry-needs")).to_have_text(
+        "Retry needs role flaky_admin or system_admin."
     )
-    shot(page, "ui-message-403-phone.png")
+    expect(page.locator("#action-retry")).to_have_count(0)
+    expect(page.locator("#action-delete")).to_be_visible()
+    shot(page, "ui-message-writer-phone.png")
 
     # A queue it has no role on: the API's 403, explained.
     page.goto(f"{served.url}/ui#/queue/myQueue")
@@ -438,4 +442,110 @@ def test_the_push_form_prefill_is_accepted_by_each_queue(
             assert json.loads(prefill) == {"sku": "example", "quantity": 1}, prefill
             shot(page, "ui-push-prefill-orders.png")
     watched.assert_clean(admin)
+    watched.close()
+
+
+def test_the_header_says_whether_the_gateway_accepts_the_token(
+    served: ServeProcess, browser: Browser
+) -> None:
+    """A token the gateway answers 401 for: "Token rejected: <its reason>", not kept (the
+    pages show what no token may see); a valid one: "Token set". A token kept from before is
+    checked on load too."""
+    forged = jwt.encode(claims(["system_admin"], ttl=900), "another-" + SECRET, algorithm="HS256")
+    expired = jwt.encode(claims(["system_admin"], ttl=-3600), SECRET, algorithm="HS256")
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    expect(page.locator("#token-state")).to_have_text(
+        "No token (only queues with auth off are visible)."
+    )
+
+    page.locator("#token-input").fill(forged)
+    page.locator("#token-use").click()
+    expect(page.locator("#token-state")).to_have_text(
+        "Token rejected: invalid token: Signature verification failed. It was not kept: "
+        "paste another."
+    )
+    assert page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") is None
+    expect(page.locator('tr[data-queue="open"]')).to_be_visible()  # what no token sees
+    expect(page.locator("#queues tbody tr")).to_have_count(1)
+    shot(page, "ui-token-rejected.png")
+
+    paste_token(page, token_for(["system_admin"]))
+    expect(page.locator('tr[data-queue="myQueue"]')).to_be_visible()
+    shot(page, "ui-token-set.png")
+
+    # Kept from before but expired since: checked on load, rejected, forgotten.
+    page.evaluate(f"sessionStorage.setItem({TOKEN_KEY!r}, {expired!r})")
+    page.reload()
+    expect(page.locator("#token-state")).to_contain_text("Token rejected: invalid token: ")
+    expect(page.locator("#token-state")).to_contain_text("expired")
+    assert page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") is None
+    watched.assert_clean(expired)
+    watched.close()
+
+
+def test_actions_a_token_cannot_perform_are_not_offered(
+    served: ServeProcess, browser: Browser
+) -> None:
+    """flaky's writer (role tester) sees no Retry on an ERROR message and no bulk panel, but
+    Delete; an admin sees all three."""
+    admin, writer = token_for(["system_admin"]), token_for(["tester"])
+    failed = push(served, "flaky", {"marker": "/nonexistent/marker"}, writer)
+    assert final(served, "flaky", failed, writer)["status"] == "ERROR"
+    for token, role in ((writer, "writer"), (admin, "admin")):
+        watched = Watched(browser, LAPTOP)
+        page = watched.page
+        page.goto(f"{served.url}/ui")
+        paste_token(page, token)
+        page.goto(f"{served.url}/ui#/queue/flaky/message/{failed}")
+        expect(page.locator("#m-status")).to_contain_text("ERROR")
+        expect(page.locator("#action-delete")).to_be_visible()
+        if role == "admin":
+            expect(page.locator("#action-retry")).to_be_visible()
+            expect(page.locator("#retry-needs")).to_have_count(0)
+        else:
+            expect(page.locator("#action-retry")).to_have_count(0)
+            expect(page.locator("#retry-needs")).to_have_text(
+                "Retry needs role flaky_admin or system_admin."
+            )
+        shot(page, f"ui-actions-message-{role}.png")
+        page.goto(f"{served.url}/ui#/queue/flaky")
+        expect(page.locator(f'tr[data-id="{failed}"]')).to_be_visible()
+        has_bulk = has_route(served, admin, "/bulk/{action}")
+        expect(page.locator("#bulk")).to_have_count(1 if role == "admin" and has_bulk else 0)
+        shot(page, f"ui-actions-queue-{role}.png")
+        watched.assert_clean(token)
+        watched.close()
+
+
+def test_roles_in_a_custom_claim_are_left_to_the_gateway(
+    served: ServeProcess, browser: Browser
+) -> None:
+    """A token whose roles only the gateway finds (``--roles-claim realm_access.roles``): the
+    page cannot tell, so it offers Retry and the bulk panel, and the gateway's 403 says which
+    role the token lacks."""
+    writer = jwt.encode(
+        {**claims(None, ttl=900), "realm_access": {"roles": ["tester"]}},
+        SECRET,
+        algorithm="HS256",
+    )
+    failed = push(served, "flaky", {"marker": "/nonexistent/marker"}, writer)
+    assert final(served, "flaky", failed, writer)["status"] == "ERROR"
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    paste_token(page, writer)
+    page.goto(f"{served.url}/ui#/queue/flaky/message/{failed}")
+    expect(page.locator("#m-status")).to_contain_text("ERROR")
+    page.locator("#action-retry").click()
+    page.locator("#retry-yes").click()
+    expect(page.locator("#action-result")).to_contain_text(
+        "Retry: your token lacks role flaky_admin or system_admin."
+    )
+    shot(page, "ui-actions-custom-claim-403.png")
+    page.goto(f"{served.url}/ui#/queue/flaky")
+    if has_route(served, writer, "/bulk/{action}"):
+        expect(page.locator("#bulk")).to_have_count(1)
+    watched.assert_clean(writer)
     watched.close()

@@ -25,9 +25,11 @@ export async function features() {
   return found; // null entries: unknown (no document without a token); try and see
 }
 
-/** Ask /openapi.json again next time (the token changed: it may see the document now). */
-export function forgetFeatures() {
+/** Ask /openapi.json and /queues again next time (the token changed: it may see more, or
+ * less, now). */
+export function forgetCatalog() {
   knownFeatures = null;
+  knownQueues = null;
 }
 
 /** `GET /queues`, the answer; the list is kept for the pages that need a queue's details. */

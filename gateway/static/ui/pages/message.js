@@ -4,14 +4,16 @@
  * followed live through its event stream when the gateway has one, and polled either way. */
 
 import { api, explain, messagePath } from "../api.js";
-import { features, FINAL } from "../catalog.js";
+import { features, FINAL, queueInfo } from "../catalog.js";
 import { confirmBox, crumbs, el, notice, pretty, statusBadge } from "../dom.js";
 import { follow } from "../events.js";
 import { relative, when } from "../format.js";
 import { currentView, every, POLL_MS } from "../live.js";
+import { adminRoles, allowedActions } from "../roles.js";
 
 export async function messagePage(app, queue, id) {
   const feats = await features();
+  const may = allowedActions(await queueInfo(queue));
   const view = el("section", { id: "message-page" },
     crumbs(["Queues", "#/"], [queue, "#/queue/" + encodeURIComponent(queue)], [id]),
     el("h1", { class: "mono wrap" }, id));
@@ -30,7 +32,7 @@ export async function messagePage(app, queue, id) {
   const show = (record) => {
     const opened = Boolean(body.querySelector("#m-traceback[open]")); // kept open across polls
     body.replaceChildren(...messageDetails(record, opened));
-    actions.replaceChildren(...messageActions(queue, record, feats, result, load));
+    actions.replaceChildren(...messageActions(queue, record, feats, may, result, load));
     if (feats.events && !streaming && !FINAL.has(record.status)) { // live until final
       streaming = true;
       follow(queue, id, { record: show, deleted: gone }, viewId).finally(() => { streaming = false; });
@@ -100,7 +102,8 @@ function timeline(history) {
     h.consumer ? el("span", { class: "muted" }, " · " + h.consumer) : null)));
 }
 
-function messageActions(queue, m, feats, result, reload) {
+/** The buttons `may` (roles.js) allows; a Retry the token's roles lack is a hint instead. */
+function messageActions(queue, m, feats, may, result, reload) {
   const act = (label, key, question, method, suffix, ok) => el("button", { id: "action-" + key, class: key === "delete" ? "danger" : "",
     onclick: () => result.replaceChildren(confirmBox(question, async () => {
       const answer = await api(method, messagePath(queue, m.id) + suffix);
@@ -118,7 +121,11 @@ function messageActions(queue, m, feats, result, reload) {
       return notice(explain(answer, label), "error");
     }, key)) }, label);
   const buttons = [];
-  if (m.status === "ERROR") buttons.push(act("Retry", "retry", "Run this ERROR message again from scratch?", "POST", "/retry", () => "Retried: a new run from scratch (attempts start again at 0)."));
+  if (m.status === "ERROR" && may.admin) buttons.push(act("Retry", "retry", "Run this ERROR message again from scratch?", "POST", "/retry", () => "Retried: a new run from scratch (attempts start again at 0)."));
+  if (m.status === "ERROR" && !may.admin) {
+    buttons.push(el("span", { class: "muted small", id: "retry-needs" }, "Retry needs role " + adminRoles(queue).join(" or ") + "."));
+  }
+  if (!may.write) return buttons;
   if (!FINAL.has(m.status) && feats.cancel !== false) {
     buttons.push(act("Cancel", "cancel", "Cancel this message? It will not run (a running one is asked to stop).", "POST", "/cancel",
       (a) => a.status === 202 ? "Cancel requested: the handler is asked to stop." : "Cancelled."));

@@ -7,6 +7,7 @@ import { features, queueInfo, queues, statusesOf } from "../catalog.js";
 import { crumbs, el, notice, statusBadge } from "../dom.js";
 import { age, preview } from "../format.js";
 import { every, POLL_MS } from "../live.js";
+import { allowedActions } from "../roles.js";
 import { bulkPanel } from "./bulk.js";
 
 const PAGE_SIZE = 25;
@@ -37,7 +38,7 @@ export async function queuePage(app, name, params) {
     el("div", { class: "toolbar" }, el("label", {}, "Status ", filter), jump,
       el("a", { class: "button", href: base + "/push" }, "Push a message")),
     list,
-    feats.bulk === false ? null : bulkPanel(name, feats));
+    feats.bulk === false || !allowedActions(info).admin ? null : bulkPanel(name, feats));
   app.replaceChildren(view);
 
   const render = async () => {
