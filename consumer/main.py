@@ -92,6 +92,7 @@ def sweep_policy(settings: Settings) -> SweepPolicy:
         lease_seconds=settings.lease_seconds,
         delivery_limit=settings.delivery_limit,
         interval_seconds=settings.sweep_interval_seconds,
+        redeliver_after_seconds=settings.redeliver_after_seconds,
     )
 
 

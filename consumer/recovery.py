@@ -20,10 +20,21 @@
       have been dead-lettered (the broker counts deliveries that never became runs, e.g.
       a consumer waiting on a live lease) or requeued;
   (d) publishes again, once, ``PENDING`` messages due (a retry's ``not_before``) more than
-      one interval ago and still not claimed: their delayed copy may be lost.
+      one interval ago and still not claimed: their delayed copy may be lost;
+  (e) re-delivers ``queued`` messages (``shared.domain.message.DeliveryState``: published,
+      due, ``PENDING``) that stayed unclaimed longer than ``redeliver_after_seconds``, per
+      consumed queue, only while the broker holds fewer ready messages than the store holds
+      queued records, and at most that difference, oldest first: their delivery is gone (a
+      purged queue, a foreign consumer that took and acked it, a broker restarted without
+      its data). A backlog the broker holds is never republished; when the broker cannot say
+      (``WorkQueue.ready_count`` None) nothing is.
 
   It is safe with many consumers: duplicate publishes are harmless because claims are
-  atomic, and each store step is a conditional write that one pass wins.
+  atomic (``Claims.claim`` moves only a ``PENDING`` record, or an expired lease, to
+  ``INPROGRESS``: a second copy of a message being or already run is acked unrun), and each
+  store step is a conditional write that one pass wins. Step (e) can over-deliver only by
+  what changes during its two reads (deliveries taken but not yet claimed, or consumers
+  sweeping the same queue at once): a few duplicates, each costing a claim.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import asyncio
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from shared.domain.message import ErrorInfo, utcnow
@@ -94,6 +105,8 @@ class SweepPolicy:
     lease_seconds: float
     delivery_limit: int
     interval_seconds: float
+    #: Re-deliver a ``queued`` record unclaimed this long (step (e)).
+    redeliver_after_seconds: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,8 @@ class SweepReport:
     overdue: int = 0
     #: INPROGRESS whose lease expired with no runs left: marked ERROR.
     failed: int = 0
+    #: PENDING queued and unclaimed too long, missing from the broker: published again.
+    redelivered: int = 0
 
 
 async def sweep(
@@ -138,13 +153,19 @@ async def sweep(
     for ref in (*expired, *overdue):
         if ref.queue in queues:  # else a consumer of that queue publishes it as unpublished
             await dispatch.send(ref)
-    report = SweepReport(republished, len(expired), len(overdue), len(failed))
-    if republished or expired or overdue:
+    idle_before = now - timedelta(seconds=policy.redeliver_after_seconds)
+    redelivered = 0
+    for queue in list(queues):
+        redelivered += await redeliver_lost(store, dispatch, queue, idle_before)
+    report = SweepReport(republished, len(expired), len(overdue), len(failed), redelivered)
+    if republished or expired or overdue or redelivered:
         log.warning(
-            "sweep republished %d never published, %d abandoned (lease expired), %d overdue",
+            "sweep republished %d never published, %d abandoned (lease expired), %d overdue,"
+            " %d lost (queued, unclaimed, missing from the broker)",
             republished,
             len(expired),
             len(overdue),
+            redelivered,
         )
     for ref in failed:
         metrics.dead_lettered(ref.queue)
@@ -156,6 +177,33 @@ async def sweep(
             extra={"message_id": ref.id, "queue": ref.queue},
         )
     return report
+
+
+async def redeliver_lost(
+    store: Recovery, dispatch: Dispatcher, queue: str, idle_before: datetime
+) -> int:
+    """Step (e) for one queue: publish again at most (queued in the store - ready in the
+    broker) ``queued`` records unclaimed since before ``idle_before``, oldest first; how many.
+
+    The store is counted before the broker is asked: a push in between is counted by the
+    broker only (fewer re-deliveries, never more).
+    """
+    queued = await store.count_queued(queue)
+    if queued == 0:
+        return 0
+    ready = await dispatch.ready_count(queue)
+    if ready is None or ready >= queued:
+        return 0
+    lost = await store.idle_queued(queue, idle_before, queued - ready)
+    for ref in lost:
+        await dispatch.send(ref)
+        log.info(
+            "message %s on %s was queued but unclaimed and missing from the broker; re-delivered",
+            ref.id,
+            ref.queue,
+            extra={"message_id": ref.id, "queue": ref.queue},
+        )
+    return len(lost)
 
 
 async def sweep_forever(

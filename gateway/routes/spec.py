@@ -157,6 +157,14 @@ RECORD_SCHEMA: Doc = {
         "not_before": {"type": ["string", "null"], "format": "date-time"},
         **RECORD_LIVE_FIELDS,
         "cancel_requested": {"type": "boolean"},
+        "delivery": {
+            "type": ["string", "null"],
+            "enum": ["queued", "delayed", "parked", None],
+            "description": "While PENDING, where its delivery is: 'delayed' (waiting for "
+            "not_before), 'queued' (handed to the work queue; re-delivered by the recovery "
+            "sweep if it stays unclaimed). Computed from status and not_before; 'parked' is "
+            "reserved. null for any other status.",
+        },
     },
 }
 #: One entry of ``errors``: a message, with the JSON path of the value for a schema violation.

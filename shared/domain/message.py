@@ -9,6 +9,10 @@ Added for live views: ``version`` (a counter the store bumps on every status or 
 write: the id of the record's server-sent events), ``progress`` (the handler's last
 ``ctx.progress`` report) and ``history`` (the last :data:`HISTORY_LIMIT` status transitions,
 oldest first, each appended by the store in the same write as the status).
+
+``delivery`` (:class:`DeliveryState`) is computed from ``status`` and ``not_before``, not
+stored: a ``PENDING`` record is ``delayed`` while its ``not_before`` is in the future, else
+``queued``; any other status has no delivery state.
 """
 
 from __future__ import annotations
@@ -46,6 +50,24 @@ class Status(StrEnum):
     def final(self) -> bool:
         """True for ``COMPLETE``, ``ERROR`` and ``CANCELLED``: nothing runs the message again."""
         return self in (Status.COMPLETE, Status.ERROR, Status.CANCELLED)
+
+
+class DeliveryState(StrEnum):
+    """Where a ``PENDING`` message's delivery is (shown as the record's ``delivery``).
+
+    Computed, never stored (:attr:`MessageRecord.delivery`): ``status`` and ``not_before``
+    decide it. ``parked`` is reserved for a later state set by the store (held back on
+    purpose, no delivery expected); nothing sets it yet, so no record shows it.
+    """
+
+    #: Handed (or about to be handed) to the work queue; a consumer should claim it soon.
+    #: The recovery sweep re-delivers one that stays unclaimed too long while the broker
+    #: holds fewer ready messages than the store holds queued records (``consumer.recovery``).
+    QUEUED = "queued"
+    #: Waiting for its time: a delayed push's or a retry's ``not_before`` is in the future.
+    DELAYED = "delayed"
+    #: Reserved: held back with no delivery expected (not set by any store yet).
+    PARKED = "parked"
 
 
 def utcnow() -> datetime:
@@ -282,6 +304,20 @@ class MessageRecord:
             history=History((Transition(now, Status.PENDING, 0),)),
         )
 
+    def delivery_at(self, now: datetime) -> DeliveryState | None:
+        """The delivery state at ``now``: for a ``PENDING`` record, ``delayed`` while
+        ``not_before`` is after ``now``, else ``queued``; None for any other status."""
+        if self.status is not Status.PENDING:
+            return None
+        if self.not_before is not None and self.not_before > now:
+            return DeliveryState.DELAYED
+        return DeliveryState.QUEUED
+
+    @property
+    def delivery(self) -> DeliveryState | None:
+        """:meth:`delivery_at` now (computed from ``status`` and ``not_before``)."""
+        return self.delivery_at(utcnow())
+
     def to_public(self, *, tracebacks: bool = False) -> dict[str, Json]:
         """The JSON document the HTTP API returns; ``error.traceback`` only if
         ``tracebacks`` (the gateway decides per caller: ``gateway.auth.record_view``)."""
@@ -301,4 +337,5 @@ class MessageRecord:
             "progress": self.progress.to_json() if self.progress else None,
             "history": self.history.to_json(),
             "cancel_requested": self.cancel_requested,
+            "delivery": delivery.value if (delivery := self.delivery) else None,
         }

@@ -84,6 +84,11 @@ class WorkQueue(Protocol):
         and is not durable in-process. Raises DeliveryUnavailable.
         """
 
+    async def ready_count(self, queue: str) -> int | None:
+        """How many messages of ``queue`` wait to be delivered (ready: not in a consumer's
+        hands, not in a delay tier); None when unknown (not open, unreachable, the queue not
+        declared). Never raises. The recovery sweep bounds its re-delivery by it."""
+
     async def consume(
         self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
     ) -> None:

@@ -232,6 +232,19 @@ class Recovery(Protocol):
         time is gone, so a later pass does not pick it again).
         """
 
+    async def count_queued(self, queue: str) -> int:
+        """How many records of ``queue`` are ``queued`` and marked published: PENDING, due
+        (no ``not_before`` later than now), :meth:`mark_published` done. What the broker
+        should hold for ``queue`` (ready or in a consumer's hands). One count query."""
+
+    async def idle_queued(self, queue: str, idle_before: datetime, limit: int) -> list[MessageRef]:
+        """Up to ``limit`` records of ``queue`` counted by :meth:`count_queued` that have
+        waited unclaimed since before ``idle_before`` (``updated_at``, their last status
+        change, and ``not_before``, when they came due, both before it), oldest first.
+
+        For the recovery sweep's re-delivery; writes nothing (a duplicate delivery costs at
+        most a claim that answers not PENDING)."""
+
     async def delete_expired(self, now: datetime) -> int:
         """Delete the final records whose ``expires_at`` (see :class:`Outcome`) is before
         ``now``; how many. Stores that expire records by themselves may do nothing here."""

@@ -64,6 +64,11 @@ class Dispatcher:
         if self._mark is not None:
             self._mark(ref)
 
+    async def ready_count(self, queue: str) -> int | None:
+        """How many messages of ``queue`` the work queue holds ready (``WorkQueue.ready_count``;
+        None: unknown)."""
+        return await self._work.ready_count(queue)
+
     async def send_or_leave(self, ref: MessageRef, *, delay: float = 0.0) -> bool:
         """:meth:`send`; if the work queue refuses, log it and leave the message to recovery.
 

@@ -46,12 +46,13 @@ async def test_a_delayed_message_waits_then_runs(dapi: Api, tmp_path: Path) -> N
     assert resp.status == 201, await resp.text()
     record = await resp.json()
     assert record["status"] == "PENDING" and record["not_before"] is not None
+    assert record["delivery"] == "delayed"
     due = parse(record["not_before"]).timestamp()
     assert 1.3 < due - pushed_at < 1.8
     early = await dapi.get(f"/spanlog/{record['id']}?wait=0.8", token)
     assert (await early.json())["status"] == "PENDING"
     final = await dapi.wait_final("spanlog", record["id"], token)
-    assert final["status"] == "COMPLETE"
+    assert final["status"] == "COMPLETE" and final["delivery"] is None
     assert starts(log)[record["id"]] >= due - 0.01  # never before its time
 
 

@@ -195,9 +195,14 @@ class FakeWorkQueue:
     published: list[tuple[str, str, float]] = field(default_factory=list)
     callback: DeliveryCallback | None = None
     consuming: list[str] = field(default_factory=list)
+    #: What :meth:`ready_count` answers per queue (absent: None, unknown).
+    ready: dict[str, int] = field(default_factory=dict)
 
     async def open(self, queues: Sequence[str]) -> None:
         pass
+
+    async def ready_count(self, queue: str) -> int | None:
+        return self.ready.get(queue)
 
     async def publish(self, queue: str, message_id: str) -> None:
         self.published.append((queue, message_id, 0.0))

@@ -26,6 +26,7 @@ RECORD_FIELDS = frozenset(
         "progress",
         "history",
         "cancel_requested",
+        "delivery",
     }
 )
 

@@ -115,6 +115,10 @@ class InProcessDelivery:
         """Messages waiting (not yet delivered) on ``queue``."""
         return self._lane(queue).items.qsize()
 
+    async def ready_count(self, queue: str) -> int | None:
+        """Exact: the messages waiting on ``queue`` (:meth:`depth`); None once closed."""
+        return None if self._closed else self.depth(queue)
+
     async def consume(
         self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
     ) -> None:

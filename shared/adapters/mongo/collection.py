@@ -67,6 +67,7 @@ INDEXES: list[list[str]] = [
     ["status", "lease_until"],  # fail_abandoned()
     ["queue", "created_at", "_id"],  # list_records() without a status
     ["status", "not_before"],  # next_due(), take_overdue(): delayed pushes and retries
+    ["queue", "status", "published", "created_at", "_id"],  # count_queued(), idle_queued()
 ]
 #: The TTL index behind ``result_ttl_seconds`` (a null ``expires_at`` never expires).
 TTL_INDEX = IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl")

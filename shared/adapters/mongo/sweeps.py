@@ -121,5 +121,29 @@ class MongoSweeps(Recovery):
         cond: Doc = {"status": PENDING, "not_before": {"$ne": None, "$lt": due_before}}
         return await self._update_each(cond, {"$set": {"not_before": None, "published": False}})
 
+    async def count_queued(self, queue: str) -> int:
+        with mapped():
+            return int(await self._db.messages.count_documents(_queued(queue, utcnow())))
+
+    async def idle_queued(self, queue: str, idle_before: datetime, limit: int) -> list[MessageRef]:
+        if limit <= 0:
+            return []
+        cond = {**_queued(queue, idle_before), "updated_at": {"$lt": idle_before}}
+        with mapped():
+            cursor = self._db.messages.find(cond, {"_id": 1})
+            cursor = cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            docs = await cursor.limit(limit).to_list(None)
+        return [MessageRef(queue, doc["_id"]) for doc in docs]
+
     async def delete_expired(self, now: datetime) -> int:
         return 0  # the TTL index does it
+
+
+def _queued(queue: str, due: datetime) -> Doc:
+    """``queued`` records of ``queue`` marked published and due at ``due`` (count_queued)."""
+    return {
+        "queue": queue,
+        "status": PENDING,
+        "published": True,
+        "$or": [{"not_before": None}, {"not_before": {"$lt": due}}],
+    }

@@ -191,6 +191,23 @@ class RabbitWork(WorkQueue):
                 raise outcome
         return failed
 
+    async def ready_count(self, queue: str) -> int | None:
+        """A passive declare's ``message_count`` (RabbitMQ counts ready messages only), on a
+        channel of its own: a passive declare of a missing queue closes its channel, which
+        must not be the shared confirm channel."""
+        amqp = self._amqp
+        conn = amqp.publisher
+        if amqp.closed or conn is None or not conn.connected.is_set():
+            return None
+        try:
+            async with asyncio.timeout(amqp.timeout), conn.channel() as channel:
+                declared = await channel.declare_queue(amqp.queue_name(queue), passive=True)
+                count = declared.declaration_result.message_count
+        except FAILURES as exc:
+            log.debug("ready count of %s unknown: %r", queue, exc)
+            return None
+        return int(count) if count is not None else None
+
     async def consume(
         self, queues: Sequence[str], callback: DeliveryCallback, prefetch: int
     ) -> None:

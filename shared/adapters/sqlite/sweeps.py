@@ -20,6 +20,10 @@ from shared.domain.message import ErrorInfo, Status, utcnow
 from shared.ports import MessageRef, Recovery
 
 PAGE = 500
+#: A ``queued`` record of queue ``?``, marked published, due at ``?`` (``count_queued``).
+QUEUED = (
+    "queue = ? AND status = 'PENDING' AND published = 1 AND (not_before IS NULL OR not_before < ?)"
+)
 
 
 class SqliteSweeps(Recovery):
@@ -130,6 +134,25 @@ class SqliteSweeps(Recovery):
             ).fetchall()
         )
         return [MessageRef(q, i) for q, i in rows]
+
+    async def count_queued(self, queue: str) -> int:
+        params = (queue, to_epoch(utcnow()))
+        row = await self._db.run(
+            lambda c: c.execute(f"SELECT COUNT(*) FROM messages WHERE {QUEUED}", params).fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    async def idle_queued(self, queue: str, idle_before: datetime, limit: int) -> list[MessageRef]:
+        before = to_epoch(idle_before)
+        params = (queue, before, before, limit)
+        rows = await self._db.run(
+            lambda c: c.execute(
+                f"SELECT id FROM messages WHERE {QUEUED} AND updated_at < ?"
+                " ORDER BY created_at, id LIMIT ?",
+                params,
+            ).fetchall()
+        )
+        return [MessageRef(queue, i) for (i,) in rows]
 
     async def delete_expired(self, now: datetime) -> int:
         cur = await self._db.write(

@@ -110,6 +110,16 @@ class ProcessOptions:
         DAEMONS,
         doc="republish never-published `PENDING` records this old",
     )
+    redeliver_after_seconds: float = option(
+        300.0,
+        values.positive_float,
+        "re-deliver queued PENDING unclaimed this long and missing from the broker",
+        DAEMONS,
+        doc="re-deliver a queued `PENDING` record (published, due) unclaimed this long, while "
+        "the broker holds fewer ready messages for its queue than the store holds queued "
+        "records, at most that difference, oldest first (a purged queue, a foreign consumer, "
+        "a broker restarted without its data; see [reliability](reliability.md))",
+    )
     reload_interval_seconds: float = option(
         1.0,
         values.non_negative_float,

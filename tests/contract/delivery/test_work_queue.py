@@ -15,9 +15,10 @@ import time
 
 import pytest
 
-from shared.ports import Delivered, DeliveryUnavailable
+from shared.ports import Delivered, DeliveryUnavailable, WorkQueue
 from tests.support.deliveries import Harness, Inbox, RabbitHarness
 from tests.support.sockets import free_port
+from tests.support.waiting import wait_until
 
 # --- publish, consume, settle ----------------------------------------------------------
 
@@ -224,3 +225,40 @@ async def test_unreachable_broker_is_unavailable(rabbit: RabbitHarness) -> None:
     with pytest.raises(DeliveryUnavailable):
         await delivery.consume(["q"], Inbox(), prefetch=1)
     assert await delivery.publish_many("q", ["x", "y"]) == {"x", "y"}
+
+
+# --- ready count ------------------------------------------------------------------------
+
+
+async def test_ready_count_counts_what_waits_not_what_a_consumer_holds(harness: Harness) -> None:
+    consumer = await harness.new(["q"])
+    gateway = await harness.peer(consumer, ["q"])
+    assert await gateway.ready_count("q") == 0
+    for n in range(3):
+        await gateway.publish("q", f"m-{n}")
+    await wait_until(lambda: _ready_is(gateway, 3), "3 ready")
+    inbox = Inbox()
+    await consumer.consume(["q"], inbox, prefetch=1)
+    held = await inbox.next()  # unsettled: in the consumer's hands, no longer ready
+    await wait_until(lambda: _ready_is(gateway, 2), "2 ready")
+    await held.ack()
+    await (await inbox.next()).ack()
+    await (await inbox.next()).ack()
+    await wait_until(lambda: _ready_is(gateway, 0), "none ready")
+    await gateway.close()
+    assert await gateway.ready_count("q") is None  # closed: unknown
+
+
+async def _ready_is(delivery: WorkQueue, expected: int) -> bool:
+    return await delivery.ready_count("q") == expected
+
+
+@pytest.mark.distributed
+async def test_ready_count_of_an_undeclared_rabbitmq_queue_is_unknown(
+    rabbit: RabbitHarness,
+) -> None:
+    delivery = await rabbit.new(["q"])
+    assert await delivery.ready_count("never-declared") is None
+    # The failed passive declare closed only its own channel: publishing still works.
+    await delivery.publish("q", "m")
+    await wait_until(lambda: _ready_is(delivery, 1), "1 ready")

@@ -136,3 +136,39 @@ async def test_take_overdue_clears_the_due_time_once(store: Store) -> None:
     assert await collect(store.unpublished(later())) == [overdue.id]
     assert (await store.claim(Q, overdue.id, "b", later())).outcome is ClaimOutcome.CLAIMED
     assert (await store.claim(Q, waiting.id, "b", later())).outcome is ClaimOutcome.DEFERRED
+
+
+# --- queued records: what the broker should hold, and those idle too long -------------
+
+
+async def test_count_queued_and_idle_queued(store: Store) -> None:
+    cutoff = utcnow() - timedelta(minutes=1)
+    old = [new(at=BASE + timedelta(seconds=s)) for s in (2, 0, 1)]
+    recent = new()
+    due_long_ago = replace(new(at=BASE), not_before=BASE + timedelta(seconds=9))
+    due_just_now = replace(new(at=BASE), not_before=utcnow() - timedelta(seconds=1))
+    delayed = replace(new(at=BASE), not_before=later())
+    unpublished, claimed, released = new(at=BASE), new(at=BASE), new(at=BASE)
+    elsewhere = replace(new(at=BASE), queue="other")
+    published = [*old, recent, due_long_ago, due_just_now, delayed, claimed, released, elsewhere]
+    for record in [*published, unpublished]:
+        await store.insert(record)
+    await store.mark_published([MessageRef(r.queue, r.id) for r in published])
+    await store.claim(Q, claimed.id, "a", later())
+    await store.claim(Q, released.id, "a", later())
+    await store.release(Q, released.id, "a")  # PENDING again, just now: not idle
+    # Queued: published, PENDING and due; the delayed, unpublished and claimed are not.
+    assert await store.count_queued(Q) == 7
+    assert await store.count_queued("other") == 1
+    assert await store.count_queued("none") == 0
+    # Idle: unchanged and due since before the cutoff, oldest first (created_at, id).
+    idle = sorted([*old, due_long_ago], key=lambda r: (r.created_at, r.id))
+    assert [r.id for r in await store.idle_queued(Q, cutoff, 10)] == [r.id for r in idle]
+    assert [r.id for r in await store.idle_queued(Q, cutoff, 2)] == [r.id for r in idle[:2]]
+    assert {r.queue for r in await store.idle_queued(Q, cutoff, 10)} == {Q}
+    assert await store.idle_queued(Q, cutoff, 0) == []
+    assert await store.idle_queued(Q, BASE, 10) == []
+    # A claim takes a record out of both; the broker no longer needs to hold it.
+    await store.claim(Q, idle[0].id, "a", later())
+    assert await store.count_queued(Q) == 6
+    assert idle[0].id not in [r.id for r in await store.idle_queued(Q, cutoff, 10)]
