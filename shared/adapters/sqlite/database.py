@@ -108,7 +108,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
     present = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
     for name, sql_type in ADDED_COLUMNS:
         if name not in present:
-            conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {sql_type}")
+            try:
+                conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {sql_type}")
+            except sqlite3.OperationalError as exc:
+                # Another process opening the same new file added it between our look and
+                # our ALTER (a gateway and a consumer starting together): nothing to do.
+                if "duplicate column name" not in str(exc):
+                    raise
     conn.executescript(ADDED_INDEXES)
 
 
