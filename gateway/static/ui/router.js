@@ -2,7 +2,7 @@
  * `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a message; anything with a
  * segment that names nothing is the not-found page. */
 
-import { nextView } from "./live.js";
+import { currentView, nextView } from "./live.js";
 import { messagePage } from "./pages/message.js";
 import { notFoundPage } from "./pages/not-found.js";
 import { pushPage } from "./pages/push.js";
@@ -31,9 +31,19 @@ function parseHash(hash) {
   return { parts: parts.every(namesSomething) ? parts : null, params };
 }
 
+/** `app` for one view: a page that draws after the address changed again (its fetch answered
+ * late) draws nothing, so it cannot cover the page now on show. */
+function slotFor(app, view) {
+  return {
+    replaceChildren: (...nodes) => {
+      if (view === currentView()) app.replaceChildren(...nodes);
+    },
+  };
+}
+
 /** Show the page the address names in `app`, stopping what the last one kept running. */
-export function route(app) {
-  nextView();
+export function route(root) {
+  const app = slotFor(root, nextView());
   const { parts, params } = parseHash(location.hash);
   if (parts === null) return notFoundPage(app);
   if (parts[0] === "queue" && parts[1] && parts[2] === "message" && parts[3]) {
