@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from gateway.auth.bearer import Authenticator, AuthError, KeysUnavailable, Principal
@@ -74,9 +76,11 @@ def forbidden(what: str, roles: frozenset[str]) -> ApiError:
     return ApiError(403, f"{what}: {', '.join(needed)}", extensions={"required_roles": needed})
 
 
+@functools.lru_cache(maxsize=1024)
 def admin_roles(queue: str) -> frozenset[str]:
     """The roles that administer ``queue``: redrive and bulk actions, and seeing
-    ``error.traceback`` (``gateway.auth.record_view``)."""
+    ``error.traceback`` (``gateway.auth.record_view``). Cached: every answer with a record
+    asks (queue names come from definitions, so the cache holds one entry per queue)."""
     return frozenset({SYSTEM_ADMIN, f"{queue}_admin"})
 
 

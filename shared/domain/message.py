@@ -315,7 +315,12 @@ class MessageRecord:
 
     @property
     def delivery(self) -> DeliveryState | None:
-        """:meth:`delivery_at` now (computed from ``status`` and ``not_before``)."""
+        """:meth:`delivery_at` now (computed from ``status`` and ``not_before``; the clock is
+        read only for a ``PENDING`` record with a ``not_before``: every answer computes it)."""
+        if self.status is not Status.PENDING:
+            return None
+        if self.not_before is None:
+            return DeliveryState.QUEUED
         return self.delivery_at(utcnow())
 
     def to_public(self, *, tracebacks: bool = False) -> dict[str, Json]:
