@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 
 from tests.support.api_client import http_call
-from tests.support.sockets import free_port
+from tests.support.sockets import free_port, listens_on
 from tests.support.tokens import claims
 from tests.support.waiting import wait_until_sync
 
@@ -36,16 +36,20 @@ class ServeProcess:
         log_path: Path,
         nofile: tuple[int, int] | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("ab")
-        start = [sys.executable, "-m", "conveyor"]
+        self._command = [sys.executable, "-m", "conveyor"]
         if nofile is not None:
-            start = [sys.executable, "-c", _WITH_NOFILE, str(nofile[0]), str(nofile[1])]
+            self._command = [sys.executable, "-c", _WITH_NOFILE, str(nofile[0]), str(nofile[1])]
+        self._args, self._env = list(args), dict(env)
+        self._start()
+
+    def _start(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [*start, "serve", "--port", str(self.port), *args],
-            env=dict(env),
+            [*self._command, "serve", "--port", str(self.port), *self._args],
+            env=self._env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -54,12 +58,27 @@ class ServeProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_healthy(self, within: float = 30.0) -> None:
+        """Wait until this process answers ``/healthz`` on its port. The answer counts only if
+        this process holds the port (``listens_on``): another suite on the machine may have
+        taken the port ``free_port`` chose, and answer for it; ours then exits with the port
+        in use, and is started again once on another port."""
+        retried = False
+
         def healthy() -> bool:
-            assert self.proc.poll() is None, f"serve exited early:\n{self.log()}"
+            nonlocal retried
+            if self.proc.poll() is not None:
+                log = self.log()
+                assert not retried and "port is already in use" in log, (
+                    f"serve exited early:\n{log}"
+                )
+                retried = True
+                self._start()
+                return False
             try:
-                return http_call("GET", f"{self.url}/healthz", timeout=1)[0] == 200
+                answered = http_call("GET", f"{self.url}/healthz", timeout=1)[0] == 200
             except OSError:
                 return False
+            return answered and listens_on(self.proc.pid, self.port)
 
         wait_until_sync(healthy, "serve to answer /healthz", within, detail=self.log)
 
