@@ -69,11 +69,11 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     failed = push(served, "fail", {"n": 1}, writer)
     assert final(served, "fail", failed, writer)["status"] == "ERROR"
     post(served, f"/fail/{failed}/retry", alice)
+    post(served, "/open/bulk/delete", None, {"limit": 100})  # auth off: no subject
     final(served, "fail", failed, writer)
     post(served, "/fail/bulk/retry", root, {"status": "ERROR", "limit": 50})
-    for _ in range(PAGE_SIZE):  # enough admin cancels of waiting messages for a second page
+    for _ in range(PAGE_SIZE):  # admin cancels of waiting messages: a page of their own
         post(served, f"/echo/{push(served, 'echo', {}, writer, '?delay=600')}/cancel", root)
-    post(served, "/open/bulk/delete", None, {"limit": 100})  # auth off: nothing to delete
 
     watched = Watched(browser, LAPTOP)
     page = watched.page
@@ -87,22 +87,29 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
 
     rows = page.locator("#audit-list tbody tr")
     expect(rows).to_have_count(PAGE_SIZE)
+    expect(page.locator('#audit-list tr[data-action="cancel"]')).to_have_count(PAGE_SIZE)
     newest = rows.nth(0)
-    expect(newest).to_have_attribute("data-action", "bulk_delete")
-    expect(newest.locator('td[data-label="Who"]')).to_have_text("anonymous (auth off)")
-    expect(newest.locator('td[data-label="Target"]')).to_have_text("limit=100")
-    expect(newest.locator('td[data-label="Messages"]')).to_have_text("0")
-    expect(rows.nth(1).locator('td[data-label="Who"]')).to_have_text("root@example.com")
+    expect(newest.locator('td[data-label="Who"]')).to_have_text("root@example.com")
+    expect(newest.locator('td[data-label="Action"]')).to_have_text("Cancel")
+    expect(newest.locator('td[data-label="Queue"]')).to_have_text("echo")
+    expect(newest.locator('td[data-label="Messages"]')).to_have_text("1")
     page.screenshot(path=SHOTS / "conveyor-ui-audit.png", full_page=True)
 
-    page.locator("#audit-older").click()  # the rest: the last cancel, the bulk retry, the retry
+    page.locator("#audit-older").click()  # the rest, in the order they were done
     expect(rows).to_have_count(3)
-    expect(rows.nth(1)).to_have_attribute("data-action", "bulk_retry")
-    expect(rows.nth(1).locator('td[data-label="Target"]')).to_have_text("status=ERROR, limit=50")
-    retry = rows.nth(2)
+    expect(page.locator("#audit-older")).to_have_count(0)
+    expect(page.locator(".pager a")).to_have_text(["Newest"])
+    bulk_retry = page.locator('#audit-list tr[data-action="bulk_retry"]')
+    expect(bulk_retry.locator('td[data-label="Target"]')).to_have_text("status=ERROR, limit=50")
+    expect(bulk_retry.locator('td[data-label="Messages"]')).to_have_text("1")
+    bulk_delete = page.locator('#audit-list tr[data-action="bulk_delete"]')
+    expect(bulk_delete.locator('td[data-label="Who"]')).to_have_text("anonymous (auth off)")
+    expect(bulk_delete.locator('td[data-label="Target"]')).to_have_text("limit=100")
+    expect(bulk_delete.locator('td[data-label="Messages"]')).to_have_text("0")
+    retry = page.locator('#audit-list tr[data-action="redrive"]')
     expect(retry.locator('td[data-label="Who"]')).to_have_text("alice")
     expect(retry.locator('td[data-label="Action"]')).to_have_text("Retry")
-    expect(page.locator("#audit-older")).to_have_count(0)
+    page.screenshot(path=SHOTS / "conveyor-ui-audit-older.png", full_page=True)
     retry.locator('td[data-label="Target"] a').click()  # the message it retried
     expect(page.locator(".crumbs")).to_have_text(f"Queues / fail / {failed}")
 
