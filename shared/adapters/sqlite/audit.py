@@ -3,7 +3,9 @@
 One row per entry, ``id`` the primary key; ``at`` is epoch seconds (as every time in this
 store) and ``target`` JSON text (a message id, a bulk filter's object, or null). The index on
 ``(at, id)`` serves every-queue pages and the retention's delete; the one on
-``(queue, at, id)`` a queue's pages. A record is one statement in the group commit.
+``(queue, at, id)`` a queue's pages. A record is one statement in the group commit; the
+retention deletes :data:`TRIM_CHUNK` rows per statement, so other writes go between chunks
+instead of waiting for one long delete.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ CREATE INDEX IF NOT EXISTS audit_at ON audit (at, id);
 CREATE INDEX IF NOT EXISTS audit_queue_at ON audit (queue, at, id);
 """
 COLUMNS = "id, at, subject, action, queue, target, count"
+#: Rows one retention statement deletes at most (the writer thread is shared with pushes).
+TRIM_CHUNK = 1000
 
 
 def _row(entry: AuditEntry) -> tuple[Any, ...]:
@@ -76,7 +80,11 @@ def _select(
 
 
 def _delete_before(before: datetime, conn: sqlite3.Connection) -> int:
-    return conn.execute("DELETE FROM audit WHERE at < ?", (to_epoch(before),)).rowcount
+    """Delete up to :data:`TRIM_CHUNK` of the entries older than ``before``; how many."""
+    return conn.execute(
+        "DELETE FROM audit WHERE rowid IN (SELECT rowid FROM audit WHERE at < ? LIMIT ?)",
+        (to_epoch(before), TRIM_CHUNK),
+    ).rowcount
 
 
 class SqliteAudit(Audit):
@@ -98,4 +106,8 @@ class SqliteAudit(Audit):
         return await self._db.run(functools.partial(_select, queues, limit, before))
 
     async def delete_audit_older_than(self, before: datetime) -> int:
-        return await self._db.write(functools.partial(_delete_before, before))
+        deleted, chunk = 0, TRIM_CHUNK
+        while chunk == TRIM_CHUNK:
+            chunk = await self._db.write(functools.partial(_delete_before, before))
+            deleted += chunk
+        return deleted

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+import shared.adapters.sqlite.audit as sqlite_audit
 from shared.domain.audit import AuditAction, AuditEntry, AuditTarget
 from shared.ports import ListCursor, Store
 
@@ -82,3 +85,12 @@ async def test_delete_older_than_keeps_the_rest(store: Store) -> None:
     assert await store.delete_audit_older_than(BASE) == 0
     assert await store.delete_audit_older_than(BASE + timedelta(days=1)) == 2
     assert await store.list_audit(None, 10, None) == []
+
+
+async def test_delete_older_than_deletes_past_the_sqlite_chunk(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_audit, "TRIM_CHUNK", 2)  # SQLite deletes 2 a statement
+    await written(store, *(entry(s, f"e{s}") for s in range(5)), entry(9, "kept"))
+    assert await store.delete_audit_older_than(BASE + timedelta(seconds=5)) == 5
+    assert ids(await store.list_audit(None, 10, None)) == ["kept"]
