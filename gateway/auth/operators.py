@@ -6,7 +6,8 @@ What is recorded (``shared.domain.audit``; read through ``GET /audit``,
 queue with auth off, where the subject is null), cancel and delete when the caller holds an
 admin role of the queue (``system_admin`` or ``<queue>_admin``: a writer's own cancel or
 delete is not an operator action), and pause/resume, whose endpoints call :func:`audited`
-with ``AuditAction.PAUSE``/``RESUME``. One store write per action, none per message.
+with ``AuditAction.PAUSE``/``RESUME``, target None and count 0. One store write per action,
+none per message.
 """
 
 from __future__ import annotations
