@@ -5,7 +5,8 @@ retrying store outages (:func:`until_stored`) while the delivery is held, and an
 written change to waiters (``shared.service.announce``); it also counts and logs a run's end.
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
 ``result_ttl_seconds`` (None: kept forever). :func:`sweep_expired_forever` deletes expired
-records from stores that do not expire them by themselves (SQLite).
+records from stores that do not expire them by themselves (SQLite), and audit entries older
+than ``--audit-retention-days`` from every store (:func:`sweep_expired_once`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from shared.platform.metrics import Metrics
 from shared.ports import Claims, MessageRef, Outcome, Recovery, StoreRejected, StoreUnavailable
 from shared.queues.registry import LoadedQueue
 from shared.service.announce import Announcer
+from shared.service.audit import AuditTrail
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +36,8 @@ STORE_RETRY_MAX_SECONDS = 5.0
 
 #: Seconds between two deletions of expired records (SQLite; MongoDB has a TTL index).
 EXPIRY_SWEEP_SECONDS = 2.0
+#: Expiry passes between two trims of the audit log (about a minute: entries live for days).
+AUDIT_TRIM_PASSES = 30
 
 
 def with_expiry(outcome: Outcome, ttl: float | None, now: datetime | None = None) -> Outcome:
@@ -141,14 +145,35 @@ class Finisher:
         )
 
 
-async def sweep_expired_forever(store: Recovery, every: float = EXPIRY_SWEEP_SECONDS) -> None:
-    """Delete expired final records every ``every`` seconds until cancelled."""
+async def sweep_expired_forever(
+    store: Recovery,
+    audit: AuditTrail,
+    audit_retention: timedelta,
+    every: float = EXPIRY_SWEEP_SECONDS,
+) -> None:
+    """Delete expired final records every ``every`` seconds, and trim the audit log every
+    :data:`AUDIT_TRIM_PASSES` passes (the first pass included), until cancelled."""
+    passes = 0
     while True:
         await asyncio.sleep(every)
-        try:
-            deleted = await store.delete_expired(utcnow())
-        except StoreUnavailable as exc:
-            log.warning("expiry sweep failed: %s", exc)
-            continue
-        if deleted:
-            log.info("deleted %d expired messages", deleted)
+        trim = audit_retention if passes % AUDIT_TRIM_PASSES == 0 else None
+        await sweep_expired_once(store, audit, utcnow(), trim)
+        passes += 1
+
+
+async def sweep_expired_once(
+    store: Recovery, audit: AuditTrail, now: datetime, audit_retention: timedelta | None
+) -> None:
+    """One pass at ``now``: delete the records expired by then and, when
+    ``audit_retention`` is given, the audit entries older than that. A store outage is
+    logged; the next pass tries again."""
+    try:
+        deleted = await store.delete_expired(now)
+        trimmed = 0 if audit_retention is None else await audit.trim(now, audit_retention)
+    except StoreUnavailable as exc:
+        log.warning("expiry sweep failed: %s", exc)
+        return
+    if deleted:
+        log.info("deleted %d expired messages", deleted)
+    if trimmed:
+        log.info("deleted %d audit entries older than %s", trimmed, audit_retention)

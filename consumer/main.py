@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from consumer.completion import sweep_expired_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
@@ -110,7 +111,10 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
             ),
             name="sweep",
         )
-    expiry = asyncio.create_task(sweep_expired_forever(rt.store), name="expiry-sweep")
+    retention = timedelta(days=rt.settings.audit_retention_days)
+    expiry = asyncio.create_task(
+        sweep_expired_forever(rt.store, rt.audit, retention), name="expiry-sweep"
+    )
     # Every consumer runs the cron schedules; the store makes it one push per tick.
     scheduler = asyncio.create_task(rt.scheduler.run(), name="scheduler")
     try:

@@ -8,6 +8,7 @@ aiohttp takes the first match, so fixed paths come before the ``/{queue}`` patte
 
 from gateway.routes import (
     admin,
+    audit,
     batch,
     bulk,
     cancel,
@@ -27,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     *root.ROUTES,
     *health.ROUTES,
     *admin.ROUTES,
+    *audit.ROUTES,  # a fixed path: before every /{queue} pattern
     *openapi.ROUTES,
     *docs.ROUTES,
     *ui.ROUTES,

@@ -6,7 +6,8 @@ messages (:data:`BODY_SCHEMA`): ``limit`` (required, 1 to 10,000), and optionall
 exclusive). Answers ``200`` with ``{"acted": [ids], "skipped": [{"id", "reason"}]}``; a body
 that is not JSON is ``400``, one that breaks these rules ``422`` listing every problem with
 its path. Roles as for redrive (``system_admin``, ``<queue>_admin``; anyone on a queue with
-auth off). The logic is the messaging service's (``Messaging.bulk``).
+auth off). The logic is the messaging service's (``Messaging.bulk``). Each request is one
+entry of the audit log (``gateway.auth.operators``): the filter, and how many were acted on.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
+from gateway.auth.operators import audited
 from gateway.auth.queue_access import admin_roles
 from gateway.http.errors import ApiError, json_response
 from gateway.http.start_param import RFC3339
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
 from gateway.routes.redrive import authorize_admin
 from gateway.routes.spec import Doc, Route, guarded, json_body, problems
+from shared.domain.audit import AuditAction
 from shared.domain.message import Status
 from shared.domain.payloads import validation_errors
 from shared.queues.registry import LoadedQueue
@@ -84,10 +87,13 @@ def _action(raw: str) -> BulkAction:
 async def bulk_action(request: web.Request) -> web.Response:
     """``POST /{queue}/bulk/{action}``: ``{"acted": [...], "skipped": [...]}``."""
     queue = await resolve_queue(request)
-    await authorize_admin(request, queue)
+    principal = await authorize_admin(request, queue)
     action = _action(request.match_info["action"])
     where = parse_filter(await _read_json(request))
-    result = await request.app[RUNTIME].messaging.bulk(queue, action, where)
+    rt = request.app[RUNTIME]
+    result = await rt.messaging.bulk(queue, action, where)
+    done = AuditAction(f"bulk_{action.value}")
+    await audited(rt.audit, principal, done, queue.name, where.to_public(), len(result.acted))
     return json_response(result.to_public())
 
 

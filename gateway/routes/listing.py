@@ -31,7 +31,13 @@ MAX_LIMIT = 200
 
 def encode_cursor(record: MessageRecord) -> str:
     """The opaque cursor that continues a listing after ``record``."""
-    data = json.dumps({"created_at": record.created_at.isoformat(), "id": record.id})
+    return encode_position(ListCursor(record.created_at, record.id))
+
+
+def encode_position(position: ListCursor) -> str:
+    """The opaque cursor of ``position`` in any newest-first keyset listing (messages, the
+    audit log: a time and a UUID); :func:`decode_cursor` reads it back."""
+    data = json.dumps({"created_at": position.created_at.isoformat(), "id": position.id})
     return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
 
@@ -94,6 +100,18 @@ async def list_messages(request: web.Request) -> web.Response:
     )
 
 
+#: ``?limit=&cursor=`` of a keyset listing (this one and ``GET /audit``).
+PAGE_PARAMS: list[Doc] = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    },
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+
+
 def listing_doc(queue: LoadedQueue) -> Doc:
     """``GET /{queue}``."""
     page = {
@@ -111,13 +129,7 @@ def listing_doc(queue: LoadedQueue) -> Doc:
     status = {"enum": [s.value for s in Status]}
     get["parameters"] = [
         {"name": "status", "in": "query", "required": False, "schema": status},
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-        },
-        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        *PAGE_PARAMS,
     ]
     return get
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.auth.callers import caller_of
+from gateway.auth.operators import administers, audited
 from gateway.auth.queue_access import authenticate, authorize
 from gateway.auth.record_view import record_view
 from gateway.http.errors import ApiError, json_response
@@ -24,6 +25,7 @@ from gateway.routes.spec import (
     problems,
     record_answer,
 )
+from shared.domain.audit import AuditAction
 from shared.domain.payloads import BadJson, parse_json
 from shared.queues.registry import LoadedQueue
 from shared.runtime.resources import Runtime
@@ -121,12 +123,15 @@ async def get_message(request: web.Request) -> web.Response:
 
 
 async def delete_message(request: web.Request) -> web.Response:
-    """``DELETE /{queue}/{id}``: 204, or 404 if unknown."""
+    """``DELETE /{queue}/{id}``: 204, or 404 if unknown. Audited when by a queue admin."""
     queue = await resolve_queue(request)
-    await authorize(request, queue)
+    principal = await authorize(request, queue)
     message_id = request.match_info["id"]
-    if not await request.app[RUNTIME].messaging.delete(queue, message_id):
+    rt = request.app[RUNTIME]
+    if not await rt.messaging.delete(queue, message_id):
         raise ApiError(404, f"no message {message_id} on queue {queue.name}")
+    if administers(principal, queue.name):
+        await audited(rt.audit, principal, AuditAction.DELETE, queue.name, message_id, 1)
     return web.Response(status=204)
 
 

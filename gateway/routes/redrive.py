@@ -12,7 +12,8 @@ store record is the source of truth; the copy left in the ``.dead`` queue stays 
 again, and ``ctx.attempt`` is 1 on its first attempt. The record is marked unpublished
 before it is handed to the delivery channel, so if that publish fails the recovery sweep
 still delivers it (the answer is 200 either way: the message will run). The logic is the
-messaging service's (``Messaging.redrive``); this module is the route and its roles.
+messaging service's (``Messaging.redrive``); this module is the route and its roles. Each
+redrive is recorded in the audit log (``gateway.auth.operators``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.auth.bearer import Principal
+from gateway.auth.operators import audited
 from gateway.auth.queue_access import ANONYMOUS, admin_roles, require_roles
 from gateway.auth.record_view import record_view
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
+from shared.domain.audit import AuditAction
 from shared.queues.registry import LoadedQueue
 
 
@@ -40,7 +43,9 @@ async def redrive_message(request: web.Request) -> web.Response:
     """``POST /{queue}/{id}/retry``: the ERROR message back to PENDING and delivered."""
     queue = await resolve_queue(request)
     principal = await authorize_admin(request, queue)
-    record = await request.app[RUNTIME].messaging.redrive(queue, request.match_info["id"])
+    rt = request.app[RUNTIME]
+    record = await rt.messaging.redrive(queue, request.match_info["id"])
+    await audited(rt.audit, principal, AuditAction.REDRIVE, queue.name, record.id, 1)
     return json_response(record_view(queue, principal)(record))
 
 

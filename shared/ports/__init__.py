@@ -1,7 +1,8 @@
 """The ports every mode plugs into: the record store and delivery (see the submodules).
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
-  :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`;
+  :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`
+  (+ :class:`ScheduleStates` and :class:`Audit`, in modules of their own);
 - ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -9,6 +10,7 @@
 Nothing above the ports (HTTP layer, consumer, handlers) sees a driver type.
 """
 
+from shared.ports.audit import Audit
 from shared.ports.delivery import (
     CancelCallback,
     CancelSignals,
@@ -45,6 +47,7 @@ from shared.ports.types import (
 )
 
 __all__ = [
+    "Audit",
     "Cancel",
     "CancelCallback",
     "CancelOutcome",

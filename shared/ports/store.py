@@ -9,11 +9,12 @@
 - :class:`Keys`: idempotency keys; the idempotent push.
 - :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
+- :class:`Audit` (``shared.ports.audit``): the operator actions' audit log.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 package (``shared.adapters.sqlite``, ``shared.adapters.mongo``) implements it as one class
 composed of one module per protocol (``records``, ``claims``, ``sweeps``, ``keys``,
-``ticks``), and callers depend on the narrow protocol they need.
+``ticks``, ``audit``), and callers depend on the narrow protocol they need.
 
 Leases. A consumer that claims a message owns it until ``lease_until``; it renews the lease
 while the handler runs. A claim on an ``INPROGRESS`` record whose lease has expired takes it
@@ -39,6 +40,7 @@ from typing import Protocol
 
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
+from shared.ports.audit import Audit
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
 
@@ -279,6 +281,14 @@ class ProgressReports(Protocol):
 
 
 class Store(
-    StoreLifecycle, Records, Claims, Recovery, Keys, ProgressReports, ScheduleStates, Protocol
+    StoreLifecycle,
+    Records,
+    Claims,
+    Recovery,
+    Keys,
+    ProgressReports,
+    ScheduleStates,
+    Audit,
+    Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

@@ -32,6 +32,7 @@ from shared.queues.reload import QueueFollower, Reloader
 from shared.runtime.wiring import make_cancel_signals, make_delivery, make_store
 from shared.service import Messaging
 from shared.service.announce import Announcer
+from shared.service.audit import AuditTrail
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
 from shared.service.published import PublishMarker
@@ -66,6 +67,8 @@ class Runtime:
     scheduler: Scheduler
     #: The control channel: cancels of running messages, to the consumers.
     cancels: CancelSignals
+    #: The operator actions' audit log (the hook operator endpoints call).
+    audit: AuditTrail
     services: dict[str, Any] = field(default_factory=dict)
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
@@ -201,6 +204,7 @@ async def open_runtime(
             announcer=announcer,
             scheduler=Scheduler(registry, messaging, store, make_clock(settings.test_clock_file)),
             cancels=cancels,
+            audit=AuditTrail(store),
             services=services,
             metrics=metrics,
             instance=f"{socket.gethostname()}:{os.getpid()}{settings.instance_suffix}",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from shared.domain.message import Json, MessageRecord, Status
+from shared.domain.message import Json, MessageRecord, Status, iso
 from shared.ports import ListCursor, Records
 from shared.service.errors import MessagingError
 
@@ -55,6 +55,17 @@ class BulkFilter:
         for bound in (self.created_before, self.created_after):
             if bound is not None and bound.tzinfo is None:
                 raise ValueError("created_before/created_after need a time zone")
+
+    def to_public(self) -> dict[str, str | int | None]:
+        """``{"status", "created_before", "created_after", "limit"}`` (null: not given), as
+        the audit log shows a bulk action's target."""
+        before, after = self.created_before, self.created_after
+        return {
+            "status": self.status.value if self.status else None,
+            "created_before": iso(before) if before else None,
+            "created_after": iso(after) if after else None,
+            "limit": self.limit,
+        }
 
 
 @dataclass(slots=True)

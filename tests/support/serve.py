@@ -3,9 +3,10 @@ calls the process tests make to it."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,20 @@ class ServeProcess:
             self.proc.kill()
         self.proc.wait()
         self._log.close()
+
+
+@contextlib.contextmanager
+def healthy_serve(
+    args: Sequence[str], env: Mapping[str, str], log_path: Path
+) -> Iterator[ServeProcess]:
+    """A :class:`ServeProcess` started with ``args``, once healthy; killed and reaped on
+    exit."""
+    proc = ServeProcess(args, env, log_path)
+    try:
+        proc.wait_healthy()
+        yield proc
+    finally:
+        proc.close()
 
 
 #: The JWT secret of the ``spawn`` fixture's processes (tests/process/conftest.py).

@@ -31,6 +31,21 @@ export function allowedActions(info) {
   return { admin, write };
 }
 
+/** Whether the token administers queue `name` (auth on or off: what reading its audit
+ * entries needs); true when its roles are unknown. */
+export function administers(name) {
+  const roles = tokenRoles();
+  return roles === null || roles.has("system_admin") || roles.has(name + "_admin");
+}
+
+/** Whether to offer the audit log (`GET /audit`): a token with `system_admin` or any
+ * `<queue>_admin` role, or whose roles are unknown; never without a token (it answers 401). */
+export function mayReadAudit() {
+  if (!token()) return false;
+  const roles = tokenRoles();
+  return roles === null || [...roles].some((r) => r === "system_admin" || (r.endsWith("_admin") && r.length > 6));
+}
+
 /** The roles that administer `queue`, for the hint shown in place of a hidden action. */
 export function adminRoles(queue) {
   return [queue + "_admin", "system_admin"];

@@ -1,13 +1,16 @@
 /* Hash routing: `#/` the queues, `#/queue/NAME` a queue (`?status=…&cursor=…`),
- * `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a message; anything with a
- * segment that names nothing is the not-found page. */
+ * `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a message, `#/audit` the
+ * audit log (`?queue=…&cursor=…`); anything with a segment that names nothing is the
+ * not-found page. The header's Audit link shows for tokens that may read the log. */
 
 import { currentView, nextView } from "./live.js";
+import { auditPage } from "./pages/audit.js";
 import { messagePage } from "./pages/message.js";
 import { notFoundPage } from "./pages/not-found.js";
 import { pushPage } from "./pages/push.js";
 import { queuePage } from "./pages/queue.js";
 import { queuesPage } from "./pages/queues.js";
+import { mayReadAudit } from "./roles.js";
 
 /** A path segment that names something: not empty, not "." or ".." (the browser would
  * resolve those in the API path it goes into, and fetch another resource), no "/". */
@@ -44,6 +47,8 @@ function slotFor(app, view) {
 /** Show the page the address names in `app`, stopping what the last one kept running. */
 export function route(root) {
   const app = slotFor(root, nextView());
+  const auditLink = document.getElementById("nav-audit");
+  if (auditLink) auditLink.hidden = !mayReadAudit();
   const { parts, params } = parseHash(location.hash);
   if (parts === null) return notFoundPage(app);
   if (parts[0] === "queue" && parts[1] && parts[2] === "message" && parts[3]) {
@@ -51,5 +56,6 @@ export function route(root) {
   }
   if (parts[0] === "queue" && parts[1] && parts[2] === "push") return pushPage(app, parts[1]);
   if (parts[0] === "queue" && parts[1]) return queuePage(app, parts[1], params);
+  if (parts[0] === "audit" && parts.length === 1) return auditPage(app, params);
   return queuesPage(app);
 }

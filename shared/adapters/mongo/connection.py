@@ -1,7 +1,7 @@
 """What the MongoDB store's parts share: the client, its collections, the error mapping.
 
 No port of its own: every part of the store (``records``, ``claims``, ``sweeps``, ``keys``,
-``ticks``) reaches the database through the store's one :class:`MongoConnection`, and
+``ticks``, ``audit``) reaches the database through the store's one :class:`MongoConnection`, and
 ``collection.MongoStore`` (the lifecycle) attaches the client at open and detaches it at
 close. Each part wraps its driver calls in :func:`mapped`, so every driver error becomes
 :class:`StoreUnavailable` (:class:`StoreRejected` when a document is too large).
@@ -29,6 +29,8 @@ KEYS_SUFFIX = "_idempotency"
 SCHEDULES_SUFFIX = "_schedules"
 #: The store identity's collection is ``<messages collection><IDENTITY_SUFFIX>`` (one document).
 IDENTITY_SUFFIX = "_identity"
+#: The audit log's collection is ``<messages collection><AUDIT_SUFFIX>`` (``audit``).
+AUDIT_SUFFIX = "_audit"
 
 
 @contextlib.contextmanager
@@ -58,6 +60,7 @@ class MongoConnection:
         self._keys: AsyncCollection[Doc] | None = None
         self._schedules: AsyncCollection[Doc] | None = None
         self._identity: AsyncCollection[Doc] | None = None
+        self._audit: AsyncCollection[Doc] | None = None
 
     def attach(self, client: AsyncMongoClient[Doc]) -> None:
         """Use ``client`` (created, maybe not yet connected) from now on."""
@@ -68,11 +71,12 @@ class MongoConnection:
         self._keys = db[collection + KEYS_SUFFIX]
         self._schedules = db[collection + SCHEDULES_SUFFIX]
         self._identity = db[collection + IDENTITY_SUFFIX]
+        self._audit = db[collection + AUDIT_SUFFIX]
 
     def detach(self) -> AsyncMongoClient[Doc] | None:
         """Forget the client (the caller closes it); the one attached, if any."""
         client, self.client = self.client, None
-        self._messages = self._keys = self._schedules = self._identity = None
+        self._messages = self._keys = self._schedules = self._identity = self._audit = None
         return client
 
     @property
@@ -102,3 +106,10 @@ class MongoConnection:
         if self._identity is None:
             raise StoreUnavailable("store is not open")
         return self._identity
+
+    @property
+    def audit(self) -> AsyncCollection[Doc]:
+        """One document per operator action (``audit``)."""
+        if self._audit is None:
+            raise StoreUnavailable("store is not open")
+        return self._audit

@@ -5,7 +5,7 @@ ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
 (Keys) and ``ticks`` (ScheduleStates). They share one ``connection.SqliteConnection``;
-``rows`` is their row codec.
+``rows`` is their row codec; ``audit`` (Audit) keeps the operator actions.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction
@@ -33,7 +33,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from shared.adapters.sqlite import keys, ticks
+from shared.adapters.sqlite import audit, keys, ticks
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
@@ -129,6 +129,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(SCHEMA)
     conn.executescript(keys.SCHEMA)
     conn.executescript(ticks.SCHEMA)
+    conn.executescript(audit.SCHEMA)
     _migrate(conn)
     conn.executescript(IDENTITY_SCHEMA)
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
@@ -144,7 +145,14 @@ def _identity(conn: sqlite3.Connection) -> str:
     return str(row[0])
 
 
-class SqliteStore(SqliteRecords, SqliteClaims, SqliteSweeps, keys.SqliteKeys, ticks.SqliteTicks):
+class SqliteStore(
+    SqliteRecords,
+    SqliteClaims,
+    SqliteSweeps,
+    keys.SqliteKeys,
+    ticks.SqliteTicks,
+    audit.SqliteAudit,
+):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""
 

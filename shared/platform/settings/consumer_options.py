@@ -40,6 +40,14 @@ class ConsumerOptions:
         CONSUMING,
         doc="OAuth2 token endpoint for `ctx.auth`",
     )
+    audit_retention_days: int = option(
+        90,
+        values.positive_int,
+        "days an audit log entry is kept (the consumers' expiry sweep deletes older ones)",
+        CONSUMING,
+        doc="days an entry of the audit log (`GET /audit`) is kept; the consumers' expiry "
+        "sweep deletes older ones about once a minute",
+    )
     sweep_interval_seconds: float = option(
         15.0,
         values.positive_float,
