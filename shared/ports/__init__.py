@@ -1,7 +1,8 @@
 """The ports every mode plugs into: the record store and delivery (see the submodules).
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
-  :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`;
+  :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`
+  (+ ``shared.ports.search``: :class:`Search`);
 - ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -19,6 +20,7 @@ from shared.ports.delivery import (
     WorkQueue,
 )
 from shared.ports.schedules import ScheduleStates
+from shared.ports.search import FieldMatch, Search
 from shared.ports.store import (
     Claims,
     Keys,
@@ -57,6 +59,7 @@ __all__ = [
     "DeliveryCallback",
     "DeliveryUnavailable",
     "EventCallback",
+    "FieldMatch",
     "Keys",
     "ListCursor",
     "MessageRef",
@@ -68,6 +71,7 @@ __all__ = [
     "Recovery",
     "ScheduleState",
     "ScheduleStates",
+    "Search",
     "Store",
     "StoreLifecycle",
     "StoreRejected",

@@ -2,9 +2,9 @@
 
 This module is the store's ``shared.ports.StoreLifecycle`` (connect, indexes, close, ping)
 and :class:`MongoStore`, composed of the parts implementing the other ports: ``records``
-(Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys) and
-``ticks`` (ScheduleStates). They share one ``connection.MongoConnection``; ``documents`` is
-their document codec.
+(Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
+``ticks`` (ScheduleStates) and ``search`` (Search). They share one
+``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
@@ -54,6 +54,7 @@ from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
 from shared.adapters.mongo.records import MongoRecords
+from shared.adapters.mongo.search import MongoSearch
 from shared.adapters.mongo.sweeps import MongoSweeps
 from shared.ports import StoreUnavailable
 
@@ -92,7 +93,9 @@ async def _create_identity(col: AsyncCollection[Doc]) -> None:
         )
 
 
-class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks):
+class MongoStore(
+    MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks, MongoSearch
+):
     """:class:`shared.ports.Store` on one MongoDB collection: the lifecycle here, each other
     port in its part (the parts use only ``self._db``)."""
 

@@ -4,8 +4,8 @@ This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate,
 ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
-(Keys) and ``ticks`` (ScheduleStates). They share one ``connection.SqliteConnection``;
-``rows`` is their row codec.
+(Keys), ``ticks`` (ScheduleStates) and ``search`` (Search). They share one
+``connection.SqliteConnection``; ``rows`` is their row codec.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction
@@ -37,6 +37,7 @@ from shared.adapters.sqlite import keys, ticks
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
+from shared.adapters.sqlite.search import SqliteSearch
 from shared.adapters.sqlite.sweeps import SqliteSweeps
 from shared.ports import StoreUnavailable
 
@@ -144,7 +145,9 @@ def _identity(conn: sqlite3.Connection) -> str:
     return str(row[0])
 
 
-class SqliteStore(SqliteRecords, SqliteClaims, SqliteSweeps, keys.SqliteKeys, ticks.SqliteTicks):
+class SqliteStore(
+    SqliteRecords, SqliteClaims, SqliteSweeps, keys.SqliteKeys, ticks.SqliteTicks, SqliteSearch
+):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""
 
