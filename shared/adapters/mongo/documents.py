@@ -71,11 +71,11 @@ def put(name: str, value: Json) -> Doc:
 
 def searchable(value: Json) -> Json:
     """What a non-native ``request`` keeps natively beside its text, for search
-    (``shared.adapters.mongo.search``): its top-level string, integer and boolean fields
+    (``shared.adapters.mongo.search``): its top-level string, number and boolean fields
     that are native (None unless ``value`` is an object). Readers take the text."""
     if not isinstance(value, dict):
         return None
-    scalars = (str, int, bool)
+    scalars = (str, int, float, bool)
     return {
         k: v for k, v in value.items() if isinstance(v, scalars) and _safe_key(k) and _native(v)
     }

@@ -11,7 +11,9 @@ built).
 
 A request MongoDB cannot hold natively is stored as JSON text (``documents``); its top-level
 scalar fields are then also kept native in ``request`` (``documents.searchable``), so
-matching is exact for every record. Numbers compare numerically (``1`` equals ``1.0``) and
+matching is exact for every record. A term also excludes arrays (MongoDB matches an array
+holding the value; the schema forbids one, but a record pushed before the schema changed may
+have one). Numbers compare numerically (``1`` equals ``1.0``) and
 ``true`` never equals ``1``, as in the SQLite store.
 """
 
@@ -37,7 +39,13 @@ def match_filter(
     """The filter selecting these records of ``queue``."""
     cond: Doc = {"queue": queue}
     for term in where:
-        cond[f"request.{term.field}"] = term.value
+        path = f"request.{term.field}"
+        # Not an array: MongoDB would match an array holding the value (SQLite does not).
+        test = {"$eq": term.value, "$not": {"$type": "array"}}
+        if path in cond:  # the same field twice: both must hold
+            cond.setdefault("$and", []).append({path: test})
+        else:
+            cond[path] = test
     if status is not None:
         cond["status"] = status.value
     if before is not None:
