@@ -141,6 +141,7 @@ async def test_a_field_marked_by_a_reload_answers_409_until_its_index_is_built(
     await wait_until(held.is_set, "the build of note to start")
     resp = await sapi.get("/orders?where=note:red", token)
     (message,) = await error_list(resp, 409)
+    assert resp.headers["Retry-After"] == "1"
     assert "the index on note of queue 'orders' is being built" in message
     # The other fields' indexes stay usable meanwhile.
     assert ids(await search(sapi, "where=customer:acme", token)) == [mine]

@@ -115,7 +115,18 @@ async def test_count_records_counts_the_selection_up_to_the_limit(store: Store) 
 async def test_an_index_is_partial_on_its_queue(store: Store) -> None:
     """What keeps pushes to other queues free: their records never enter the index."""
     await store.build_index("q", "customer")
+    for n in range(3):
+        await store.insert(record(f"q{n}", n, {"customer": "acme"}))
+    for n in range(20):
+        await store.insert(record(f"o{n}", n, {"customer": "acme"}, queue="other"))
     if isinstance(store, SqliteStore):
+        entries = await store._db.run(
+            lambda c: c.execute(
+                "SELECT SUM(ncell) FROM dbstat WHERE name = 'search:q:customer'"
+                " AND pagetype = 'leaf'"
+            ).fetchone()[0]
+        )
+        assert entries == 3  # the 20 records of "other" wrote nothing to it
         rows: Any = await store._db.run(
             lambda c: c.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'search:%'"
