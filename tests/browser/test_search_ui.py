@@ -94,6 +94,10 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     assert shown == sorted(pushed["apple"])
     expect(page.locator("#search-sku")).to_have_value("apple")  # kept from the address
     page.screenshot(path=SHOTS / "ui-search.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("#search-go")).to_be_visible()
+    page.screenshot(path=SHOTS / "ui-search-phone.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     # Bulk on the search results: the count comes from one dry run.
     before = len(requests)
