@@ -30,6 +30,7 @@ from gateway.http.protocol import add_always_headers, refuse
 from gateway.http.ratelimit import RateLimiter
 from gateway.http.throttle import RATE_LIMITER
 from gateway.routes import ROUTES
+from gateway.routes.listing import search_indexes
 from gateway.routes.messages import RUNTIME
 from gateway.routes.spec import register
 from shared.platform.listen import start_site
@@ -82,6 +83,7 @@ def create_app(rt: Runtime) -> web.Application:
     app[AUTHENTICATOR] = build_authenticator(rt.settings, rt.http)
     app[VERIFIED] = VerifiedTokens(leeway=rt.settings.jwt_leeway_seconds)
     app[RATE_LIMITER] = RateLimiter()
+    app.cleanup_ctx.append(search_indexes)
     register(app, ROUTES, rt.settings)
     return app
 

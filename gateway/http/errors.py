@@ -34,6 +34,7 @@ from shared.service import (
     UnknownQueue,
     ValidationFailed,
 )
+from shared.service.search import IndexBuilding
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ STATUS_OF: dict[type[MessagingError], int] = {
     DelayTooLong: 422,
     TooLarge: 413,
     KeyInProgress: 409,
+    IndexBuilding: 409,
     Conflict: 409,
     Unavailable: 503,
 }
@@ -104,8 +106,10 @@ def error_items(error: MessagingError) -> list[Item]:
 
 
 def messaging_error(error: MessagingError) -> ApiError:
-    """The answer to a messaging error (KeyInProgress also says when to retry)."""
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(error, KeyInProgress) else None
+    """The answer to a messaging error (KeyInProgress and IndexBuilding also say when to
+    retry)."""
+    retry = isinstance(error, KeyInProgress | IndexBuilding)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry else None
     return ApiError(status_of(error), *error_items(error), headers=headers)
 
 

@@ -1,7 +1,8 @@
 """The numbers clients send in query parameters and headers: plain decimals only.
 
 Every number the gateway reads from a request (``?delay=``, ``?wait=``, ``?limit=``,
-``Last-Event-ID``) is parsed here, against one grammar, never by ``float``/``int`` alone
+``Last-Event-ID``, and, after an optional ``-``, an integer field's ``?where=`` value:
+``gateway.http.where``) is parsed here, against one grammar, never by ``float``/``int`` alone
 (which take ``1_000``, ``1e308``, ``inf``, `` 5``, Arabic-Indic digits and thousands of
 digits):
 

@@ -1,4 +1,7 @@
-"""Listing a queue's messages: ``GET /{queue}?status=&limit=&cursor=``.
+"""Listing a queue's messages: ``GET /{queue}?status=&limit=&cursor=&where=``.
+
+``where=field:value`` (repeatable, ANDed: ``gateway.http.where``) keeps the messages whose
+body has that value in an indexed field; ``409`` while that field's index is being built.
 
 Newest first (``created_at`` then ``id``, descending). ``next_cursor`` is an opaque base64url
 token of the last record's ``{created_at, id}`` (keyset pagination: stable while messages are
@@ -11,6 +14,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -19,6 +23,7 @@ from gateway.auth.queue_access import authorize
 from gateway.auth.record_view import record_view
 from gateway.http.errors import ApiError, json_response
 from gateway.http.numbers import integer, shown
+from gateway.http.where import WhereError, parse_where
 from gateway.routes.messages import RUNTIME, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, json_body, problems
 from shared.domain.message import MessageRecord, Status
@@ -83,14 +88,18 @@ def _status(raw: str | None) -> Status | None:
 
 
 async def list_messages(request: web.Request) -> web.Response:
-    """``GET /{queue}?status=&limit=&cursor=``: ``{"items": [...], "next_cursor": ...}``."""
+    """``GET /{queue}?status=&limit=&cursor=&where=``: ``{"items": [...], "next_cursor": ...}``."""
     queue = await resolve_queue(request)
     view = record_view(queue, await authorize(request, queue))
     query = request.query
     status, limit = _status(query.get("status")), _limit(query.get("limit"))
     cursor = query.get("cursor")
     before = decode_cursor(cursor) if cursor is not None else None
-    rows = await request.app[RUNTIME].messaging.list(queue, status, limit + 1, before)
+    try:
+        where = parse_where(query.getall("where", []), queue.definition.indexed)
+    except WhereError as exc:
+        raise ApiError(400, str(exc)) from None
+    rows = await request.app[RUNTIME].messaging.list(queue, status, limit + 1, before, where)
     items, more = rows[:limit], len(rows) > limit
     return json_response(
         {
@@ -112,6 +121,18 @@ PAGE_PARAMS: list[Doc] = [
 ]
 
 
+async def search_indexes(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: build the served queues' search indexes in the background from the
+    gateway's start (and after each reload: ``shared.service.search``), stop at its end."""
+    rt = app[RUNTIME]
+    indexes = rt.messaging.indexes
+    if indexes is not None:
+        indexes.start(rt.registry.current.queues.values())
+    yield
+    if indexes is not None:
+        await indexes.close()
+
+
 def listing_doc(queue: LoadedQueue) -> Doc:
     """``GET /{queue}``."""
     page = {
@@ -131,6 +152,20 @@ def listing_doc(queue: LoadedQueue) -> Doc:
         {"name": "status", "in": "query", "required": False, "schema": status},
         *PAGE_PARAMS,
     ]
+    if queue.definition.indexed:
+        get["parameters"].append(
+            {
+                "name": "where",
+                "in": "query",
+                "required": False,
+                "description": "field:value on an indexed field ("
+                + ", ".join(f"{name}: {kind}" for name, kind in queue.definition.indexed.items())
+                + "); repeatable, every term must match",
+                "schema": {"type": "array", "items": {"type": "string"}},
+                "style": "form",
+                "explode": True,
+            }
+        )
     return get
 
 

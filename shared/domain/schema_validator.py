@@ -48,6 +48,8 @@ PLAIN = frozenset(
         "minProperties", "maxProperties", "dependentRequired", "minContains", "maxContains",
         "$schema", "$comment", "$anchor", "title", "description", "default", "examples",
         "deprecated", "readOnly", "writeOnly",
+        # Conveyor's own annotation (shared.queues.indexed_fields): no assertion in either.
+        "x-conveyor-index",
     }
 )  # fmt: skip
 _ONE = frozenset(

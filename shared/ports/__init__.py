@@ -2,7 +2,8 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`
-  (+ :class:`ScheduleStates` and :class:`Audit`, in modules of their own);
+  (+ :class:`ScheduleStates` and :class:`Audit`, in modules of their own, and
+  ``shared.ports.search``: :class:`Search`);
 - ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -21,6 +22,7 @@ from shared.ports.delivery import (
     WorkQueue,
 )
 from shared.ports.schedules import ScheduleStates
+from shared.ports.search import FieldMatch, Search
 from shared.ports.store import (
     Claims,
     Keys,
@@ -60,6 +62,7 @@ __all__ = [
     "DeliveryCallback",
     "DeliveryUnavailable",
     "EventCallback",
+    "FieldMatch",
     "Keys",
     "ListCursor",
     "MessageRef",
@@ -71,6 +74,7 @@ __all__ = [
     "Recovery",
     "ScheduleState",
     "ScheduleStates",
+    "Search",
     "Store",
     "StoreLifecycle",
     "StoreRejected",

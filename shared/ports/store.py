@@ -42,6 +42,7 @@ from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.audit import Audit
 from shared.ports.schedules import ScheduleStates
+from shared.ports.search import FieldMatch, Search
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
 
 
@@ -104,11 +105,17 @@ class Records(Protocol):
         """Remove the record whatever its status; True if it existed."""
 
     async def list_records(
-        self, queue: str, status: Status | None, limit: int, before: ListCursor | None
+        self,
+        queue: str,
+        status: Status | None,
+        limit: int,
+        before: ListCursor | None,
+        where: Sequence[FieldMatch] = (),
     ) -> list[MessageRecord]:
-        """Up to ``limit`` records of ``queue`` (only ``status`` ones if given), newest first
-        (``created_at`` descending, then ``id`` descending), strictly after ``before`` in that
-        order when given (keyset pagination)."""
+        """Up to ``limit`` records of ``queue`` (only ``status`` ones if given, and only those
+        matching every ``where`` term: ``shared.ports.search``), newest first (``created_at``
+        descending, then ``id`` descending), strictly after ``before`` in that order when
+        given (keyset pagination)."""
 
     async def counts(self) -> dict[str, QueueCounts]:
         """Per queue with any record: its record count by status and the ``created_at`` of
@@ -289,6 +296,7 @@ class Store(
     ProgressReports,
     ScheduleStates,
     Audit,
+    Search,
     Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

@@ -2,7 +2,8 @@
 
 A definition has the original service's keys (``name``, ``client_id``, ``roles``,
 ``incoming.schema``) plus ``security`` (``{"mechanism": "none"}`` switches auth off) and an
-optional ``description`` and ``schedules`` (cron pushes, ``shared.domain.cron``). Unknown keys
+optional ``description`` and ``schedules`` (cron pushes, ``shared.domain.cron``); schema
+properties marked ``"x-conveyor-index": true`` are searchable (``indexed_fields``). Unknown keys
 are rejected so a typo cannot silently change behaviour. A file over 1 MiB, or nesting arrays
 and objects more than 64 deep, is refused before it is parsed. Each failure names the file and
 the reason (:class:`DefinitionError`), whatever went wrong.
@@ -14,7 +15,7 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import jsonschema.validators
 from shared.domain.cron import Schedule, ScheduleError, parse_schedules
 from shared.domain.message import Json
 from shared.domain.schema_validator import SchemaValidator, compile_fast
+from shared.queues.indexed_fields import FieldKind, IndexMarkError, indexed_fields
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUFFIX = ".queue.json"
@@ -121,6 +123,8 @@ class QueueDefinition:
     options: QueueOptions = QueueOptions()
     #: Cron schedules (``shared.domain.cron``), in definition order.
     schedules: tuple[Schedule, ...] = ()
+    #: The searchable fields (``shared.queues.indexed_fields``): name → type.
+    indexed: dict[str, FieldKind] = field(default_factory=dict)
 
     @property
     def handler_path(self) -> Path:
@@ -272,12 +276,17 @@ def parse_definition(path: Path, data: Json) -> QueueDefinition:
         schedules = parse_schedules(data.get("schedules"), validator)
     except ScheduleError as exc:
         raise DefinitionError(path, str(exc)) from None
+    try:
+        indexed = indexed_fields(schema)
+    except IndexMarkError as exc:
+        raise DefinitionError(path, f"incoming.schema: {exc}") from None
     return QueueDefinition(
         name=name,
         path=path,
         schema=schema,
         validator=validator,
         schedules=schedules,
+        indexed=indexed,
         roles=_parse_roles(path, data.get("roles")),
         client_id=client_id,
         auth_enabled=_parse_security(path, data.get("security")),

@@ -18,8 +18,9 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
    - anything else is left exactly as it was (same objects);
 3. declares the added queues on the delivery (``WorkQueue.open``), calls
    ``on_queues([], removed)`` (the consumer stops consuming those), swaps the registry as a
-   whole (``shared.queues.registry.RegistryHolder``), then calls ``on_queues(added, [])`` (the
-   consumer starts consuming those).
+   whole (``shared.queues.registry.RegistryHolder``) and tells ``on_swap`` (the gateway
+   builds new search indexes: ``shared.service.search``), then calls ``on_queues(added, [])``
+   (the consumer starts consuming those).
 
 If the delivery cannot declare the added queues, nothing is swapped and the next poll tries
 again. ``services.py`` is not reloaded (services are created once at start); a change to it
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 Stamp = tuple[int, int, int, int]
 #: Told the queues a reload added and removed (the consumer follows them).
 QueueFollower = Callable[[Sequence[str], Sequence[str]], Awaitable[None]]
+#: Told the registry a reload swapped in (e.g. to build its new search indexes).
+RegistryFollower = Callable[[Registry], None]
 SERVICES_FILE = "services.py"
 
 
@@ -163,14 +166,16 @@ class Reloader:
         *,
         with_handlers: bool,
         on_queues: QueueFollower | None = None,
+        on_swap: RegistryFollower | None = None,
     ) -> None:
         """Reload ``directory`` into ``registry`` every ``interval`` s (0: on request only),
-        declaring added queues on ``work``."""
+        declaring added queues on ``work``; ``on_swap`` is told each registry swapped in."""
         self._registry = registry
         self._work = work
         self._interval = interval
         self._with_handlers = with_handlers
         self._on_queues = on_queues
+        self._on_swap = on_swap
         self._directory = directory
         self._stamps = scan(self._directory) or {}
         self._missing = False
@@ -248,6 +253,8 @@ class Reloader:
                 # Before the swap: a message delivered meanwhile still finds its queue.
                 await self._on_queues([], report.removed)
             holder.current = merged
+            if self._on_swap is not None:
+                self._on_swap(merged)
             self._stamps = stamps
             self._log(report, force)
             if self._on_queues is not None and report.added:

@@ -93,7 +93,13 @@ class Runtime:
             self.settings.reload_interval_seconds,
             with_handlers=with_handlers,
             on_queues=on_queues,
+            on_swap=self._follow_registry,
         )
+
+    def _follow_registry(self, registry: Registry) -> None:
+        """A reload swapped ``registry`` in: build its new search indexes (if started)."""
+        if self.messaging.indexes is not None:
+            self.messaging.indexes.follow(registry.queues.values())
 
 
 async def _open_store(settings: Settings) -> Store:
@@ -183,6 +189,7 @@ async def open_runtime(
             announcer,
             cancels=cancels,
             metrics=metrics,
+            search=store,
         )
         services = await load_services(settings.handlers) if with_handlers else {}
         log.info(

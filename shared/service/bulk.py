@@ -2,12 +2,14 @@
 (its HTTP side, the same concept one layer up, is ``gateway.routes.bulk``).
 
 A :class:`BulkFilter` selects up to ``limit`` (at most :data:`MAX_BULK`) of a queue's
-messages, newest first, by status and creation time (``created_after < created_at <
-created_before``, both bounds exclusive and optional). The selection is read first
-(:func:`select`, pages of ``Records.list_records``), then the action runs on each selected
-message, :data:`CONCURRENCY` at a time, exactly as the single-message operation would
-(cancel, redrive, delete): a message that changed meanwhile is skipped with the reason, never
-forced. The answer lists the ids acted on and the ids skipped with their reason.
+messages, newest first, by status, creation time (``created_after < created_at <
+created_before``, both bounds exclusive and optional) and indexed body fields
+(``where``). The selection is read first (:func:`select`, pages of
+``Records.list_records``), then the action runs on each selected message,
+:data:`CONCURRENCY` at a time, exactly as the single-message operation would (cancel,
+redrive, delete): a message that changed meanwhile is skipped with the reason, never
+forced. The answer lists the ids acted on and the ids skipped with their reason. A dry run
+(``Messaging.bulk_count``) only counts the selection, in one store query.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.domain.message import Json, MessageRecord, Status, iso
-from shared.ports import ListCursor, Records
+from shared.ports import FieldMatch, ListCursor, Records
 from shared.service.errors import MessagingError
 
 #: The most messages one bulk request may select.
@@ -41,13 +43,15 @@ class BulkAction(StrEnum):
 @dataclass(frozen=True, slots=True)
 class BulkFilter:
     """Which messages: ``status`` (any when None), created strictly between
-    ``created_after`` and ``created_before`` (aware datetimes, each optional), newest first,
-    at most ``limit`` (1 to :data:`MAX_BULK`)."""
+    ``created_after`` and ``created_before`` (aware datetimes, each optional), matching every
+    ``where`` term, newest first, at most ``limit`` (1 to :data:`MAX_BULK`)."""
 
     limit: int
     status: Status | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None
+    #: Body-field terms, ANDed (``shared.ports.search``).
+    where: tuple[FieldMatch, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_BULK:
@@ -89,7 +93,7 @@ async def select(records: Records, queue: str, where: BulkFilter) -> list[Messag
     chosen: list[MessageRecord] = []
     while len(chosen) < where.limit:
         page = min(PAGE, where.limit - len(chosen))
-        rows = await records.list_records(queue, where.status, page, cursor)
+        rows = await records.list_records(queue, where.status, page, cursor, where.where)
         for row in rows:
             if where.created_after is not None and row.created_at <= where.created_after:
                 return chosen

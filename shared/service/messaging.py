@@ -19,7 +19,7 @@ are here.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 
 from shared.domain.message import MessageRecord, Status
@@ -28,11 +28,13 @@ from shared.ports import (
     CancelOutcome,
     CancelSignals,
     Claims,
+    FieldMatch,
     Keys,
     ListCursor,
     MessageRef,
     QueueCounts,
     Records,
+    Search,
     StoreUnavailable,
 )
 from shared.queues.registry import LoadedQueue, Registry
@@ -49,6 +51,7 @@ from shared.service.errors import (
 )
 from shared.service.notify import Notifier
 from shared.service.pushing import Pushing
+from shared.service.search import SearchIndexes
 from shared.service.waiting import wait_for_final
 from shared.service.watching import Tick, watch_changes
 
@@ -70,13 +73,15 @@ class Messaging(Pushing):
         *,
         cancels: CancelSignals | None = None,
         metrics: Metrics | None = None,
+        search: Search | None = None,
     ) -> None:
         """``registry`` is called per lookup so a reloaded registry takes effect.
 
         ``notifier``: this process's waiters (``get(wait=)``, ``watch``); ``announce``: how a
         delete, redrive or cancel wakes waiters here and in every other process; ``cancels``: where
         a cancel of a running message is signalled to consumers (None: only the store flag, seen at
-        the holder's next lease renewal); ``metrics``: counts the cancels taken.
+        the holder's next lease renewal); ``metrics``: counts the cancels taken; ``search``: the
+        store's body-field indexes (``where`` filters and bulk dry runs).
         """
         self._registry = registry
         self._records = records
@@ -87,6 +92,9 @@ class Messaging(Pushing):
         self._announce = announce
         self._cancels = cancels
         self._metrics = metrics
+        #: Body-field indexes (``shared.service.search``); None: searches are refused.
+        self.indexes = SearchIndexes(search) if search is not None else None
+        self._search = search
 
     def queue(self, name: str) -> LoadedQueue:
         """The loaded queue ``name``; raises UnknownQueue."""
@@ -141,13 +149,28 @@ class Messaging(Pushing):
         return existed
 
     async def list(
-        self, queue: LoadedQueue, status: Status | None, limit: int, before: ListCursor | None
+        self,
+        queue: LoadedQueue,
+        status: Status | None,
+        limit: int,
+        before: ListCursor | None,
+        where: Sequence[FieldMatch] = (),
     ) -> list[MessageRecord]:
-        """Up to ``limit`` records, newest first, after ``before`` (see ``Records``)."""
+        """Up to ``limit`` records, newest first, after ``before``, matching ``where`` (see
+        ``Records``). Raises Unavailable, and IndexBuilding (``shared.service.search``) while
+        a ``where`` field's index is not built yet."""
+        self._require_indexes(queue, where)
         try:
-            return await self._records.list_records(queue.name, status, limit, before)
+            return await self._records.list_records(queue.name, status, limit, before, where)
         except StoreUnavailable:
             raise store_down() from None
+
+    def _require_indexes(self, queue: LoadedQueue, where: Sequence[FieldMatch]) -> None:
+        if not where:
+            return
+        if self.indexes is None:
+            raise Conflict("this process cannot search message bodies")
+        self.indexes.require(queue, where)
 
     async def counts(self) -> dict[str, QueueCounts]:
         """Records by queue and status (see ``Records.counts``). Raises Unavailable."""
@@ -218,6 +241,7 @@ class Messaging(Pushing):
         """Run ``action`` on the messages ``where`` selects (see ``shared.service.bulk``);
         which were acted on and which skipped, with the reason. Raises Unavailable when the
         selection cannot be read."""
+        self._require_indexes(queue, where.where)
         try:
             chosen = await select(self._records, queue.name, where)
         except StoreUnavailable:
@@ -241,3 +265,17 @@ class Messaging(Pushing):
             extra={"queue": queue.name},
         )
         return result
+
+    async def bulk_count(self, queue: LoadedQueue, where: BulkFilter) -> int:
+        """How many messages ``bulk(queue, action, where)`` would select now (a dry run: one
+        count query, nothing read or changed). Raises Unavailable and IndexBuilding."""
+        self._require_indexes(queue, where.where)
+        if self._search is None:
+            raise Conflict("this process cannot count a selection")
+        before = ListCursor(where.created_before, "") if where.created_before else None
+        try:
+            return await self._search.count_records(
+                queue.name, where.status, where.where, where.limit, before, where.created_after
+            )
+        except StoreUnavailable:
+            raise store_down() from None

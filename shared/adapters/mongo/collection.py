@@ -3,7 +3,7 @@
 This module is the store's ``shared.ports.StoreLifecycle`` (connect, indexes, close, ping)
 and :class:`MongoStore`, composed of the parts implementing the other ports: ``records``
 (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
-``ticks`` (ScheduleStates) and ``audit`` (Audit). They share one
+``ticks`` (ScheduleStates), ``audit`` (Audit) and ``search`` (Search). They share one
 ``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
@@ -54,6 +54,7 @@ from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
 from shared.adapters.mongo.records import MongoRecords
+from shared.adapters.mongo.search import MongoSearch
 from shared.adapters.mongo.sweeps import MongoSweeps
 from shared.ports import StoreUnavailable
 
@@ -93,7 +94,13 @@ async def _create_identity(col: AsyncCollection[Doc]) -> None:
 
 
 class MongoStore(
-    MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks, audit.MongoAudit
+    MongoRecords,
+    MongoClaims,
+    MongoSweeps,
+    keys.MongoKeys,
+    ticks.MongoTicks,
+    audit.MongoAudit,
+    MongoSearch,
 ):
     """:class:`shared.ports.Store` on one MongoDB collection: the lifecycle here, each other
     port in its part (the parts use only ``self._db``)."""

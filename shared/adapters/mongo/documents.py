@@ -69,6 +69,18 @@ def put(name: str, value: Json) -> Doc:
     return {name: None, f"{name}_json": json.dumps(value, separators=(",", ":"))}
 
 
+def searchable(value: Json) -> Json:
+    """What a non-native ``request`` keeps natively beside its text, for search
+    (``shared.adapters.mongo.search``): its top-level string, number and boolean fields
+    that are native (None unless ``value`` is an object). Readers take the text."""
+    if not isinstance(value, dict):
+        return None
+    scalars = (str, int, float, bool)
+    return {
+        k: v for k, v in value.items() if isinstance(v, scalars) and _safe_key(k) and _native(v)
+    }
+
+
 def _plain(value: Any) -> Json:
     """A decoded BSON value as ``json.loads`` gives it (``Int64`` becomes ``int``)."""
     if isinstance(value, Int64):
@@ -115,6 +127,8 @@ def new_doc(record: MessageRecord) -> Doc:
     """The document an insert writes for a new record."""
     doc: Doc = {"_id": record.id, "queue": record.queue, "status": record.status.value}
     doc |= put("request", record.request) | put("result", record.result)
+    if doc["request"] is None and doc["request_json"] is not None:
+        doc["request"] = searchable(record.request)
     doc |= put_error(record.error)
     doc |= {"created_at": record.created_at, "updated_at": record.updated_at}
     doc |= {"attempts": record.attempts, "owner": None, "lease_until": None, "published": False}

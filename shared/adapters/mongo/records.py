@@ -13,11 +13,13 @@ from datetime import datetime
 from pymongo import DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.adapters.mongo.connection import TOO_LARGE_CODES, Doc, MongoConnection, mapped
+from shared.adapters.mongo.connection import TOO_LARGE_CODES, MongoConnection, mapped
 from shared.adapters.mongo.documents import new_doc, to_record
+from shared.adapters.mongo.search import match_filter
 from shared.adapters.record_fields import counts_from_groups, final_statuses, finished_from_groups
 from shared.domain.message import MessageRecord, Status
 from shared.ports import (
+    FieldMatch,
     ListCursor,
     QueueCounts,
     RecordExists,
@@ -93,16 +95,14 @@ class MongoRecords(Records):
         return result.deleted_count > 0
 
     async def list_records(
-        self, queue: str, status: Status | None, limit: int, before: ListCursor | None
+        self,
+        queue: str,
+        status: Status | None,
+        limit: int,
+        before: ListCursor | None,
+        where: Sequence[FieldMatch] = (),
     ) -> list[MessageRecord]:
-        cond: Doc = {"queue": queue}
-        if status is not None:
-            cond["status"] = status.value
-        if before is not None:
-            cond["$or"] = [
-                {"created_at": {"$lt": before.created_at}},
-                {"created_at": before.created_at, "_id": {"$lt": before.id}},
-            ]
+        cond = match_filter(queue, status, where, before)
         with mapped():
             cursor = self._db.messages.find(cond)
             cursor = cursor.sort([("created_at", DESCENDING), ("_id", DESCENDING)])

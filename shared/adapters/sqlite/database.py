@@ -4,8 +4,9 @@ This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate,
 ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
-(Keys) and ``ticks`` (ScheduleStates). They share one ``connection.SqliteConnection``;
-``rows`` is their row codec; ``audit`` (Audit) keeps the operator actions.
+(Keys), ``ticks`` (ScheduleStates) and ``search`` (Search). They share one
+``connection.SqliteConnection``; ``rows`` is their row codec; ``audit`` (Audit) keeps the
+operator actions.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction
@@ -37,6 +38,7 @@ from shared.adapters.sqlite import audit, keys, ticks
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
+from shared.adapters.sqlite.search import SqliteSearch
 from shared.adapters.sqlite.sweeps import SqliteSweeps
 from shared.ports import StoreUnavailable
 
@@ -152,6 +154,7 @@ class SqliteStore(
     keys.SqliteKeys,
     ticks.SqliteTicks,
     audit.SqliteAudit,
+    SqliteSearch,
 ):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""

@@ -10,7 +10,6 @@ import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from shared.adapters.record_fields import (
     counts_from_groups,
@@ -21,8 +20,9 @@ from shared.adapters.record_fields import (
 )
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.rows import COLUMNS, INSERT_SQL, fetchall, insert_row, row_to_record
+from shared.adapters.sqlite.search import match_sql
 from shared.domain.message import MessageRecord, Status
-from shared.ports import ListCursor, QueueCounts, RecordExists, Records
+from shared.ports import FieldMatch, ListCursor, QueueCounts, RecordExists, Records
 
 
 class SqliteRecords(Records):
@@ -72,20 +72,16 @@ class SqliteRecords(Records):
         return cur.rowcount > 0
 
     async def list_records(
-        self, queue: str, status: Status | None, limit: int, before: ListCursor | None
+        self,
+        queue: str,
+        status: Status | None,
+        limit: int,
+        before: ListCursor | None,
+        where: Sequence[FieldMatch] = (),
     ) -> list[MessageRecord]:
-        where = "queue = ?"
-        params: list[Any] = [queue]
-        if status is not None:
-            where += " AND status = ?"
-            params.append(status.value)
-        if before is not None:
-            at = to_epoch(before.created_at)
-            where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
-            params += [at, at, before.id]
+        cond, params = match_sql(queue, status, where, before)
         sql = (
-            f"SELECT {COLUMNS} FROM messages WHERE {where}"
-            " ORDER BY created_at DESC, id DESC LIMIT ?"
+            f"SELECT {COLUMNS} FROM messages WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ?"
         )
         rows = await self._db.run(functools.partial(fetchall, sql, (*params, limit)))
         return [row_to_record(row) for row in rows]

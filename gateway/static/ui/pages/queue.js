@@ -1,6 +1,7 @@
 /* `#/queue/NAME`: the queue's messages, newest first, a page at a time (`?cursor=`), filtered
- * by status (`?status=`), refreshed every few seconds on the first page; a jump to a message
- * id, a link to the push form, and the bulk-actions panel. */
+ * by status (`?status=`) and, on a queue with indexed fields, by the search box (`?where=`,
+ * repeatable), refreshed every few seconds on the first page; a jump to a message id, a link
+ * to the push form, and the bulk-actions panel (which acts on the same search). */
 
 import { api, explain, queuePath } from "../api.js";
 import { features, queueInfo, queues, statusesOf } from "../catalog.js";
@@ -9,19 +10,29 @@ import { age, preview } from "../format.js";
 import { every, POLL_MS } from "../live.js";
 import { allowedActions } from "../roles.js";
 import { bulkPanel } from "./bulk.js";
+import { indexedFields, searchForm } from "./search.js";
 
 const PAGE_SIZE = 25;
 
 export async function queuePage(app, name, params) {
   const status = params.get("status") || "";
   const cursor = params.get("cursor") || "";
+  const where = params.getAll("where");
   const info = await queueInfo(name);
   const feats = await features();
+  const fields = indexedFields(info);
   const base = "#/queue/" + encodeURIComponent(name);
-  const link = (p) => base + "?" + new URLSearchParams(p).toString();
+  /** The page's address for these status, search terms and cursor. */
+  const link = (p) => {
+    const query = new URLSearchParams();
+    if (p.status) query.set("status", p.status);
+    for (const term of p.where || []) query.append("where", term);
+    if (p.cursor) query.set("cursor", p.cursor);
+    return base + "?" + query.toString();
+  };
 
   const filter = el("select", { id: "status-filter", "aria-label": "status filter",
-    onchange: (e) => { location.hash = link(e.target.value ? { status: e.target.value } : {}); } },
+    onchange: (e) => { location.hash = link({ status: e.target.value, where }); } },
   el("option", { value: "" }, "all statuses"),
   statusesOf(queues()).map((s) => el("option", { value: s, selected: s === status }, s)));
   const jumpInput = el("input", { id: "jump-id", placeholder: "message id", spellcheck: "false" });
@@ -37,15 +48,23 @@ export async function queuePage(app, name, params) {
     info && info.description ? el("p", {}, info.description) : null,
     el("div", { class: "toolbar" }, el("label", {}, "Status ", filter), jump,
       el("a", { class: "button", href: base + "/push" }, "Push a message")),
+    fields.length ? searchForm(fields, where, (terms) => { location.hash = link({ status, where: terms }); }) : null,
     list,
-    feats.bulk === false || !allowedActions(info).admin ? null : bulkPanel(name, feats));
+    feats.bulk === false || !allowedActions(info).admin ? null : bulkPanel(name, feats, where));
   app.replaceChildren(view);
 
   const render = async () => {
     const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (status) query.set("status", status);
+    for (const term of where) query.append("where", term);
     if (cursor) query.set("cursor", cursor);
     const answer = await api("GET", queuePath(name) + "?" + query.toString());
+    if (answer.status === 409 && where.length) {
+      // The field's index is still being built: say so; the first page polls anyway, an
+      // older one tries again once.
+      if (cursor) setTimeout(() => { if (list.isConnected) render(); }, POLL_MS);
+      return list.replaceChildren(notice(explain(answer) + " Retrying…", "info"));
+    }
     if (answer.status !== 200) return list.replaceChildren(notice(explain(answer), "error"));
     const items = answer.body.items;
     const rows = items.map((m) => el("tr", { "data-id": m.id },
@@ -55,14 +74,15 @@ export async function queuePage(app, name, params) {
       el("td", { "data-label": "Age" }, age(m.created_at)),
       el("td", { "data-label": "Request", class: "preview mono" }, preview(m.request, 80))));
     const pager = el("div", { class: "pager" },
-      cursor ? el("a", { class: "button", href: link(status ? { status } : {}) }, "Newest") : null,
+      cursor ? el("a", { class: "button", href: link({ status, where }) }, "Newest") : null,
       answer.body.next_cursor ? el("a", { class: "button", id: "older",
-        href: link(Object.assign(status ? { status } : {}, { cursor: answer.body.next_cursor })) }, "Older →") : null);
+        href: link({ status, where, cursor: answer.body.next_cursor }) }, "Older →") : null);
     list.replaceChildren(items.length
       ? el("table", { class: "grid", id: "message-list" },
         el("thead", {}, el("tr", {}, ["Id", "Status", "Attempts", "Age", "Request"].map((h) => el("th", {}, h)))),
         el("tbody", {}, rows))
-      : el("p", { class: "muted", id: "no-messages" }, "No messages" + (status ? " with status " + status : "") + "."),
+      : el("p", { class: "muted", id: "no-messages" }, "No messages" + (status ? " with status " + status : "")
+        + (where.length ? " where " + where.join(" and ") : "") + "."),
     pager);
   };
   await render();
