@@ -88,7 +88,7 @@ ENTRY_SCHEMA: Doc = {
         "queue": {"type": "string"},
         "target": {
             "description": "A message id (redrive, cancel, delete), the bulk filter "
-            "(status, created_before, created_after, limit), or null (pause, resume)",
+            "(status, created_before, created_after, where, limit), or null (pause, resume)",
             "oneOf": [{"type": "string"}, {"type": "object"}, {"type": "null"}],
         },
         "count": {"type": "integer", "minimum": 0, "description": "Messages acted on"},

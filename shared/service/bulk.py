@@ -61,15 +61,25 @@ class BulkFilter:
                 raise ValueError("created_before/created_after need a time zone")
 
     def to_public(self) -> dict[str, str | int | None]:
-        """``{"status", "created_before", "created_after", "limit"}`` (null: not given), as
-        the audit log shows a bulk action's target."""
+        """``{"status", "created_before", "created_after", "where", "limit"}`` (null: not
+        given), as the audit log shows a bulk action's target; ``where`` is the terms as the
+        request gave them, space-separated (``sku:apple paid:true``)."""
         before, after = self.created_before, self.created_after
+        terms = " ".join(f"{m.field}:{_term_value(m.value)}" for m in self.where)
         return {
             "status": self.status.value if self.status else None,
             "created_before": iso(before) if before else None,
             "created_after": iso(after) if after else None,
+            "where": terms or None,
             "limit": self.limit,
         }
+
+
+def _term_value(value: str | int | bool) -> str:
+    """A ``where`` term's value as a request writes it (booleans ``true``/``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclass(slots=True)

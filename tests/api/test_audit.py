@@ -76,7 +76,7 @@ async def test_each_operator_action_is_one_entry(api: Api) -> None:
     assert (await api.delete(f"/fail/{theirs}", root)).status == 204
     assert (await api.delete(f"/fail/{theirs}", root)).status == 404  # nothing done: none
 
-    bulk_filter = {"status": "ERROR", "created_before": None, "limit": 5}
+    bulk_filter = {"status": "ERROR", "created_before": None, "where": None, "limit": 5}
     bulk_filter["created_after"] = "2000-01-01T00:00:00.000Z"
     assert seen(await entries(api, root)) == sorted(
         [
@@ -96,7 +96,7 @@ async def test_bulk_actions_on_a_queue_with_auth_off_have_no_subject(api: Api) -
     deleted = await post(api, "/open/bulk/delete", None, {"status": "CANCELLED", "limit": 9})
     assert sorted(deleted["acted"]) == sorted(cancelled["acted"])
     await post(api, f"/open/{ids[0]}/cancel", None)  # anyone may, and no admin: not audited
-    any_filter = {"status": None, "created_before": None, "created_after": None}
+    any_filter = {"status": None, "created_before": None, "created_after": None, "where": None}
     assert seen(await entries(api, api.keys.token(["open_admin"]))) == sorted(
         [
             (None, "bulk_delete", "open", {**any_filter, "status": "CANCELLED", "limit": 9}, 2),

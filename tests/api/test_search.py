@@ -184,6 +184,11 @@ async def test_bulk_takes_where_and_a_dry_run_counts(sapi: Api) -> None:
     assert answer["skipped"] == []
     left = ids(await search(sapi, "limit=200", token))
     assert sorted(left) == sorted([m["a2"], m["c1"]])
+    # The audit log names the terms; the dry runs, which changed nothing, are not in it.
+    entries = (await (await sapi.get("/audit?queue=orders", admin)).json())["items"]
+    assert [(e["action"], e["target"]["where"], e["count"]) for e in entries] == [
+        ("bulk_delete", "urgent:true", 3)
+    ]
 
 
 async def test_bulk_where_problems_are_422_with_their_path(sapi: Api) -> None:
