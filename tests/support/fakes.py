@@ -131,6 +131,12 @@ class FakeClaims:
         self.owners[message_id] = owner
         return Claim(ClaimOutcome.CLAIMED, claimed)
 
+    async def claim_many(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[Claim]:
+        """One ``claim`` per ref (an outage of ``claim`` fails the whole batch)."""
+        return [await self.claim(r.queue, r.id, owner, lease_until) for r in refs]
+
     async def renew(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
     ) -> list[MessageRef]:
@@ -161,6 +167,18 @@ class FakeClaims:
         self.outcomes[message_id] = outcome
         self.records[message_id] = replace(self.records[message_id], status=outcome.status)
         return True
+
+    async def finish_many(
+        self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
+    ) -> list[bool | StoreRejected]:
+        """One ``finish`` per item (an outage of ``finish`` fails the whole batch)."""
+        answers: list[bool | StoreRejected] = []
+        for ref, outcome in items:
+            try:
+                answers.append(await self.finish(ref.queue, ref.id, owner, outcome))
+            except StoreRejected as exc:
+                answers.append(exc)
+        return answers
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         self._enter("release")
