@@ -10,9 +10,12 @@ is raised to its caller only. A lone request waits for nobody: its flush runs in
 turn.
 
 Guarantees are those of each caller's single call: the batched call answers each item as
-its single call would; if the whole call fails (a store outage: StoreUnavailable) every
-caller of the batch gets that error, exactly as its own call would have raised it, and
-retries as before (``consumer.completion.until_stored``), the retries coalescing again. A
+its single call would. If the whole call fails (a store outage: StoreUnavailable, or an
+item the store cannot take failing the whole statement), each item is sent again alone, at
+once and concurrently, as its own single call would have gone: each caller gets its own
+answer or error, so one bad item fails only its own caller, and during an outage each
+caller gets the error its call would have raised and retries as before
+(``consumer.completion.until_stored``), the retries coalescing again. A
 caller cancelled while waiting drops its answer (the write may still happen, as with a
 single call cancelled mid-write); the others are unaffected.
 """
@@ -59,8 +62,11 @@ class Coalescer(Generic[In, Out]):
     async def _deliver(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
         try:
             answers = await self._send([item for item, _ in batch])
-        except Exception as exc:  # the whole call failed: each caller's call failed
-            for _, future in batch:
+        except Exception as exc:
+            if len(batch) > 1:  # each alone, as its single call: one bad item fails only itself
+                await asyncio.gather(*(self._deliver([entry]) for entry in batch))
+                return
+            for _, future in batch:  # its single call failed
                 if not future.done():
                     future.set_exception(exc)
             return

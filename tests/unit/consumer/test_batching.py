@@ -60,9 +60,24 @@ async def test_an_outage_fails_every_caller_and_the_retry_batches_again() -> Non
     batcher: Coalescer[int, int] = Coalescer(store.send, "test")
     answers = await asyncio.gather(*(batcher.ask(i) for i in range(3)), return_exceptions=True)
     assert all(isinstance(a, StoreUnavailable) for a in answers)
+    assert store.batches == [[0, 1, 2], [0], [1], [2]]  # then each alone, as its own call
     store.down = False
     assert await asyncio.gather(*(batcher.ask(i) for i in range(3))) == [0, 10, 20]
-    assert store.batches == [[0, 1, 2], [0, 1, 2]]
+    assert store.batches[4:] == [[0, 1, 2]]
+
+
+async def test_an_item_that_fails_the_whole_call_fails_only_its_caller() -> None:
+    store = Store()
+
+    async def poisoned(items: list[int]) -> Sequence[int | BaseException]:
+        if 2 in items:
+            raise StoreUnavailable("test: item 2 breaks the statement")
+        return await store.send(items)
+
+    batcher: Coalescer[int, int] = Coalescer(poisoned, "test")
+    answers = await asyncio.gather(*(batcher.ask(i) for i in range(4)), return_exceptions=True)
+    assert [a for i, a in enumerate(answers) if i != 2] == [0, 10, 30]
+    assert isinstance(answers[2], StoreUnavailable)
 
 
 async def test_a_cancelled_caller_leaves_the_others_their_answers() -> None:
