@@ -1,6 +1,7 @@
 """A run's last writes: its final status (or CANCELLED), or its record put back.
 
-:class:`Finisher` writes them, each conditional on this consumer still holding the message,
+:class:`Finisher` writes them, each conditional on this consumer still holding the message
+(the final writes of one loop turn together, as one ``Claims.finish_many``: ``consumer.batching``),
 retrying store outages (:func:`until_stored`) while the delivery is held, and announces each
 written change to waiters (``shared.service.announce``); it also counts and logs a run's end.
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from consumer.batching import Coalescer
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.platform.logs import TRACEBACK
 from shared.platform.metrics import Metrics
@@ -68,6 +70,10 @@ class Finisher:
         self._announce = announce
         self._metrics = metrics
         self._owner = owner
+        # The final writes asked for in one loop turn go as one ``finish_many``.
+        self._finishes: Coalescer[tuple[MessageRef, Outcome], bool] = Coalescer(
+            lambda items: claims.finish_many(items, owner), "finish-batch"
+        )
 
     async def finish(
         self, queue: LoadedQueue, record: MessageRecord, outcome: Outcome
@@ -78,13 +84,11 @@ class Finisher:
         The expiry comes from ``queue``, the definition the message started with (a hot
         reload meanwhile applies to the next message, like the handler code)."""
         ttl = queue.definition.options.result_ttl_seconds
-        claims, owner = self._claims, self._owner
+        ref, finishes = MessageRef(record.queue, record.id), self._finishes
 
         async def write(final: Outcome) -> bool:
             final = with_expiry(final, ttl)
-            written = await until_stored(
-                lambda: claims.finish(record.queue, record.id, owner, final), "finish"
-            )
+            written = await until_stored(lambda: finishes.ask((ref, final)), "finish")
             if written:  # wake GET ?wait= clients (after the final status is stored)
                 await self._announce.final(record.queue, record.id)
             return written

@@ -3,8 +3,9 @@
 Per delivery (one task each, all tracked in one set; the delivery's prefetch is the
 concurrency limit, so there is no second counter):
 
-1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease. Already final →
-   ack and skip; no record → ack, a WARNING and a count
+1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease (the claims of one
+   loop turn go as one ``Claims.claim_many``, ``consumer.batching``, each answered as its
+   own). Already final → ack and skip; no record → ack, a WARNING and a count
    (``conveyor_deliveries_without_record_total``). Held by a live lease elsewhere → wait and
    retry (never run it twice at once);
 2. run the handler with a ``ctx``; the heartbeat renews the lease meanwhile;
@@ -39,6 +40,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from consumer.batching import Coalescer
 from consumer.completion import Finisher, until_stored
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
@@ -124,6 +126,12 @@ class Consumer:
             ports.claims, owner, config.lease_seconds, self._lease_lost, on_cancel=self.cancel
         )
         self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner)
+        leases, claims = self._leases, ports.claims
+        # The claims asked for in one loop turn go as one ``claim_many`` (``consumer.batching``);
+        # the lease counts from the batch's send, after each caller asked: never too long.
+        self._claims: Coalescer[MessageRef, Claim] = Coalescer(
+            lambda refs: claims.claim_many(refs, owner, leases.until()), "claim-batch"
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         #: The message each running handler runs, by ref (``consumer.run``).
         self._runs: dict[MessageRef, Run] = {}
@@ -181,14 +189,10 @@ class Consumer:
 
     async def _claim(self, delivery: Delivered) -> tuple[Claim, float]:
         """The claim, and when (monotonic) it was asked for: its lease counts from then."""
+        ref = MessageRef(delivery.queue, delivery.message_id)
         while True:
             asked = time.monotonic()
-            claim = await until_stored(
-                lambda: self._ports.claims.claim(
-                    delivery.queue, delivery.message_id, self._leases.owner, self._leases.until()
-                ),
-                "claim",
-            )
+            claim = await until_stored(lambda: self._claims.ask(ref), "claim")
             if claim.outcome is not ClaimOutcome.BUSY:
                 return claim, asked
             # Another live consumer holds it (e.g. a redelivery after a network blip):

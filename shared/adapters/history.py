@@ -24,13 +24,21 @@ from shared.domain.message import HISTORY_LIMIT, History, Progress, Status, Tran
 #: write; see bench/README.md); SQLite also writes the time as text (``strftime``: the very text
 #: of ``shared.domain.message.iso`` for a time in whole milliseconds), on its thread, without
 #: the GIL.
-SQLITE_STATUS_WRITE = (
+_STATUS_WRITE = (
     "version = COALESCE(version, 0) + 1, history = json_insert("
     f"CASE WHEN json_array_length(COALESCE(history, '[]')) >= {HISTORY_LIMIT}"
     " THEN json_remove(history, '$[0]') ELSE COALESCE(history, '[]') END,"
     " '$[#]', json_object('at', strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch'),"
-    " 'status', ?, 'attempt', COALESCE({attempt}, 0), 'consumer', ?))"
+    " 'status', {status}, 'attempt', COALESCE({attempt}, 0), 'consumer', ?))"
 )
+SQLITE_STATUS_WRITE = _STATUS_WRITE.replace("{status}", "?")
+
+
+def sqlite_status_write_of(status: str) -> str:
+    """:data:`SQLITE_STATUS_WRITE` (recording the row's current ``attempts``) with the new
+    status taken from the SQL expression ``status`` (one status per row of a batched write):
+    parameters time and consumer only."""
+    return _STATUS_WRITE.format(attempt="attempts", status=status)
 
 
 def _entry_text(at: str, status: str, attempt: int, consumer: str | None) -> str:

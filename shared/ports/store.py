@@ -43,7 +43,15 @@ from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.audit import Audit
 from shared.ports.schedules import ScheduleStates
 from shared.ports.search import FieldMatch, Search
-from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
+from shared.ports.types import (
+    Cancel,
+    Claim,
+    ListCursor,
+    MessageRef,
+    Outcome,
+    QueueCounts,
+    StoreRejected,
+)
 
 
 class StoreLifecycle(Protocol):
@@ -139,6 +147,24 @@ class Claims(Protocol):
         is not claimed: DEFERRED, with ``Claim.due``.
         """
 
+    async def claim_many(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[Claim]:
+        """:meth:`claim` for each of ``refs`` in one round trip: one answer per ref, in order.
+
+        Each answer is exactly what :meth:`claim` alone would answer (each claim atomic per
+        record, two concurrent claims of one record never both CLAIMED); a ref listed twice
+        is claimed at most once (the later copies answer BUSY, its lease now live). Raises
+        StoreUnavailable when the store cannot be reached; some of the claims may then be
+        written (their leases expire like those of a consumer that died).
+
+        The caller names the records (the deliveries it holds). A later "claim the next
+        eligible records, chosen by the store" (fairness or priorities keyed on the caller)
+        would be a sibling taking ``(queue, owner, lease_until, limit)`` and answering the
+        same :class:`Claim` list, written by the same single statement with the choice made
+        in its ``WHERE`` (SQLite) or filter (MongoDB).
+        """
+
     async def renew(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
     ) -> list[MessageRef]:
@@ -153,6 +179,18 @@ class Claims(Protocol):
 
         False (and nothing written) when it was deleted or taken over meanwhile. Raises
         StoreRejected when the store refuses the result for good (too large).
+        """
+
+    async def finish_many(
+        self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
+    ) -> list[bool | StoreRejected]:
+        """:meth:`finish` for each ``(ref, outcome)`` in one round trip: one answer per item.
+
+        True (written) or False (nothing written: deleted or taken over) as :meth:`finish`
+        answers, or the StoreRejected it would raise: a refused result fails its own item
+        only, the others are written. A ref listed twice is written once (later copies:
+        False). Raises StoreUnavailable when the store cannot be reached; some items may then
+        be written (a retry of those answers False, as a retried :meth:`finish` would).
         """
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:

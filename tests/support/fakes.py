@@ -87,7 +87,8 @@ class FakeClaims:
     ``claim_outcomes`` (if set) is consumed one per ``claim`` call before the real logic
     (e.g. ``[ClaimOutcome.BUSY]`` once); ``down`` lists the operations that raise
     ``StoreUnavailable`` while present (a test removes them to end the outage); ``rejected``
-    makes ``finish`` raise ``StoreRejected`` for results other than ERROR; ``calls`` logs
+    makes ``finish`` raise ``StoreRejected`` for results other than ERROR, ``broken`` makes it
+    raise ``StoreUnavailable`` for those ids; ``calls`` logs
     every call by name.
     """
 
@@ -99,6 +100,8 @@ class FakeClaims:
     due: datetime | None = None
     down: set[str] = field(default_factory=set)
     rejected: bool = False
+    #: Ids whose ``finish`` raises ``StoreUnavailable`` (their write alone cannot be done).
+    broken: set[str] = field(default_factory=set)
     renew_delay: float = 0.0
     calls: list[str] = field(default_factory=list)
     #: Ids whose cancel was requested (``cancel`` on a held record); ``renew`` reports them.
@@ -131,6 +134,12 @@ class FakeClaims:
         self.owners[message_id] = owner
         return Claim(ClaimOutcome.CLAIMED, claimed)
 
+    async def claim_many(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[Claim]:
+        """One ``claim`` per ref (an outage of ``claim`` fails the whole batch)."""
+        return [await self.claim(r.queue, r.id, owner, lease_until) for r in refs]
+
     async def renew(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
     ) -> list[MessageRef]:
@@ -154,6 +163,8 @@ class FakeClaims:
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
         self._enter("finish")
+        if message_id in self.broken:
+            raise StoreUnavailable(f"test: the write of {message_id} fails")
         if self.rejected and outcome.status is not Status.ERROR:
             raise StoreRejected("test: too large")
         if self.owners.get(message_id) != owner:
@@ -161,6 +172,18 @@ class FakeClaims:
         self.outcomes[message_id] = outcome
         self.records[message_id] = replace(self.records[message_id], status=outcome.status)
         return True
+
+    async def finish_many(
+        self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
+    ) -> list[bool | StoreRejected]:
+        """One ``finish`` per item (an outage of ``finish`` fails the whole batch)."""
+        answers: list[bool | StoreRejected] = []
+        for ref, outcome in items:
+            try:
+                answers.append(await self.finish(ref.queue, ref.id, owner, outcome))
+            except StoreRejected as exc:
+                answers.append(exc)
+        return answers
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         self._enter("release")

@@ -12,14 +12,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bson.errors import BSONError
 from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
+from shared.adapters.mongo.batches import (
+    BATCH,
+    batch_id,
+    by_ref,
+    claim_ops,
+    claim_update,
+    claimable,
+    final_fields,
+    finish_ops,
+    first_of_each,
+    in_order,
+    refused,
+    unclaimed,
+)
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.documents import (
     INPROGRESS,
     PENDING,
     held,
-    plus_one,
     put,
     put_error,
     released,
@@ -36,9 +51,16 @@ from shared.ports import (
     MessageRef,
     Outcome,
     ProgressReports,
+    StoreRejected,
+    StoreUnavailable,
 )
 
 CLAIM_TRIES = 3
+
+
+def no(_: object) -> bool:
+    """A ref's later copy in one batch of final writes: not written again."""
+    return False
 
 
 class MongoClaims(Claims, ProgressReports):
@@ -48,40 +70,52 @@ class MongoClaims(Claims, ProgressReports):
     _db: MongoConnection
 
     async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
-        key: Doc = {"_id": message_id, "queue": queue}
         record: MessageRecord | None = None
         for _ in range(CLAIM_TRIES):
             now = utcnow()
-            due = [{"not_before": None}, {"not_before": {"$lte": now}}]  # not a waiting retry
-            claimable = [
-                {"status": PENDING, "$or": due},
-                {"status": INPROGRESS, "lease_until": {"$lt": now}},
-            ]
-            fields = {"status": INPROGRESS, "owner": owner, "lease_until": lease_until}
-            fields |= {"updated_at": now, "published": True, "not_before": None, "progress": None}
-            update = status_write(
-                fields, owner, attempt=plus_one("attempts"), plus=("attempts", "deliveries")
-            )
+            update = claim_update(owner, lease_until, now, None)
             with mapped():
                 col = self._db.messages
                 doc = await col.find_one_and_update(
-                    {**key, "$or": claimable}, update, return_document=ReturnDocument.AFTER
+                    claimable(queue, message_id, now), update, return_document=ReturnDocument.AFTER
                 )
                 if doc is not None:
                     return Claim(ClaimOutcome.CLAIMED, to_record(doc))
-                doc = await col.find_one(key)
-            if doc is None:
-                return Claim(ClaimOutcome.GONE)
-            record = to_record(doc)
-            if record.status.final:
-                return Claim(ClaimOutcome.FINAL, record)
-            lease, not_before = doc.get("lease_until"), doc.get("not_before")
-            if record.status is Status.INPROGRESS and (lease is None or lease >= utcnow()):
-                return Claim(ClaimOutcome.BUSY, record)
-            if record.status is Status.PENDING and not_before is not None and not_before > now:
-                return Claim(ClaimOutcome.DEFERRED, record, not_before)
+                doc = await col.find_one({"_id": message_id, "queue": queue})
+            answer = unclaimed(doc, now)
+            if answer is not None:
+                return answer
+            record = to_record(doc) if doc is not None else None
             # Released, or its lease ran out, between the two reads: claimable again.
         return Claim(ClaimOutcome.BUSY, record)
+
+    async def claim_many(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[Claim]:
+        if not refs:
+            return []
+        unique, now, batch = list(dict.fromkeys(refs)), utcnow(), batch_id()
+        with mapped():
+            col = self._db.messages
+            await col.bulk_write(claim_ops(unique, owner, lease_until, now, batch), ordered=False)
+            docs = by_ref(await col.find({"_id": {"$in": [r.id for r in unique]}}).to_list(None))
+        answers: dict[MessageRef, Claim] = {}
+        for ref in unique:
+            doc = docs.get(ref)
+            if doc is not None and doc.get(BATCH) == batch and doc.get("owner") == owner:
+                answers[ref] = Claim(ClaimOutcome.CLAIMED, to_record(doc))
+                continue
+            answer = unclaimed(doc, now)
+            if answer is None:  # claimable again since: as a single claim retries it
+                answer = await self.claim(ref.queue, ref.id, owner, lease_until)
+            answers[ref] = answer
+
+        def again(claim: Claim) -> Claim:  # a later copy of a claimed ref: its lease is live
+            if claim.outcome is ClaimOutcome.CLAIMED:
+                return Claim(ClaimOutcome.BUSY, claim.record)
+            return claim
+
+        return in_order(refs, answers, again)
 
     async def renew(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
@@ -123,20 +157,58 @@ class MongoClaims(Claims, ProgressReports):
         return Cancel(CancelOutcome.FINAL, to_record(doc))
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
-        fields: Doc = {
-            "status": outcome.status.value,
-            **put("result", outcome.result),
-            **put_error(outcome.error),
-            "updated_at": utcnow(),
-            "expires_at": outcome.expires_at,
-            "owner": None,
-            "lease_until": None,
-        }
         with mapped():
             result = await self._db.messages.update_one(
-                held(queue, message_id, owner), status_write(fields, owner)
+                held(queue, message_id, owner),
+                status_write(final_fields(outcome, utcnow()), owner),
             )
         return result.matched_count > 0
+
+    async def finish_many(
+        self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
+    ) -> list[bool | StoreRejected]:
+        if not items:
+            return []
+        unique, batch = first_of_each(items), batch_id()
+        refs = [ref for ref, _ in unique]
+        answers: dict[MessageRef, bool | StoreRejected] = {}
+        col = self._db.messages
+        try:
+            result = await col.bulk_write(finish_ops(unique, owner, utcnow(), batch), ordered=False)
+            all_matched = result.matched_count == len(unique)
+        except BulkWriteError as exc:
+            answers.update(refused(exc, refs))
+            all_matched = exc.details.get("nMatched", 0) == len(unique) - len(answers)
+        except DocumentTooLarge:  # one too large to send: which were sent is not known
+            return in_order(
+                [ref for ref, _ in items], await self._one_by_one(unique, owner, batch), no
+            )
+        except (PyMongoError, BSONError) as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+        written = set(refs) if all_matched else await self._stamped(refs, batch)
+        for ref in refs:
+            answers.setdefault(ref, ref in written)
+        return in_order([ref for ref, _ in items], answers, no)
+
+    async def _stamped(self, refs: Sequence[MessageRef], batch: str) -> set[MessageRef]:
+        """Which of ``refs`` the batch ``batch`` wrote."""
+        with mapped():
+            found = self._db.messages.find({"_id": {"$in": [r.id for r in refs]}, BATCH: batch})
+            return set(by_ref(await found.to_list(None)))
+
+    async def _one_by_one(
+        self, items: Sequence[tuple[MessageRef, Outcome]], owner: str, batch: str
+    ) -> dict[MessageRef, bool | StoreRejected]:
+        """After a bulk refused as a whole: the items it wrote, then each other one alone."""
+        answers: dict[MessageRef, bool | StoreRejected]
+        answers = dict.fromkeys(await self._stamped([ref for ref, _ in items], batch), True)
+        for ref, outcome in items:
+            if ref not in answers:
+                try:
+                    answers[ref] = await self.finish(ref.queue, ref.id, owner, outcome)
+                except StoreRejected as exc:
+                    answers[ref] = exc
+        return answers
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         with mapped():

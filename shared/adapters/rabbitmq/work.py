@@ -30,8 +30,11 @@ publishes; each writes its frames and awaits its own confirm, so concurrent publ
 lost connection or no confirm within ``publish_timeout`` s; while disconnected it fails at once.
 
 Consuming: on the ``consume`` connection, one channel per queue with ``basic.qos(prefetch)``
-(a slow queue never starves another), manual acks. A delivery from before a reconnect cannot
-be settled (``DeliveryUnavailable``); the broker redelivers it.
+(a slow queue never starves another), manual acks; the acks of one channel decided in one
+loop turn go as one ``basic.ack(multiple=True)`` where that settles exactly them
+(``shared.adapters.rabbitmq.acks``), a requeue or reject always as its own frame. A
+delivery from before a reconnect cannot be settled (``DeliveryUnavailable``); the broker
+redelivers it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -49,6 +52,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 from aio_pika.exceptions import DeliveryError, PublishError
 
+from shared.adapters.rabbitmq.acks import ChannelAcks
 from shared.adapters.rabbitmq.channels import FAILURES, RabbitChannels, failure
 from shared.adapters.rabbitmq.delays import pick_tier, tier_arguments, tier_queue
 from shared.ports import DeliveryCallback, DeliveryUnavailable, WorkQueue
@@ -57,33 +61,46 @@ log = logging.getLogger(__name__)
 
 
 class RabbitDelivered:
-    """One RabbitMQ delivery; settle once with :meth:`ack` or :meth:`requeue`."""
+    """One RabbitMQ delivery; settle once with :meth:`ack` or :meth:`requeue`. Acks go
+    through the channel's :class:`ChannelAcks` (one ``multiple`` ack where safe)."""
 
-    __slots__ = ("_message", "_settled", "delivery_count", "message_id", "queue")
+    __slots__ = ("_acks", "_message", "_settled", "delivery_count", "message_id", "queue")
 
     def __init__(
-        self, message: AbstractIncomingMessage, queue: str, message_id: str, count: int
+        self,
+        message: AbstractIncomingMessage,
+        acks: ChannelAcks,
+        queue: str,
+        message_id: str,
+        count: int,
     ) -> None:
         self._message = message
+        self._acks = acks
         self._settled = False
         self.queue = queue
         self.message_id = message_id
         self.delivery_count = count
 
     async def ack(self) -> None:
-        await self._settle("ack", self._message.ack)
+        self._settle_once()
+        tag = self._message.delivery_tag
+        if tag is None:  # never: consumed with manual acks
+            raise DeliveryUnavailable("ack not sent: no delivery tag")
+        await self._acks.ack(tag)
 
     async def requeue(self) -> None:
-        await self._settle("requeue", partial(self._message.nack, requeue=True))
+        self._settle_once()
+        try:
+            await self._message.nack(requeue=True)
+        except FAILURES as exc:
+            raise failure("requeue not sent", exc) from exc
+        finally:
+            self._acks.settled(self._message.delivery_tag or 0)
 
-    async def _settle(self, what: str, send: Callable[[], Awaitable[None]]) -> None:
+    def _settle_once(self) -> None:
         if self._settled:
             raise RuntimeError(f"delivery of {self.message_id} settled twice")
         self._settled = True
-        try:
-            await send()
-        except FAILURES as exc:
-            raise failure(f"{what} not sent", exc) from exc
 
 
 @dataclass
@@ -104,10 +121,24 @@ class RabbitWork(WorkQueue):
     _amqp: RabbitChannels
     _delivery_limit: int
     _lanes: dict[str, _Lane]
+    #: Per queue, the acks of its consumer channel's current incarnation.
+    _acks: dict[str, ChannelAcks]
 
     def _init_work(self, delivery_limit: int) -> None:
         self._delivery_limit = delivery_limit
         self._lanes = {}
+        self._acks = {}
+
+    def _channel_acks(self, queue: str, message: AbstractIncomingMessage) -> ChannelAcks:
+        """The acks of the channel incarnation ``message`` came on (tags restart with a
+        channel re-opened after a reconnect: a new one then). Registers the delivery."""
+        channel = message.channel
+        acks = self._acks.get(queue)
+        if acks is None or acks.channel is not channel:
+            acks = self._acks[queue] = ChannelAcks(channel)
+        if message.delivery_tag is not None:
+            acks.delivered(message.delivery_tag)
+        return acks
 
     async def _declare(self, channel: AbstractRobustChannel, queue: str) -> AbstractQueue:
         """Declare ``queue``'s quorum queue and its dead letters' (idempotent). Raises what
@@ -233,6 +264,7 @@ class RabbitWork(WorkQueue):
     async def _on_message(
         self, queue: str, callback: DeliveryCallback, message: AbstractIncomingMessage
     ) -> None:
+        acks = self._channel_acks(queue, message)
         try:
             body = json.loads(message.body)
             message_id = body["id"]
@@ -243,11 +275,11 @@ class RabbitWork(WorkQueue):
             log.error("dead-lettering unreadable delivery on %s: %s; body=%.200r", where, exc, body)
             with contextlib.suppress(*FAILURES):
                 await message.reject(requeue=False)
+            acks.settled(message.delivery_tag or 0)
             return
         count = (message.headers or {}).get("x-delivery-count")
-        await callback(
-            RabbitDelivered(message, queue, message_id, count if isinstance(count, int) else 0)
-        )
+        count = count if isinstance(count, int) else 0
+        await callback(RabbitDelivered(message, acks, queue, message_id, count))
 
     async def stop_consuming(self, queues: Sequence[str] | None = None) -> None:
         # The robust queue forgets a consumer before the cancel RPC, so it is not restored
@@ -276,4 +308,5 @@ class RabbitWork(WorkQueue):
         channels: list[AbstractRobustChannel | None]
         channels = [lane.channel for lane in self._lanes.values()]
         self._lanes = {}
+        self._acks = {}
         return channels

@@ -15,18 +15,19 @@ from datetime import datetime
 
 from shared.adapters.history import SQLITE_STATUS_WRITE, progress_to_text, status_params
 from shared.adapters.record_fields import error_to_text, from_epoch, to_epoch
+from shared.adapters.sqlite.batches import claim_batch, finish_batch
 from shared.adapters.sqlite.connection import SqliteConnection
-from shared.adapters.sqlite.rows import COLUMNS, STATUS_WRITE_NOW, json_text, row_to_record
+from shared.adapters.sqlite.rows import COLUMNS, STATUS_WRITE_NOW, row_to_record
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status, utcnow
 from shared.ports import (
     Cancel,
     CancelOutcome,
     Claim,
-    ClaimOutcome,
     Claims,
     MessageRef,
     Outcome,
     ProgressReports,
+    StoreRejected,
 )
 
 
@@ -82,40 +83,16 @@ class SqliteClaims(Claims, ProgressReports):
     _db: SqliteConnection
 
     async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
-        at = utcnow()
-        now = to_epoch(at)
-        transition = status_params(at, Status.INPROGRESS, owner)
+        (claim,) = await self.claim_many([MessageRef(queue, message_id)], owner, lease_until)
+        return claim
 
-        def claim(c: sqlite3.Connection) -> Claim:
-            row = c.execute(
-                "UPDATE messages SET status = 'INPROGRESS', attempts = attempts + 1,"
-                " deliveries = COALESCE(deliveries, 0) + 1, not_before = NULL,"
-                " owner = ?, lease_until = ?, updated_at = ?, published = 1, progress = NULL,"
-                f" {SQLITE_STATUS_WRITE.format(attempt='attempts + 1')}"
-                " WHERE id = ? AND queue = ? AND ((status = 'PENDING'"
-                "  AND (not_before IS NULL OR not_before <= ?))"
-                "  OR (status = 'INPROGRESS' AND lease_until < ?))"
-                f" RETURNING {COLUMNS}",
-                (owner, to_epoch(lease_until), now, *transition, message_id, queue, now, now),
-            ).fetchone()
-            if row:
-                return Claim(ClaimOutcome.CLAIMED, row_to_record(row))
-            row = c.execute(
-                f"SELECT {COLUMNS} FROM messages WHERE id = ? AND queue = ?", (message_id, queue)
-            ).fetchone()
-            if row is None:
-                return Claim(ClaimOutcome.GONE)
-            record = row_to_record(row)
-            if record.status is Status.PENDING:  # not claimable yet: a scheduled retry
-                (due,) = c.execute(
-                    "SELECT not_before FROM messages WHERE id = ?", (message_id,)
-                ).fetchone()
-                when = from_epoch(due) if due is not None else utcnow()
-                return Claim(ClaimOutcome.DEFERRED, record, when)
-            outcome = ClaimOutcome.FINAL if record.status.final else ClaimOutcome.BUSY
-            return Claim(outcome, record)
-
-        return await self._db.write(claim)
+    async def claim_many(
+        self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
+    ) -> list[Claim]:
+        if not refs:
+            return []
+        batch = functools.partial(claim_batch, list(refs), owner, lease_until, utcnow())
+        return await self._db.write(batch)
 
     async def renew(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
@@ -132,27 +109,19 @@ class SqliteClaims(Claims, ProgressReports):
         return await self._db.write(functools.partial(_cancel, queue, message_id, now, expires))
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
-        at = utcnow()
-        params = (
-            outcome.status.value,
-            json_text(outcome.result),
-            error_to_text(outcome.error),
-            to_epoch(at),
-            to_epoch(outcome.expires_at) if outcome.expires_at else None,
-            *status_params(at, outcome.status, owner),
-            message_id,
-            queue,
-            owner,
-        )
-        cur = await self._db.write(
-            lambda c: c.execute(
-                "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
-                f" expires_at = ?, owner = NULL, lease_until = NULL, {STATUS_WRITE_NOW}"
-                " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
-                params,
-            )
-        )
-        return cur.rowcount > 0
+        item = (MessageRef(queue, message_id), outcome)
+        (written,) = await self._db.write(functools.partial(finish_batch, [item], owner, utcnow()))
+        return written
+
+    async def finish_many(
+        self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
+    ) -> list[bool | StoreRejected]:
+        """SQLite refuses no result (its length limit, a gigabyte, is far beyond a message's):
+        never a StoreRejected."""
+        if not items:
+            return []
+        batch = functools.partial(finish_batch, list(items), owner, utcnow())
+        return list(await self._db.write(batch))
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         at = utcnow()

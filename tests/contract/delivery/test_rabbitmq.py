@@ -422,3 +422,72 @@ async def test_events_published_together_share_a_few_messages_and_all_arrive(env
     assert changes == [f"m-{n}" for n in range(1, 500, 2)]
     wire = (await env.channel.declare_queue(raw.name, passive=True)).declaration_result
     assert wire.message_count is not None and 1 <= wire.message_count < 50
+
+
+async def test_acks_of_one_turn_settle_exactly_the_decided_deliveries(env: Env) -> None:
+    gateway = await env.delivery(["acks"])
+    consumer = await env.delivery(["acks"])
+    inbox = Inbox()
+    await consumer.consume(["acks"], inbox, prefetch=10)
+    for i in range(6):
+        await gateway.publish("acks", f"m-{i}")
+    got = {d.message_id: d for d in [await inbox.next() for _ in range(6)]}
+    # In one turn: acks around m-2 (held, undecided) and m-3 (requeued): one multiple ack
+    # may settle m-0 and m-1 only; m-4 and m-5 are acked one by one.
+    await asyncio.gather(
+        got["m-0"].ack(), got["m-1"].ack(), got["m-3"].requeue(), got["m-4"].ack(), got["m-5"].ack()
+    )
+    again = await inbox.next()
+    assert (again.message_id, again.delivery_count) == ("m-3", 1)
+    await again.ack()
+    await inbox.nothing()
+    await consumer.close()  # m-2, never decided, goes back (and nothing else)
+    second = await env.delivery(["acks"])
+    inbox = Inbox()
+    await second.consume(["acks"], inbox, prefetch=10)
+    held = await inbox.next()
+    assert (held.message_id, held.delivery_count) == ("m-2", 1)
+    await held.ack()
+    await inbox.nothing()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "rabbitmq", ["private"], indirect=True
+)  # a node whose connections it may close
+async def test_a_connection_lost_between_batches_of_acks_loses_nothing(env: Env) -> None:
+    gateway = await env.delivery(["lost"])
+    consumer = await env.delivery(["lost"])
+    inbox = Inbox()
+    await consumer.consume(["lost"], inbox, prefetch=10)
+    ids = [f"m-{i}" for i in range(8)]
+    for message_id in ids:
+        await gateway.publish("lost", message_id)
+    got = [await inbox.next() for _ in ids]
+    await asyncio.gather(*(d.ack() for d in got[:4]))  # one batch: a multiple ack
+    name = env.prefix + "lost"
+
+    async def unacked(n: int) -> bool:
+        row = await env.rabbitmq.queue_info(name, "messages_unacknowledged")
+        return row is not None and row["messages_unacknowledged"] == n
+
+    await wait_until(lambda: unacked(4), "the first batch to be acked", 10)
+    # The consumer's connection lost (every connection of this private node, in fact).
+    await env.rabbitmq.actl("close_all_connections", "test: connection lost")
+    await env.reconnect_admin()
+    # The second batch: sent on a dying connection (lost) or refused; either way not settled.
+    outcomes = await asyncio.gather(*(d.ack() for d in got[4:]), return_exceptions=True)
+    assert all(o is None or isinstance(o, DeliveryUnavailable) for o in outcomes), outcomes
+    seen: dict[str, int] = {}
+
+    async def second_batch_redelivered() -> bool:
+        with contextlib.suppress(TimeoutError):
+            again = await inbox.next(wait=0.5)
+            seen[again.message_id] = again.delivery_count
+            await again.ack()
+        return set(ids[4:]) <= seen.keys()
+
+    await wait_until(second_batch_redelivered, "the unacked batch to come back", 30, interval=0)
+    assert set(seen) == set(ids[4:]) and set(seen.values()) == {1}  # the acked ones never
+    await wait_until(lambda: unacked(0), "every delivery to be settled", 10)
+    await inbox.nothing()

@@ -33,6 +33,7 @@ from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
 from tests.support.fakes import FakeClaims, FakeDelivered, FakeWorkQueue
+from tests.support.waiting import wait_until
 
 HandlerFunc = Callable[[Any, Any], Awaitable[Any]]
 
@@ -246,6 +247,29 @@ async def test_a_store_outage_at_finish_acks_only_after_the_write(rig_for: Any) 
     rig.claims.down.clear()
     assert await delivered.wait_settled() == "ack"
     assert rig.claims.outcomes[record.id].status is Status.COMPLETE
+
+
+async def test_a_failed_finish_among_several_leaves_the_others_acked_and_is_requeued(
+    rig_for: Any,
+) -> None:
+    go = asyncio.Event()
+
+    async def waits(message: Any, ctx: Any) -> Any:
+        await go.wait()
+        return {"ok": message}
+
+    rig = await rig_for(waits)
+    records = [rig.claims.add("q", {"n": i}) for i in range(3)]
+    rig.claims.broken.add(records[1].id)
+    deliveries = [await rig.work.deliver(record) for record in records]
+    await wait_until(lambda: len(rig.ran) == 3, "all three to run")
+    go.set()  # the three final writes are asked for in one turn: one batch
+    assert [await deliveries[i].wait_settled() for i in (0, 2)] == ["ack", "ack"]
+    assert set(rig.claims.outcomes) == {records[0].id, records[2].id}
+    assert deliveries[1].calls == []  # held while its write is retried
+    await rig.consumer.shutdown(0.05)
+    assert deliveries[1].calls == ["requeue"]  # back to the broker, to be redelivered
+    assert rig.claims.records[records[1].id].status is Status.PENDING
 
 
 async def test_a_result_the_store_refuses_ends_error(rig_for: Any) -> None:

@@ -1,0 +1,144 @@
+"""The SQLite store's batched claims and final writes (``Claims.claim_many``, ``finish_many``).
+
+Each batch is one function of the connection, run as ONE write of the group commit (one
+savepoint, one future) however many messages it holds:
+
+- claims: one ``UPDATE … WHERE id IN (…) AND (id, queue) IN (VALUES …) AND <claimable>
+  RETURNING`` (the very condition of a single claim, so each record is claimed atomically and
+  two claims of one record never both succeed), then one ``SELECT`` of the rows it did not
+  claim, in the same transaction (nothing changes in between), telling DEFERRED, FINAL, BUSY
+  and GONE apart;
+- final writes: one ``UPDATE … FROM (VALUES …) WHERE … AND owner = ? AND status =
+  'INPROGRESS' RETURNING``, whose rows say which were still held.
+
+Refs are cut into chunks of :data:`CHUNK` to stay far below SQLite's limit on variables; a
+ref listed twice is written once (the later copies answer as a repeated single call would).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.adapters.history import SQLITE_STATUS_WRITE, sqlite_status_write_of, status_params
+from shared.adapters.record_fields import error_to_text, to_epoch
+from shared.adapters.sqlite.rows import COLUMNS, json_text, row_to_record
+from shared.domain.message import Status
+from shared.ports import Claim, ClaimOutcome, MessageRef, Outcome
+
+#: Refs per statement (each takes 3 variables in a claim, 6 in a final write).
+CHUNK = 500
+
+_CLAIM = (
+    "UPDATE messages SET status = 'INPROGRESS', attempts = attempts + 1,"
+    " deliveries = COALESCE(deliveries, 0) + 1, not_before = NULL,"
+    " owner = ?, lease_until = ?, updated_at = ?, published = 1, progress = NULL,"
+    f" {SQLITE_STATUS_WRITE.format(attempt='attempts + 1')}"
+    " WHERE id IN ({ids}) AND (id, queue) IN (VALUES {pairs}) AND ((status = 'PENDING'"
+    "  AND (not_before IS NULL OR not_before <= ?))"
+    "  OR (status = 'INPROGRESS' AND lease_until < ?))"
+    f" RETURNING {COLUMNS}"
+)
+
+_FINISH = (
+    "UPDATE messages SET status = v.column3, result = v.column4, error = v.column5,"
+    " updated_at = ?, expires_at = v.column6, owner = NULL, lease_until = NULL,"
+    f" {sqlite_status_write_of('v.column3')}"
+    " FROM (VALUES {rows}) AS v WHERE messages.id = v.column1 AND messages.queue = v.column2"
+    " AND messages.owner = ? AND messages.status = 'INPROGRESS'"
+    " RETURNING messages.queue, messages.id"
+)
+
+
+def _chunks(refs: Sequence[MessageRef]) -> list[Sequence[MessageRef]]:
+    return [refs[i : i + CHUNK] for i in range(0, len(refs), CHUNK)]
+
+
+def _marks(n: int, width: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
+    return ",".join([row] * n)
+
+
+def _unclaimed(row: Sequence[Any] | None, at: datetime) -> Claim:
+    """What a claim answers for a record it could not claim (``row``: None when absent)."""
+    if row is None:
+        return Claim(ClaimOutcome.GONE)
+    record = row_to_record(row)
+    if record.status is Status.PENDING:  # not claimable yet: a scheduled retry
+        return Claim(ClaimOutcome.DEFERRED, record, record.not_before or at)
+    return Claim(ClaimOutcome.FINAL if record.status.final else ClaimOutcome.BUSY, record)
+
+
+def claim_batch(
+    refs: Sequence[MessageRef],
+    owner: str,
+    lease_until: datetime,
+    at: datetime,
+    c: sqlite3.Connection,
+) -> list[Claim]:
+    """Claim ``refs`` for ``owner`` (see the module docstring); one answer per ref."""
+    now = to_epoch(at)
+    head = (owner, to_epoch(lease_until), now, *status_params(at, Status.INPROGRESS, owner))
+    unique = list(dict.fromkeys(refs))
+    claimed: dict[MessageRef, Claim] = {}
+    for chunk in _chunks(unique):
+        sql = _CLAIM.format(ids=",".join("?" * len(chunk)), pairs=_marks(len(chunk), 2))
+        pairs = [v for r in chunk for v in (r.id, r.queue)]
+        params = (*head, *(r.id for r in chunk), *pairs, now, now)
+        for row in c.execute(sql, params).fetchall():
+            record = row_to_record(row)
+            claimed[MessageRef(record.queue, record.id)] = Claim(ClaimOutcome.CLAIMED, record)
+    rest = [r for r in unique if r not in claimed]
+    found: dict[MessageRef, Sequence[Any]] = {}
+    for chunk in _chunks(rest):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT {COLUMNS} FROM messages WHERE id IN ({marks})"
+        for row in c.execute(sql, [r.id for r in chunk]).fetchall():
+            found[MessageRef(row[1], row[0])] = row
+    answers: list[Claim] = []
+    seen: set[MessageRef] = set()
+    for ref in refs:
+        claim = claimed.get(ref)
+        if claim is None:
+            answers.append(_unclaimed(found.get(ref), at))
+        elif ref in seen:  # claimed by its first copy: a live lease now
+            answers.append(Claim(ClaimOutcome.BUSY, claim.record))
+        else:
+            answers.append(claim)
+        seen.add(ref)
+    return answers
+
+
+def finish_batch(
+    items: Sequence[tuple[MessageRef, Outcome]], owner: str, at: datetime, c: sqlite3.Connection
+) -> list[bool]:
+    """Write each outcome if ``owner`` still holds its ref; which were written."""
+    first: dict[MessageRef, Outcome] = {}
+    for ref, outcome in items:
+        first.setdefault(ref, outcome)
+    unique = list(first.items())
+    written: set[MessageRef] = set()
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        rows = [
+            v
+            for ref, outcome in chunk
+            for v in (
+                ref.id,
+                ref.queue,
+                outcome.status.value,
+                json_text(outcome.result),
+                error_to_text(outcome.error),
+                to_epoch(outcome.expires_at) if outcome.expires_at else None,
+            )
+        ]
+        params = (to_epoch(at), to_epoch(at), owner, *rows, owner)
+        sql = _FINISH.format(rows=_marks(len(chunk), 6))
+        written.update(MessageRef(q, i) for q, i in c.execute(sql, params).fetchall())
+    answers: list[bool] = []
+    for ref, _ in items:
+        answers.append(ref in written)
+        written.discard(ref)  # a later copy of the same ref: not written again
+    return answers
