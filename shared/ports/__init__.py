@@ -43,6 +43,7 @@ from shared.ports.types import (
     StoreRejected,
     StoreUnavailable,
 )
+from shared.ports.workers import WorkerInfo, Workers
 
 __all__ = [
     "Cancel",
@@ -73,4 +74,6 @@ __all__ = [
     "StoreRejected",
     "StoreUnavailable",
     "WorkQueue",
+    "WorkerInfo",
+    "Workers",
 ]

@@ -9,6 +9,7 @@
 - :class:`Keys`: idempotency keys; the idempotent push.
 - :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
+- :class:`Workers` (``shared.ports.workers``): the consumer processes' heartbeats.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 package (``shared.adapters.sqlite``, ``shared.adapters.mongo``) implements it as one class
@@ -41,6 +42,7 @@ from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
+from shared.ports.workers import Workers
 
 
 class StoreLifecycle(Protocol):
@@ -279,6 +281,14 @@ class ProgressReports(Protocol):
 
 
 class Store(
-    StoreLifecycle, Records, Claims, Recovery, Keys, ProgressReports, ScheduleStates, Protocol
+    StoreLifecycle,
+    Records,
+    Claims,
+    Recovery,
+    Keys,
+    ProgressReports,
+    ScheduleStates,
+    Workers,
+    Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

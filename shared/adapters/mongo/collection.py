@@ -2,9 +2,9 @@
 
 This module is the store's ``shared.ports.StoreLifecycle`` (connect, indexes, close, ping)
 and :class:`MongoStore`, composed of the parts implementing the other ports: ``records``
-(Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys) and
-``ticks`` (ScheduleStates). They share one ``connection.MongoConnection``; ``documents`` is
-their document codec.
+(Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
+``ticks`` (ScheduleStates) and ``workers`` (Workers). They share one
+``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
@@ -49,7 +49,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from shared.adapters.mongo import keys, ticks
+from shared.adapters.mongo import keys, ticks, workers
 from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
@@ -92,7 +92,9 @@ async def _create_identity(col: AsyncCollection[Doc]) -> None:
         )
 
 
-class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks):
+class MongoStore(
+    MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks, workers.MongoWorkers
+):
     """:class:`shared.ports.Store` on one MongoDB collection: the lifecycle here, each other
     port in its part (the parts use only ``self._db``)."""
 
