@@ -20,6 +20,7 @@ from gateway.routes import (
     redrive,
     root,
     ui,
+    workers,
 )
 from gateway.routes.spec import Route
 
@@ -27,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     *root.ROUTES,
     *health.ROUTES,
     *admin.ROUTES,
+    *workers.ROUTES,
     *openapi.ROUTES,
     *docs.ROUTES,
     *ui.ROUTES,

@@ -34,9 +34,7 @@ async def test_a_beat_creates_then_replaces_its_entry(store: Store) -> None:
     await store.beat(first)
     assert await store.list_workers() == [first]
 
-    later = worker(
-        "host-a:4242:0a1b", T0 + timedelta(seconds=5), in_flight=3, queues=("alpha",)
-    )
+    later = worker("host-a:4242:0a1b", T0 + timedelta(seconds=5), in_flight=3, queues=("alpha",))
     await store.beat(later)
     assert await store.list_workers() == [later]
 
