@@ -1,7 +1,8 @@
 """``GET /workers`` in both modes: the reader roles only (401 without a valid token, 403
 with the roles named otherwise); the consumer inside ``serve`` listed live with its queues,
-its id the claim owner of the message it runs; a worker whose heartbeats stop goes ``gone``
-and is left out later; ``GET /queues`` counts the live workers per queue."""
+its id the lease owner of the message it runs (the record's ``lease``); a worker whose
+heartbeats stop goes ``gone`` and is left out later; ``GET /queues`` counts the live
+workers per queue."""
 
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ async def test_a_running_message_is_held_by_the_listed_worker(
 
     [worker] = await wait_until(busy, "a heartbeat with the message in flight")
     assert record["history"][-1]["consumer"] == worker["id"]
+    assert record["lease"]["owner"] == worker["id"]
+    assert record["lease"]["until"] > record["history"][-1]["at"]
 
 
 async def test_a_worker_without_heartbeats_goes_gone_then_is_left_out(
