@@ -22,10 +22,10 @@ class Cluster:
     rabbitmq: RabbitNode
     procs: list[Proc] = field(default_factory=list)
 
-    def gateway(self) -> tuple[Proc, str]:
+    def gateway(self, *extra: str) -> tuple[Proc, str]:
         port, listen = http_args()
         proc = Proc(
-            ["gateway", *self.flags, "--jwt-secret", HS_SECRET, *listen],
+            ["gateway", *self.flags, "--jwt-secret", HS_SECRET, *listen, *extra],
             self.tmp / f"gateway-{port}.log",
         ).start()
         self.procs.append(proc)
