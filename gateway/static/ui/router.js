@@ -1,4 +1,4 @@
-/* Hash routing: `#/` the queues, `#/queue/NAME` a queue (`?status=…&cursor=…`),
+/* Hash routing: `#/` the queues, `#/workers` the consumer processes, `#/queue/NAME` a queue (`?status=…&cursor=…`),
  * `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a message; anything with a
  * segment that names nothing is the not-found page. */
 
@@ -8,6 +8,7 @@ import { notFoundPage } from "./pages/not-found.js";
 import { pushPage } from "./pages/push.js";
 import { queuePage } from "./pages/queue.js";
 import { queuesPage } from "./pages/queues.js";
+import { workersPage } from "./pages/workers.js";
 
 /** A path segment that names something: not empty, not "." or ".." (the browser would
  * resolve those in the API path it goes into, and fetch another resource), no "/". */
@@ -46,6 +47,7 @@ export function route(root) {
   const app = slotFor(root, nextView());
   const { parts, params } = parseHash(location.hash);
   if (parts === null) return notFoundPage(app);
+  if (parts[0] === "workers" && parts.length === 1) return workersPage(app);
   if (parts[0] === "queue" && parts[1] && parts[2] === "message" && parts[3]) {
     return messagePage(app, parts[1], parts[3]);
   }
