@@ -23,9 +23,9 @@ import pytest
 from shared.domain.message import utcnow
 from tests.support.api_client import Api
 from tests.support.brokers import PrivateRabbit, RabbitNode
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, cluster_of
 from tests.support.handler_files import written
-from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.services import queue_prefix
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until
 
@@ -56,15 +56,8 @@ def cluster(
         "--delivery-limit",
         "2",
     ]
-    made = Cluster(tmp_path, flags, prefix, rabbitmq)
-    try:
+    with cluster_of(tmp_path, flags, prefix, rabbitmq, queues_dir) as made:
         yield made
-    finally:
-        for proc in made.procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(broker, prefix, names))
 
 
 @pytest.fixture
