@@ -120,3 +120,15 @@ async def test_workers_is_declared_in_the_openapi_document(api: Api) -> None:
     operation = document["paths"]["/workers"]["get"]
     assert operation["x-roles"] == sorted(READERS)
     assert set(operation["responses"]) >= {"200", "401", "403", "503"}
+
+
+async def test_a_store_down_is_503_with_retry_after(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
+) -> None:
+    served = await start_conveyor()
+    api = api_for(served)
+    await served.runtime.store.close()
+    answer = await api.get("/workers", api.keys.token(["system_admin"]))
+    assert answer.status == 503, await answer.text()
+    assert answer.content_type == "application/problem+json"
+    assert answer.headers["Retry-After"]
