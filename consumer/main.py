@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from consumer.completion import sweep_expired_forever
+from consumer.presence import PresenceConfig, beat_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
+from conveyor.cli import installed_version
 from conveyor.context import Context, ProgressFn
 from conveyor.messaging import HandlerMessaging
 from shared.domain.message import MessageRecord
@@ -97,9 +99,19 @@ def sweep_policy(settings: Settings) -> SweepPolicy:
     )
 
 
+def presence_config(settings: Settings) -> PresenceConfig:
+    """The heartbeat's timings, and the version it reports."""
+    return PresenceConfig(
+        interval_seconds=settings.worker_heartbeat_seconds,
+        forget_seconds=settings.worker_forget_seconds,
+        version=installed_version(),
+    )
+
+
 @asynccontextmanager
 async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
-    """Recover, start consuming and sweeping; on exit, the documented shutdown sequence."""
+    """Recover, start consuming, sweeping and the heartbeat (``consumer.presence``); on
+    exit, the documented shutdown sequence."""
     await recover_at_start(rt.store, rt.delivery, rt.dispatch)
     consumer = build_consumer(rt)
     await consumer.start()
@@ -117,12 +129,16 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     )
     # Every consumer runs the cron schedules; the store makes it one push per tick.
     scheduler = asyncio.create_task(rt.scheduler.run(), name="scheduler")
+    heartbeat = asyncio.create_task(
+        beat_forever(rt.store, consumer, presence_config(rt.settings)), name="worker-heartbeat"
+    )
     try:
         yield consumer
     finally:
         for task in (scheduler, expiry, sweeper):  # bounded: a stuck one is logged, left
             await cancel_and_wait(task)
         await consumer.shutdown(rt.settings.grace_seconds)
+        await cancel_and_wait(heartbeat)  # last: it is live while its handlers finish
 
 
 async def run_consumer(settings: Settings) -> None:

@@ -110,7 +110,8 @@ class ConsumerConfig:
     lease_seconds: float
     #: ``--queues``: only these may be consumed, also after hot reloads (empty: all).
     only: tuple[str, ...] = ()
-    #: Identifies this process in leases (``host:pid``); a random suffix is added.
+    #: Identifies this process in leases (``host:pid``); a random suffix is added, and the
+    #: whole is also its worker id (``consumer.presence``).
     instance: str = "consumer"
 
 
@@ -176,6 +177,22 @@ class Consumer:
     def queues(self) -> list[str]:
         """The queues being consumed (a copy)."""
         return list(self._queues)
+
+    @property
+    def owner(self) -> str:
+        """The id this consumer claims messages under: a record's lease owner while it runs
+        here, and its worker id in the store's workers register (``consumer.presence``)."""
+        return self._leases.owner
+
+    @property
+    def concurrency(self) -> int:
+        """Messages run at once per queue."""
+        return self._config.concurrency
+
+    @property
+    def in_flight(self) -> int:
+        """Messages whose handler is running now."""
+        return len(self._runs)
 
     @property
     def consumed(self) -> Collection[str]:

@@ -21,6 +21,7 @@ from gateway.routes import (
     redrive,
     root,
     ui,
+    workers,
 )
 from gateway.routes.spec import Route
 
@@ -28,7 +29,8 @@ ROUTES: tuple[Route, ...] = (
     *root.ROUTES,
     *health.ROUTES,
     *admin.ROUTES,
-    *audit.ROUTES,  # a fixed path: before every /{queue} pattern
+    *audit.ROUTES,  # fixed paths: before every /{queue} pattern
+    *workers.ROUTES,
     *openapi.ROUTES,
     *docs.ROUTES,
     *ui.ROUTES,

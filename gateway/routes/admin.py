@@ -9,8 +9,9 @@ switched off, or is 401 when there are none.
 
 Each queue carries its counts by status, ``finished`` (records that reached a final status
 in the last :data:`RATE_WINDOW_SECONDS`, read from the store so every consumer process's work
-counts) with ``completed_per_minute``, and ``consumers`` (from the RabbitMQ management API
-when ``--rabbitmq-management-url`` is set, else null: unknown).
+counts) with ``completed_per_minute``, ``live_workers`` (the live consumer processes
+consuming it, from their heartbeats: ``gateway.routes.workers``) and ``consumers`` (from the
+RabbitMQ management API when ``--rabbitmq-management-url`` is set, else null: unknown).
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME
 from gateway.routes.spec import Doc, Route, plain, problems
 from shared.domain.message import Json, Status, iso, utcnow
+from shared.platform.settings import Settings
 from shared.ports import QueueCounts
 from shared.queues.definitions import QueueOptions
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import is_permitted
+from shared.service.workers import WorkerTimes, live_per_queue, seen_workers
 
 #: Roles that see every queue of ``GET /queues`` and the definitions that failed to load.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})
@@ -67,15 +70,24 @@ QUEUES_SCHEMA: dict[str, Json] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["name", "schedules"],
+                "required": ["name", "schedules", "live_workers"],
                 "properties": {
                     "name": {"type": "string"},
+                    "live_workers": {
+                        "type": "integer",
+                        "description": "Live consumer processes consuming it (GET /workers)",
+                    },
                     "schedules": {"type": "array", "items": SCHEDULE_SCHEMA},
                 },
             },
         }
     },
 }
+
+
+def worker_times(settings: Settings) -> WorkerTimes:
+    """When a consumer process is gone, and forgotten (``GET /workers``, ``live_workers``)."""
+    return WorkerTimes(settings.worker_gone_seconds, settings.worker_forget_seconds)
 
 
 def options_json(options: QueueOptions) -> dict[str, Json]:
@@ -148,11 +160,13 @@ async def list_queues(request: web.Request) -> web.Response:
     finished = await rt.messaging.finished_since(utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS))
     reader = rt.consumer_counts
     consumers = await reader.get() if reader is not None else None
+    live = live_per_queue(await seen_workers(rt.store, worker_times(rt.settings), utcnow()))
     queues = [
         {
             **queue_summary(q, counts.get(q.name), schedules.get(q.name)),
             **rate_json(finished.get(q.name)),
             "consumers": consumers.get(q.name) if consumers is not None else None,
+            "live_workers": live[q.name],
         }
         for q in shown
     ]

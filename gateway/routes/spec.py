@@ -157,6 +157,22 @@ RECORD_SCHEMA: Doc = {
         "not_before": {"type": ["string", "null"], "format": "date-time"},
         **RECORD_LIVE_FIELDS,
         "cancel_requested": {"type": "boolean"},
+        "lease": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["owner", "until"],
+                    "properties": {
+                        "owner": {"type": "string"},
+                        "until": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+            ],
+            "description": "While INPROGRESS: the worker holding it (an id of GET /workers) "
+            "and when its lease lapses unless renewed (a past time: the holder stalled or "
+            "died). null for any other status.",
+        },
         "delivery": {
             "type": ["string", "null"],
             "enum": ["queued", "delayed", "parked", None],

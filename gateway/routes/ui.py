@@ -52,8 +52,8 @@ UI_PAGE = """<!doctype html>
 </head><body>
 <header class="top">
 <a class="brand" href="#/">Conveyor</a>
-<nav><a href="#/">Queues</a> <a href="#/audit" id="nav-audit" hidden>Audit log</a>
-<a href="/docs">API docs</a></nav>
+<nav><a href="#/">Queues</a> <a href="#/workers">Workers</a>
+<a href="#/audit" id="nav-audit" hidden>Audit log</a> <a href="/docs">API docs</a></nav>
 <form id="token-form" class="token" method="post" autocomplete="off">
 <label for="token-input">Bearer token</label>
 <input id="token-input" type="password" autocomplete="off" spellcheck="false"

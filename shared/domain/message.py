@@ -275,6 +275,11 @@ class MessageRecord:
     history: History = field(default_factory=History)
     #: While INPROGRESS: a user asked the run to stop (it ends CANCELLED).
     cancel_requested: bool = False
+    #: While INPROGRESS: the consumer holding it (its worker id, ``host:pid:…``; see
+    #: ``GET /workers``) and until when its lease runs (a lapsed one: the holder stalled or
+    #: died, and the next claim takes it over). Left as the store has them otherwise.
+    owner: str | None = None
+    lease_until: datetime | None = None
 
     @classmethod
     def new(
@@ -343,4 +348,12 @@ class MessageRecord:
             "history": self.history.to_json(),
             "cancel_requested": self.cancel_requested,
             "delivery": delivery.value if (delivery := self.delivery) else None,
+            "lease": self.lease_json(),
         }
+
+    def lease_json(self) -> dict[str, Json] | None:
+        """``{"owner", "until"}`` while INPROGRESS under a lease, else None."""
+        if self.status is not Status.INPROGRESS or self.owner is None:
+            return None
+        until = iso(self.lease_until) if self.lease_until else None
+        return {"owner": self.owner, "until": until}

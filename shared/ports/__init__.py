@@ -47,6 +47,7 @@ from shared.ports.types import (
     StoreRejected,
     StoreUnavailable,
 )
+from shared.ports.workers import WorkerInfo, Workers
 
 __all__ = [
     "Audit",
@@ -80,4 +81,6 @@ __all__ = [
     "StoreRejected",
     "StoreUnavailable",
     "WorkQueue",
+    "WorkerInfo",
+    "Workers",
 ]

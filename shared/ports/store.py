@@ -9,6 +9,7 @@
 - :class:`Keys`: idempotency keys; the idempotent push.
 - :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
+- :class:`Workers` (``shared.ports.workers``): the consumer processes' heartbeats.
 - :class:`Audit` (``shared.ports.audit``): the operator actions' audit log.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
@@ -52,6 +53,7 @@ from shared.ports.types import (
     QueueCounts,
     StoreRejected,
 )
+from shared.ports.workers import Workers
 
 
 class StoreLifecycle(Protocol):
@@ -333,6 +335,7 @@ class Store(
     Keys,
     ProgressReports,
     ScheduleStates,
+    Workers,
     Audit,
     Search,
     Protocol,

@@ -44,7 +44,20 @@ TOP_LEVEL_KEYS = frozenset(
     {"name", "client_id", "roles", "incoming", "security", "description", "schedules"} | OPTION_KEYS
 )
 ROLES_KEYS = frozenset({"needsRole", "replace", "roles"})
-RESERVED_NAMES = frozenset({"healthz", "readyz", "metrics", "docs", "queues"})
+#: Names a queue may not take, each with the gateway's own endpoint its ``/{queue}`` routes
+#: would collide with (the gateway registers the fixed routes first, so such a queue would be
+#: unreachable; ``gateway.routes``).
+RESERVED_NAMES: dict[str, str] = {
+    "healthz": "GET /healthz",
+    "readyz": "GET /readyz",
+    "metrics": "GET /metrics",
+    "docs": "GET /docs",
+    "queues": "GET /queues",
+    "workers": "GET /workers",
+    "audit": "GET /audit",
+    "ui": "GET /ui",
+    "batches": "GET /batches",
+}
 DEFAULT_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: A larger definition file is a load error (and is not read past this).
 MAX_DEFINITION_BYTES = 1024 * 1024
@@ -258,7 +271,9 @@ def parse_definition(path: Path, data: Json) -> QueueDefinition:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise DefinitionError(path, f"name {name!r} must match {NAME_RE.pattern}")
     if name in RESERVED_NAMES:
-        raise DefinitionError(path, f"name {name!r} is reserved for the gateway's own endpoints")
+        raise DefinitionError(
+            path, f"name {name!r} is reserved: it is the gateway's own {RESERVED_NAMES[name]}"
+        )
     if path.name != name + SUFFIX:
         raise DefinitionError(path, f"name {name!r} does not match the file name {path.name}")
     client_id = data.get("client_id")

@@ -173,7 +173,7 @@ def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path:
     expect(orders.locator(".count-COMPLETE")).to_have_text("3", timeout=15_000)
     expect(orders.locator(".count-ERROR")).to_have_text("1")
     expect(orders.locator(".rate")).to_have_text("0.6")
-    expect(orders.locator('td[data-label="Consumers"]')).to_have_text("unknown")
+    expect(orders.locator('td[data-label="Consumers"]')).to_have_text("1 live")
     schedule = page.locator('tr[data-queue="nightly"] li[data-schedule="nightly-report"]')
     expect(schedule).to_contain_text("0 3 * * * Europe/Paris")
     status, listed = http_call("GET", f"{served.url}/queues", token=admin)

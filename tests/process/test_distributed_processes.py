@@ -13,17 +13,19 @@ import collections
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from shared.domain.message import utcnow
 from tests.support.api_client import Api
 from tests.support.brokers import PrivateRabbit, RabbitNode
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, cluster_of
 from tests.support.handler_files import written
-from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.services import queue_prefix
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until
 
@@ -54,15 +56,8 @@ def cluster(
         "--delivery-limit",
         "2",
     ]
-    made = Cluster(tmp_path, flags, prefix, rabbitmq)
-    try:
+    with cluster_of(tmp_path, flags, prefix, rabbitmq, queues_dir) as made:
         yield made
-    finally:
-        for proc in made.procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(broker, prefix, names))
 
 
 @pytest.fixture
@@ -373,3 +368,44 @@ async def test_a_running_handler_is_cancelled_from_another_process(
     control = await api.push("cancellable", {"marker": str(marker), "cleanup": "/dev/null"}, token)
     await wait_until(lambda: written(marker), "the control message to start", 20)
     assert marker.read_text() == f"{control}\n"  # the cancelled one never ran
+
+
+async def test_a_consumers_heartbeat_is_listed_live_then_gone_once_it_is_killed(
+    cluster: Cluster, keys: Keys, session: aiohttp.ClientSession
+) -> None:
+    """``GET /workers`` from the store's heartbeats (no management API): a real
+    ``conveyor consumer`` is live, holds the message it runs (the record's lease owner), and
+    goes gone once killed, leaving the message INPROGRESS under a lapsing lease (stalled)."""
+    _, url = cluster.gateway("--worker-gone-seconds", "1")
+    consumer = cluster.consumer("--worker-heartbeat-seconds", "0.2")
+    api = Api(session, url, keys)
+    reader, tester = keys.token(["system_reader"]), keys.token(["tester"])
+    log = cluster.tmp / "runs.log"
+    mid = await api.push("runlog", {"log": str(log), "seconds": 60}, tester)
+    await wait_until(lambda: runs(log), "the handler to start")
+
+    async def worker(wanted: str, in_flight: int) -> dict[str, Any] | None:
+        answer = await api.get("/workers", reader)
+        assert answer.status == 200, await answer.text()
+        for seen in (await answer.json())["workers"]:
+            if seen["pid"] == consumer.pid and seen["state"] == wanted:
+                return seen if seen["in_flight"] == in_flight else None
+        return None
+
+    live = await wait_until(lambda: worker("live", 1), "the consumer live, running one")
+    assert live["host"] == socket.gethostname()
+    assert "runlog" in live["queues"]
+    record = await (await api.get(f"/runlog/{mid}", tester)).json()
+    assert record["lease"]["owner"] == live["id"]
+
+    consumer.kill()
+    await wait_until(lambda: worker("gone", 1), "the killed consumer to be gone", within=30)
+
+    async def stalled() -> dict[str, Any] | None:
+        record = await (await api.get(f"/runlog/{mid}", tester)).json()
+        lease = record["lease"]
+        lapsed = lease is not None and datetime.fromisoformat(lease["until"]) < utcnow()
+        return record if lapsed else None
+
+    held = await wait_until(stalled, "the dead worker's lease to lapse")
+    assert (held["status"], held["lease"]["owner"]) == ("INPROGRESS", live["id"])

@@ -13,7 +13,6 @@ publish marks (``shared.service.published``) before taking the delivery away.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,8 +28,8 @@ from shared.domain.message import utcnow
 from shared.service.dispatch import Dispatcher
 from tests.support.api_client import Api
 from tests.support.brokers import PrivateRabbit, RabbitNode
-from tests.support.cluster import Cluster
-from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.cluster import Cluster, cluster_of
+from tests.support.services import queue_prefix
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until
 
@@ -47,15 +46,8 @@ def cluster(tmp_path: Path, queues_dir: Path, rabbitmq: RabbitNode) -> Iterator[
         "--store", f"sqlite:///{tmp_path / 'shared.db'}", "--handlers", str(queues_dir),
         "--lease-seconds", "3",
     ]  # fmt: skip
-    made = Cluster(tmp_path, flags, prefix, rabbitmq)
-    try:
+    with cluster_of(tmp_path, flags, prefix, rabbitmq, queues_dir) as made:
         yield made
-    finally:
-        for proc in made.procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))
 
 
 @pytest.fixture

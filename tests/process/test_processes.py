@@ -198,6 +198,19 @@ def test_consumer_processes_each_consume(group: Group, keys: Keys) -> None:
         pids.add(record["result"]["pid"])  # type: ignore[index]
     assert pids == set(started(consumer).values()), (pids, consumer.text())
     assert len(pids) == 2
+
+    # Each child is a worker of its own in GET /workers, its id naming the child.
+    reader = keys.token(["system_reader"])
+
+    def workers() -> list[dict[str, object]] | None:
+        status, answer = http_call("GET", f"http://127.0.0.1:{port}/workers", token=reader)
+        assert status == 200, answer
+        live = [w for w in answer["workers"] if w["state"] == "live"]
+        return live if len(live) == 2 else None
+
+    listed = wait_until_sync(workers, "both children's heartbeats", 30)
+    assert {w["pid"] for w in listed} == pids
+    assert sorted(str(w["id"]).split(":")[1][-7:] for w in listed) == ["-child0", "-child1"]
     assert consumer.stop(60) == 0, consumer.text()
 
 

@@ -5,7 +5,6 @@ the minutes pass in a few seconds."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -17,9 +16,9 @@ import pytest
 from shared.domain.cron import tick_message_id
 from tests.support.api_client import Api
 from tests.support.brokers import RabbitNode
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, cluster_of
 from tests.support.queues import add_queue
-from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.services import queue_prefix
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until
 
@@ -52,15 +51,8 @@ def cron_cluster(
         *("--mongo-database", f"c_{uuid.uuid4().hex[:10]}", "--queue-prefix", prefix),
         *("--handlers", str(queues_dir), "--test-clock-file", str(clock_file)),
     ]
-    made = Cluster(tmp_path, flags, prefix, rabbitmq)
-    try:
+    with cluster_of(tmp_path, flags, prefix, rabbitmq, queues_dir) as made:
         yield made
-    finally:
-        for proc in made.procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.brokers import RabbitNode
 from tests.support.processes import Proc, http_args
+from tests.support.services import delete_rabbit_queues
 from tests.support.tokens import HS_SECRET
 
 CONSUMER_FLAGS = ["--sweep-interval-seconds", "1", "--grace-seconds", "5"]
@@ -22,10 +26,10 @@ class Cluster:
     rabbitmq: RabbitNode
     procs: list[Proc] = field(default_factory=list)
 
-    def gateway(self) -> tuple[Proc, str]:
+    def gateway(self, *extra: str) -> tuple[Proc, str]:
         port, listen = http_args()
         proc = Proc(
-            ["gateway", *self.flags, "--jwt-secret", HS_SECRET, *listen],
+            ["gateway", *self.flags, "--jwt-secret", HS_SECRET, *listen, *extra],
             self.tmp / f"gateway-{port}.log",
         ).start()
         self.procs.append(proc)
@@ -39,3 +43,20 @@ class Cluster:
         self.procs.append(proc)
         proc.wait_for_log("consuming")
         return proc
+
+
+@contextmanager
+def cluster_of(
+    tmp: Path, flags: list[str], prefix: str, rabbitmq: RabbitNode, handlers: Path
+) -> Iterator[Cluster]:
+    """A :class:`Cluster`; on exit its processes are killed and the broker queues of the
+    definitions in ``handlers`` under ``prefix`` deleted (also when the test failed)."""
+    made = Cluster(tmp, flags, prefix, rabbitmq)
+    try:
+        yield made
+    finally:
+        for proc in made.procs:
+            proc.kill()
+            proc.popen.wait()
+        names = [p.name.removesuffix(".queue.json") for p in handlers.glob("*.queue.json")]
+        asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))

@@ -27,6 +27,7 @@ RECORD_FIELDS = frozenset(
         "history",
         "cancel_requested",
         "delivery",
+        "lease",
     }
 )
 

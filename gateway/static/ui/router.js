@@ -1,7 +1,8 @@
-/* Hash routing: `#/` the queues, `#/queue/NAME` a queue (`?status=…&cursor=…`),
- * `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a message, `#/audit` the
- * audit log (`?queue=…&cursor=…`); anything with a segment that names nothing is the
- * not-found page. The header's Audit link shows for tokens that may read the log. */
+/* Hash routing: `#/` the queues, `#/workers` the consumer processes, `#/queue/NAME` a queue
+ * (`?status=…&cursor=…`), `#/queue/NAME/push` its push form, `#/queue/NAME/message/ID` a
+ * message, `#/audit` the audit log (`?queue=…&cursor=…`); anything with a segment that names
+ * nothing is the not-found page. The header's Audit link shows for tokens that may read the
+ * log. */
 
 import { currentView, nextView } from "./live.js";
 import { auditPage } from "./pages/audit.js";
@@ -10,6 +11,7 @@ import { notFoundPage } from "./pages/not-found.js";
 import { pushPage } from "./pages/push.js";
 import { queuePage } from "./pages/queue.js";
 import { queuesPage } from "./pages/queues.js";
+import { workersPage } from "./pages/workers.js";
 import { mayReadAudit } from "./roles.js";
 
 /** A path segment that names something: not empty, not "." or ".." (the browser would
@@ -51,6 +53,7 @@ export function route(root) {
   if (auditLink) auditLink.hidden = !mayReadAudit();
   const { parts, params } = parseHash(location.hash);
   if (parts === null) return notFoundPage(app);
+  if (parts[0] === "workers" && parts.length === 1) return workersPage(app);
   if (parts[0] === "queue" && parts[1] && parts[2] === "message" && parts[3]) {
     return messagePage(app, parts[1], parts[3]);
   }

@@ -3,7 +3,8 @@
 This module is the store's ``shared.ports.StoreLifecycle`` (connect, indexes, close, ping)
 and :class:`MongoStore`, composed of the parts implementing the other ports: ``records``
 (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
-``ticks`` (ScheduleStates), ``audit`` (Audit) and ``search`` (Search). They share one
+``ticks`` (ScheduleStates), ``workers`` (Workers), ``audit`` (Audit) and ``search``
+(Search). They share one
 ``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
@@ -49,7 +50,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from shared.adapters.mongo import audit, keys, ticks
+from shared.adapters.mongo import audit, keys, ticks, workers
 from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
@@ -99,6 +100,7 @@ class MongoStore(
     MongoSweeps,
     keys.MongoKeys,
     ticks.MongoTicks,
+    workers.MongoWorkers,
     audit.MongoAudit,
     MongoSearch,
 ):

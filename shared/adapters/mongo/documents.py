@@ -120,6 +120,8 @@ def to_record(doc: Mapping[str, Any]) -> MessageRecord:
         progress=mongo_progress(doc.get("progress")),
         history=mongo_history(doc.get("history")),
         cancel_requested=bool(doc.get("cancel_requested", False)),
+        owner=doc.get("owner"),
+        lease_until=doc.get("lease_until"),
     )
 
 

@@ -4,9 +4,9 @@ This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate,
 ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
-(Keys), ``ticks`` (ScheduleStates) and ``search`` (Search). They share one
-``connection.SqliteConnection``; ``rows`` is their row codec; ``audit`` (Audit) keeps the
-operator actions.
+(Keys), ``ticks`` (ScheduleStates), ``workers`` (Workers) and ``search`` (Search). They
+share one ``connection.SqliteConnection``; ``rows`` is their row codec; ``audit`` (Audit)
+keeps the operator actions.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction
@@ -34,7 +34,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from shared.adapters.sqlite import audit, keys, ticks
+from shared.adapters.sqlite import audit, keys, ticks, workers
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
@@ -132,6 +132,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(keys.SCHEMA)
     conn.executescript(ticks.SCHEMA)
     conn.executescript(audit.SCHEMA)
+    conn.executescript(workers.SCHEMA)
     _migrate(conn)
     conn.executescript(IDENTITY_SCHEMA)
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
@@ -153,6 +154,7 @@ class SqliteStore(
     SqliteSweeps,
     keys.SqliteKeys,
     ticks.SqliteTicks,
+    workers.SqliteWorkers,
     audit.SqliteAudit,
     SqliteSearch,
 ):

@@ -26,7 +26,7 @@ from shared.domain.payloads import dumps
 #: The columns :func:`row_to_record` reads, in its order.
 COLUMNS = (
     "id, queue, status, request, result, error, created_at, updated_at, attempts, request_id,"
-    " not_before, version, progress, history, cancel_requested"
+    " not_before, version, progress, history, cancel_requested, owner, lease_until"
 )
 INSERT_SQL = (
     "INSERT INTO messages (id, queue, status, request, created_at, updated_at,"
@@ -87,4 +87,6 @@ def row_to_record(row: Sequence[Any]) -> MessageRecord:
         progress=progress_from_text(row[12]),
         history=history_from_text(row[13]),
         cancel_requested=bool(row[14]),
+        owner=row[15],
+        lease_until=from_epoch(row[16]) if row[16] is not None else None,
     )

@@ -1,12 +1,13 @@
 """The settings of the consumer side (``serve`` and ``consumer``): which queues, how many
-messages at once, shutdown grace, ``ctx.auth``'s token endpoint and recovery sweeps."""
+messages at once, shutdown grace, ``ctx.auth``'s token endpoint and recovery sweeps; and the
+timings of the consumers' heartbeats (``GET /workers``, which the gateway side reads)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from shared.platform.settings import values
-from shared.platform.settings.declare import CONSUMING, option
+from shared.platform.settings.declare import CONSUMING, DAEMONS, HTTP, option
 
 
 @dataclass(frozen=True, repr=False)
@@ -53,4 +54,22 @@ class ConsumerOptions:
         values.positive_float,
         "consumer: seconds between recovery sweeps",
         CONSUMING,
+    )
+    worker_heartbeat_seconds: float = option(
+        5.0,
+        values.positive_float,
+        "consumer: seconds between heartbeats to the store (GET /workers)",
+        CONSUMING,
+    )
+    worker_gone_seconds: float = option(
+        30.0,
+        values.positive_float,
+        "GET /workers: a worker without a heartbeat this long is gone",
+        HTTP,
+    )
+    worker_forget_seconds: float = option(
+        3600.0,
+        values.positive_float,
+        "a gone worker is deleted from the store (and GET /workers) after this long",
+        DAEMONS,
     )

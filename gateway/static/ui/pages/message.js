@@ -1,5 +1,6 @@
 /* `#/queue/NAME/message/ID`: the message's record (request, result or error, the error's
- * traceback where the gateway shows it (to admins), attempts, times, progress and history
+ * traceback where the gateway shows it (to admins), attempts, the worker holding it while
+ * INPROGRESS with its lease ("stalled" once lapsed), times, progress and history
  * where the gateway records them), its actions (Retry, Cancel, Delete, each confirmed),
  * followed live through its event stream when the gateway has one, and polled either way. */
 
@@ -65,6 +66,7 @@ function messageDetails(m, tracebackOpen) {
     row("Status", [statusBadge(m.status), m.cancel_requested ? el("span", { class: "tag" }, "cancel requested") : null], "m-status"),
     row("Queue", m.queue),
     row("Attempts", String(m.attempts), "m-attempts"),
+    m.lease ? row("Held by", leaseView(m), "m-lease") : null,
     row("Created", when(m.created_at)),
     row("Updated", when(m.updated_at)),
     row("Not before", m.not_before ? when(m.not_before) : "—", "m-not-before"),
@@ -84,6 +86,19 @@ function messageDetails(m, tracebackOpen) {
   if (m.result !== null && m.result !== undefined) out.push(el("h2", {}, "Result"), el("div", { id: "m-result" }, pretty(m.result)));
   if (Array.isArray(m.history)) out.push(el("h2", {}, "History"), timeline(m.history));
   return out;
+}
+
+/** Which worker holds an INPROGRESS message (its id in GET /workers), since when, and when
+ * its lease lapses; "stalled" once that time has passed (the holder stopped renewing it). */
+function leaseView(m) {
+  const claims = (m.history || []).filter((h) => h.status === "INPROGRESS" && h.consumer === m.lease.owner);
+  const since = claims.length ? claims[claims.length - 1].at : null;
+  const lapsed = m.lease.until && Date.parse(m.lease.until) < Date.now();
+  return el("span", {},
+    el("a", { href: "#/workers", class: "mono", id: "m-holder" }, m.lease.owner),
+    lapsed ? el("span", { class: "tag stalled", id: "m-stalled", title: "The lease lapsed: its worker stopped renewing it." }, "stalled") : null,
+    since ? el("div", { class: "small" }, "claimed " + relative(since)) : null,
+    m.lease.until ? el("div", { class: "small muted", id: "m-lease-until" }, (lapsed ? "lease lapsed " : "lease lapses ") + relative(m.lease.until) + (lapsed ? "" : " unless renewed")) : null);
 }
 
 function progressView(progress) {

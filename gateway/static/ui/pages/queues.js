@@ -1,5 +1,6 @@
 /* `#/`: every queue the token may see, with its counts by status, completions per minute,
- * consumers and schedules, refreshed every few seconds; and the definitions that failed to
+ * live consumer processes (from their heartbeats: `live_workers`; the broker's consumer
+ * count beside it when the gateway reads the RabbitMQ management API) and schedules, refreshed every few seconds; and the definitions that failed to
  * load. */
 
 import { explain, token } from "../api.js";
@@ -48,11 +49,20 @@ function queuesTable(queues) {
       q.description ? el("div", { class: "muted small" }, q.description) : null),
     statuses.map((s) => el("td", { "data-label": s, class: "num count-" + s }, String((q.messages || {})[s] || 0))),
     el("td", { "data-label": "Completed / min", class: "num rate" }, q.completed_per_minute === undefined ? "—" : String(q.completed_per_minute)),
-    el("td", { "data-label": "Consumers", class: "num" }, q.consumers === null || q.consumers === undefined ? "unknown" : String(q.consumers)),
+    el("td", { "data-label": "Consumers", class: "num consumers" }, consumersCell(q)),
     el("td", { "data-label": "Schedules" }, schedulesCell(q.schedules)),
     el("td", { "data-label": "" }, el("a", { href: "#/queue/" + encodeURIComponent(q.name) + "/push", class: "button small" }, "Push"))));
   return el("div", { class: "scroll" },
     el("table", { class: "grid", id: "queues" }, el("thead", {}, head), el("tbody", {}, rows)));
+}
+
+/** Live consumer processes (a link to the Workers page), and the broker's count when known. */
+function consumersCell(q) {
+  const broker = q.consumers === null || q.consumers === undefined ? null
+    : el("div", { class: "muted small broker-consumers" }, q.consumers + " on the broker");
+  if (q.live_workers === undefined) return broker || "unknown";
+  const live = el("a", { href: "#/workers", class: "live-workers" }, q.live_workers + " live");
+  return [q.live_workers ? live : el("span", { class: "live-workers none" }, "none live"), broker];
 }
 
 function schedulesCell(schedules) {
