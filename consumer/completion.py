@@ -79,11 +79,11 @@ class Finisher:
         async def write(final: Outcome) -> bool:
             final = with_expiry(final, ttl)
             written = await until_stored(
-                lambda: claims.finish(record.queue, record.id, owner, final), "finish"
+                lambda: claims.finish_record(record.queue, record.id, owner, final), "finish"
             )
-            if written:  # wake GET ?wait= clients (after the final status is stored)
-                await self._announce.final(record.queue, record.id)
-            return written
+            if written is not None:  # wake GET ?wait= clients (after the final status is stored)
+                await self._announce.final(record.queue, record.id, written)
+            return written is not None
 
         try:
             return outcome, await write(outcome)

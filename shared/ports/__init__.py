@@ -10,8 +10,11 @@ Nothing above the ports (HTTP layer, consumer, handlers) sees a driver type.
 """
 
 from shared.ports.delivery import (
+    CARRIED_RECORD_MAX_BYTES,
     CancelCallback,
     CancelSignals,
+    CarriedRecord,
+    CompletionCallback,
     CompletionEvents,
     Delivered,
     DeliveryCallback,
@@ -45,13 +48,16 @@ from shared.ports.types import (
 )
 
 __all__ = [
+    "CARRIED_RECORD_MAX_BYTES",
     "Cancel",
     "CancelCallback",
     "CancelOutcome",
     "CancelSignals",
+    "CarriedRecord",
     "Claim",
     "ClaimOutcome",
     "Claims",
+    "CompletionCallback",
     "CompletionEvents",
     "Delivered",
     "DeliveryCallback",

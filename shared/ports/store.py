@@ -146,6 +146,13 @@ class Claims(Protocol):
         StoreRejected when the store refuses the result for good (too large).
         """
 
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        """:meth:`finish`, answering the record as this write left it (None where
+        :meth:`finish` answers False), read in the same atomic write: what a completion event
+        carries to the gateways' waiters (``shared.service.carried``)."""
+
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         """Put a record held by ``owner`` back to PENDING (graceful shutdown)."""
 

@@ -200,9 +200,9 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[
     calls: list[str] = []
     original = getattr(obj, method)
 
-    def spy(message_id: str) -> None:
+    def spy(message_id: str, *args: Any) -> None:
         calls.append(message_id)
-        original(message_id)
+        original(message_id, *args)
 
     monkeypatch.setattr(obj, method, spy)
     return calls
@@ -416,3 +416,36 @@ async def test_batch_wait_gives_each_accepted_item_its_record(wapi: Api, tmp_pat
 
     plain = await wapi.post("waithold/batch", [{}], token)  # without wait: no record
     assert "record" not in (await plain.json())["items"][0]
+
+
+async def test_a_waited_get_answers_the_final_record_as_written_filtered_by_role(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The completion carries the final record (``shared.service.carried``): the woken
+    waiters answer it without reading the store again, exactly as a read shows it, and the
+    traceback only to the queue's admins."""
+    add_wait_queues(queues_dir)
+    served = await start_conveyor()
+    api = api_for(served)
+    writer, admin = api.keys.token(["tester"]), api.keys.token(["system_admin"])
+    release = tmp_path / "release"
+    message_id = await api.push("waithold", {"release": str(release), "fail": True}, writer)
+    path = f"/waithold/{message_id}"
+    waiting = [asyncio.ensure_future(api.get(f"{path}?wait=30", t)) for t in (writer, admin)]
+    await api.until_waiting(2)
+    reads = count_calls(monkeypatch, served.runtime.messaging, "_get")
+    touch(release)
+    shown = [await (await asyncio.wait_for(w, 20)).json() for w in waiting]
+    assert reads == []  # answered from the completion, not from another store read
+    monkeypatch.undo()
+    for token, waited in zip((writer, admin), shown, strict=True):
+        resp = await api.get(path, token)
+        assert resp.status == 200
+        assert waited == await resp.json()  # what a read shows this caller, field for field
+    assert shown[0]["status"] == "ERROR" and shown[0]["error"]["type"] == "RuntimeError"
+    assert "traceback" not in shown[0]["error"]
+    assert "asked to fail" in shown[1]["error"]["traceback"]

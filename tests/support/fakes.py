@@ -162,6 +162,13 @@ class FakeClaims:
         self.records[message_id] = replace(self.records[message_id], status=outcome.status)
         return True
 
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        if not await self.finish(queue, message_id, owner, outcome):
+            return None
+        return self.records[message_id]
+
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         self._enter("release")
         if self.owners.pop(message_id, None) != owner:

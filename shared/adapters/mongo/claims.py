@@ -123,20 +123,22 @@ class MongoClaims(Claims, ProgressReports):
         return Cancel(CancelOutcome.FINAL, to_record(doc))
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
-        fields: Doc = {
-            "status": outcome.status.value,
-            **put("result", outcome.result),
-            **put_error(outcome.error),
-            "updated_at": utcnow(),
-            "expires_at": outcome.expires_at,
-            "owner": None,
-            "lease_until": None,
-        }
         with mapped():
             result = await self._db.messages.update_one(
-                held(queue, message_id, owner), status_write(fields, owner)
+                held(queue, message_id, owner), status_write(_finished(outcome), owner)
             )
         return result.matched_count > 0
+
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        with mapped():
+            doc = await self._db.messages.find_one_and_update(
+                held(queue, message_id, owner),
+                status_write(_finished(outcome), owner),
+                return_document=ReturnDocument.AFTER,
+            )
+        return to_record(doc) if doc is not None else None
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         with mapped():
@@ -179,3 +181,16 @@ class MongoClaims(Claims, ProgressReports):
                 {"$set": {"progress": report}, "$inc": {"version": 1}},
             )
         return result.matched_count > 0
+
+
+def _finished(outcome: Outcome) -> Doc:
+    """The fields ``Claims.finish`` sets."""
+    return {
+        "status": outcome.status.value,
+        **put("result", outcome.result),
+        **put_error(outcome.error),
+        "updated_at": utcnow(),
+        "expires_at": outcome.expires_at,
+        "owner": None,
+        "lease_until": None,
+    }

@@ -12,6 +12,7 @@ import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from shared.adapters.history import SQLITE_STATUS_WRITE, progress_to_text, status_params
 from shared.adapters.record_fields import error_to_text, from_epoch, to_epoch
@@ -132,27 +133,17 @@ class SqliteClaims(Claims, ProgressReports):
         return await self._db.write(functools.partial(_cancel, queue, message_id, now, expires))
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
-        at = utcnow()
-        params = (
-            outcome.status.value,
-            json_text(outcome.result),
-            error_to_text(outcome.error),
-            to_epoch(at),
-            to_epoch(outcome.expires_at) if outcome.expires_at else None,
-            *status_params(at, outcome.status, owner),
-            message_id,
-            queue,
-            owner,
-        )
-        cur = await self._db.write(
-            lambda c: c.execute(
-                "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
-                f" expires_at = ?, owner = NULL, lease_until = NULL, {STATUS_WRITE_NOW}"
-                " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'",
-                params,
-            )
-        )
+        sql, params = _finish_sql(queue, message_id, owner, outcome)
+        cur = await self._db.write(lambda c: c.execute(sql, params))
         return cur.rowcount > 0
+
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        sql, params = _finish_sql(queue, message_id, owner, outcome)
+        returning = f"{sql} RETURNING {COLUMNS}"
+        row = await self._db.write(lambda c: c.execute(returning, params).fetchone())
+        return row_to_record(row) if row else None
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:
         at = utcnow()
@@ -216,3 +207,27 @@ class SqliteClaims(Claims, ProgressReports):
             )
         )
         return cur.rowcount > 0
+
+
+def _finish_sql(
+    queue: str, message_id: str, owner: str, outcome: Outcome
+) -> tuple[str, tuple[Any, ...]]:
+    """The final write of ``Claims.finish``: its statement and parameters."""
+    at = utcnow()
+    params = (
+        outcome.status.value,
+        json_text(outcome.result),
+        error_to_text(outcome.error),
+        to_epoch(at),
+        to_epoch(outcome.expires_at) if outcome.expires_at else None,
+        *status_params(at, outcome.status, owner),
+        message_id,
+        queue,
+        owner,
+    )
+    sql = (
+        "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?,"
+        f" expires_at = ?, owner = NULL, lease_until = NULL, {STATUS_WRITE_NOW}"
+        " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'"
+    )
+    return sql, params
