@@ -4,12 +4,15 @@
     python -m bench.profile e2e-embedded    # serve, single pushes, handler running alongside
     python -m bench.profile e2e-shared      # gateway + 1 consumer: both processes sampled
     python -m bench.profile waiters         # serve with 10,000 open GET ?wait=30, pushes
+    python -m bench.profile observed-embedded  # serve, 64 clients: POST then GET ?wait=30
+    python -m bench.profile observed-shared    # the same on gateway + 1 consumer
 
-Starts the topology, drives it with wrk for ``--seconds`` while ``py-spy record --idle
---threads --format raw`` samples each process (needs py-spy: ``pip install -e '.[bench]'``,
-and ptrace rights), then prints per process and thread: the share of samples in each area
-(inclusive: a sample counts for every area on its stack) and the functions with the most
-self time (in an executor thread, self time in ``_worker (thread.py)`` is waiting for work).
+Starts the topology, drives it with wrk (``observed-*``: ``bench.observed``'s clients) for
+``--seconds`` while ``py-spy record --idle --threads --format raw`` samples each process
+(needs py-spy: ``pip install -e '.[bench]'``, and ptrace rights), then prints per process
+and thread: the share of samples in each area (inclusive: a sample counts for every area on
+its stack) and the functions with the most self time (in an executor thread, self time in
+``_worker (thread.py)`` is waiting for work).
 Raw stacks are kept beside ``--out`` for a flame graph (``inferno``/speedscope).
 """
 
@@ -44,6 +47,7 @@ AREAS = (
     ("messaging service", re.compile(r"shared/service/")),
     ("consumer (claim, run, finish)", re.compile(r"consumer/")),
 )
+TARGETS = ("push", "e2e-embedded", "e2e-shared", "waiters", "observed-embedded", "observed-shared")
 PY_SPY = Path(sys.executable).parent / "py-spy"
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:]*)(?::\d+)?\)$")
 
@@ -86,9 +90,11 @@ async def profile(target: str, seconds: float, out: Path) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="conveyor-profile-"))
     keys = Keys(tmp)
     name = {"push": "broker", "e2e-embedded": "embedded", "e2e-shared": "shared-1"}
+    name |= {"observed-embedded": "embedded", "observed-shared": "shared-1"}
     async with Topology(name.get(target, "embedded"), keys) as topo:
         await topo.wait_consumers("bench")
-        await asyncio.to_thread(wrk.run_wrk, topo.base, "/bench", keys.tokens, BODY, duration=2)
+        if not target.startswith("observed"):  # those clients warm up on their own
+            await asyncio.to_thread(wrk.run_wrk, topo.base, "/bench", keys.tokens, BODY, duration=2)
         writers = await _waiters(topo, keys) if target == "waiters" else []
         spies: list[tuple[str, Path, Proc]] = []
         for n, proc in enumerate(topo.procs):
@@ -98,15 +104,19 @@ async def profile(target: str, seconds: float, out: Path) -> str:
             args += ["--duration", str(int(seconds)), "--pid", str(proc.pid), "--output", str(raw)]
             spy = Proc(args, tmp / f"{label}.log", program=[str(PY_SPY)])
             spies.append((label, raw, spy))
-        result = await asyncio.to_thread(
-            wrk.run_wrk, topo.base, "/bench", keys.tokens, BODY, duration=seconds
-        )
+        if target.startswith("observed"):
+            summary = await _observed(topo, keys, seconds, [spy for _l, _r, spy in spies])
+        else:
+            result = await asyncio.to_thread(
+                wrk.run_wrk, topo.base, "/bench", keys.tokens, BODY, duration=seconds
+            )
+            summary = f"wrk: {result['rate']:.0f} req/s (p50 {result['p50_us'] / 1000:.1f} ms)"
         for _label, _raw, spy in spies:
             await asyncio.to_thread(spy.popen.wait, seconds + 30)
             spy.stop()
         for writer in writers:
             writer.close()
-    texts = [f"wrk: {result['rate']:.0f} req/s (p50 {result['p50_us'] / 1000:.1f} ms)"]
+    texts = [summary]
     texts += [summarise(raw, label) for label, raw, _spy in spies if raw.exists()]
     return "\n\n".join(texts)
 
@@ -125,9 +135,26 @@ async def _waiters(topo: Topology, keys: Keys, count: int = 10_000) -> list[asyn
     return writers
 
 
+async def _observed(topo: Topology, keys: Keys, seconds: float, spies: list[Proc]) -> str:
+    """``bench.observed``'s clients (POST, then GET ?wait=30 until final) until the spies end."""
+    from bench.observed import CLIENTS, _start_clients
+
+    clients = await _start_clients(topo, keys.tokens, 1_000_000, CLIENTS, 1)
+    for proc in clients:
+        assert proc.stdin is not None
+        proc.stdin.write(b"GO\n")
+        await proc.stdin.drain()
+    for spy in spies:
+        await asyncio.to_thread(spy.popen.wait, seconds + 30)
+    for proc in clients:
+        proc.terminate()
+        await proc.wait()
+    return f"observed clients: {CLIENTS}, POST then GET ?wait=30 until final"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("target", choices=("push", "e2e-embedded", "e2e-shared", "waiters"))
+    parser.add_argument("target", choices=(*TARGETS,))
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile")
     args = parser.parse_args()

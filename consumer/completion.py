@@ -25,7 +25,15 @@ from consumer.batching import Coalescer
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.platform.logs import TRACEBACK
 from shared.platform.metrics import Metrics
-from shared.ports import Claims, MessageRef, Outcome, Recovery, StoreRejected, StoreUnavailable
+from shared.ports import (
+    Claims,
+    Finished,
+    MessageRef,
+    Outcome,
+    Recovery,
+    StoreRejected,
+    StoreUnavailable,
+)
 from shared.queues.registry import LoadedQueue
 from shared.service.announce import Announcer
 from shared.service.audit import AuditTrail
@@ -71,7 +79,7 @@ class Finisher:
         self._metrics = metrics
         self._owner = owner
         # The final writes asked for in one loop turn go as one ``finish_many``.
-        self._finishes: Coalescer[tuple[MessageRef, Outcome], bool] = Coalescer(
+        self._finishes: Coalescer[tuple[MessageRef, Outcome], Finished] = Coalescer(
             lambda items: claims.finish_many(items, owner), "finish-batch"
         )
 
@@ -88,10 +96,10 @@ class Finisher:
 
         async def write(final: Outcome) -> bool:
             final = with_expiry(final, ttl)
-            written = await until_stored(lambda: finishes.ask((ref, final)), "finish")
-            if written:  # wake GET ?wait= clients (after the final status is stored)
-                await self._announce.final(record.queue, record.id)
-            return written
+            done = await until_stored(lambda: finishes.ask((ref, final)), "finish")
+            if done.written:  # wake GET ?wait= clients (after the final status is stored)
+                await self._announce.final(record.queue, record.id, done.record)
+            return done.written
 
         try:
             return outcome, await write(outcome)

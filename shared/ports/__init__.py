@@ -13,8 +13,11 @@ Nothing above the ports (HTTP layer, consumer, handlers) sees a driver type.
 
 from shared.ports.audit import Audit
 from shared.ports.delivery import (
+    CARRIED_RECORD_MAX_BYTES,
     CancelCallback,
     CancelSignals,
+    CarriedRecord,
+    CompletionCallback,
     CompletionEvents,
     Delivered,
     DeliveryCallback,
@@ -38,6 +41,7 @@ from shared.ports.types import (
     Claim,
     ClaimOutcome,
     DeliveryUnavailable,
+    Finished,
     ListCursor,
     MessageRef,
     Outcome,
@@ -50,20 +54,24 @@ from shared.ports.types import (
 from shared.ports.workers import WorkerInfo, Workers
 
 __all__ = [
+    "CARRIED_RECORD_MAX_BYTES",
     "Audit",
     "Cancel",
     "CancelCallback",
     "CancelOutcome",
     "CancelSignals",
+    "CarriedRecord",
     "Claim",
     "ClaimOutcome",
     "Claims",
+    "CompletionCallback",
     "CompletionEvents",
     "Delivered",
     "DeliveryCallback",
     "DeliveryUnavailable",
     "EventCallback",
     "FieldMatch",
+    "Finished",
     "Keys",
     "ListCursor",
     "MessageRef",

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from shared.domain.message import MessageRecord
+
 
 class Delivered(Protocol):
     """One delivery of a message id to a consumer. Exactly one settle call is made."""
@@ -46,6 +48,12 @@ DeliveryCallback = Callable[[Delivered], Awaitable[None]]
 
 #: Called for each completion (or change) event: ``(queue, message_id)``; must not block.
 EventCallback = Callable[[str, str], None]
+#: A completion's final record as the finishing write left it, built on demand (decoding costs,
+#: and only a process with a waiter on the message needs it); None if it cannot be read.
+CarriedRecord = Callable[[], MessageRecord | None]
+#: Called for each completion: ``(queue, message_id, carried)``, ``carried`` None when the
+#: event carries no record (a delete, a cancel, a record too large to carry); must not block.
+CompletionCallback = Callable[[str, str, CarriedRecord | None], None]
 
 
 class WorkQueue(Protocol):
@@ -105,6 +113,11 @@ class WorkQueue(Protocol):
         """Close connections. Unsettled deliveries return to the queue."""
 
 
+#: The largest final record (its JSON, in bytes) a completion event carries across a broker;
+#: a larger one is not carried and waiters read the store as without a record.
+CARRIED_RECORD_MAX_BYTES = 32 * 1024
+
+
 class CompletionEvents(Protocol):
     """ "Message X reached a final status" (a completion) or "message X changed" (a status
     change or progress report that is not final), from consumers to every gateway (best
@@ -120,9 +133,20 @@ class CompletionEvents(Protocol):
     #: never reach its subscribers.
     hears_itself: bool
 
-    async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
+    async def publish_event(
+        self,
+        queue: str,
+        message_id: str,
+        *,
+        final: bool = True,
+        record: MessageRecord | None = None,
+    ) -> None:
         """Tell every other process's subscribers (and this one's if :attr:`hears_itself`)
         that ``message_id`` is final, or with ``final=False`` that it changed.
+
+        ``record``: a completion's final record as its write left it, handed to
+        :meth:`subscribe_completions` callbacks (where events cross a broker, only if its
+        JSON is at most :data:`CARRIED_RECORD_MAX_BYTES`).
 
         Never raises: a lost event only delays waiting clients (they re-check the store).
         """
@@ -130,6 +154,9 @@ class CompletionEvents(Protocol):
     async def subscribe_events(self, callback: EventCallback) -> None:
         """Call ``callback(queue, message_id)`` for every completion published from now on
         (by this process only if :attr:`hears_itself`)."""
+
+    async def subscribe_completions(self, callback: CompletionCallback) -> None:
+        """:meth:`subscribe_events` with the record a completion carries (or None)."""
 
     async def subscribe_changes(self, callback: EventCallback) -> None:
         """Call ``callback(queue, message_id)`` for every change that is not final published

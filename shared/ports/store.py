@@ -47,6 +47,7 @@ from shared.ports.search import FieldMatch, Search
 from shared.ports.types import (
     Cancel,
     Claim,
+    Finished,
     ListCursor,
     MessageRef,
     Outcome,
@@ -183,16 +184,27 @@ class Claims(Protocol):
         StoreRejected when the store refuses the result for good (too large).
         """
 
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        """:meth:`finish`, answering the record as this write left it (None where
+        :meth:`finish` answers False), read in the same atomic write: what a completion event
+        carries to the gateways' waiters (``shared.service.carried``)."""
+
     async def finish_many(
         self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
-    ) -> list[bool | StoreRejected]:
+    ) -> list[Finished | StoreRejected]:
         """:meth:`finish` for each ``(ref, outcome)`` in one round trip: one answer per item.
 
-        True (written) or False (nothing written: deleted or taken over) as :meth:`finish`
-        answers, or the StoreRejected it would raise: a refused result fails its own item
-        only, the others are written. A ref listed twice is written once (later copies:
-        False). Raises StoreUnavailable when the store cannot be reached; some items may then
-        be written (a retry of those answers False, as a retried :meth:`finish` would).
+        ``Finished.written`` as :meth:`finish` answers (False: nothing written, deleted or
+        taken over), with ``Finished.record`` the record as the write left it where the
+        store returns it with the write (SQLite), or as read right after it in the same call
+        (MongoDB; None if it was deleted meanwhile, or changed to a status that is not
+        final), or the StoreRejected :meth:`finish` would raise: a refused result fails its
+        own item only, the others are written. A ref listed twice is written once (later
+        copies: not written). Raises StoreUnavailable when the store cannot be reached; some
+        items may then be written (a retry of those answers not written, as a retried
+        :meth:`finish` would).
         """
 
     async def release(self, queue: str, message_id: str, owner: str) -> bool:

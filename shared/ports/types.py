@@ -85,6 +85,16 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Finished:
+    """One answer of :meth:`shared.ports.Claims.finish_many`: whether the final write was
+    made and, where the store has it, the record as it left it (what completion events
+    carry to the gateways' waiters: ``shared.service.carried``)."""
+
+    written: bool
+    record: MessageRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRef:
     """Enough to re-deliver a message: its queue and id."""
 

@@ -17,6 +17,7 @@ waiter until its store re-check (``shared.service.notify``).
 
 from __future__ import annotations
 
+from shared.domain.message import MessageRecord
 from shared.ports import CompletionEvents
 from shared.service.notify import Notifier
 
@@ -38,18 +39,24 @@ class Announcer:
         """Let other processes' events (and, in-process, this one's) wake this process's
         waiters. Raises DeliveryUnavailable if the subscription cannot be made."""
         notifier = self._notifier
-        await self._events.subscribe_events(lambda _queue, message_id: notifier.notify(message_id))
+        await self._events.subscribe_completions(
+            lambda _queue, message_id, carried: notifier.notify(message_id, carried)
+        )
         await self._events.subscribe_changes(
             lambda _queue, message_id: notifier.notify_change(message_id)
         )
         self._listening = True
 
-    async def final(self, queue: str, message_id: str) -> None:
+    async def final(self, queue: str, message_id: str, record: MessageRecord | None = None) -> None:
         """``message_id`` is final or gone (deleted): wake its long polls and event streams
-        everywhere. Call after the write. Never raises."""
+        everywhere. Call after the write. Never raises.
+
+        ``record``: the final record exactly as the write left it (``Claims.finish_record``),
+        which waiters may answer without reading the store (``shared.service.carried``);
+        None for a delete, or when the writer does not have it."""
         if not self._woken_by_publish:
-            self._notifier.notify(message_id)
-        await self._events.publish_event(queue, message_id)
+            self._notifier.notify(message_id, None if record is None else (lambda: record))
+        await self._events.publish_event(queue, message_id, record=record)
 
     async def changed(self, queue: str, message_id: str) -> None:
         """``message_id`` changed but is not final: wake its event streams everywhere. Call

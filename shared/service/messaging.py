@@ -107,10 +107,14 @@ class Messaging(Pushing):
         self, queue: LoadedQueue, message_id: str, *, wait: float | None = None
     ) -> MessageRecord | None:
         """The record, or None. With ``wait`` (seconds), once it is final or deleted, at the
-        latest after ``wait`` seconds as it is then. Raises Unavailable."""
-        record = await self._get(queue.name, message_id)
-        if record is None or wait is None or record.status.final:
-            return record
+        latest after ``wait`` seconds as it is then. Raises Unavailable.
+
+        With ``wait``, one store read answers a record final already: :func:`wait_for_final`
+        registers before it reads (no completion can slip between the two), so no read is
+        needed before it; a completion that carried the final record then answers without
+        another (``shared.service.carried``)."""
+        if wait is None:
+            return await self._get(queue.name, message_id)
         return await wait_for_final(
             self._notifier, message_id, lambda: self._get(queue.name, message_id), wait
         )

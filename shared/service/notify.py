@@ -4,7 +4,8 @@ A :class:`Notifier` keeps, per message id, one :class:`asyncio.Event` shared by 
 on that id, so a thousand waiters cost a thousand awaits on one event: no task and no store
 polling per waiter. :meth:`Notifier.notify` sets the event and forgets it; waiters then
 re-read the record (the store is the authority: an event only says "look again"), sharing
-one read among those woken together (:meth:`Notifier.read_once`).
+one read among those woken together (:meth:`Notifier.read_once`), unless the completion
+carried the final record (:meth:`Notifier.carried`).
 
 Who notifies: :class:`shared.service.announce.Announcer`, after every write a waiter cares
 about (final statuses, deletes, cancels, redrives, claims and progress), in this process and
@@ -16,6 +17,9 @@ Event streams (``GET /{queue}/{id}/events``) want every change, not only the fin
 watch :meth:`Notifier.current_change`, which :meth:`Notifier.notify_change` (a status change
 or a progress report that is not final) and :meth:`Notifier.notify` (final, or deleted) both
 set. Long polls are not woken by mere changes.
+
+A completion may carry the final record as its write left it: a waiter it wakes answers that
+instead of reading the store, where that is exact (``shared.service.carried``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+
+from shared.domain.message import MessageRecord
+from shared.ports import CarriedRecord
+from shared.service.carried import CarriedCopies
 
 T = TypeVar("T")
 
@@ -47,6 +55,7 @@ class Notifier:
         self._changes: dict[str, asyncio.Event] = {}
         self._waiters: dict[str, int] = {}
         self._reads: dict[asyncio.Event, asyncio.Future[Any]] = {}
+        self._copies = CarriedCopies()
 
     @property
     def waiting(self) -> int:
@@ -71,6 +80,7 @@ class Notifier:
                 del self._waiters[message_id]
                 self._events.pop(message_id, None)
                 self._changes.pop(message_id, None)
+                self._copies.forget(message_id)
 
     def current(self, message_id: str) -> asyncio.Event:
         """The event the next :meth:`notify` of ``message_id`` sets."""
@@ -88,7 +98,12 @@ class Notifier:
         return event
 
     def notify_change(self, message_id: str) -> None:
-        """Wake the event streams of ``message_id`` (a change that is not final)."""
+        """Wake the event streams of ``message_id`` (a change that is not final); a final
+        record carried before is stale from now on."""
+        self._copies.heard(message_id, None, False)
+        self._wake_changes(message_id)
+
+    def _wake_changes(self, message_id: str) -> None:
         event = self._changes.pop(message_id, None)
         if event is not None:
             event.set()
@@ -101,14 +116,23 @@ class Notifier:
             event.set()
         self._events.clear()
         self._changes.clear()
+        self._copies.clear()
 
-    def notify(self, message_id: str) -> None:
+    def notify(self, message_id: str, carried: CarriedRecord | None = None) -> None:
         """Wake every waiter and event stream of ``message_id`` (nothing happens if there is
-        none)."""
+        none). ``carried``: the final record the completion carried, which waiters woken now
+        may answer (:meth:`carried`; ``shared.service.carried`` has the rules)."""
+        self._copies.heard(message_id, carried, message_id in self._waiters)
         event = self._events.pop(message_id, None)
         if event is not None:
             event.set()
-        self.notify_change(message_id)
+        self._wake_changes(message_id)
+
+    def carried(self, queue: str, message_id: str, after_version: int) -> MessageRecord | None:
+        """The final record a completion carried for ``message_id`` on ``queue``, if it is
+        newer than ``after_version`` and no change was heard since; else None (read the
+        store)."""
+        return self._copies.take(queue, message_id, after_version)
 
     async def read_once(self, event: asyncio.Event, read: Callable[[], Awaitable[T]]) -> T:
         """``await read()``, shared by every caller holding the same ``event`` meanwhile.

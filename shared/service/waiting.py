@@ -2,7 +2,8 @@
 ``ctx.messaging.get(wait=)``).
 
 :func:`wait_for_final` registers with the process's :class:`shared.service.notify.Notifier` and
-re-reads the record each time it is woken (a completion or delete event) or every
+re-reads the record each time it is woken (a completion or delete event; a completion that
+carried the final record is answered as is, ``shared.service.carried``) or every
 ``RECHECK_SECONDS`` (the safety net for a lost event), until it is final or gone or the time
 is over. The caller's own task is the only task per waiter. :func:`settle` and
 :func:`settle_all` wait on records a push has just written.
@@ -42,6 +43,9 @@ async def wait_for_final(
             if record is None or record.status.final or left <= 0 or notifier.closed:
                 return record
             await notifier.wait(event, left)
+            carried = notifier.carried(record.queue, message_id, record.version)
+            if carried is not None:  # exact: see shared.service.carried
+                return carried
 
 
 async def settle(

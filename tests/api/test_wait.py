@@ -196,13 +196,14 @@ async def test_a_consumer_in_another_process_wakes_the_gateway_through_the_broke
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, method: str) -> list[str]:
-    """The message ids ``obj.method`` is called with from now on (the call still happens)."""
+    """The message ids ``obj.method`` is called with from now on (the call still happens:
+    ``notify(message_id, ...)`` or the store read ``_get(queue, message_id)``)."""
     calls: list[str] = []
     original = getattr(obj, method)
 
-    def spy(message_id: str) -> None:
-        calls.append(message_id)
-        original(message_id)
+    def spy(first: str, *args: Any) -> Any:
+        calls.append(args[0] if method == "_get" else first)  # _get(queue, message_id)
+        return original(first, *args)
 
     monkeypatch.setattr(obj, method, spy)
     return calls
@@ -416,3 +417,40 @@ async def test_batch_wait_gives_each_accepted_item_its_record(wapi: Api, tmp_pat
 
     plain = await wapi.post("waithold/batch", [{}], token)  # without wait: no record
     assert "record" not in (await plain.json())["items"][0]
+
+
+async def test_a_waited_get_answers_the_final_record_as_written_filtered_by_role(
+    queues_dir: Path,
+    start_conveyor: StartConveyor,
+    api_for: Callable[[Served], Api],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The completion carries the final record (``shared.service.carried``): the woken
+    waiters answer it without reading the store again, exactly as a read shows it, and the
+    traceback only to the queue's admins."""
+    add_wait_queues(queues_dir)
+    served = await start_conveyor()
+    api = api_for(served)
+    writer, admin = api.keys.token(["tester"]), api.keys.token(["system_admin"])
+    release = tmp_path / "release"
+    message_id = await api.push("waithold", {"release": str(release), "fail": True}, writer)
+    path = f"/waithold/{message_id}"
+    reads = count_calls(monkeypatch, served.runtime.messaging, "_get")
+    waiting = [asyncio.ensure_future(api.get(f"{path}?wait=30", t)) for t in (writer, admin)]
+    await api.until_waiting(2)
+    read = len(reads)
+    assert 1 <= read <= 2  # one store read each, after registering (shared if concurrent)
+    touch(release)
+    shown = [await (await asyncio.wait_for(w, 20)).json() for w in waiting]
+    assert len(reads) == read  # answered from the completion, not from another store read
+    assert (await api.get(f"{path}?wait=30", writer)).status == 200
+    assert len(reads) == read + 1  # final already: one read
+    monkeypatch.undo()
+    for token, waited in zip((writer, admin), shown, strict=True):
+        resp = await api.get(path, token)
+        assert resp.status == 200
+        assert waited == await resp.json()  # what a read shows this caller, field for field
+    assert shown[0]["status"] == "ERROR" and shown[0]["error"]["type"] == "RuntimeError"
+    assert "traceback" not in shown[0]["error"]
+    assert "asked to fail" in shown[1]["error"]["traceback"]

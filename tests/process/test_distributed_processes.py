@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,41 +22,12 @@ import pytest
 from shared.domain.message import utcnow
 from tests.support.api_client import Api
 from tests.support.brokers import PrivateRabbit, RabbitNode
-from tests.support.cluster import Cluster, cluster_of
+from tests.support.cluster import Cluster
 from tests.support.handler_files import written
-from tests.support.services import queue_prefix
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
-
-
-@pytest.fixture
-def cluster(
-    tmp_path: Path, queues_dir: Path, mongo_url: str, rabbitmq: RabbitNode
-) -> Iterator[Cluster]:
-    broker = rabbitmq.url
-    prefix = queue_prefix("ptest")
-    flags = [
-        "--broker",
-        broker,
-        "--store",
-        mongo_url,
-        "--mongo-database",
-        f"p_{uuid.uuid4().hex[:10]}",
-        "--queue-prefix",
-        prefix,
-        "--handlers",
-        str(queues_dir),
-        "--lease-seconds",
-        "3",
-        "--republish-after-seconds",
-        "2",
-        "--delivery-limit",
-        "2",
-    ]
-    with cluster_of(tmp_path, flags, prefix, rabbitmq, queues_dir) as made:
-        yield made
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from shared.ports import (
     Claim,
     ClaimOutcome,
     DeliveryCallback,
+    Finished,
     MessageRef,
     Outcome,
     StoreRejected,
@@ -173,14 +174,22 @@ class FakeClaims:
         self.records[message_id] = replace(self.records[message_id], status=outcome.status)
         return True
 
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        if not await self.finish(queue, message_id, owner, outcome):
+            return None
+        return self.records[message_id]
+
     async def finish_many(
         self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
-    ) -> list[bool | StoreRejected]:
-        """One ``finish`` per item (an outage of ``finish`` fails the whole batch)."""
-        answers: list[bool | StoreRejected] = []
+    ) -> list[Finished | StoreRejected]:
+        """One ``finish_record`` per item (an outage of ``finish`` fails the whole batch)."""
+        answers: list[Finished | StoreRejected] = []
         for ref, outcome in items:
             try:
-                answers.append(await self.finish(ref.queue, ref.id, owner, outcome))
+                record = await self.finish_record(ref.queue, ref.id, owner, outcome)
+                answers.append(Finished(record is not None, record))
             except StoreRejected as exc:
                 answers.append(exc)
         return answers

@@ -20,7 +20,15 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.ports import CancelCallback, DeliveryCallback, DeliveryUnavailable, EventCallback
+from shared.domain.message import MessageRecord
+from shared.ports import (
+    CancelCallback,
+    CarriedRecord,
+    CompletionCallback,
+    DeliveryCallback,
+    DeliveryUnavailable,
+    EventCallback,
+)
 
 
 @dataclass
@@ -165,20 +173,36 @@ class InProcessDelivery:
 
 
 class LocalEvents:
-    """:class:`shared.ports.CompletionEvents` within one process: subscribers called directly."""
+    """:class:`shared.ports.CompletionEvents` within one process: subscribers called directly
+    (a completion's record is handed over as is, whatever its size: nothing is encoded)."""
 
     #: The subscribers are this process's: a publish calls them before it returns.
     hears_itself = True
 
     def __init__(self) -> None:
-        self._subscribers: list[EventCallback] = []
+        self._subscribers: list[CompletionCallback] = []
         self._watchers: list[EventCallback] = []
 
-    async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
-        for callback in self._subscribers if final else self._watchers:
-            callback(queue, message_id)
+    async def publish_event(
+        self,
+        queue: str,
+        message_id: str,
+        *,
+        final: bool = True,
+        record: MessageRecord | None = None,
+    ) -> None:
+        if not final:
+            for watcher in self._watchers:
+                watcher(queue, message_id)
+            return
+        carried: CarriedRecord | None = None if record is None else (lambda: record)
+        for callback in self._subscribers:
+            callback(queue, message_id, carried)
 
     async def subscribe_events(self, callback: EventCallback) -> None:
+        self._subscribers.append(lambda queue, message_id, _carried: callback(queue, message_id))
+
+    async def subscribe_completions(self, callback: CompletionCallback) -> None:
         self._subscribers.append(callback)
 
     async def subscribe_changes(self, callback: EventCallback) -> None:

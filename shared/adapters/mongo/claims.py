@@ -48,6 +48,7 @@ from shared.ports import (
     Claim,
     ClaimOutcome,
     Claims,
+    Finished,
     MessageRef,
     Outcome,
     ProgressReports,
@@ -58,9 +59,9 @@ from shared.ports import (
 CLAIM_TRIES = 3
 
 
-def no(_: object) -> bool:
+def unwritten(_: object) -> Finished:
     """A ref's later copy in one batch of final writes: not written again."""
-    return False
+    return Finished(False)
 
 
 class MongoClaims(Claims, ProgressReports):
@@ -164,14 +165,28 @@ class MongoClaims(Claims, ProgressReports):
             )
         return result.matched_count > 0
 
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
+        with mapped():
+            doc = await self._db.messages.find_one_and_update(
+                held(queue, message_id, owner),
+                status_write(final_fields(outcome, utcnow()), owner),
+                return_document=ReturnDocument.AFTER,
+            )
+        return to_record(doc) if doc is not None else None
+
     async def finish_many(
         self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
-    ) -> list[bool | StoreRejected]:
+    ) -> list[Finished | StoreRejected]:
+        """One unordered ``bulk_write``, then one ``find`` of the documents it stamped: they
+        say which were written when not all matched, and are the records carried to the
+        waiters (each only while still final; one changed or deleted since carries none)."""
         if not items:
             return []
         unique, batch = first_of_each(items), batch_id()
         refs = [ref for ref, _ in unique]
-        answers: dict[MessageRef, bool | StoreRejected] = {}
+        answers: dict[MessageRef, Finished | StoreRejected] = {}
         col = self._db.messages
         try:
             result = await col.bulk_write(finish_ops(unique, owner, utcnow(), batch), ordered=False)
@@ -181,31 +196,40 @@ class MongoClaims(Claims, ProgressReports):
             all_matched = exc.details.get("nMatched", 0) == len(unique) - len(answers)
         except DocumentTooLarge:  # one too large to send: which were sent is not known
             return in_order(
-                [ref for ref, _ in items], await self._one_by_one(unique, owner, batch), no
+                [ref for ref, _ in items], await self._one_by_one(unique, owner, batch), unwritten
             )
         except (PyMongoError, BSONError) as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
-        written = set(refs) if all_matched else await self._stamped(refs, batch)
+        stamped = await self._stamped(refs, batch)
         for ref in refs:
-            answers.setdefault(ref, ref in written)
-        return in_order([ref for ref, _ in items], answers, no)
+            if ref in answers:
+                continue
+            doc = stamped.get(ref)
+            record = to_record(doc) if doc is not None else None
+            if record is not None and not record.status.final:
+                record = None
+            answers[ref] = Finished(all_matched or doc is not None, record)
+        return in_order([ref for ref, _ in items], answers, unwritten)
 
-    async def _stamped(self, refs: Sequence[MessageRef], batch: str) -> set[MessageRef]:
-        """Which of ``refs`` the batch ``batch`` wrote."""
+    async def _stamped(self, refs: Sequence[MessageRef], batch: str) -> dict[MessageRef, Doc]:
+        """The documents of ``refs`` the batch ``batch`` wrote (and nothing wrote since)."""
         with mapped():
             found = self._db.messages.find({"_id": {"$in": [r.id for r in refs]}, BATCH: batch})
-            return set(by_ref(await found.to_list(None)))
+            return by_ref(await found.to_list(None))
 
     async def _one_by_one(
         self, items: Sequence[tuple[MessageRef, Outcome]], owner: str, batch: str
-    ) -> dict[MessageRef, bool | StoreRejected]:
+    ) -> dict[MessageRef, Finished | StoreRejected]:
         """After a bulk refused as a whole: the items it wrote, then each other one alone."""
-        answers: dict[MessageRef, bool | StoreRejected]
-        answers = dict.fromkeys(await self._stamped([ref for ref, _ in items], batch), True)
+        answers: dict[MessageRef, Finished | StoreRejected] = {
+            ref: Finished(True, to_record(doc))
+            for ref, doc in (await self._stamped([ref for ref, _ in items], batch)).items()
+        }
         for ref, outcome in items:
             if ref not in answers:
                 try:
-                    answers[ref] = await self.finish(ref.queue, ref.id, owner, outcome)
+                    record = await self.finish_record(ref.queue, ref.id, owner, outcome)
+                    answers[ref] = Finished(record is not None, record)
                 except StoreRejected as exc:
                     answers[ref] = exc
         return answers

@@ -10,10 +10,12 @@ quick then costs one publish (its claim travels with its completion) instead of 
 streams see the claim at most that much later. Completions never wait.
 
 Wire format (JSON): one event is ``{"queue", "id"}`` plus ``"final": false`` for a change
-(what gateways before batching read); several are ``{"events": [<event>, ...]}``. Either
-carries ``"from"``: the publishing process, which drops its own events when they come back
-(it woke its waiters directly). :func:`decode_from` reads every form. Events are
-best effort (transient, unconfirmed): a lost batch only delays waiters until their store re-check.
+(what gateways before batching read), and for a completion whose final record's JSON is at
+most ``CARRIED_RECORD_MAX_BYTES``, ``"record"``: that JSON as a string (older gateways ignore
+it); several are ``{"events": [<event>, ...]}``. Either carries ``"from"``: the publishing
+process, which drops its own events when they come back (it woke its waiters directly).
+:func:`decode_from` reads every form. Events are best effort (transient, unconfirmed): a lost
+batch only delays waiters until their store re-check.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 
 
-def event(queue: str, message_id: str, *, final: bool) -> Event:
-    """The wire form of one event."""
+def event(queue: str, message_id: str, *, final: bool, record: str | None = None) -> Event:
+    """The wire form of one event; ``record``: a completion's final record as JSON text
+    (``shared.domain.record_wire``), carried as a string."""
     body: Event = {"queue": queue, "id": message_id}
     if not final:
         body["final"] = False
+    if record is not None:
+        body["record"] = record
     return body
 
 
@@ -47,17 +52,29 @@ def encode(events: list[Event], origin: str | None = None) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def decode_from(body: bytes) -> tuple[str | None, list[tuple[str, str, bool]]]:
-    """The publishing process (None if unnamed) and ``(queue, message_id, final)`` per event
-    of a message body, batched or not.
+#: One decoded event: ``(queue, message_id, final, record)``, ``record`` the carried final
+#: record's JSON text or None.
+Decoded = tuple[str, str, bool, str | None]
+
+
+def decode_from(body: bytes) -> tuple[str | None, list[Decoded]]:
+    """The publishing process (None if unnamed) and :data:`Decoded` per event of a message
+    body, batched or not (the carried record's text is left undecoded).
 
     Raises ValueError, LookupError, TypeError or AttributeError on a malformed body.
     """
     payload = json.loads(body)
     items = payload.get("events", [payload])
     origin = payload.get("from")
-    events = [(str(e["queue"]), str(e["id"]), e.get("final") is not False) for e in items]
+    events = [
+        (str(e["queue"]), str(e["id"]), e.get("final") is not False, _text(e.get("record")))
+        for e in items
+    ]
     return (str(origin) if origin is not None else None), events
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 #: How long a change event (not final) may wait for other events to share its publish.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -28,7 +29,16 @@ from aio_pika.abc import (
 from shared.adapters.rabbitmq.channels import FAILURES, RabbitChannels, failure
 from shared.adapters.rabbitmq.event_batch import EventBatch, decode_from, event
 from shared.domain.ids import random_hex
-from shared.ports import CompletionEvents, DeliveryUnavailable, EventCallback
+from shared.domain.message import MessageRecord
+from shared.domain.record_wire import record_from_text, record_to_text
+from shared.ports import (
+    CARRIED_RECORD_MAX_BYTES,
+    CarriedRecord,
+    CompletionCallback,
+    CompletionEvents,
+    DeliveryUnavailable,
+    EventCallback,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +53,15 @@ class RabbitEvents(CompletionEvents):
     _events: AbstractExchange | None
     _event_in: AbstractRobustChannel | None
     #: Subscribers to completions and to changes (one AMQP queue serves both lists).
-    _subscribers: dict[bool, list[EventCallback]]
+    _completions: list[CompletionCallback]
+    _changes: list[EventCallback]
     #: This adapter's name on the events it publishes (``"from"``).
     _origin: str
     _event_batch: EventBatch
 
     def _init_events(self) -> None:
         self._event_out = self._events = self._event_in = None
-        self._subscribers = {True: [], False: []}
+        self._completions, self._changes = [], []
         self._origin = random_hex()
         self._event_batch = EventBatch(self._send_events, origin=self._origin)
 
@@ -71,14 +82,27 @@ class RabbitEvents(CompletionEvents):
             self._event_out = await publisher.channel(publisher_confirms=False)
             self._events = await self._declare_events(self._event_out)
 
-    async def publish_event(self, queue: str, message_id: str, *, final: bool = True) -> None:
+    async def publish_event(
+        self,
+        queue: str,
+        message_id: str,
+        *,
+        final: bool = True,
+        record: MessageRecord | None = None,
+    ) -> None:
         amqp, exchange = self._amqp, self._events
         conn = amqp.publisher
         if amqp.closed or conn is None or exchange is None or not conn.connected.is_set():
             return
+        text = None if record is None else record_to_text(record)
+        if (
+            text is not None
+            and len(text.encode("utf-8", "surrogatepass")) > CARRIED_RECORD_MAX_BYTES
+        ):
+            text = None  # too large to carry: waiters read the store
         # Batched (``shared.adapters.rabbitmq.event_batch``): returns at once, published within a
         # loop turn together with the other events of this turn.
-        self._event_batch.add(event(queue, message_id, final=final))
+        self._event_batch.add(event(queue, message_id, final=final, record=text))
 
     async def _send_events(self, body: bytes) -> None:
         """Publish one (batched) events message; raises what the publish raises."""
@@ -91,17 +115,20 @@ class RabbitEvents(CompletionEvents):
             await exchange.publish(aio_pika.Message(body, app_id="conveyor"), "", mandatory=False)
 
     async def subscribe_events(self, callback: EventCallback) -> None:
-        await self._subscribe(True, callback)
+        await self.subscribe_completions(lambda queue, mid, _carried: callback(queue, mid))
+
+    async def subscribe_completions(self, callback: CompletionCallback) -> None:
+        await self._subscribe(self._completions, callback)
 
     async def subscribe_changes(self, callback: EventCallback) -> None:
-        await self._subscribe(False, callback)
+        await self._subscribe(self._changes, callback)
 
-    async def _subscribe(self, final: bool, callback: EventCallback) -> None:
+    async def _subscribe(self, into: list[Any], callback: Any) -> None:
         amqp = self._amqp
         if amqp.closed:
             raise DeliveryUnavailable("delivery is closed")
-        listening = any(self._subscribers.values())
-        self._subscribers[final].append(callback)
+        listening = bool(self._completions or self._changes)
+        into.append(callback)
         if listening:
             return
         try:
@@ -114,7 +141,7 @@ class RabbitEvents(CompletionEvents):
             await queue.bind(exchange)
             await queue.consume(self._on_event, no_ack=True)
         except FAILURES as exc:
-            self._subscribers[final].remove(callback)
+            into.remove(callback)
             raise failure("cannot subscribe to completion events", exc) from exc
 
     async def _on_event(self, message: AbstractIncomingMessage) -> None:
@@ -122,9 +149,14 @@ class RabbitEvents(CompletionEvents):
             origin, events = decode_from(message.body)
             if origin == self._origin:
                 return
-            for queue, message_id, final in events:
-                for callback in self._subscribers[final]:
-                    callback(queue, message_id)
+            for queue, message_id, final, text in events:
+                if not final:
+                    for watcher in self._changes:
+                        watcher(queue, message_id)
+                    continue
+                carried = None if text is None else _carried(text)
+                for callback in self._completions:
+                    callback(queue, message_id, carried)
         except (ValueError, LookupError, TypeError, AttributeError) as exc:
             log.warning("ignoring unreadable completion event: %s; body=%.200r", exc, message.body)
 
@@ -137,3 +169,17 @@ class RabbitEvents(CompletionEvents):
         channels, self._event_in, self._event_out = [self._event_in, self._event_out], None, None
         self._events = None
         return channels
+
+
+def _carried(text: str) -> CarriedRecord:
+    """The record of a completion's ``"record"`` text, decoded when first asked for (only a
+    process waiting on the message asks); None if it cannot be read."""
+
+    def decode() -> MessageRecord | None:
+        try:
+            return record_from_text(text)
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:
+            log.warning("ignoring an unreadable carried record: %s", exc)
+            return None
+
+    return decode

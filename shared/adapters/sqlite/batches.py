@@ -9,7 +9,8 @@ savepoint, one future) however many messages it holds:
   claim, in the same transaction (nothing changes in between), telling DEFERRED, FINAL, BUSY
   and GONE apart;
 - final writes: one ``UPDATE … FROM (VALUES …) WHERE … AND owner = ? AND status =
-  'INPROGRESS' RETURNING``, whose rows say which were still held.
+  'INPROGRESS' RETURNING``, whose rows say which were still held and are the records as the
+  write left them (what completion events carry to the gateways' waiters).
 
 Refs are cut into chunks of :data:`CHUNK` to stay far below SQLite's limit on variables; a
 ref listed twice is written once (the later copies answer as a repeated single call would).
@@ -25,8 +26,8 @@ from typing import Any
 from shared.adapters.history import SQLITE_STATUS_WRITE, sqlite_status_write_of, status_params
 from shared.adapters.record_fields import error_to_text, to_epoch
 from shared.adapters.sqlite.rows import COLUMNS, json_text, row_to_record
-from shared.domain.message import Status
-from shared.ports import Claim, ClaimOutcome, MessageRef, Outcome
+from shared.domain.message import MessageRecord, Status
+from shared.ports import Claim, ClaimOutcome, Finished, MessageRef, Outcome
 
 #: Refs per statement (each takes 3 variables in a claim, 6 in a final write).
 CHUNK = 500
@@ -48,7 +49,7 @@ _FINISH = (
     f" {sqlite_status_write_of('v.column3')}"
     " FROM (VALUES {rows}) AS v WHERE messages.id = v.column1 AND messages.queue = v.column2"
     " AND messages.owner = ? AND messages.status = 'INPROGRESS'"
-    " RETURNING messages.queue, messages.id"
+    f" RETURNING {COLUMNS}"
 )
 
 
@@ -113,13 +114,14 @@ def claim_batch(
 
 def finish_batch(
     items: Sequence[tuple[MessageRef, Outcome]], owner: str, at: datetime, c: sqlite3.Connection
-) -> list[bool]:
-    """Write each outcome if ``owner`` still holds its ref; which were written."""
+) -> list[Finished]:
+    """Write each outcome if ``owner`` still holds its ref; for each, whether it was written
+    and the record as the write left it."""
     first: dict[MessageRef, Outcome] = {}
     for ref, outcome in items:
         first.setdefault(ref, outcome)
     unique = list(first.items())
-    written: set[MessageRef] = set()
+    written: dict[MessageRef, MessageRecord | None] = {}
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         rows = [
@@ -136,9 +138,11 @@ def finish_batch(
         ]
         params = (to_epoch(at), to_epoch(at), owner, *rows, owner)
         sql = _FINISH.format(rows=_marks(len(chunk), 6))
-        written.update(MessageRef(q, i) for q, i in c.execute(sql, params).fetchall())
-    answers: list[bool] = []
+        for row in c.execute(sql, params).fetchall():
+            done = row_to_record(row)
+            written[MessageRef(done.queue, done.id)] = done
+    answers: list[Finished] = []
     for ref, _ in items:
-        answers.append(ref in written)
-        written.discard(ref)  # a later copy of the same ref: not written again
+        kept = written.pop(ref, None)  # a later copy of the same ref: not written again
+        answers.append(Finished(kept is not None, kept))
     return answers

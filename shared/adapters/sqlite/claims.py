@@ -24,6 +24,7 @@ from shared.ports import (
     CancelOutcome,
     Claim,
     Claims,
+    Finished,
     MessageRef,
     Outcome,
     ProgressReports,
@@ -109,15 +110,21 @@ class SqliteClaims(Claims, ProgressReports):
         return await self._db.write(functools.partial(_cancel, queue, message_id, now, expires))
 
     async def finish(self, queue: str, message_id: str, owner: str, outcome: Outcome) -> bool:
+        return await self.finish_record(queue, message_id, owner, outcome) is not None
+
+    async def finish_record(
+        self, queue: str, message_id: str, owner: str, outcome: Outcome
+    ) -> MessageRecord | None:
         item = (MessageRef(queue, message_id), outcome)
-        (written,) = await self._db.write(functools.partial(finish_batch, [item], owner, utcnow()))
-        return written
+        (done,) = await self._db.write(functools.partial(finish_batch, [item], owner, utcnow()))
+        return done.record
 
     async def finish_many(
         self, items: Sequence[tuple[MessageRef, Outcome]], owner: str
-    ) -> list[bool | StoreRejected]:
+    ) -> list[Finished | StoreRejected]:
         """SQLite refuses no result (its length limit, a gigabyte, is far beyond a message's):
-        never a StoreRejected."""
+        never a StoreRejected. Each written record comes back from the write itself
+        (``RETURNING``)."""
         if not items:
             return []
         batch = functools.partial(finish_batch, list(items), owner, utcnow())

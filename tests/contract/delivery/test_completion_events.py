@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
+from shared.domain.message import ErrorInfo, MessageRecord, Status
+from shared.ports import CARRIED_RECORD_MAX_BYTES, CarriedRecord
 from tests.support.deliveries import Harness
 
 # --- completion events (the CompletionEvents port) --------------------------------------
@@ -44,6 +47,42 @@ class TestCompletionEvents:
         while (finals, changes) != (["f-1"], ["c-1", "c-2"]):
             assert time.monotonic() < deadline, f"events not routed: {finals} {changes}"
             await asyncio.sleep(0.02)
+
+    async def test_a_completion_carries_its_final_record_up_to_the_size_bound(
+        self, harness: Harness
+    ) -> None:
+        """A subscriber to completions gets the final record equal to the one published
+        (traceback included: gateways filter it per caller); across a broker, a record whose
+        JSON is over the bound is not carried (in-process nothing is encoded: it always is)."""
+        first = await harness.new(["q"])
+        finisher = await harness.peer(first, ["q"])
+        heard: list[tuple[str, CarriedRecord | None]] = []
+        await harness.events(first).subscribe_completions(
+            lambda _queue, mid, carried: heard.append((mid, carried))
+        )
+        done = replace(
+            MessageRecord.new("q", {"n": 1}, message_id="small"),
+            status=Status.ERROR,
+            error=ErrorInfo("KeyError", "1", "Traceback ...\n"),
+            version=3,
+        )
+        big = replace(done, id="big", result="x" * CARRIED_RECORD_MAX_BYTES)
+        await harness.events(finisher).publish_event("q", "small", record=done)
+        await harness.events(finisher).publish_event("q", "big", record=big)
+        await harness.events(finisher).publish_event("q", "bare")
+        deadline = time.monotonic() + 5
+        while len(heard) < 3:
+            assert time.monotonic() < deadline, f"events not received: {heard}"
+            await asyncio.sleep(0.02)
+        carried = dict(heard)
+        small = carried["small"]
+        assert small is not None and small() == done
+        assert carried["bare"] is None
+        big_carried = carried["big"]
+        if harness.events(finisher).hears_itself:
+            assert big_carried is not None and big_carried() == big
+        else:
+            assert big_carried is None
 
     async def test_publish_event_never_raises(self, harness: Harness) -> None:
         delivery = await harness.new(["q"])

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from shared.domain.message import ErrorInfo, Status, utcnow
-from shared.ports import ClaimOutcome, MessageRef, Outcome, Store, StoreRejected
+from shared.ports import ClaimOutcome, Finished, MessageRef, Outcome, Store, StoreRejected
 from tests.support.stores import Q, expired, inserted, later
 
 
@@ -52,11 +52,16 @@ async def test_claim_many_answers_each_as_a_single_claim(store: Store) -> None:
     finished = await store.finish_many(
         [(r, Outcome(Status.COMPLETE, r.id)) for r in refs_of(*ids[:5])], "a"
     )
-    assert finished == [True, True, False, False, False]
+    assert written(finished) == [True, True, False, False, False]
     held_by_b = await store.get(Q, busy.id)
     assert held_by_b is not None and held_by_b.attempts == 1
     other = await store.get(Q, other_queue.id)
     assert other is not None and other.status is Status.PENDING
+
+
+def written(answers: list[Finished | StoreRejected]) -> list[bool | StoreRejected]:
+    """Each answer of ``finish_many`` as whether it was written (a refusal as itself)."""
+    return [a.written if isinstance(a, Finished) else a for a in answers]
 
 
 async def test_claim_many_of_one_record_from_two_owners_claims_it_once(store: Store) -> None:
@@ -85,7 +90,16 @@ async def test_finish_many_writes_only_what_the_owner_holds(store: Store) -> Non
         (MessageRef(Q, mine.id), Outcome(Status.COMPLETE, "again")),
     ]
 
-    assert await store.finish_many(items, "a") == [True, False, True, False, False]
+    answers = await store.finish_many(items, "a")
+    assert written(answers) == [True, False, True, False, False]
+    # Each written answer carries the record as the write left it: what a later read sees.
+    for answer in answers:
+        assert isinstance(answer, Finished)
+        if answer.written:
+            assert answer.record is not None
+            assert answer.record == await store.get(Q, answer.record.id)
+        else:
+            assert answer.record is None
 
     got = await store.get(Q, mine.id)
     assert got is not None and (got.status, got.result) == (Status.COMPLETE, {"n": 1})
@@ -97,7 +111,7 @@ async def test_finish_many_writes_only_what_the_owner_holds(store: Store) -> Non
     assert theirs is not None and theirs.status is Status.INPROGRESS
     assert await store.get(Q, deleted.id) is None
     # Written once: a repeat answers False and changes nothing.
-    assert await store.finish_many(items[:1], "a") == [False]
+    assert written(await store.finish_many(items[:1], "a")) == [False]
     assert (await store.claim_many([], "a", later()), await store.finish_many([], "a")) == ([], [])
 
 
@@ -114,14 +128,14 @@ async def test_finish_many_a_refused_result_fails_only_its_own_item(store: Store
     answers = await store.finish_many(list(zip(refs, outcomes, strict=True)), "a")
 
     refuses = type(store).__module__.startswith("shared.adapters.mongo")
-    assert answers[0] is True and answers[2] is True
+    assert written([answers[0], answers[2]]) == [True, True]
     if refuses:
         assert isinstance(answers[1], StoreRejected)
         left = await store.get(Q, refs[1].id)
         assert left is not None and left.status is Status.INPROGRESS  # still held: retryable
-        assert await store.finish_many([(refs[1], Outcome(Status.ERROR))], "a") == [True]
+        assert written(await store.finish_many([(refs[1], Outcome(Status.ERROR))], "a")) == [True]
     else:
-        assert answers[1] is True
+        assert written([answers[1]]) == [True]
     for ref, result in ((refs[0], "one"), (refs[2], "three")):
         got = await store.get(Q, ref.id)
         assert got is not None and (got.status, got.result) == (Status.COMPLETE, result)

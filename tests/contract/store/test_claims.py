@@ -141,6 +141,22 @@ async def test_finish_does_not_resurrect_a_deleted_record(store: Store) -> None:
     assert await store.get(Q, record.id) is None
 
 
+async def test_finish_record_answers_the_record_as_written(store: Store) -> None:
+    """What a completion event carries: exactly what a read right after the write returns
+    (version, history, traceback and all); None where ``finish`` would answer False."""
+    (record,) = await inserted(store)
+    await store.claim(Q, record.id, "a", later())
+    assert await store.finish_record(Q, record.id, "b", Outcome(Status.COMPLETE)) is None
+    error = ErrorInfo("KeyError", "1", "Traceback (most recent call last):\n  \ud800 ☃\n")
+    written = await store.finish_record(Q, record.id, "a", Outcome(Status.ERROR, {"r": 1}, error))
+    assert written is not None and written == await store.get(Q, record.id)
+    assert (written.status, written.error, written.version) == (Status.ERROR, error, 3)
+    assert [t.status for t in written.history][-1] is Status.ERROR
+    assert await store.finish_record(Q, record.id, "a", Outcome(Status.COMPLETE)) is None
+    assert await store.delete(Q, record.id) is True
+    assert await store.finish_record(Q, record.id, "a", Outcome(Status.COMPLETE)) is None
+
+
 async def test_release(store: Store) -> None:
     (record,) = await inserted(store)
     assert await store.release(Q, record.id, "a") is False  # PENDING: nothing held

@@ -12,8 +12,8 @@ from shared.adapters.rabbitmq.event_batch import EventBatch, decode_from, encode
 
 
 def decode(body: bytes) -> list[tuple[str, str, bool]]:
-    """The events of a body, whoever sent it."""
-    return decode_from(body)[1]
+    """The events of a body, whoever sent it (without carried records)."""
+    return [(queue, mid, final) for queue, mid, final, _record in decode_from(body)[1]]
 
 
 def test_one_event_keeps_the_unbatched_form_and_both_forms_decode() -> None:
@@ -23,9 +23,18 @@ def test_one_event_keeps_the_unbatched_form_and_both_forms_decode() -> None:
     assert json.loads(many) == {
         "events": [{"queue": "q", "id": "a"}, {"queue": "q", "id": "b", "final": False}]
     }
-    assert decode_from(one) == (None, [("q", "a", True)])
-    assert decode_from(many) == (None, [("q", "a", True), ("q", "b", False)])
-    assert decode_from(encode([event("q", "a", final=True)], "p1")) == ("p1", [("q", "a", True)])
+    assert decode_from(one) == (None, [("q", "a", True, None)])
+    assert decode_from(many) == (None, [("q", "a", True, None), ("q", "b", False, None)])
+    signed = encode([event("q", "a", final=True)], "p1")
+    assert decode_from(signed) == ("p1", [("q", "a", True, None)])
+
+
+def test_a_completion_carries_its_record_as_text_left_undecoded() -> None:
+    body = encode([event("q", "a", final=True, record='{"id":"a"}'), event("q", "b", final=True)])
+    assert json.loads(body)["events"][0] == {"queue": "q", "id": "a", "record": '{"id":"a"}'}
+    assert decode_from(body) == (None, [("q", "a", True, '{"id":"a"}'), ("q", "b", True, None)])
+    not_text = b'{"queue": "q", "id": "a", "record": {"id": "a"}}'
+    assert decode_from(not_text) == (None, [("q", "a", True, None)])  # ignored, not trusted
 
 
 @pytest.mark.parametrize("body", [b"[]", b"{}", b'{"events": [1]}', b"nope"])
