@@ -18,6 +18,7 @@ from shared.ports.delivery import (
     EventCallback,
     WorkQueue,
 )
+from shared.ports.rollups import Rollups
 from shared.ports.schedules import ScheduleStates
 from shared.ports.store import (
     Claims,
@@ -66,6 +67,7 @@ __all__ = [
     "RecordExists",
     "Records",
     "Recovery",
+    "Rollups",
     "ScheduleState",
     "ScheduleStates",
     "Store",

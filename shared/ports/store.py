@@ -9,6 +9,7 @@
 - :class:`Keys`: idempotency keys; the idempotent push.
 - :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
+- :class:`Rollups` (``shared.ports.rollups``): per-minute counts of finished runs.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 package (``shared.adapters.sqlite``, ``shared.adapters.mongo``) implements it as one class
@@ -39,6 +40,7 @@ from typing import Protocol
 
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
+from shared.ports.rollups import Rollups
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
 
@@ -279,6 +281,14 @@ class ProgressReports(Protocol):
 
 
 class Store(
-    StoreLifecycle, Records, Claims, Recovery, Keys, ProgressReports, ScheduleStates, Protocol
+    StoreLifecycle,
+    Records,
+    Claims,
+    Recovery,
+    Keys,
+    ProgressReports,
+    ScheduleStates,
+    Rollups,
+    Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

@@ -2,9 +2,9 @@
 
 This module is the store's ``shared.ports.StoreLifecycle`` (connect, indexes, close, ping)
 and :class:`MongoStore`, composed of the parts implementing the other ports: ``records``
-(Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys) and
-``ticks`` (ScheduleStates). They share one ``connection.MongoConnection``; ``documents`` is
-their document codec.
+(Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
+``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one
+``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
 ``result``, ``error``, ``created_at``/``updated_at`` (BSON dates: UTC, millisecond
@@ -49,7 +49,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from shared.adapters.mongo import keys, ticks
+from shared.adapters.mongo import keys, rollups, ticks
 from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
@@ -92,7 +92,14 @@ async def _create_identity(col: AsyncCollection[Doc]) -> None:
         )
 
 
-class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks):
+class MongoStore(
+    MongoRecords,
+    MongoClaims,
+    MongoSweeps,
+    keys.MongoKeys,
+    ticks.MongoTicks,
+    rollups.MongoRollups,
+):
     """:class:`shared.ports.Store` on one MongoDB collection: the lifecycle here, each other
     port in its part (the parts use only ``self._db``)."""
 
@@ -121,6 +128,7 @@ class MongoStore(MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.M
                     reason = unreachable(client.topology_description)
                     raise StoreUnavailable(f"mongodb: {reason}") from exc
                 await keys.create_indexes(self._db.keys)
+                await rollups.create_indexes(rollups.collection(self._db))
                 await _create_identity(self._db.identity)
         except StoreUnavailable:
             await self.close()

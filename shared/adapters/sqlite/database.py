@@ -4,7 +4,7 @@ This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate,
 ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
-(Keys) and ``ticks`` (ScheduleStates). They share one ``connection.SqliteConnection``;
+(Keys), ``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one ``connection.SqliteConnection``;
 ``rows`` is their row codec.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
@@ -33,7 +33,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from shared.adapters.sqlite import keys, ticks
+from shared.adapters.sqlite import keys, rollups, ticks
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
@@ -129,6 +129,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(SCHEMA)
     conn.executescript(keys.SCHEMA)
     conn.executescript(ticks.SCHEMA)
+    conn.executescript(rollups.SCHEMA)
     _migrate(conn)
     conn.executescript(IDENTITY_SCHEMA)
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
@@ -144,7 +145,14 @@ def _identity(conn: sqlite3.Connection) -> str:
     return str(row[0])
 
 
-class SqliteStore(SqliteRecords, SqliteClaims, SqliteSweeps, keys.SqliteKeys, ticks.SqliteTicks):
+class SqliteStore(
+    SqliteRecords,
+    SqliteClaims,
+    SqliteSweeps,
+    keys.SqliteKeys,
+    ticks.SqliteTicks,
+    rollups.SqliteRollups,
+):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""
 
