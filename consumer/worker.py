@@ -45,6 +45,7 @@ from consumer.leases import Leases
 from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
+from consumer.rollups import RollupCounter
 from consumer.run import Run
 from consumer.settle import settlement
 from consumer.threads import HandlerThreads
@@ -97,6 +98,8 @@ class ConsumerPorts:
     progress: ProgressReports | None = None
     #: Cancel signals from the control channel (None: only the store flag at renewals).
     cancels: CancelSignals | None = None
+    #: Counts finished runs for the dashboard's charts (None: not counted).
+    rollups: RollupCounter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ class Consumer:
         self._leases = Leases(
             ports.claims, owner, config.lease_seconds, self._lease_lost, on_cancel=self.cancel
         )
-        self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner)
+        self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner, ports.rollups)
         self._tasks: set[asyncio.Task[None]] = set()
         #: The message each running handler runs, by ref (``consumer.run``).
         self._runs: dict[MessageRef, Run] = {}

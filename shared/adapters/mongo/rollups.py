@@ -55,9 +55,9 @@ async def _add(col: AsyncCollection[Doc], row: Rollup) -> None:
 
 
 def _rollup(doc: Doc) -> Rollup:
-    counts = [int(doc.get(name, 0)) for name in COUNTERS]
+    counts = {name: int(doc.get(name, 0)) for name in COUNTERS}
     buckets = {int(index): int(runs) for index, runs in (doc.get("buckets") or {}).items()}
-    return Rollup(doc["queue"], doc["minute"], *counts, buckets=buckets)
+    return Rollup(doc["queue"], doc["minute"], **counts, buckets=buckets)
 
 
 class MongoRollups(Rollups):

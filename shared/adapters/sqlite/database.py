@@ -4,8 +4,8 @@ This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate,
 ping)
 and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
-(Keys), ``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one ``connection.SqliteConnection``;
-``rows`` is their row codec.
+(Keys), ``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one
+``connection.SqliteConnection``; ``rows`` is their row codec.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction

@@ -46,3 +46,9 @@ class ConsumerOptions:
         "consumer: seconds between recovery sweeps",
         CONSUMING,
     )
+    rollup_flush_seconds: float = option(
+        10.0,
+        values.positive_float,
+        "consumer: seconds between writes of the per-minute run counts (dashboard charts)",
+        CONSUMING,
+    )
