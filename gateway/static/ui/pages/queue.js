@@ -37,7 +37,7 @@ export async function queuePage(app, name, params) {
     if (id) location.hash = base + "/message/" + encodeURIComponent(id);
   } }, jumpInput, el("button", { type: "submit" }, "Open"));
   const list = el("div", { id: "messages" }, el("p", { class: "muted" }, "Loading…"));
-  const charts = queueCharts(name);
+  const charts = feats.stats === false ? null : queueCharts(name);
   const view = el("section", { id: "queue-page" },
     crumbs(["Queues", "#/"], [name]),
     el("h1", {}, name),
@@ -45,7 +45,7 @@ export async function queuePage(app, name, params) {
     el("div", { class: "toolbar" }, el("label", {}, "Status ", filter), jump,
       el("a", { class: "button", href: base + "/push" }, "Push a message")),
     list,
-    charts.box,
+    charts && charts.box,
     feats.bulk === false || !allowedActions(info).admin ? null : bulkPanel(name, feats));
   app.replaceChildren(view);
 
@@ -77,7 +77,7 @@ export async function queuePage(app, name, params) {
   };
   let chartsAt = 0;
   const tick = () => {
-    if (Date.now() - chartsAt < CHART_POLL_MS) return render();
+    if (!charts || Date.now() - chartsAt < CHART_POLL_MS) return render();
     chartsAt = Date.now();
     return Promise.all([render(), charts.refresh()]);
   };
