@@ -3,7 +3,8 @@
 :class:`Finisher` writes them, each conditional on this consumer still holding the message
 (the final writes of one loop turn together, as one ``Claims.finish_many``: ``consumer.batching``),
 retrying store outages (:func:`until_stored`) while the delivery is held, and announces each
-written change to waiters (``shared.service.announce``); it also counts and logs a run's end.
+written change to waiters (``shared.service.announce``); it also counts and logs a run's end
+(``metrics``, and the dashboard's per-minute rollups, ``consumer.rollups``).
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
 ``result_ttl_seconds`` (None: kept forever). :func:`sweep_expired_forever` deletes expired
 records from stores that do not expire them by themselves (SQLite), and audit entries older
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from consumer.batching import Coalescer
+from consumer.rollups import RollupCounter
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.platform.logs import TRACEBACK
 from shared.platform.metrics import Metrics
@@ -73,7 +75,14 @@ async def until_stored(op: Callable[[], Awaitable[T]], what: str) -> T:
 class Finisher:
     """Writes that end a run for the consumer ``owner``, each announced once written."""
 
-    def __init__(self, claims: Claims, announce: Announcer, metrics: Metrics, owner: str) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        announce: Announcer,
+        metrics: Metrics,
+        owner: str,
+        rollups: RollupCounter | None = None,
+    ) -> None:
         self._claims = claims
         self._announce = announce
         self._metrics = metrics
@@ -82,6 +91,8 @@ class Finisher:
         self._finishes: Coalescer[tuple[MessageRef, Outcome], Finished] = Coalescer(
             lambda items: claims.finish_many(items, owner), "finish-batch"
         )
+        #: Where finished runs are counted for the dashboard's charts (None: nowhere).
+        self._rollups = rollups
 
     async def finish(
         self, queue: LoadedQueue, record: MessageRecord, outcome: Outcome
@@ -136,6 +147,8 @@ class Finisher:
         duration = time.perf_counter() - started
         if written:
             self._metrics.finished(record.queue, status, duration)
+            if self._rollups is not None:
+                self._rollups.add(record.queue, status, duration)
         trace = error.traceback if error is not None else None
         level = logging.INFO if trace is None else logging.ERROR
         if not log.isEnabledFor(level):

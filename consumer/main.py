@@ -12,6 +12,7 @@ from datetime import timedelta
 from consumer.completion import sweep_expired_forever
 from consumer.presence import PresenceConfig, beat_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
+from consumer.rollups import RollupCounter, flush_rollups_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
 from conveyor.cli import installed_version
 from conveyor.context import Context, ProgressFn
@@ -65,8 +66,9 @@ def context_maker(rt: Runtime) -> ContextMaker:
     return make
 
 
-def build_consumer(rt: Runtime) -> Consumer:
-    """A consumer over ``rt``'s parts, for the queues ``--queues`` selects."""
+def build_consumer(rt: Runtime, rollups: RollupCounter | None = None) -> Consumer:
+    """A consumer over ``rt``'s parts, for the queues ``--queues`` selects, counting its
+    finished runs in ``rollups`` (None: not counted)."""
     settings = rt.settings
     ports = ConsumerPorts(
         work=rt.delivery,
@@ -78,6 +80,7 @@ def build_consumer(rt: Runtime) -> Consumer:
         metrics=rt.metrics,
         progress=rt.store,
         cancels=rt.cancels,
+        rollups=rollups,
     )
     config = ConsumerConfig(
         concurrency=settings.concurrency,
@@ -113,8 +116,13 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     """Recover, start consuming, sweeping and the heartbeat (``consumer.presence``); on
     exit, the documented shutdown sequence."""
     await recover_at_start(rt.store, rt.delivery, rt.dispatch)
-    consumer = build_consumer(rt)
+    rollups = RollupCounter()
+    consumer = build_consumer(rt, rollups)
     await consumer.start()
+    flusher = asyncio.create_task(
+        flush_rollups_forever(rollups, rt.store, rt.settings.rollup_flush_seconds),
+        name="rollups",
+    )
     sweeper: asyncio.Task[None] | None = None
     if rt.delivery.survives_restart:  # else start-up recovery covers everything
         sweeper = asyncio.create_task(
@@ -138,6 +146,7 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
         for task in (scheduler, expiry, sweeper):  # bounded: a stuck one is logged, left
             await cancel_and_wait(task)
         await consumer.shutdown(rt.settings.grace_seconds)
+        await cancel_and_wait(flusher)  # after the last runs ended: it flushes them once more
         await cancel_and_wait(heartbeat)  # last: it is live while its handlers finish
 
 

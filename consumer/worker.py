@@ -47,6 +47,7 @@ from consumer.leases import Leases
 from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
+from consumer.rollups import RollupCounter
 from consumer.run import Run
 from consumer.settle import settlement
 from consumer.threads import HandlerThreads
@@ -99,6 +100,8 @@ class ConsumerPorts:
     progress: ProgressReports | None = None
     #: Cancel signals from the control channel (None: only the store flag at renewals).
     cancels: CancelSignals | None = None
+    #: Counts finished runs for the dashboard's charts (None: not counted).
+    rollups: RollupCounter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,7 @@ class Consumer:
         self._leases = Leases(
             ports.claims, owner, config.lease_seconds, self._lease_lost, on_cancel=self.cancel
         )
-        self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner)
+        self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner, ports.rollups)
         leases, claims = self._leases, ports.claims
         # The claims asked for in one loop turn go as one ``claim_many`` (``consumer.batching``);
         # the lease counts from the batch's send, after each caller asked: never too long.

@@ -20,6 +20,7 @@ from gateway.routes import (
     openapi,
     redrive,
     root,
+    stats,
     ui,
     workers,
 )
@@ -35,6 +36,7 @@ ROUTES: tuple[Route, ...] = (
     *docs.ROUTES,
     *ui.ROUTES,
     *batch.ROUTES,
+    *stats.ROUTES,  # before messages: GET /{queue}/{id} would match /{queue}/stats
     *messages.ROUTES,
     *bulk.ROUTES,  # before redrive and cancel: /{queue}/bulk/retry matches both
     *cancel.ROUTES,

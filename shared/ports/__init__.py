@@ -24,6 +24,7 @@ from shared.ports.delivery import (
     EventCallback,
     WorkQueue,
 )
+from shared.ports.rollups import Rollups
 from shared.ports.schedules import ScheduleStates
 from shared.ports.search import FieldMatch, Search
 from shared.ports.store import (
@@ -81,6 +82,7 @@ __all__ = [
     "RecordExists",
     "Records",
     "Recovery",
+    "Rollups",
     "ScheduleState",
     "ScheduleStates",
     "Search",

@@ -11,6 +11,7 @@
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
 - :class:`Workers` (``shared.ports.workers``): the consumer processes' heartbeats.
 - :class:`Audit` (``shared.ports.audit``): the operator actions' audit log.
+- :class:`Rollups` (``shared.ports.rollups``): per-minute counts of finished runs.
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 package (``shared.adapters.sqlite``, ``shared.adapters.mongo``) implements it as one class
@@ -42,6 +43,7 @@ from typing import Protocol
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.audit import Audit
+from shared.ports.rollups import Rollups
 from shared.ports.schedules import ScheduleStates
 from shared.ports.search import FieldMatch, Search
 from shared.ports.types import (
@@ -350,6 +352,7 @@ class Store(
     Workers,
     Audit,
     Search,
+    Rollups,
     Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

@@ -1,5 +1,5 @@
 /* What the dashboard knows of this gateway: the message statuses, its optional features and
- * its queues. Features other releases may lack (cancel, bulk actions, the event stream) are
+ * its queues. Features other releases may lack (cancel, bulk actions, the event stream, stats) are
  * detected from /openapi.json; schedules, progress and history from the records themselves. */
 
 import { api } from "./api.js";
@@ -13,13 +13,14 @@ let knownQueues = null;
 /** Which optional API features this gateway has, from its OpenAPI document. */
 export async function features() {
   if (knownFeatures) return knownFeatures;
-  const found = { cancel: null, bulk: null, events: null };
+  const found = { cancel: null, bulk: null, events: null, stats: null };
   const answer = await api("GET", "/openapi.json");
   if (answer.status === 200 && answer.body && answer.body.paths) {
     const paths = Object.keys(answer.body.paths);
     found.cancel = paths.some((p) => p.endsWith("/{id}/cancel"));
     found.bulk = paths.some((p) => /\/bulk(\/|$)/.test(p));
     found.events = paths.some((p) => p.endsWith("/{id}/events"));
+    found.stats = paths.some((p) => p.endsWith("/stats")); // the queue page's charts
     knownFeatures = found;
   }
   return found; // null entries: unknown (no document without a token); try and see

@@ -5,6 +5,7 @@ and :class:`MongoStore`, composed of the parts implementing the other ports: ``r
 (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
 ``ticks`` (ScheduleStates), ``workers`` (Workers), ``audit`` (Audit) and ``search``
 (Search). They share one
+``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one
 ``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,
@@ -50,7 +51,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from shared.adapters.mongo import audit, keys, ticks, workers
+from shared.adapters.mongo import audit, keys, rollups, ticks, workers
 from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
@@ -103,6 +104,7 @@ class MongoStore(
     workers.MongoWorkers,
     audit.MongoAudit,
     MongoSearch,
+    rollups.MongoRollups,
 ):
     """:class:`shared.ports.Store` on one MongoDB collection: the lifecycle here, each other
     port in its part (the parts use only ``self._db``)."""
@@ -133,6 +135,7 @@ class MongoStore(
                     raise StoreUnavailable(f"mongodb: {reason}") from exc
                 await keys.create_indexes(self._db.keys)
                 await audit.create_indexes(self._db.audit)
+                await rollups.create_indexes(rollups.collection(self._db))
                 await _create_identity(self._db.identity)
         except StoreUnavailable:
             await self.close()

@@ -7,6 +7,8 @@ and :class:`SqliteStore`, composed of the parts implementing the other ports:
 (Keys), ``ticks`` (ScheduleStates), ``workers`` (Workers) and ``search`` (Search). They
 share one ``connection.SqliteConnection``; ``rows`` is their row codec; ``audit`` (Audit)
 keeps the operator actions.
+(Keys), ``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one
+``connection.SqliteConnection``; ``rows`` is their row codec.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite never sees concurrent writers. Every write is its own transaction
@@ -34,7 +36,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from shared.adapters.sqlite import audit, keys, ticks, workers
+from shared.adapters.sqlite import audit, keys, rollups, ticks, workers
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
@@ -133,6 +135,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(ticks.SCHEMA)
     conn.executescript(audit.SCHEMA)
     conn.executescript(workers.SCHEMA)
+    conn.executescript(rollups.SCHEMA)
     _migrate(conn)
     conn.executescript(IDENTITY_SCHEMA)
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
@@ -157,6 +160,7 @@ class SqliteStore(
     workers.SqliteWorkers,
     audit.SqliteAudit,
     SqliteSearch,
+    rollups.SqliteRollups,
 ):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""

@@ -73,3 +73,9 @@ class ConsumerOptions:
         "a gone worker is deleted from the store (and GET /workers) after this long",
         DAEMONS,
     )
+    rollup_flush_seconds: float = option(
+        10.0,
+        values.positive_float,
+        "consumer: seconds between writes of the per-minute run counts (dashboard charts)",
+        CONSUMING,
+    )
