@@ -48,5 +48,5 @@ function workersTable(workers) {
 
 /** "live" or "gone" as a badge. */
 export function stateBadge(state) {
-  return el("span", { class: "state state-" + (state === "live" ? "live" : "gone") }, state);
+  return el("span", { class: "worker-state " + (state === "live" ? "live" : "gone") }, state);
 }
