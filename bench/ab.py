@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--after", type=Path, required=True, help="checkout under test")
     parser.add_argument("--topologies", default="embedded,shared-1", help=", ".join(TOPOLOGIES))
     parser.add_argument("--messages", type=int, default=5_000, help="per run")
+    parser.add_argument(
+        "--clients", type=int, default=64,
+        help="concurrent clients (1: one message at a time, no batching to vary with load)",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="before/after pairs")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--event-loop", choices=EVENT_LOOPS, default="asyncio")
@@ -80,6 +84,7 @@ def measure(args: argparse.Namespace, topology: str, product: Path, loop: str) -
     command = [
         sys.executable, "-m", "bench.observed", "--json", "--topologies", topology,
         "--messages", str(args.messages), "--rounds", str(args.repeats),
+        "--clients", str(args.clients),
         "--product", str(product.resolve()), "--event-loop", loop,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(
         f"before {args.before.resolve()}, after {args.after.resolve()}; {args.messages} messages "
-        f"per run, median of "
+        f"per run from {args.clients} clients, median of "
         f"{args.repeats} runs per measurement, {args.rounds} rounds; event loop "
         f"{args.event_loop}; {meta['cores']} cores; load average {meta['load_before']} "
         f"before, {meta['load_after']} after\n"
