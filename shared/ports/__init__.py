@@ -2,7 +2,8 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`
-  (+ :class:`ScheduleStates` and :class:`Audit`, in modules of their own);
+  (+ :class:`ScheduleStates`, :class:`Audit` and :class:`QueuePauses`, in modules of
+  their own);
 - ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -20,6 +21,7 @@ from shared.ports.delivery import (
     EventCallback,
     WorkQueue,
 )
+from shared.ports.pauses import QueuePauses
 from shared.ports.schedules import ScheduleStates
 from shared.ports.store import (
     Claims,
@@ -66,6 +68,7 @@ __all__ = [
     "Outcome",
     "ProgressReports",
     "QueueCounts",
+    "QueuePauses",
     "RecordExists",
     "Records",
     "Recovery",

@@ -41,6 +41,7 @@ from typing import Protocol
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.audit import Audit
+from shared.ports.pauses import QueuePauses
 from shared.ports.schedules import ScheduleStates
 from shared.ports.types import Cancel, Claim, ListCursor, MessageRef, Outcome, QueueCounts
 
@@ -289,6 +290,7 @@ class Store(
     ProgressReports,
     ScheduleStates,
     Audit,
+    QueuePauses,
     Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

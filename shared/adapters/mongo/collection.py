@@ -49,7 +49,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from shared.adapters.mongo import audit, keys, ticks
+from shared.adapters.mongo import audit, keys, pauses, ticks
 from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
@@ -93,7 +93,13 @@ async def _create_identity(col: AsyncCollection[Doc]) -> None:
 
 
 class MongoStore(
-    MongoRecords, MongoClaims, MongoSweeps, keys.MongoKeys, ticks.MongoTicks, audit.MongoAudit
+    MongoRecords,
+    MongoClaims,
+    MongoSweeps,
+    keys.MongoKeys,
+    ticks.MongoTicks,
+    audit.MongoAudit,
+    pauses.MongoPauses,
 ):
     """:class:`shared.ports.Store` on one MongoDB collection: the lifecycle here, each other
     port in its part (the parts use only ``self._db``)."""

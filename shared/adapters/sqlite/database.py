@@ -33,7 +33,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from shared.adapters.sqlite import audit, keys, ticks
+from shared.adapters.sqlite import audit, keys, pauses, ticks
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
@@ -130,6 +130,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(keys.SCHEMA)
     conn.executescript(ticks.SCHEMA)
     conn.executescript(audit.SCHEMA)
+    conn.executescript(pauses.SCHEMA)
     _migrate(conn)
     conn.executescript(IDENTITY_SCHEMA)
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
@@ -152,6 +153,7 @@ class SqliteStore(
     keys.SqliteKeys,
     ticks.SqliteTicks,
     audit.SqliteAudit,
+    pauses.SqlitePauses,
 ):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""
