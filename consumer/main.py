@@ -76,6 +76,7 @@ def build_consumer(rt: Runtime) -> Consumer:
         metrics=rt.metrics,
         progress=rt.store,
         cancels=rt.cancels,
+        pauses=rt.pauses,
     )
     config = ConsumerConfig(
         concurrency=settings.concurrency,
@@ -101,6 +102,13 @@ def sweep_policy(settings: Settings) -> SweepPolicy:
 async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     """Recover, start consuming and sweeping; on exit, the documented shutdown sequence."""
     await recover_at_start(rt.store, rt.delivery, rt.dispatch)
+    # The pauses are read before the first delivery, then every second.
+    async with rt.pauses.watching(), _consuming(rt) as consumer:
+        yield consumer
+
+
+@asynccontextmanager
+async def _consuming(rt: Runtime) -> AsyncIterator[Consumer]:
     consumer = build_consumer(rt)
     await consumer.start()
     sweeper: asyncio.Task[None] | None = None

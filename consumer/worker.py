@@ -67,6 +67,7 @@ from shared.ports import (
 from shared.queues.registry import LoadedQueue, Registry
 from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
+from shared.service.pauses import Pauses
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,6 +98,8 @@ class ConsumerPorts:
     progress: ProgressReports | None = None
     #: Cancel signals from the control channel (None: only the store flag at renewals).
     cancels: CancelSignals | None = None
+    #: Paused queues: their deliveries are parked, not claimed (None: never paused).
+    pauses: Pauses | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +198,15 @@ class Consumer:
             # hold this delivery and wait; if that consumer dies its lease expires.
             await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
 
+    async def _parked(self, delivery: Delivered) -> bool:
+        """True if ``delivery``'s queue is paused and its record is now parked (ack it,
+        never requeue: a requeue counts toward the broker's delivery limit). A dict lookup
+        for a queue that is not paused (``shared.service.pauses``)."""
+        pauses = self._ports.pauses
+        if pauses is None or not pauses.is_paused(delivery.queue):
+            return False
+        return await until_stored(lambda: pauses.park(delivery.queue, delivery.message_id), "park")
+
     def _without_record(self, delivery: Delivered) -> None:
         """A delivery whose record this store does not have: acked and counted. Deleted while
         waiting, or pushed through another store on the same queue prefix (which the prefix's
@@ -227,6 +239,8 @@ class Consumer:
             queue = self._ports.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
                 raise LookupError(f"no loaded handler for queue {delivery.queue}")
+            if await self._parked(delivery):
+                return
             claim, asked = await self._claim(delivery)
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
                 ref = MessageRef(delivery.queue, delivery.message_id)

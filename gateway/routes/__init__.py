@@ -18,6 +18,7 @@ from gateway.routes import (
     listing,
     messages,
     openapi,
+    pausing,
     redrive,
     root,
     ui,
@@ -33,6 +34,7 @@ ROUTES: tuple[Route, ...] = (
     *docs.ROUTES,
     *ui.ROUTES,
     *batch.ROUTES,
+    *pausing.ROUTES,  # fixed second segments: before /{queue}/{id}
     *messages.ROUTES,
     *bulk.ROUTES,  # before redrive and cancel: /{queue}/bulk/retry matches both
     *cancel.ROUTES,

@@ -144,6 +144,7 @@ async def list_queues(request: web.Request) -> web.Response:
     admin = principal is not None and not principal.roles.isdisjoint(ADMIN_ROLES)
     shown = loaded if admin else [q for q in loaded if visible(q, principal)]
     counts = await rt.messaging.counts()
+    await rt.pauses.refresh()  # exact here; the pushes' copy is read every second
     schedules = await rt.scheduler.statuses()
     finished = await rt.messaging.finished_since(utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS))
     reader = rt.consumer_counts
@@ -153,6 +154,7 @@ async def list_queues(request: web.Request) -> web.Response:
             **queue_summary(q, counts.get(q.name), schedules.get(q.name)),
             **rate_json(finished.get(q.name)),
             "consumers": consumers.get(q.name) if consumers is not None else None,
+            "pause": rt.pauses.state(q.name),
         }
         for q in shown
     ]

@@ -1,0 +1,100 @@
+"""Queue pause and resume through HTTP, in both modes: admin roles only (401/403 for
+others), idempotent answers with the first pause's time and subject, ``GET /queues`` shows
+the state, and a paused queue's messages are parked (``PENDING``, ``delivery: parked``,
+unrun) until the resume, after which each runs exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.support.api_client import Api
+from tests.support.waiting import wait_until
+
+WRITER = ["tester"]
+
+
+async def control(api: Api, queue: str, action: str, token: str | None) -> aiohttp.ClientResponse:
+    resp = await api.session.post(f"{api.base}/{queue}/{action}", headers=api.auth(token))
+    await resp.read()
+    return resp
+
+
+async def answer(api: Api, queue: str, action: str, token: str) -> dict[str, Any]:
+    resp = await control(api, queue, action, token)
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def pause_of(api: Api, queue: str, token: str) -> dict[str, Any]:
+    resp = await api.get("/queues", token)
+    assert resp.status == 200, await resp.text()
+    (found,) = [q for q in (await resp.json())["queues"] if q["name"] == queue]
+    pause: dict[str, Any] = found["pause"]
+    return pause
+
+
+async def test_only_admins_pause_and_resume(api: Api) -> None:
+    writer = api.keys.token(WRITER, sub="w")
+    other_admin = api.keys.token(["echo_admin"], sub="e")
+    for action in ("pause", "resume"):
+        assert (await control(api, "runlog", action, None)).status == 401
+        assert (await control(api, "runlog", action, writer)).status == 403
+        assert (await control(api, "runlog", action, other_admin)).status == 403
+        assert (await control(api, "nosuchqueue", action, writer)).status == 404
+    assert (await pause_of(api, "runlog", api.keys.token(["system_admin"])))["paused"] is False
+
+
+async def test_pause_and_resume_are_idempotent_and_shown(api: Api) -> None:
+    alice = api.keys.token(["runlog_admin"], sub="alice")
+    root = api.keys.token(["system_admin"], sub="root")
+    first = await answer(api, "runlog", "pause", alice)
+    assert set(first) == {"queue", "paused", "paused_at", "paused_by"}
+    assert (first["queue"], first["paused"], first["paused_by"]) == ("runlog", True, "alice")
+    assert first["paused_at"].endswith("Z")
+    assert await answer(api, "runlog", "pause", root) == first  # the first pause stays
+    assert await pause_of(api, "runlog", root) == first
+    assert (await pause_of(api, "echo", root))["paused"] is False
+    resumed = {"queue": "runlog", "paused": False, "paused_at": None, "paused_by": None}
+    assert await answer(api, "runlog", "resume", root) == resumed
+    assert await answer(api, "runlog", "resume", alice) == resumed
+    assert await pause_of(api, "runlog", root) == resumed
+    entries = (await (await api.get("/audit?queue=runlog", root)).json())["items"]
+    actions = sorted((e["subject"], e["action"]) for e in entries)
+    assert actions == [
+        ("alice", "pause"),
+        ("alice", "resume"),
+        ("root", "pause"),
+        ("root", "resume"),
+    ]
+
+
+def runs(log: Path) -> list[str]:
+    return [line.split()[0] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+async def test_a_paused_queue_parks_its_messages_until_resumed(api: Api, tmp_path: Path) -> None:
+    writer = api.keys.token(WRITER)
+    admin = api.keys.token(["runlog_admin"], sub="ops")
+    log = tmp_path / "runs.log"
+    before = await api.push("runlog", {"log": str(log)}, writer)
+    await api.wait_final("runlog", before, writer)
+    await answer(api, "runlog", "pause", admin)
+    ids = [await api.push("runlog", {"log": str(log)}, writer) for _ in range(5)]
+
+    async def all_parked() -> bool:
+        for mid in ids:
+            record = await (await api.get(f"/runlog/{mid}", writer)).json()
+            if (record["status"], record["delivery"]) != ("PENDING", "parked"):
+                return False
+        return True
+
+    await wait_until(all_parked, "every message pushed while paused to be parked")
+    assert runs(log) == [before]
+    await answer(api, "runlog", "resume", admin)
+    for mid in ids:
+        assert (await api.wait_final("runlog", mid, writer))["status"] == "COMPLETE"
+    assert sorted(runs(log)) == sorted([before, *ids])  # each exactly once
