@@ -27,12 +27,18 @@ from shared.domain.pause import PauseState, running
 from shared.platform.metrics import Metrics
 from shared.platform.tasks import cancel_and_wait
 from shared.ports import QueuePauses, StoreUnavailable
+from shared.queues.registry import LoadedQueue
 from shared.service.dispatch import Dispatcher
+from shared.service.errors import Unavailable
 
 log = logging.getLogger(__name__)
 #: How often a process reads the store's pauses again (a consumer stops taking messages of
 #: a queue paused elsewhere within this time plus one store read).
 POLL_SECONDS = 1.0
+
+
+class QueuePaused(Unavailable):
+    """A push to a paused queue whose definition says ``"when_paused": "refuse"`` (503)."""
 
 
 class Pauses:
@@ -48,6 +54,15 @@ class Pauses:
     def is_paused(self, queue: str) -> bool:
         """Whether ``queue`` was paused at the last read (a dict lookup)."""
         return queue in self._paused
+
+    def check_push(self, queue: LoadedQueue) -> None:
+        """Raise :class:`QueuePaused` if ``queue`` refuses pushes now (paused, and its
+        definition says ``"when_paused": "refuse"``)."""
+        if queue.definition.options.when_paused == "refuse" and self.is_paused(queue.name):
+            raise QueuePaused(
+                f"queue {queue.name} is paused and refuses pushes (when_paused: refuse);"
+                " push again once it is resumed"
+            )
 
     def state(self, queue: str) -> dict[str, Json]:
         """``{"queue", "paused", "paused_at", "paused_by"}`` as last read."""

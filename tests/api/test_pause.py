@@ -5,12 +5,16 @@ unrun) until the resume, after which each runs exactly once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from tests.support.api_client import Api
+from conveyor.serve import Served
+from tests.support.api_client import Api, StartConveyor
+from tests.support.queues import add_queue
+from tests.support.responses import error_list
 from tests.support.waiting import wait_until
 
 WRITER = ["tester"]
@@ -98,3 +102,23 @@ async def test_a_paused_queue_parks_its_messages_until_resumed(api: Api, tmp_pat
     for mid in ids:
         assert (await api.wait_final("runlog", mid, writer))["status"] == "COMPLETE"
     assert sorted(runs(log)) == sorted([before, *ids])  # each exactly once
+
+
+async def test_a_refusing_queue_answers_503_while_paused(
+    start_conveyor: StartConveyor, api_for: Callable[[Served], Api], queues_dir: Path
+) -> None:
+    add_queue(queues_dir, "refusing", roles={"roles": WRITER}, when_paused="refuse")
+    api = api_for(await start_conveyor())
+    writer = api.keys.token(WRITER)
+    admin = api.keys.token(["refusing_admin"], sub="ops")
+    await answer(api, "refusing", "pause", admin)
+    for path, body in (("refusing", {}), ("refusing/batch", [{}, {}])):
+        resp = await api.post(path, body, writer)
+        (message,) = await error_list(resp, 503)
+        assert resp.headers["Retry-After"].isdigit()
+        assert "refusing is paused" in message
+    resp = await api.post("runlog", {"log": "/dev/null"}, writer)  # accepting: recorded
+    assert resp.status == 201
+    await answer(api, "refusing", "resume", admin)
+    mid = await api.push("refusing", {}, writer)
+    assert (await api.wait_final("refusing", mid, writer))["status"] == "COMPLETE"
