@@ -72,21 +72,28 @@ class Pauses:
     async def refresh(self) -> None:
         """Read the store's pauses now. Raises StoreUnavailable."""
         states = await self._store.paused_queues()
-        self._paused = {s.queue: s for s in states}
-        self._metrics.paused(self._paused)
+        self._seen({s.queue: s for s in states})
+
+    def _seen(self, paused: dict[str, PauseState]) -> None:
+        """Take ``paused`` as the state now; log each change (operators, and tests, read when
+        a process learnt of a pause)."""
+        for queue in paused.keys() - self._paused.keys():
+            log.info("queue %s paused: its new deliveries are parked", queue)
+        for queue in self._paused.keys() - paused.keys():
+            log.info("queue %s resumed", queue)
+        self._paused = paused
+        self._metrics.paused(paused)
 
     async def pause(self, queue: str, by: str | None) -> dict[str, Json]:
         """Pause ``queue`` (idempotent: a paused queue keeps its first time and subject)."""
         state = await self._store.pause_queue(PauseState(queue, utcnow(), by))
-        self._paused = {**self._paused, queue: state}
-        self._metrics.paused(self._paused)
+        self._seen({**self._paused, queue: state})
         return state.to_public()
 
     async def resume(self, queue: str) -> dict[str, Json]:
         """Resume ``queue`` (idempotent) and deliver its parked records again."""
         await self._store.resume_queue(queue)
-        self._paused = {q: s for q, s in self._paused.items() if q != queue}
-        self._metrics.paused(self._paused)
+        self._seen({q: s for q, s in self._paused.items() if q != queue})
         refs = await self._store.unpark(queue)
         for ref in refs:  # unpublished: if a send fails, the recovery sweep sends it
             await self._dispatch.send_or_leave(ref)
