@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import pytest
 from tests.support.api_client import Api
 from tests.support.brokers import RabbitNode
 from tests.support.cluster import Cluster
-from tests.support.processes import clean_env, conveyor
-from tests.support.services import delete_rabbit_queues, queue_prefix
+from tests.support.processes import Proc, clean_env, conveyor
+from tests.support.services import queue_prefix
 from tests.support.sockets import free_port
 from tests.support.tokens import Keys
 from tests.support.waiting import wait_until
@@ -38,11 +39,7 @@ def cluster(tmp_path: Path, queues_dir: Path, rabbitmq: RabbitNode) -> Iterator[
     try:
         yield made
     finally:
-        for proc in made.procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))
+        made.close(queues_dir)
 
 
 @pytest.fixture
@@ -55,6 +52,11 @@ def cli(action: str, url: str, token: str | None, queue: str = "runlog") -> tupl
     env = clean_env(CONVEYOR_TOKEN=token) if token else clean_env()
     done = conveyor("queue", action, queue, "--url", url, env=env)
     return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def seen_pauses(proc: Proc, count: int) -> bool:
+    """``proc`` logged that it learnt of ``count`` pauses of runlog."""
+    return proc.text().count("queue runlog paused") >= count
 
 
 def runs(log: Path) -> list[str]:
@@ -82,7 +84,7 @@ async def test_ten_pause_cycles_under_load_run_every_message_once(
         assert (code, out.split(" since ")[0]) == (0, "runlog paused"), out
         for proc in consumers:  # each logs when its once-a-second read sees the pause
             await wait_until(
-                lambda p=proc, n=cycle + 1: p.text().count("queue runlog paused") >= n,
+                functools.partial(seen_pauses, proc, cycle + 1),
                 f"cycle {cycle}: consumer {proc.pid} to see the pause",
             )
         parked = await push_some(5)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.brokers import RabbitNode
 from tests.support.processes import Proc, http_args
+from tests.support.services import delete_rabbit_queues
 from tests.support.tokens import HS_SECRET
 
 CONSUMER_FLAGS = ["--sweep-interval-seconds", "1", "--grace-seconds", "5"]
@@ -39,3 +41,11 @@ class Cluster:
         self.procs.append(proc)
         proc.wait_for_log("consuming")
         return proc
+
+    def close(self, queues_dir: Path) -> None:
+        """Kill every process, then delete the broker queues of ``queues_dir``'s queues."""
+        for proc in self.procs:
+            proc.kill()
+            proc.popen.wait()
+        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
+        asyncio.run(delete_rabbit_queues(self.rabbitmq.url, self.prefix, names))
