@@ -1,6 +1,7 @@
 /* `#/queue/NAME`: the queue's messages, newest first, a page at a time (`?cursor=`), filtered
  * by status (`?status=`), refreshed every few seconds on the first page; a jump to a message
- * id, a link to the push form, and the bulk-actions panel. */
+ * id, a link to the push form, the pause state (and for admins its button: pause.js), and the
+ * bulk-actions panel. */
 
 import { api, explain, queuePath } from "../api.js";
 import { features, queueInfo, queues, statusesOf } from "../catalog.js";
@@ -9,6 +10,7 @@ import { age, preview } from "../format.js";
 import { every, POLL_MS } from "../live.js";
 import { allowedActions } from "../roles.js";
 import { bulkPanel } from "./bulk.js";
+import { pauseControl } from "./pause.js";
 
 const PAGE_SIZE = 25;
 
@@ -35,6 +37,7 @@ export async function queuePage(app, name, params) {
     crumbs(["Queues", "#/"], [name]),
     el("h1", {}, name),
     info && info.description ? el("p", {}, info.description) : null,
+    pauseControl(name, info),
     el("div", { class: "toolbar" }, el("label", {}, "Status ", filter), jump,
       el("a", { class: "button", href: base + "/push" }, "Push a message")),
     list,
