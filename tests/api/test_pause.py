@@ -11,10 +11,15 @@ from typing import Any
 
 import aiohttp
 
-from conveyor.serve import Served
+from conveyor.serve import Served, serving
+from shared.platform.settings import Settings
+from tests.api.test_metrics import scrape
 from tests.support.api_client import Api, StartConveyor
+from tests.support.metrics import value
+from tests.support.paths import QUEUES_DIR
 from tests.support.queues import add_queue
 from tests.support.responses import error_list
+from tests.support.services import delete_rabbit_queues
 from tests.support.waiting import wait_until
 
 WRITER = ["tester"]
@@ -122,3 +127,41 @@ async def test_a_refusing_queue_answers_503_while_paused(
     await answer(api, "refusing", "resume", admin)
     mid = await api.push("refusing", {}, writer)
     assert (await api.wait_final("refusing", mid, writer))["status"] == "COMPLETE"
+
+
+async def test_a_pause_survives_a_restart_and_shows_in_the_metrics(
+    base_settings: Settings, api_for: Callable[[Served], Api], tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.log"
+    try:
+        await restarted_while_paused(base_settings, api_for, log)
+    finally:
+        if base_settings.broker is not None:
+            names = [p.name.removesuffix(".queue.json") for p in QUEUES_DIR.glob("*.queue.json")]
+            await delete_rabbit_queues(base_settings.broker, base_settings.queue_prefix, names)
+
+
+async def restarted_while_paused(
+    base_settings: Settings, api_for: Callable[[Served], Api], log: Path
+) -> None:
+    async with serving(base_settings) as first:
+        api = api_for(first)
+        admin = api.keys.token(["runlog_admin"], sub="ops")
+        paused = await answer(api, "runlog", "pause", admin)
+        assert value(await scrape(api), "conveyor_queue_paused", queue="runlog") == 1
+    async with serving(base_settings) as second:
+        api = api_for(second)
+        writer, root = api.keys.token(WRITER), api.keys.token(["system_admin"])
+        assert await pause_of(api, "runlog", root) == paused
+        assert value(await scrape(api), "conveyor_queue_paused", queue="runlog") == 1
+        mid = await api.push("runlog", {"log": str(log)}, writer)
+
+        async def parked() -> bool:
+            record = await (await api.get(f"/runlog/{mid}", writer)).json()
+            return bool(record["delivery"] == "parked")
+
+        await wait_until(parked, "the message pushed after the restart to be parked")
+        await answer(api, "runlog", "resume", admin)
+        assert value(await scrape(api), "conveyor_queue_paused", queue="runlog") == 0
+        assert (await api.wait_final("runlog", mid, writer))["status"] == "COMPLETE"
+    assert runs(log) == [mid]
