@@ -34,6 +34,7 @@ from shared.service import (
     UnknownQueue,
     ValidationFailed,
 )
+from shared.service.pauses import QueuePaused
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ STATUS_OF: dict[type[MessagingError], int] = {
     KeyInProgress: 409,
     Conflict: 409,
     Unavailable: 503,
+    QueuePaused: 503,  # "when_paused": "refuse"
 }
 
 

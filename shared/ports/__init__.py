@@ -19,6 +19,7 @@ from shared.ports.delivery import (
     Delivered,
     DeliveryCallback,
     EventCallback,
+    PauseCallback,
     WorkQueue,
 )
 from shared.ports.pauses import QueuePauses
@@ -66,6 +67,7 @@ __all__ = [
     "ListCursor",
     "MessageRef",
     "Outcome",
+    "PauseCallback",
     "ProgressReports",
     "QueueCounts",
     "QueuePauses",

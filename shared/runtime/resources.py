@@ -78,7 +78,7 @@ class Runtime:
     @functools.cached_property
     def pauses(self) -> Pauses:
         """The paused queues as this process sees them (``shared.service.pauses``)."""
-        return Pauses(self.store, self.dispatch, self.metrics)
+        return Pauses(self.store, self.dispatch, self.metrics, self.cancels)
 
     @functools.cached_property
     def consumer_counts(self) -> ConsumerCounts | None:

@@ -1,9 +1,10 @@
 """Queue pauses as the gateway and the consumer see them (``shared.ports.QueuePauses``).
 
-The store holds the pauses; each process keeps a copy, read again every
-:data:`POLL_SECONDS` (``watching``) and at once by its own ``pause``/``resume``, so
-:meth:`Pauses.is_paused` is a dict lookup: the whole per-message cost for a queue never
-paused.
+The store holds the pauses; each process keeps a copy, read again when the control channel
+signals a change (``CancelSignals.publish_pause_change``: every pause and resume sends one),
+every :data:`POLL_SECONDS` as the safety net for a lost signal (``watching``), and at once by
+its own ``pause``/``resume``. So :meth:`Pauses.is_paused` is a dict lookup: the whole
+per-message cost for a queue never paused.
 
 Parking (the consumer, for a delivery of a paused queue, instead of the claim): the record
 is parked (``PENDING``, never due), then the store's pauses are read again. Still paused:
@@ -26,7 +27,7 @@ from shared.domain.message import Json, utcnow
 from shared.domain.pause import PauseState, running
 from shared.platform.metrics import Metrics
 from shared.platform.tasks import cancel_and_wait
-from shared.ports import QueuePauses, StoreUnavailable
+from shared.ports import CancelSignals, DeliveryUnavailable, QueuePauses, StoreUnavailable
 from shared.queues.registry import LoadedQueue
 from shared.service.dispatch import Dispatcher
 from shared.service.errors import Unavailable
@@ -44,12 +45,20 @@ class QueuePaused(Unavailable):
 class Pauses:
     """This process's view of the paused queues, and the pause, resume and park actions."""
 
-    def __init__(self, store: QueuePauses, dispatch: Dispatcher, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: QueuePauses,
+        dispatch: Dispatcher,
+        metrics: Metrics,
+        signals: CancelSignals | None = None,
+    ) -> None:
         self._store = store
         self._dispatch = dispatch
         self._metrics = metrics
+        self._signals = signals
         self._paused: dict[str, PauseState] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._nudged: asyncio.Task[None] | None = None
 
     def is_paused(self, queue: str) -> bool:
         """Whether ``queue`` was paused at the last read (a dict lookup)."""
@@ -88,12 +97,14 @@ class Pauses:
         """Pause ``queue`` (idempotent: a paused queue keeps its first time and subject)."""
         state = await self._store.pause_queue(PauseState(queue, utcnow(), by))
         self._seen({**self._paused, queue: state})
+        await self._signal(queue)
         return state.to_public()
 
     async def resume(self, queue: str) -> dict[str, Json]:
         """Resume ``queue`` (idempotent) and deliver its parked records again."""
         await self._store.resume_queue(queue)
         self._seen({q: s for q, s in self._paused.items() if q != queue})
+        await self._signal(queue)
         refs = await self._store.unpark(queue)
         for ref in refs:  # unpublished: if a send fails, the recovery sweep sends it
             await self._dispatch.send_or_leave(ref)
@@ -120,17 +131,40 @@ class Pauses:
             yield
             return
         await self.refresh()
+        if self._signals is not None:
+            try:
+                await self._signals.subscribe_pause_changes(self._nudge)
+            except DeliveryUnavailable as exc:  # the once-a-second read still sees changes
+                log.warning(
+                    "pause signals not subscribed (%s); reading pauses every %ss", exc, POLL_SECONDS
+                )
         self._watcher = asyncio.create_task(self._watch(), name="pauses")
         try:
             yield
         finally:
             await cancel_and_wait(self._watcher)
-            self._watcher = None
+            await cancel_and_wait(self._nudged)
+            self._watcher = self._nudged = None
+
+    async def _signal(self, queue: str) -> None:
+        """Tell every process that ``queue`` changed (best effort, never raises)."""
+        if self._signals is not None:
+            await self._signals.publish_pause_change(queue)
+
+    def _nudge(self, queue: str) -> None:
+        """A pause change was signalled: read the store now (one read at a time; a change
+        during it is seen by the next read, at the latest the next poll)."""
+        if self._watcher is None or (self._nudged is not None and not self._nudged.done()):
+            return
+        self._nudged = asyncio.create_task(self._read(), name="pauses-signalled")
 
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            try:
-                await self.refresh()
-            except StoreUnavailable as exc:  # keep the last state; the next read may work
-                log.debug("pauses not read: %s", exc)
+            await self._read()
+
+    async def _read(self) -> None:
+        try:
+            await self.refresh()
+        except StoreUnavailable as exc:  # keep the last state; the next read may work
+            log.debug("pauses not read: %s", exc)
