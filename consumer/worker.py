@@ -198,13 +198,10 @@ class Consumer:
             # hold this delivery and wait; if that consumer dies its lease expires.
             await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
 
-    async def _parked(self, delivery: Delivered) -> bool:
-        """True if ``delivery``'s queue is paused and its record is now parked (ack it,
-        never requeue: a requeue counts toward the broker's delivery limit). A dict lookup
-        for a queue that is not paused (``shared.service.pauses``)."""
-        pauses = self._ports.pauses
-        if pauses is None or not pauses.is_paused(delivery.queue):
-            return False
+    async def _park(self, pauses: Pauses, delivery: Delivered) -> bool:
+        """For a delivery of a paused queue: True if its record is now parked (ack it, never
+        requeue: a requeue counts toward the broker's delivery limit); False: claim it as
+        usual (``shared.service.pauses.Pauses.park``)."""
         return await until_stored(lambda: pauses.park(delivery.queue, delivery.message_id), "park")
 
     def _without_record(self, delivery: Delivered) -> None:
@@ -239,7 +236,12 @@ class Consumer:
             queue = self._ports.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
                 raise LookupError(f"no loaded handler for queue {delivery.queue}")
-            if await self._parked(delivery):
+            pauses = self._ports.pauses  # a queue never paused: this line and one dict lookup
+            if (
+                pauses is not None
+                and pauses.is_paused(queue.name)
+                and await self._park(pauses, delivery)
+            ):
                 return
             claim, asked = await self._claim(delivery)
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
