@@ -1,6 +1,7 @@
 """The dashboard's Pause / Resume button on a queue page, in headless Chromium against a
 real ``conveyor serve``: a writer sees the state line and no button; an admin pauses the
-queue (the line says since when and by whom, and ``GET /queues`` agrees), a message pushed
+queue (the line says since when and by whom, ``GET /queues`` agrees and the queues page
+tags it), a message pushed
 meanwhile stays ``PENDING``, and Resume runs it. Screenshots go to /tmp (:data:`SHOTS`).
 
 Select with ``-m browser``.
@@ -62,6 +63,11 @@ def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
     assert isinstance(state, dict) and state["paused_by"] == "alice@example.com", state
     expect(page.locator("#pause-control")).to_have_text(re.compile(r"^Paused since .*Resume$"))
     waiting = push(served, "echo", {"n": 1}, writer)
+    page.goto(f"{served.url}/ui#/")  # the queues page marks it too
+    expect(page.locator('tr[data-queue="echo"] .tag')).to_have_text("paused")
+    expect(page.locator('tr[data-queue="fail"] .tag')).to_have_count(0)
+    page.screenshot(path=SHOTS / "conveyor-ui-paused-list.png", full_page=True)
+    page.goto(f"{served.url}/ui#/queue/echo")
     row = page.locator(f'#message-list tr[data-id="{waiting}"]')
     expect(row.locator('td[data-label="Status"]')).to_have_text("PENDING")  # the list refreshes
     page.screenshot(path=SHOTS / "conveyor-ui-pause.png", full_page=True)
