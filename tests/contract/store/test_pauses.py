@@ -32,6 +32,7 @@ async def test_a_pause_is_stored_once_and_forgotten_on_resume(store: Store) -> N
 
 async def test_a_parked_record_is_refused_by_the_claim_and_the_scans(store: Store) -> None:
     parked, running = await inserted(store, 2)
+    await store.mark_published([MessageRef(Q, parked.id), MessageRef(Q, running.id)])
     assert await store.park(Q, parked.id, utcnow())
     assert not await store.park(Q, parked.id, utcnow())  # parked already: not due
     got = await store.get(Q, parked.id)
@@ -42,6 +43,8 @@ async def test_a_parked_record_is_refused_by_the_claim_and_the_scans(store: Stor
     assert claim.outcome is ClaimOutcome.DEFERRED
     assert await collect(store.pending()) == [running.id]
     assert await store.take_overdue(utcnow()) == []
+    assert await store.count_queued(Q) == 1  # step (e) of the sweep counts only `running`
+    assert await store.idle_queued(Q, later(), 10) == [MessageRef(Q, running.id)]
     await store.claim(Q, running.id, "a", later())
     assert not await store.park(Q, running.id, utcnow())  # not PENDING: never parked
 
