@@ -165,3 +165,24 @@ async def restarted_while_paused(
         assert value(await scrape(api), "conveyor_queue_paused", queue="runlog") == 0
         assert (await api.wait_final("runlog", mid, writer))["status"] == "COMPLETE"
     assert runs(log) == [mid]
+
+
+async def test_a_delayed_message_waits_then_parks_while_paused(api: Api, tmp_path: Path) -> None:
+    writer = api.keys.token(WRITER)
+    admin = api.keys.token(["runlog_admin"], sub="ops")
+    log = tmp_path / "runs.log"
+    await answer(api, "runlog", "pause", admin)
+    resp = await api.post("runlog", {"log": str(log)}, writer, params={"delay": "1"})
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    assert record["delivery"] == "delayed"
+
+    async def parked() -> bool:
+        got = await (await api.get(f"/runlog/{record['id']}", writer)).json()
+        return bool(got["delivery"] == "parked")
+
+    await wait_until(parked, "the delayed message, once due, to be parked")
+    assert runs(log) == []
+    await answer(api, "runlog", "resume", admin)
+    assert (await api.wait_final("runlog", record["id"], writer))["status"] == "COMPLETE"
+    assert runs(log) == [record["id"]]
