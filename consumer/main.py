@@ -81,6 +81,7 @@ def build_consumer(rt: Runtime, rollups: RollupCounter | None = None) -> Consume
         progress=rt.store,
         cancels=rt.cancels,
         rollups=rollups,
+        pauses=rt.pauses,
     )
     config = ConsumerConfig(
         concurrency=settings.concurrency,
@@ -116,6 +117,13 @@ async def running_consumer(rt: Runtime) -> AsyncIterator[Consumer]:
     """Recover, start consuming, sweeping and the heartbeat (``consumer.presence``); on
     exit, the documented shutdown sequence."""
     await recover_at_start(rt.store, rt.delivery, rt.dispatch)
+    # The pauses are read before the first delivery, then every second.
+    async with rt.pauses.watching(), _consuming(rt) as consumer:
+        yield consumer
+
+
+@asynccontextmanager
+async def _consuming(rt: Runtime) -> AsyncIterator[Consumer]:
     rollups = RollupCounter()
     consumer = build_consumer(rt, rollups)
     await consumer.start()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared.domain.message import ErrorInfo, MessageRecord, utcnow
+from shared.domain.message import PARKED_UNTIL, ErrorInfo, MessageRecord, utcnow
 from shared.ports import Claims, MessageRef
 from shared.service.dispatch import Dispatcher
 
@@ -59,6 +59,9 @@ async def schedule_retry(
 
 
 async def defer(dispatch: Dispatcher, ref: MessageRef, due: datetime) -> None:
-    """A delivery arrived before its retry is due: send it back to wait the rest."""
+    """A delivery arrived before its retry is due: send it back to wait the rest. A parked
+    record's delivery (a duplicate) is dropped: the resume delivers it again."""
+    if due >= PARKED_UNTIL:
+        return
     log.debug("message %s on %s is not due until %s; deferred", ref.id, ref.queue, due)
     await send_at(dispatch, ref, due)

@@ -70,6 +70,7 @@ from shared.ports import (
 from shared.queues.registry import LoadedQueue, Registry
 from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
+from shared.service.pauses import Pauses
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +103,8 @@ class ConsumerPorts:
     cancels: CancelSignals | None = None
     #: Counts finished runs for the dashboard's charts (None: not counted).
     rollups: RollupCounter | None = None
+    #: Paused queues: their deliveries are parked, not claimed (None: never paused).
+    pauses: Pauses | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,12 @@ class Consumer:
             # hold this delivery and wait; if that consumer dies its lease expires.
             await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
 
+    async def _park(self, pauses: Pauses, delivery: Delivered) -> bool:
+        """For a delivery of a paused queue: True if its record is now parked (ack it, never
+        requeue: a requeue counts toward the broker's delivery limit); False: claim it as
+        usual (``shared.service.pauses.Pauses.park``)."""
+        return await until_stored(lambda: pauses.park(delivery.queue, delivery.message_id), "park")
+
     def _without_record(self, delivery: Delivered) -> None:
         """A delivery whose record this store does not have: acked and counted. Deleted while
         waiting, or pushed through another store on the same queue prefix (which the prefix's
@@ -251,6 +260,13 @@ class Consumer:
             queue = self._ports.registry().get(delivery.queue)
             if queue is None or queue.handler is None:
                 raise LookupError(f"no loaded handler for queue {delivery.queue}")
+            pauses = self._ports.pauses  # a queue never paused: this line and one dict lookup
+            if (
+                pauses is not None
+                and pauses.is_paused(queue.name)
+                and await self._park(pauses, delivery)
+            ):
+                return
             claim, asked = await self._claim(delivery)
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
                 ref = MessageRef(delivery.queue, delivery.message_id)

@@ -1,5 +1,5 @@
-"""The ``conveyor`` command: serve, gateway, consumer, token, check, release-prefix, init;
-``--version``."""
+"""The ``conveyor`` command: serve, gateway, consumer, token, check, release-prefix, init,
+queue (pause/resume, ``conveyor.queue_control``); ``--version``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from conveyor import queue_control
 from shared.platform.settings import Settings, SettingsError, add_arguments, parse_settings
 
 
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write the example queues (myQueue, orders) into DIR")
     init.add_argument("directory", metavar="DIR", type=Path, help="handlers directory to fill")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    queue_control.add_parser(sub)
     return parser
 
 
@@ -161,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = vars(build_parser().parse_args(arguments))
+    if args["command"] == "queue":
+        return queue_control.run(args)
     try:
         settings = parse_settings(args)
         _configure_logging(settings.log_level, settings.log_format)

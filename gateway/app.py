@@ -145,6 +145,15 @@ async def serving_http(rt: Runtime) -> AsyncIterator[web.AppRunner]:
     # Other processes' completions and changes wake this gateway's GET ?wait= clients and
     # event streams (GET /{queue}/{id}/events).
     await rt.announcer.listen()
+    # Pushes to a paused queue may be refused: the pauses are read every second.
+    async with rt.pauses.watching(), _listening(rt, app, runner, limits) as listening:
+        yield listening
+
+
+@asynccontextmanager
+async def _listening(
+    rt: Runtime, app: web.Application, runner: web.AppRunner, limits: ConnectionLimits
+) -> AsyncIterator[web.AppRunner]:
     await runner.setup()
     host, port = rt.settings.host, rt.settings.port
     # The children of `--processes N` share the port: the kernel spreads new connections.

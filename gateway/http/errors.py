@@ -34,6 +34,7 @@ from shared.service import (
     UnknownQueue,
     ValidationFailed,
 )
+from shared.service.pauses import QueuePaused
 from shared.service.search import IndexBuilding
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ STATUS_OF: dict[type[MessagingError], int] = {
     IndexBuilding: 409,
     Conflict: 409,
     Unavailable: 503,
+    QueuePaused: 503,  # "when_paused": "refuse"
 }
 
 

@@ -18,6 +18,7 @@ from gateway.routes import (
     listing,
     messages,
     openapi,
+    pausing,
     redrive,
     root,
     stats,
@@ -36,7 +37,8 @@ ROUTES: tuple[Route, ...] = (
     *docs.ROUTES,
     *ui.ROUTES,
     *batch.ROUTES,
-    *stats.ROUTES,  # before messages: GET /{queue}/{id} would match /{queue}/stats
+    *stats.ROUTES,  # fixed second segments: before /{queue}/{id}
+    *pausing.ROUTES,
     *messages.ROUTES,
     *bulk.ROUTES,  # before redrive and cancel: /{queue}/bulk/retry matches both
     *cancel.ROUTES,

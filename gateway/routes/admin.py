@@ -156,6 +156,7 @@ async def list_queues(request: web.Request) -> web.Response:
     admin = principal is not None and not principal.roles.isdisjoint(ADMIN_ROLES)
     shown = loaded if admin else [q for q in loaded if visible(q, principal)]
     counts = await rt.messaging.counts()
+    await rt.pauses.refresh()  # exact here; the pushes' copy is read every second
     schedules = await rt.scheduler.statuses()
     finished = await rt.messaging.finished_since(utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS))
     reader = rt.consumer_counts
@@ -167,6 +168,7 @@ async def list_queues(request: web.Request) -> web.Response:
             **rate_json(finished.get(q.name)),
             "consumers": consumers.get(q.name) if consumers is not None else None,
             "live_workers": live[q.name],
+            "pause": rt.pauses.state(q.name),
         }
         for q in shown
     ]

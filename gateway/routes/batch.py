@@ -59,6 +59,7 @@ async def post_batch(request: web.Request) -> web.Response:
     if IDEMPOTENCY_HEADER in request.headers:
         raise ApiError(400, f"{IDEMPOTENCY_HEADER} is not supported on batches")
     rt = request.app[RUNTIME]
+    rt.pauses.check_push(queue)
     items = await _read_json(request)
     if not isinstance(items, list) or not items:
         raise ApiError(422, "a batch must be a non-empty JSON array of messages")

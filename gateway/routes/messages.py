@@ -88,6 +88,7 @@ async def post_message(request: web.Request) -> web.Response:
     principal = await authorize(request, queue)
     caller = caller_of(request, queue, principal)
     throttle(request, request.app[RUNTIME].settings, queue, caller)
+    request.app[RUNTIME].pauses.check_push(queue)
     key, start, wait = idempotency_key(request), requested_start(request), wait_seconds(request)
     message = await _read_json(request)
     pushed = await request.app[RUNTIME].messaging.push(

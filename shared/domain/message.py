@@ -55,9 +55,9 @@ class Status(StrEnum):
 class DeliveryState(StrEnum):
     """Where a ``PENDING`` message's delivery is (shown as the record's ``delivery``).
 
-    Computed, never stored (:attr:`MessageRecord.delivery`): ``status`` and ``not_before``
-    decide it. ``parked`` is reserved for a later state set by the store (held back on
-    purpose, no delivery expected); nothing sets it yet, so no record shows it.
+    Computed (:attr:`MessageRecord.delivery`): ``status`` and ``not_before`` decide it. A
+    parked record is stored as a ``not_before`` of :data:`PARKED_UNTIL` (a paused queue's
+    consumer parks it instead of running it; resuming the queue unparks it).
     """
 
     #: Handed (or about to be handed) to the work queue; a consumer should claim it soon.
@@ -66,8 +66,13 @@ class DeliveryState(StrEnum):
     QUEUED = "queued"
     #: Waiting for its time: a delayed push's or a retry's ``not_before`` is in the future.
     DELAYED = "delayed"
-    #: Reserved: held back with no delivery expected (not set by any store yet).
+    #: Held back while its queue is paused: no delivery until the queue is resumed.
     PARKED = "parked"
+
+
+#: The ``not_before`` that marks a parked record: never due, so the claim refuses it and no
+#: sweep or timer delivers it (``shared.ports.QueuePauses``).
+PARKED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
@@ -315,6 +320,8 @@ class MessageRecord:
         if self.status is not Status.PENDING:
             return None
         if self.not_before is not None and self.not_before > now:
+            if self.not_before >= PARKED_UNTIL:
+                return DeliveryState.PARKED
             return DeliveryState.DELAYED
         return DeliveryState.QUEUED
 
@@ -342,7 +349,9 @@ class MessageRecord:
             "updated_at": iso(self.updated_at),
             "attempts": self.attempts,
             "request_id": self.request_id,
-            "not_before": iso(self.not_before) if self.not_before else None,
+            "not_before": (
+                iso(self.not_before) if self.not_before and self.not_before < PARKED_UNTIL else None
+            ),
             "version": self.version,
             "progress": self.progress.to_json() if self.progress else None,
             "history": self.history.to_json(),

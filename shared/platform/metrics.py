@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -129,9 +129,16 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        self._paused = Gauge(
+            "conveyor_queue_paused",
+            "1 while the queue is paused (POST /{queue}/pause), 0 once resumed",
+            ["queue"],
+            registry=r,
+        )
         #: Store counts are reused for this long between scrapes.
         self.cache_seconds = cache_seconds
         self._refreshed_at: float | None = None
+        self._paused_queues: set[str] = set()
         self._refresh_lock = asyncio.Lock()
         #: Label children already looked up, by metric and label values: ``labels()`` takes a
         #: lock and rebuilds its key on every call, and the hot path asks for the same few.
@@ -189,6 +196,14 @@ class Metrics:
     def delivered_without_record(self, queue: str) -> None:
         """A delivery on ``queue`` had no record in this store (acked unrun)."""
         self._without_record.labels(queue=queue).inc()
+
+    def paused(self, queues: Collection[str]) -> None:
+        """The queues paused now: 1 for each, 0 for those paused before and not now."""
+        for queue in self._paused_queues - set(queues):
+            self._paused.labels(queue=queue).set(0)
+        for queue in queues:
+            self._paused.labels(queue=queue).set(1)
+        self._paused_queues = set(queues)
 
     def auth_failed(self, reason: str) -> None:
         """A request was refused: ``missing_token``, ``invalid_token`` or ``forbidden``."""

@@ -2,8 +2,8 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`
-  (+ :class:`ScheduleStates` and :class:`Audit`, in modules of their own, and
-  ``shared.ports.search``: :class:`Search`);
+  (+ :class:`ScheduleStates`, :class:`Audit`, :class:`QueuePauses`, :class:`Workers` and
+  :class:`Rollups`, in modules of their own, and ``shared.ports.search``: :class:`Search`);
 - ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -22,8 +22,10 @@ from shared.ports.delivery import (
     Delivered,
     DeliveryCallback,
     EventCallback,
+    PauseCallback,
     WorkQueue,
 )
+from shared.ports.pauses import QueuePauses
 from shared.ports.rollups import Rollups
 from shared.ports.schedules import ScheduleStates
 from shared.ports.search import FieldMatch, Search
@@ -77,8 +79,10 @@ __all__ = [
     "ListCursor",
     "MessageRef",
     "Outcome",
+    "PauseCallback",
     "ProgressReports",
     "QueueCounts",
+    "QueuePauses",
     "RecordExists",
     "Records",
     "Recovery",

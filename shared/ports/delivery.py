@@ -166,6 +166,9 @@ class CompletionEvents(Protocol):
 #: Called for each cancel signal: ``(queue, message_id)``; must not block.
 CancelCallback = Callable[[str, str], None]
 
+#: Called for each pause change signal: ``(queue)``; must not block.
+PauseCallback = Callable[[str], None]
+
 
 class CancelSignals(Protocol):
     """ "Stop message X", from whoever took the cancel to every consumer (best effort).
@@ -187,3 +190,12 @@ class CancelSignals(Protocol):
 
         Raises DeliveryUnavailable when the subscription cannot be made.
         """
+
+    async def publish_pause_change(self, queue: str) -> None:
+        """Tell every subscriber that ``queue`` was paused or resumed (they read the store:
+        the signal carries no state). Never raises: each process also reads the pauses every
+        second (``shared.service.pauses``)."""
+
+    async def subscribe_pause_changes(self, callback: PauseCallback) -> None:
+        """Call ``callback(queue)`` for every pause change published from now on (apart from
+        the cancels). Raises DeliveryUnavailable when the subscription cannot be made."""

@@ -43,6 +43,7 @@ from typing import Protocol
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
 from shared.ports.audit import Audit
+from shared.ports.pauses import QueuePauses
 from shared.ports.rollups import Rollups
 from shared.ports.schedules import ScheduleStates
 from shared.ports.search import FieldMatch, Search
@@ -353,6 +354,7 @@ class Store(
     Audit,
     Search,
     Rollups,
+    QueuePauses,
     Protocol,
 ):
     """Everything a store adapter implements (callers take the narrow protocol they use)."""

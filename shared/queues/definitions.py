@@ -38,8 +38,11 @@ OPTION_KEYS = frozenset(
         "result_ttl_seconds",
         "max_delay_seconds",
         "rate_limit",
+        "when_paused",
     }
 )
+#: What a push to a paused queue gets: recorded (and parked by the consumer) or a 503.
+WHEN_PAUSED = ("accept", "refuse")
 TOP_LEVEL_KEYS = frozenset(
     {"name", "client_id", "roles", "incoming", "security", "description", "schedules"} | OPTION_KEYS
 )
@@ -110,6 +113,8 @@ class QueueOptions:
     jitter) between them. ``result_ttl_seconds``: final messages are deleted this long after
     they finished (None: kept). ``rate_limit``: pushes per caller (None: unlimited).
     ``max_delay_seconds``: the furthest in the future a push may ask to start (7 days).
+    ``when_paused``: ``accept`` (pushes to the paused queue are recorded and wait) or
+    ``refuse`` (they get 503 with ``Retry-After``).
     """
 
     timeout_seconds: float | None = None
@@ -119,6 +124,7 @@ class QueueOptions:
     result_ttl_seconds: float | None = None
     rate_limit: RateLimit | None = None
     max_delay_seconds: float = 7 * 24 * 3600.0
+    when_paused: str = "accept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +235,10 @@ def parse_options(path: Path, data: dict[str, Any]) -> QueueOptions:
         result_ttl_seconds=float(ttl) if ttl is not None else None,
         rate_limit=_parse_rate_limit(path, data.get("rate_limit")),
         max_delay_seconds=float(max_delay) if max_delay is not None else defaults.max_delay_seconds,
+        when_paused=data.get("when_paused", defaults.when_paused),
     )
+    if options.when_paused not in WHEN_PAUSED:
+        raise DefinitionError(path, 'when_paused must be "accept" or "refuse"')
     if options.retry_backoff_max_seconds < options.retry_backoff_seconds:
         raise DefinitionError(path, "retry_backoff_max_seconds must be >= retry_backoff_seconds")
     return options

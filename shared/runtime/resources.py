@@ -35,6 +35,7 @@ from shared.service.announce import Announcer
 from shared.service.audit import AuditTrail
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
+from shared.service.pauses import Pauses
 from shared.service.published import PublishMarker
 from shared.service.scheduler import Scheduler
 
@@ -73,6 +74,11 @@ class Runtime:
     #: This process's metrics (one registry per process; ``serve`` shares it).
     metrics: Metrics = field(default_factory=Metrics)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @functools.cached_property
+    def pauses(self) -> Pauses:
+        """The paused queues as this process sees them (``shared.service.pauses``)."""
+        return Pauses(self.store, self.dispatch, self.metrics, self.cancels)
 
     @functools.cached_property
     def consumer_counts(self) -> ConsumerCounts | None:

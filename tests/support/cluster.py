@@ -44,6 +44,14 @@ class Cluster:
         proc.wait_for_log("consuming")
         return proc
 
+    def close(self, queues_dir: Path) -> None:
+        """Kill every process, then delete the broker queues of ``queues_dir``'s queues."""
+        for proc in self.procs:
+            proc.kill()
+            proc.popen.wait()
+        names = [p.name.removesuffix(".queue.json") for p in queues_dir.glob("*.queue.json")]
+        asyncio.run(delete_rabbit_queues(self.rabbitmq.url, self.prefix, names))
+
 
 @contextmanager
 def cluster_of(
@@ -55,8 +63,4 @@ def cluster_of(
     try:
         yield made
     finally:
-        for proc in made.procs:
-            proc.kill()
-            proc.popen.wait()
-        names = [p.name.removesuffix(".queue.json") for p in handlers.glob("*.queue.json")]
-        asyncio.run(delete_rabbit_queues(rabbitmq.url, prefix, names))
+        made.close(handlers)

@@ -31,6 +31,12 @@ export function allowedActions(info) {
   return { admin, write };
 }
 
+/** Whether to offer Pause / Resume on `info` (a queue of `GET /queues`): its admins, as
+ * Retry and the bulk actions (`POST /{queue}/pause` and `/resume` need the same roles). */
+export function mayPause(info) {
+  return allowedActions(info).admin;
+}
+
 /** Whether the token administers queue `name` (auth on or off: what reading its audit
  * entries needs); true when its roles are unknown. */
 export function administers(name) {

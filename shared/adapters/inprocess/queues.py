@@ -28,6 +28,7 @@ from shared.ports import (
     DeliveryCallback,
     DeliveryUnavailable,
     EventCallback,
+    PauseCallback,
 )
 
 
@@ -214,6 +215,7 @@ class LocalCancels:
 
     def __init__(self) -> None:
         self._subscribers: list[CancelCallback] = []
+        self._pause_subscribers: list[PauseCallback] = []
 
     async def publish_cancel(self, queue: str, message_id: str) -> None:
         for callback in self._subscribers:
@@ -221,3 +223,10 @@ class LocalCancels:
 
     async def subscribe_cancels(self, callback: CancelCallback) -> None:
         self._subscribers.append(callback)
+
+    async def publish_pause_change(self, queue: str) -> None:
+        for callback in self._pause_subscribers:
+            callback(queue)
+
+    async def subscribe_pause_changes(self, callback: PauseCallback) -> None:
+        self._pause_subscribers.append(callback)

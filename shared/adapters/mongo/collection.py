@@ -51,7 +51,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from shared.adapters.mongo import audit, keys, rollups, ticks, workers
+from shared.adapters.mongo import audit, keys, pauses, rollups, ticks, workers
 from shared.adapters.mongo.claims import MongoClaims
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.adapters.mongo.reach import unreachable
@@ -103,6 +103,7 @@ class MongoStore(
     ticks.MongoTicks,
     workers.MongoWorkers,
     audit.MongoAudit,
+    pauses.MongoPauses,
     MongoSearch,
     rollups.MongoRollups,
 ):

@@ -2,10 +2,12 @@
 
 A non-durable fanout exchange ``<prefix>control``, apart from the completion events'
 ``<prefix>events`` so that consumers hear only control messages (never every completion).
-Messages are transient ``{"op": "cancel", "queue", "id"}`` JSON, published without
-confirms (best effort: the store's ``cancel_requested`` flag, seen at the holder's next
-lease renewal, is the safety net). Each subscribing process binds an exclusive auto-delete
-queue ``<prefix>control.<host>:<pid>.<random>`` and consumes it without acks.
+Messages are transient ``{"op": "cancel", "queue", "id"}`` and ``{"op": "pause", "queue"}``
+(a queue was paused or resumed) JSON, published without confirms (best effort: the store's
+``cancel_requested`` flag, seen at the holder's next lease renewal, and each process's read
+of the pauses every second are the safety nets). Each subscription binds an exclusive
+auto-delete queue ``<prefix>control.<host>:<pid>.<random>``, consumes it without acks and
+hears the one op it subscribed to.
 
 :class:`ControlExchange` is the exchange; :class:`RabbitCancels` is the part of
 ``RabbitDelivery`` that holds one, over the delivery's connections (``channels``).
@@ -17,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from functools import partial
 
 import aio_pika
@@ -28,7 +31,7 @@ from aio_pika.abc import (
 )
 
 from shared.adapters.rabbitmq.channels import FAILURES, RabbitChannels, failure
-from shared.ports import CancelCallback, CancelSignals, DeliveryUnavailable
+from shared.ports import CancelCallback, CancelSignals, DeliveryUnavailable, PauseCallback
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +60,31 @@ class ControlExchange:
             self._out = await publisher.channel(publisher_confirms=False)
             self._exchange = await self._declare(self._out)
 
-    async def publish_cancel(self, queue: str, message_id: str) -> None:
-        """Send one cancel signal; never raises (logged at debug)."""
+    async def publish(self, body: dict[str, str]) -> None:
+        """Send one signal; never raises (logged at debug)."""
         exchange, channel = self._exchange, self._out
         if exchange is None or channel is None or channel.is_closed:
-            log.debug("cancel signal for %s not sent: control channel not open", message_id)
+            log.debug("control signal %s not sent: control channel not open", body)
             return
-        body = {"op": "cancel", "queue": queue, "id": message_id}
         message = aio_pika.Message(json.dumps(body).encode(), app_id="conveyor")
         try:
             async with asyncio.timeout(self._timeout):
                 await exchange.publish(message, "")
-        except Exception as exc:  # best effort: the store flag is the safety net
-            log.debug("cancel signal for %s not sent: %r", message_id, exc)
+        except Exception as exc:  # best effort: the store is the safety net
+            log.debug("control signal %s not sent: %r", body, exc)
 
-    async def subscribe(self, consumer: AbstractRobustConnection, callback: CancelCallback) -> None:
-        """Bind a queue of this process's and call ``callback`` per signal. Raises what
-        aio-pika raises."""
+    async def subscribe(
+        self, consumer: AbstractRobustConnection, op: str, callback: Callable[..., None]
+    ) -> None:
+        """Bind a queue of this process's and call ``callback`` per signal of ``op``
+        (``cancel``: ``(queue, id)``; ``pause``: ``(queue)``). Raises what aio-pika raises."""
         if self._in is None:
             self._in = await consumer.channel(publisher_confirms=False)
         exchange = await self._declare(self._in)
         name = f"{self.name}.{self._where}.{os.urandom(4).hex()}"
         amqp = await self._in.declare_queue(name, exclusive=True, auto_delete=True)
         await amqp.bind(exchange)
-        await amqp.consume(partial(_on_signal, callback), no_ack=True)
+        await amqp.consume(partial(_on_signal, op, callback), no_ack=True)
 
     def channels(self) -> list[AbstractRobustChannel | None]:
         """The channels to close (the caller closes them); forgets them."""
@@ -88,11 +92,17 @@ class ControlExchange:
         return out
 
 
-async def _on_signal(callback: CancelCallback, message: AbstractIncomingMessage) -> None:
+async def _on_signal(
+    op: str, callback: Callable[..., None], message: AbstractIncomingMessage
+) -> None:
     try:
         body = json.loads(message.body)
-        if body.get("op") == "cancel":
+        if body.get("op") != op:
+            return
+        if op == "cancel":
             callback(str(body["queue"]), str(body["id"]))
+        else:
+            callback(str(body["queue"]))
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
         log.warning("ignoring unreadable control message: %s; body=%.200r", exc, message.body)
 
@@ -115,12 +125,23 @@ class RabbitCancels(CancelSignals):
     async def publish_cancel(self, queue: str, message_id: str) -> None:
         if self._amqp.closed:
             return
-        await self._control.publish_cancel(queue, message_id)
+        await self._control.publish({"op": "cancel", "queue": queue, "id": message_id})
 
     async def subscribe_cancels(self, callback: CancelCallback) -> None:
+        await self._subscribe_control("cancel", callback)
+
+    async def publish_pause_change(self, queue: str) -> None:
+        if self._amqp.closed:
+            return
+        await self._control.publish({"op": "pause", "queue": queue})
+
+    async def subscribe_pause_changes(self, callback: PauseCallback) -> None:
+        await self._subscribe_control("pause", callback)
+
+    async def _subscribe_control(self, op: str, callback: Callable[..., None]) -> None:
         if self._amqp.closed:
             raise DeliveryUnavailable("delivery is closed")
         try:
-            await self._control.subscribe(await self._amqp.open_consumer(), callback)
+            await self._control.subscribe(await self._amqp.open_consumer(), op, callback)
         except FAILURES as exc:
-            raise failure("cannot subscribe to cancel signals", exc) from exc
+            raise failure(f"cannot subscribe to {op} signals", exc) from exc

@@ -36,7 +36,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from shared.adapters.sqlite import audit, keys, rollups, ticks, workers
+from shared.adapters.sqlite import audit, keys, pauses, rollups, ticks, workers
 from shared.adapters.sqlite.claims import SqliteClaims
 from shared.adapters.sqlite.connection import SqliteConnection
 from shared.adapters.sqlite.records import SqliteRecords
@@ -136,6 +136,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.executescript(audit.SCHEMA)
     conn.executescript(workers.SCHEMA)
     conn.executescript(rollups.SCHEMA)
+    conn.executescript(pauses.SCHEMA)
     _migrate(conn)
     conn.executescript(IDENTITY_SCHEMA)
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
@@ -161,6 +162,7 @@ class SqliteStore(
     audit.SqliteAudit,
     SqliteSearch,
     rollups.SqliteRollups,
+    pauses.SqlitePauses,
 ):
     """:class:`shared.ports.Store` on a SQLite file: the lifecycle here, each other port in
     its part (the parts use only ``self._db``)."""

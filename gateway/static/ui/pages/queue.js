@@ -1,7 +1,8 @@
 /* `#/queue/NAME`: the queue's messages, newest first, a page at a time (`?cursor=`), filtered
  * by status (`?status=`) and, on a queue with indexed fields, by the search box (`?where=`,
  * repeatable), refreshed every few seconds on the first page; a jump to a message id, a link
- * to the push form, and the bulk-actions panel (which acts on the same search); each message
+ * to the push form, the pause state (and for admins its button: pause.js), and the
+ * bulk-actions panel (which acts on the same search); each message
  * with its error, whether it waits for a retry or a start time, and its last run's duration;
  * the last hour's charts (queue-charts.js). */
 
@@ -15,6 +16,7 @@ import { bulkPanel } from "./bulk.js";
 import { indexedFields, searchForm } from "./search.js";
 import { queueCharts } from "./queue-charts.js";
 import { durationCell, errorCell, stateCell, waitingKind } from "./queue-cells.js";
+import { pauseControl } from "./pause.js";
 
 const PAGE_SIZE = 25;
 // The charts change once per flush of the consumers' rollups (every ~10 s).
@@ -53,6 +55,7 @@ export async function queuePage(app, name, params) {
     crumbs(["Queues", "#/"], [name]),
     el("h1", {}, name),
     info && info.description ? el("p", {}, info.description) : null,
+    pauseControl(name, info),
     el("div", { class: "toolbar" }, el("label", {}, "Status ", filter), jump,
       el("a", { class: "button", href: base + "/push" }, "Push a message")),
     fields.length ? searchForm(fields, where, (terms) => { location.hash = link({ status, where: terms }); }) : null,

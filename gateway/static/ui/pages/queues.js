@@ -46,6 +46,7 @@ function queuesTable(queues) {
     el("td", { "data-label": "Queue", class: "head" },
       el("a", { href: "#/queue/" + encodeURIComponent(q.name), class: "qname" }, q.name),
       q.auth ? null : el("span", { class: "tag" }, "auth off"),
+      q.pause && q.pause.paused ? el("span", { class: "tag status-paused", title: "paused since " + q.pause.paused_at }, "paused") : null,
       q.description ? el("div", { class: "muted small" }, q.description) : null),
     statuses.map((s) => el("td", { "data-label": s, class: "num count-" + s }, String((q.messages || {})[s] || 0))),
     el("td", { "data-label": "Completed / min", class: "num rate" }, q.completed_per_minute === undefined ? "—" : String(q.completed_per_minute)),

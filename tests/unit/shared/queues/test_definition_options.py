@@ -23,6 +23,7 @@ def test_defaults_keep_the_original_behaviour() -> None:
     assert options.timeout_seconds is None
     assert options.result_ttl_seconds is None
     assert options.rate_limit is None
+    assert options.when_paused == "accept"
 
 
 def test_every_option_is_read() -> None:
@@ -35,9 +36,11 @@ def test_every_option_is_read() -> None:
             retry_backoff_max_seconds=10,
             result_ttl_seconds=3600,
             rate_limit={"requests": 10, "per_seconds": 1},
+            when_paused="refuse",
         ),
     ).options
-    assert options == QueueOptions(2.5, 4, 0.5, 10.0, 3600.0, RateLimit(10, 1.0))
+    expected = QueueOptions(2.5, 4, 0.5, 10.0, 3600.0, RateLimit(10, 1.0), when_paused="refuse")
+    assert options == expected
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,8 @@ def test_every_option_is_read() -> None:
         ("result_ttl_seconds", 1e400, "result_ttl_seconds must be finite"),
         ("rate_limit", {"requests": 5}, "rate_limit must be"),
         ("rate_limit", {"requests": 0, "per_seconds": 1}, "requests must be a positive integer"),
+        ("when_paused", "drop", 'when_paused must be "accept" or "refuse"'),
+        ("when_paused", True, 'when_paused must be "accept" or "refuse"'),
     ],
 )
 def test_bad_values_name_the_key(key: str, value: Any, reason: str) -> None:

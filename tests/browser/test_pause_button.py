@@ -1,0 +1,84 @@
+"""The dashboard's Pause / Resume button on a queue page, in headless Chromium against a
+real ``conveyor serve``: a writer sees the state line and no button; an admin pauses the
+queue (the line says since when and by whom, ``GET /queues`` agrees and the queues page
+tags it), a message pushed
+meanwhile stays ``PENDING``, and Resume runs it. Screenshots go to /tmp (:data:`SHOTS`).
+
+Select with ``-m browser``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.browser import test_audit_page
+from tests.browser.test_audit_page import token_for
+from tests.browser.test_ui import LAPTOP, Watched, final, paste_token, push
+from tests.support.api_client import http_call
+from tests.support.serve import ServeProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = Path("/tmp")
+
+
+#: ``conveyor serve`` with the test queues ``fail``, ``open`` and ``echo``, and Chromium: the
+#: audit page test's fixtures.
+served = test_audit_page.served
+browser = test_audit_page.browser
+
+
+def pause_state(served: ServeProcess, token: str) -> object:
+    status, answer = http_call("GET", f"{served.url}/queues", token=token)
+    assert status == 200, answer
+    assert isinstance(answer, dict)
+    (echo,) = [q for q in answer["queues"] if q["name"] == "echo"]
+    return echo["pause"]
+
+
+def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
+    writer = token_for(["tester"], "bob")
+    admin = token_for(["echo_admin", "tester"], "alice@example.com")
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    paste_token(page, writer)
+    page.goto(f"{served.url}/ui#/queue/echo")
+    expect(page.locator("#pause-state")).to_have_text("Running: consumers take its messages.")
+    expect(page.locator("#pause-toggle")).to_have_count(0)  # a writer: no button
+
+    paste_token(page, admin)
+    page.goto(f"{served.url}/ui#/queue/echo")
+    toggle = page.locator("#pause-toggle")
+    expect(toggle).to_have_text("Pause")
+    toggle.click()
+    expect(toggle).to_have_text("Resume")
+    expect(page.locator("#pause-state")).to_contain_text("Paused since")
+    expect(page.locator("#pause-state")).to_contain_text("by alice@example.com")
+    state = pause_state(served, admin)
+    assert isinstance(state, dict) and state["paused_by"] == "alice@example.com", state
+    expect(page.locator("#pause-control")).to_have_text(re.compile(r"^Paused since .*Resume$"))
+    waiting = push(served, "echo", {"n": 1}, writer)
+    page.goto(f"{served.url}/ui#/")  # the queues page marks it too
+    expect(page.locator('tr[data-queue="echo"] .tag')).to_have_text("paused")
+    expect(page.locator('tr[data-queue="fail"] .tag')).to_have_count(0)
+    page.screenshot(path=SHOTS / "conveyor-ui-paused-list.png", full_page=True)
+    page.goto(f"{served.url}/ui#/queue/echo")
+    row = page.locator(f'#message-list tr[data-id="{waiting}"]')
+    expect(row.locator('td[data-label="Status"]')).to_have_text("PENDING")  # the list refreshes
+    page.screenshot(path=SHOTS / "conveyor-ui-pause.png", full_page=True)
+    status, record = http_call("GET", f"{served.url}/echo/{waiting}", token=writer)
+    assert status == 200 and isinstance(record, dict) and record["status"] == "PENDING", record
+
+    toggle.click()
+    expect(toggle).to_have_text("Pause")
+    expect(page.locator("#pause-state")).to_have_text("Running: consumers take its messages.")
+    assert final(served, "echo", waiting, writer)["status"] == "COMPLETE"
+    expect(row.locator('td[data-label="Status"]')).to_have_text("COMPLETE")
+    page.screenshot(path=SHOTS / "conveyor-ui-resumed.png", full_page=True)
+    watched.assert_clean(admin)
+    watched.close()
