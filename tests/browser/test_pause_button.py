@@ -69,10 +69,13 @@ def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
     page.screenshot(path=SHOTS / "conveyor-ui-paused-list.png", full_page=True)
     page.goto(f"{served.url}/ui#/queue/echo")
     row = page.locator(f'#message-list tr[data-id="{waiting}"]')
-    expect(row.locator('td[data-label="Status"]')).to_have_text("PENDING")  # the list refreshes
+    # The consumer took its delivery and parked it; the list (it refreshes) labels it so.
+    status_cell = row.locator('td[data-label="Status"]')
+    expect(status_cell).to_have_text(re.compile(r"^PENDING\s*parked$"))
     page.screenshot(path=SHOTS / "conveyor-ui-pause.png", full_page=True)
     status, record = http_call("GET", f"{served.url}/echo/{waiting}", token=writer)
-    assert status == 200 and isinstance(record, dict) and record["status"] == "PENDING", record
+    assert status == 200 and isinstance(record, dict), record
+    assert (record["status"], record["delivery"]) == ("PENDING", "parked"), record
 
     toggle.click()
     expect(toggle).to_have_text("Pause")

@@ -11,17 +11,20 @@ const FINAL = new Set(["COMPLETE", "ERROR", "CANCELLED"]);
  * "delayed" (a start time not reached), or "queued"; null for other statuses. */
 export function waitingKind(m) {
   if (m.status !== "PENDING") return null;
+  if (m.delivery === "parked") return "parked";
   if (m.attempts > 0 && m.error) return "retrying";
   return m.delivery === "delayed" ? "delayed" : "queued";
 }
 
-/** The status badge, with a label for a retrying or delayed PENDING record (and its due time). */
+/** The status badge, with a label for a retrying, delayed or parked PENDING record (and its
+ * due time). */
 export function stateCell(m) {
   const kind = waitingKind(m);
   const due = m.not_before && Date.parse(m.not_before) > Date.now() ? " " + relative(m.not_before) : "";
   const label = kind === "retrying" ? el("span", { class: "badge badge-retrying", title: "attempt " + m.attempts + " failed; next attempt" + due }, "retrying" + due)
     : kind === "delayed" ? el("span", { class: "badge badge-delayed", title: "starts at " + m.not_before }, "delayed" + due)
-      : null;
+      : kind === "parked" ? el("span", { class: "badge badge-parked", title: "its queue is paused: it runs after the resume" }, "parked")
+        : null;
   return el("span", {}, statusBadge(m.status), label);
 }
 
