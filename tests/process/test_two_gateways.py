@@ -104,7 +104,8 @@ async def test_a_redrive_on_one_gateway_is_what_the_other_answers_next(
     status, now = await shown(one, path, token)
     assert status == 200 and now["version"] > first["version"]  # not the old final record
     second = await waited(one, path, token)
-    assert second["status"] == "ERROR" and second["version"] > now["version"]
+    # The new run fails at once, so ``now`` may already be its final record: never older.
+    assert second["status"] == "ERROR" and second["version"] >= now["version"]
     assert second == (await shown(two, path, token))[1]
     assert [t["status"] for t in second["history"]].count("ERROR") == 2
 
