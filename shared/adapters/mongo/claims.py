@@ -64,6 +64,14 @@ def unwritten(_: object) -> Finished:
     return Finished(False)
 
 
+def _busy_again(claim: Claim) -> Claim:
+    """A ref's later copy in one batch of claims: BUSY when the first copy claimed it (its
+    lease is live), else the first copy's answer."""
+    if claim.outcome is ClaimOutcome.CLAIMED:
+        return Claim(ClaimOutcome.BUSY, claim.record)
+    return claim
+
+
 class MongoClaims(Claims, ProgressReports):
     """The ``Claims`` and ``ProgressReports`` part of ``MongoStore`` (uses only its
     :class:`MongoConnection`)."""
@@ -93,9 +101,15 @@ class MongoClaims(Claims, ProgressReports):
     async def claim_many(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
     ) -> list[Claim]:
+        """One unordered ``bulk_write`` stamping what it claims, then one ``find``; a single
+        ref is one :meth:`claim` (one ``find_one_and_update``) instead."""
         if not refs:
             return []
         unique, now, batch = list(dict.fromkeys(refs)), utcnow(), batch_id()
+        if len(unique) == 1:  # one ref: the single claim is one round trip, not two
+            (ref,) = unique
+            claimed = {ref: await self.claim(ref.queue, ref.id, owner, lease_until)}
+            return in_order(refs, claimed, _busy_again)
         with mapped():
             col = self._db.messages
             await col.bulk_write(claim_ops(unique, owner, lease_until, now, batch), ordered=False)
@@ -110,13 +124,7 @@ class MongoClaims(Claims, ProgressReports):
             if answer is None:  # claimable again since: as a single claim retries it
                 answer = await self.claim(ref.queue, ref.id, owner, lease_until)
             answers[ref] = answer
-
-        def again(claim: Claim) -> Claim:  # a later copy of a claimed ref: its lease is live
-            if claim.outcome is ClaimOutcome.CLAIMED:
-                return Claim(ClaimOutcome.BUSY, claim.record)
-            return claim
-
-        return in_order(refs, answers, again)
+        return in_order(refs, answers, _busy_again)
 
     async def renew(
         self, refs: Sequence[MessageRef], owner: str, lease_until: datetime
@@ -181,10 +189,15 @@ class MongoClaims(Claims, ProgressReports):
     ) -> list[Finished | StoreRejected]:
         """One unordered ``bulk_write``, then one ``find`` of the documents it stamped: they
         say which were written when not all matched, and are the records carried to the
-        waiters (each only while still final; one changed or deleted since carries none)."""
+        waiters (each only while still final; one changed or deleted since carries none).
+        A single item is one ``find_one_and_update`` (:meth:`finish_record`) instead."""
         if not items:
             return []
         unique, batch = first_of_each(items), batch_id()
+        if len(unique) == 1:  # one item: one find_one_and_update, not a bulk and a find
+            return in_order(
+                [ref for ref, _ in items], await self._finish_one(*unique[0], owner), unwritten
+            )
         refs = [ref for ref, _ in unique]
         answers: dict[MessageRef, Finished | StoreRejected] = {}
         col = self._db.messages
@@ -210,6 +223,16 @@ class MongoClaims(Claims, ProgressReports):
                 record = None
             answers[ref] = Finished(all_matched or doc is not None, record)
         return in_order([ref for ref, _ in items], answers, unwritten)
+
+    async def _finish_one(
+        self, ref: MessageRef, outcome: Outcome, owner: str
+    ) -> dict[MessageRef, Finished | StoreRejected]:
+        """:meth:`finish_many`'s answer for one item, from :meth:`finish_record`."""
+        try:
+            record = await self.finish_record(ref.queue, ref.id, owner, outcome)
+        except StoreRejected as exc:
+            return {ref: exc}
+        return {ref: Finished(record is not None, record)}
 
     async def _stamped(self, refs: Sequence[MessageRef], batch: str) -> dict[MessageRef, Doc]:
         """The documents of ``refs`` the batch ``batch`` wrote (and nothing wrote since)."""

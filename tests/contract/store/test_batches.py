@@ -139,3 +139,34 @@ async def test_finish_many_a_refused_result_fails_only_its_own_item(store: Store
     for ref, result in ((refs[0], "one"), (refs[2], "three")):
         got = await store.get(Q, ref.id)
         assert got is not None and (got.status, got.result) == (Status.COMPLETE, result)
+
+
+async def test_a_batch_of_one_answers_as_its_single_call(store: Store) -> None:
+    # One item (even listed twice) is the store's single call (MongoDB: one round trip).
+    free, final, big = await inserted(store, 3)
+    await store.claim(Q, final.id, "b", later())
+    assert await store.finish(Q, final.id, "b", Outcome(Status.COMPLETE, "done"))
+    claimed, again = await store.claim_many(refs_of(free.id, free.id), "a", later())
+    assert (claimed.outcome, again.outcome) == (ClaimOutcome.CLAIMED, ClaimOutcome.BUSY)
+    assert claimed.record is not None and claimed.record.attempts == 1
+    (done,) = await store.claim_many(refs_of(final.id), "a", later())
+    assert done.outcome is ClaimOutcome.FINAL and done.record is not None
+    (gone,) = await store.claim_many(refs_of("no-such-id"), "a", later())
+    assert gone.outcome is ClaimOutcome.GONE
+    ref = MessageRef(Q, free.id)
+    answers = await store.finish_many(
+        [(ref, Outcome(Status.COMPLETE, 1)), (ref, Outcome(Status.COMPLETE, 2))], "a"
+    )
+    assert written(answers) == [True, False]
+    assert isinstance(answers[0], Finished) and answers[0].record == await store.get(Q, free.id)
+    assert written(await store.finish_many([(ref, Outcome(Status.COMPLETE, 3))], "a")) == [False]
+    await store.claim(Q, big.id, "a", later())
+    (answer,) = await store.finish_many(
+        [(MessageRef(Q, big.id), Outcome(Status.COMPLETE, "x" * (50 * 1024 * 1024)))], "a"
+    )
+    if type(store).__module__.startswith("shared.adapters.mongo"):
+        assert isinstance(answer, StoreRejected)
+        left = await store.get(Q, big.id)
+        assert left is not None and left.status is Status.INPROGRESS  # still held: retryable
+    else:
+        assert written([answer]) == [True]

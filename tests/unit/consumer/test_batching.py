@@ -1,5 +1,5 @@
 """``consumer.batching.Coalescer``: the requests of one loop turn go as one call, each caller
-gets its own answer, and a failed call fails each of its callers."""
+gets its own answer, a failed call fails each of its callers, and a lone request goes alone."""
 
 from __future__ import annotations
 
@@ -104,3 +104,36 @@ async def test_requests_made_while_a_batch_is_in_flight_form_the_next_one() -> N
     store.gate.set()
     assert await asyncio.gather(*first, *second) == [0, 10, 50, 60, 70]
     assert store.batches == [[0, 1], [5, 6, 7]]
+
+
+async def test_a_lone_request_is_sent_from_its_callers_task() -> None:
+    senders: list[asyncio.Task[object] | None] = []
+
+    async def send(items: list[int]) -> Sequence[int | BaseException]:
+        senders.append(asyncio.current_task())
+        return [i * 10 for i in items]
+
+    batcher: Coalescer[int, int] = Coalescer(send, "test")
+
+    async def caller() -> tuple[int, asyncio.Task[object] | None]:
+        return await batcher.ask(4), asyncio.current_task()
+
+    answer, task = await caller()
+    assert answer == 40 and senders == [task]  # no batch task: the caller's own
+    store = Store()
+    store.refuse = {3}
+    refusing: Coalescer[int, int] = Coalescer(store.send, "test")
+    with pytest.raises(StoreRejected):  # a lone refusal is raised to its caller
+        await refusing.ask(3)
+
+
+async def test_a_leader_cancelled_while_gathering_leaves_the_others_their_batch() -> None:
+    store = Store()
+    batcher: Coalescer[int, int] = Coalescer(store.send, "test")
+    leader, *joined = [asyncio.create_task(batcher.ask(i)) for i in range(3)]
+    await asyncio.sleep(0)  # the leader yields once to gather; the other two join it
+    leader.cancel()  # before its gathering yield returns
+    assert await asyncio.gather(*joined) == [10, 20]
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    assert store.batches == [[1, 2]]
