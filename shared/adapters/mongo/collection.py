@@ -4,8 +4,7 @@ This module is the store's ``shared.ports.StoreLifecycle`` (connect, indexes, cl
 and :class:`MongoStore`, composed of the parts implementing the other ports: ``records``
 (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys`` (Keys),
 ``ticks`` (ScheduleStates), ``workers`` (Workers), ``audit`` (Audit) and ``search``
-(Search). They share one
-``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one
+(Search), ``pauses`` (QueuePauses) and ``rollups`` (Rollups). They share one
 ``connection.MongoConnection``; ``documents`` is their document codec.
 
 One document per message, ``_id`` = message id, with ``queue``, ``status``, ``request``,

@@ -1,13 +1,10 @@
 """The embedded store: one SQLite file in WAL mode, for ``conveyor serve`` on one machine.
 
-This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate, identity, close,
-ping)
-and :class:`SqliteStore`, composed of the parts implementing the other ports:
+This module is the store's ``shared.ports.StoreLifecycle`` (lock, open, migrate, identity,
+close, ping) and :class:`SqliteStore`, composed of the parts implementing the other ports:
 ``records`` (Records), ``claims`` (Claims, ProgressReports), ``sweeps`` (Recovery), ``keys``
-(Keys), ``ticks`` (ScheduleStates), ``workers`` (Workers) and ``search`` (Search). They
-share one ``connection.SqliteConnection``; ``rows`` is their row codec; ``audit`` (Audit)
-keeps the operator actions.
-(Keys), ``ticks`` (ScheduleStates) and ``rollups`` (Rollups). They share one
+(Keys), ``ticks`` (ScheduleStates), ``workers`` (Workers), ``audit`` (Audit), ``search``
+(Search), ``rollups`` (Rollups) and ``pauses`` (QueuePauses). They share one
 ``connection.SqliteConnection``; ``rows`` is their row codec.
 
 All statements run on one dedicated thread holding one connection, so the event loop never
