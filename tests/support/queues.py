@@ -87,3 +87,9 @@ def add_versioned(queues_dir: Path, name: str, version: int = 1) -> None:
     """Queue ``name`` handled by version ``version`` of the versioned test handler."""
     versioned(queues_dir, name, version)
     definition(queues_dir, name)
+
+
+def queue_files(folder: Path, *names: str) -> list[Path]:
+    """The definition and the handler (``<name>.queue.json``, ``<name>.py``) of each queue
+    ``names`` in ``folder``."""
+    return [folder / f"{name}{suffix}" for name in names for suffix in (".queue.json", ".py")]
