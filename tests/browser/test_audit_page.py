@@ -9,21 +9,27 @@ Select with ``-m browser``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import jwt
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.test_ui import LAPTOP, PHONE, SECRET, Watched, final, paste_token, push
 from tests.support.api_client import http_call
-from tests.support.browser import chromium
+from tests.support.browser import (
+    LAPTOP,
+    PHONE,
+    Watched,
+    final,
+    paste_token,
+    push,
+    serve_process,
+    shot,
+    token_for,
+)
 from tests.support.paths import QUEUES_DIR
-from tests.support.processes import clean_env
-from tests.support.serve import ServeProcess, healthy_serve, serve_args
-from tests.support.tokens import claims
+from tests.support.queues import queue_files
+from tests.support.serve import ServeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,24 +42,8 @@ PAGE_SIZE = 25
 def served(tmp_path: Path) -> Iterator[ServeProcess]:
     """``conveyor serve`` with the test queues ``fail`` (always fails), ``echo`` and ``open``
     (auth off)."""
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    for name in ("fail", "open", "echo"):
-        for suffix in (".queue.json", ".py"):
-            shutil.copyfile(QUEUES_DIR / f"{name}{suffix}", handlers / f"{name}{suffix}")
-    env = clean_env(CONVEYOR_JWT_SECRET=SECRET)
-    with healthy_serve(serve_args(tmp_path, handlers), env, tmp_path / "serve.log") as proc:
+    with serve_process(tmp_path, queue_files(QUEUES_DIR, "fail", "open", "echo")) as proc:
         yield proc
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def token_for(roles: list[str], sub: str) -> str:
-    return jwt.encode({**claims(roles, ttl=900), "sub": sub}, SECRET, algorithm="HS256")
 
 
 def post(served: ServeProcess, path: str, token: str | None, body: object = None) -> object:
@@ -93,7 +83,7 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     expect(newest.locator('td[data-label="Action"]')).to_have_text("Cancel")
     expect(newest.locator('td[data-label="Queue"]')).to_have_text("echo")
     expect(newest.locator('td[data-label="Messages"]')).to_have_text("1")
-    page.screenshot(path=SHOTS / "conveyor-ui-audit.png", full_page=True)
+    shot(page, "conveyor-ui-audit.png", SHOTS)
 
     page.locator("#audit-older").click()  # the rest, in the order they were done
     expect(rows).to_have_count(3)
@@ -109,7 +99,7 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     retry = page.locator('#audit-list tr[data-action="redrive"]')
     expect(retry.locator('td[data-label="Who"]')).to_have_text("alice")
     expect(retry.locator('td[data-label="Action"]')).to_have_text("Retry")
-    page.screenshot(path=SHOTS / "conveyor-ui-audit-older.png", full_page=True)
+    shot(page, "conveyor-ui-audit-older.png", SHOTS)
     retry.locator('td[data-label="Target"] a').click()  # the message it retried
     expect(page.locator(".crumbs")).to_have_text(f"Queues / fail / {failed}")
 
@@ -117,7 +107,7 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     page.locator("#audit-queue").select_option("fail")
     expect(rows).to_have_count(2)
     expect(page.locator("#audit-list td[data-label='Queue']")).to_have_text(["fail", "fail"])
-    page.screenshot(path=SHOTS / "conveyor-ui-audit-fail.png", full_page=True)
+    shot(page, "conveyor-ui-audit-fail.png", SHOTS)
 
     # A queue's admin: its own queues to choose from, and only their entries.
     paste_token(page, alice)

@@ -10,15 +10,25 @@ Select with ``-m browser``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser import test_audit_page
-from tests.browser.test_audit_page import token_for
-from tests.browser.test_ui import LAPTOP, Watched, final, paste_token, push
 from tests.support.api_client import http_call
+from tests.support.browser import (
+    LAPTOP,
+    Watched,
+    final,
+    paste_token,
+    push,
+    serve_process,
+    shot,
+    token_for,
+)
+from tests.support.paths import QUEUES_DIR
+from tests.support.queues import queue_files
 from tests.support.serve import ServeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,10 +36,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path("/tmp")
 
 
-#: ``conveyor serve`` with the test queues ``fail``, ``open`` and ``echo``, and Chromium: the
-#: audit page test's fixtures.
-served = test_audit_page.served
-browser = test_audit_page.browser
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServeProcess]:
+    """``conveyor serve`` with the test queues ``echo`` (paused and resumed), ``fail`` (left
+    running) and ``open``."""
+    with serve_process(tmp_path, queue_files(QUEUES_DIR, "fail", "open", "echo")) as proc:
+        yield proc
 
 
 def pause_state(served: ServeProcess, token: str) -> object:
@@ -66,13 +78,13 @@ def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
     page.goto(f"{served.url}/ui#/")  # the queues page marks it too
     expect(page.locator('tr[data-queue="echo"] .tag')).to_have_text("paused")
     expect(page.locator('tr[data-queue="fail"] .tag')).to_have_count(0)
-    page.screenshot(path=SHOTS / "conveyor-ui-paused-list.png", full_page=True)
+    shot(page, "conveyor-ui-paused-list.png", SHOTS)
     page.goto(f"{served.url}/ui#/queue/echo")
     row = page.locator(f'#message-list tr[data-id="{waiting}"]')
     # The consumer took its delivery and parked it; the list (it refreshes) labels it so.
     status_cell = row.locator('td[data-label="Status"]')
     expect(status_cell).to_have_text(re.compile(r"^PENDING\s*parked$"))
-    page.screenshot(path=SHOTS / "conveyor-ui-pause.png", full_page=True)
+    shot(page, "conveyor-ui-pause.png", SHOTS)
     status, record = http_call("GET", f"{served.url}/echo/{waiting}", token=writer)
     assert status == 200 and isinstance(record, dict), record
     assert (record["status"], record["delivery"]) == ("PENDING", "parked"), record
@@ -82,6 +94,6 @@ def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
     expect(page.locator("#pause-state")).to_have_text("Running: consumers take its messages.")
     assert final(served, "echo", waiting, writer)["status"] == "COMPLETE"
     expect(row.locator('td[data-label="Status"]')).to_have_text("COMPLETE")
-    page.screenshot(path=SHOTS / "conveyor-ui-resumed.png", full_page=True)
+    shot(page, "conveyor-ui-resumed.png", SHOTS)
     watched.assert_clean(admin)
     watched.close()

@@ -10,7 +10,6 @@ Select with ``-m browser``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,19 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.test_ui import (
+from tests.support.api_client import http_call
+from tests.support.browser import (
     LAPTOP,
     PHONE,
-    SECRET,
     Watched,
     final,
     paste_token,
     push,
+    serve_process,
+    shot,
     token_for,
 )
-from tests.support.api_client import http_call
-from tests.support.browser import chromium
 from tests.support.paths import FIXTURES
-from tests.support.processes import clean_env
 from tests.support.serve import ServeProcess
 from tests.support.waiting import wait_until_sync
 
@@ -43,31 +41,8 @@ SHOTS = Path("/tmp")
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServeProcess]:
     """``conveyor serve`` with the ``mixed`` queue, flushing rollups every 0.3 s."""
-    handlers = tmp_path / "handlers"
-    shutil.copytree(FIXTURES / "charts", handlers)
-    proc = ServeProcess(
-        [
-            "--store",
-            f"sqlite:///{tmp_path / 'conveyor.db'}",
-            "--handlers",
-            str(handlers),
-            "--rollup-flush-seconds",
-            "0.3",
-        ],
-        clean_env(CONVEYOR_JWT_SECRET=SECRET),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
+    with serve_process(tmp_path, [FIXTURES / "charts"], "--rollup-flush-seconds", "0.3") as proc:
         yield proc
-    finally:
-        proc.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def get(served: ServeProcess, path: str, token: str) -> dict[str, Any]:
@@ -142,7 +117,7 @@ def test_the_queue_page_shows_errors_waiting_kinds_durations_and_charts(
     expect(runtime.locator("path.line.c-p50")).to_have_count(1)
     expect(runtime.locator("path.line.c-p95")).to_have_count(1)
     expect(page.locator(".chart-box figcaption").first).to_have_text("Finished per minute")
-    page.screenshot(path=SHOTS / "conveyor-ui-queue.png", full_page=True)
+    shot(page, "conveyor-ui-queue.png", SHOTS)
     watched.assert_clean(token)
     watched.close()
 
@@ -151,6 +126,6 @@ def test_the_queue_page_shows_errors_waiting_kinds_durations_and_charts(
     paste_token(phone.page, token)
     phone.page.goto(f"{served.url}/ui#/queue/mixed")
     expect(phone.page.locator("svg#chart-runtime")).to_be_visible()
-    phone.page.screenshot(path=SHOTS / "conveyor-ui-queue-phone.png", full_page=True)
+    shot(phone.page, "conveyor-ui-queue-phone.png", SHOTS)
     phone.assert_clean(token)
     phone.close()

@@ -22,127 +22,49 @@ Select with ``-m browser``.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import jwt
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
+from playwright.sync_api import Browser, expect
 
 from tests.support.api_client import http_call
-from tests.support.browser import chromium
-from tests.support.paths import ARTIFACTS, QUEUES_DIR, SEED_HANDLERS_DIR, UI_DIR
-from tests.support.processes import clean_env
+from tests.support.browser import (
+    LAPTOP,
+    PHONE,
+    Watched,
+    final,
+    paste_token,
+    push,
+    serve_process,
+    shot,
+    token_for,
+)
+from tests.support.paths import QUEUES_DIR, SEED_HANDLERS_DIR, UI_DIR
+from tests.support.queues import queue_files
 from tests.support.serve import ServeProcess
-from tests.support.tokens import claims
-from tests.support.waiting import wait_until_sync
+from tests.support.tokens import HS_SECRET, claims
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SECRET = "ui-browser-test-secret-" + "u" * 40
 ROLES_CLAIM = "realm_access.roles"  # where test_roles_in_a_custom_claim's token keeps them
 TOKEN_KEY = "conveyor.ui.token"  # the sessionStorage key gateway/static/ui/api.js uses
-LAPTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServeProcess]:
     """``conveyor serve`` with the seed's queues, the auth-off ``open`` and ``flaky``."""
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    for source in [
-        *SEED_HANDLERS_DIR.glob("*.queue.json"),
-        *SEED_HANDLERS_DIR.glob("*.py"),
-        QUEUES_DIR / "open.queue.json",
-        QUEUES_DIR / "open.py",
-        *UI_DIR.iterdir(),
-    ]:
-        if source.is_file():
-            shutil.copyfile(source, handlers / source.name)
-    store = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    proc = ServeProcess(
-        ["--store", store, "--handlers", str(handlers), "--roles-claim", ROLES_CLAIM],
-        clean_env(CONVEYOR_JWT_SECRET=SECRET),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
+    sources = [SEED_HANDLERS_DIR, *queue_files(QUEUES_DIR, "open"), UI_DIR]
+    with serve_process(tmp_path, sources, "--roles-claim", ROLES_CLAIM) as proc:
         yield proc
-    finally:
-        proc.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-class Watched:
-    """A page with its console messages, errors and requests recorded."""
-
-    def __init__(self, browser: Browser, viewport: dict[str, int]) -> None:
-        self.context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-        self.page = self.context.new_page()
-        self.console: list[ConsoleMessage] = []
-        self.errors: list[str] = []
-        self.requests: list[Request] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", lambda message: self.console.append(message))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("request", lambda request: self.requests.append(request))
-        self.page.on("dialog", lambda dialog: self.dialogs.append(dialog.message))
-
-    def assert_clean(self, token: str | None) -> None:
-        violations = [m.text for m in self.console if "Content Security Policy" in m.text]
-        assert not violations, violations
-        assert not self.errors, self.errors
-        assert not self.dialogs, self.dialogs  # nothing ever alert()ed, injected or not
-        assert self.context.cookies() == []
-        if token:
-            assert not [r.url for r in self.requests if token in r.url]
-
-    def close(self) -> None:
-        self.context.close()
-
-
-def token_for(roles: list[str]) -> str:
-    return jwt.encode(claims(roles, ttl=900), SECRET, algorithm="HS256")
-
-
-def push(served: ServeProcess, queue: str, body: Any, token: str, query: str = "") -> str:
-    status, answer = http_call("POST", f"{served.url}/{queue}{query}", body, token=token)
-    assert status == 201, answer
-    return str(answer["id"])
-
-
-def final(served: ServeProcess, queue: str, message_id: str, token: str) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        status, record = http_call("GET", f"{served.url}/{queue}/{message_id}", token=token)
-        assert status == 200, record
-        return record if record["status"] in ("COMPLETE", "ERROR", "CANCELLED") else None
-
-    return wait_until_sync(done, f"{queue}/{message_id} to finish")
 
 
 def has_route(served: ServeProcess, token: str, suffix: str) -> bool:
     status, doc = http_call("GET", f"{served.url}/openapi.json", token=token)
     assert status == 200, doc
     return any(path.endswith(suffix) for path in doc["paths"])
-
-
-def paste_token(page: Page, token: str) -> None:
-    page.locator("#token-input").fill(token)
-    page.locator("#token-use").click()
-    expect(page.locator("#token-state")).to_have_text("Token set for this tab.")
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=ARTIFACTS / name, full_page=True)
 
 
 def test_dashboard_as_an_admin(served: ServeProcess, browser: Browser, tmp_path: Path) -> None:
@@ -451,8 +373,10 @@ def test_the_header_says_whether_the_gateway_accepts_the_token(
     """A token the gateway answers 401 for: "Token rejected: <its reason>", not kept (the
     pages show what no token may see); a valid one: "Token set". A token kept from before is
     checked on load too."""
-    forged = jwt.encode(claims(["system_admin"], ttl=900), "another-" + SECRET, algorithm="HS256")
-    expired = jwt.encode(claims(["system_admin"], ttl=-3600), SECRET, algorithm="HS256")
+    forged = jwt.encode(
+        claims(["system_admin"], ttl=900), "another-" + HS_SECRET, algorithm="HS256"
+    )
+    expired = jwt.encode(claims(["system_admin"], ttl=-3600), HS_SECRET, algorithm="HS256")
     watched = Watched(browser, LAPTOP)
     page = watched.page
     page.goto(f"{served.url}/ui")
@@ -527,7 +451,7 @@ def test_roles_in_a_custom_claim_are_left_to_the_gateway(
     role the token lacks."""
     writer = jwt.encode(
         {**claims(None, ttl=900), "realm_access": {"roles": ["tester"]}},
-        SECRET,
+        HS_SECRET,
         algorithm="HS256",
     )
     failed = push(served, "flaky", {"marker": "/nonexistent/marker"}, writer)
