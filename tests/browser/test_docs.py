@@ -14,25 +14,21 @@ Select with ``-m browser``. Without ``/usr/bin/chromium`` this skips locally and
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
 from tests.support.api_client import http_call
-from tests.support.browser import chromium
+from tests.support.browser import serve_process, token_for
 from tests.support.paths import ARTIFACTS, QUEUES_DIR, SEED_HANDLERS_DIR
-from tests.support.processes import clean_env
+from tests.support.queues import queue_files
 from tests.support.serve import ServeProcess
-from tests.support.tokens import claims
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SECRET = "browser-test-secret-" + "b" * 40
 METHODS = ("get", "post", "put", "patch", "delete")
 TOKEN_KEY = "conveyor.docs.token"  # the sessionStorage key gateway/static/docs.js uses
 
@@ -40,37 +36,18 @@ TOKEN_KEY = "conveyor.docs.token"  # the sessionStorage key gateway/static/docs.
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServeProcess]:
     """``conveyor serve`` with the seed's queues (myQueue, orders) and an auth-off one."""
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    for source in [
-        *SEED_HANDLERS_DIR.glob("*.queue.json"),
-        *SEED_HANDLERS_DIR.glob("*.py"),
-        QUEUES_DIR / "open.queue.json",
-        QUEUES_DIR / "open.py",
-    ]:
-        shutil.copyfile(source, handlers / source.name)
-    store = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    proc = ServeProcess(
-        ["--store", store, "--handlers", str(handlers)],
-        clean_env(CONVEYOR_JWT_SECRET=SECRET),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
+    with serve_process(tmp_path, [SEED_HANDLERS_DIR, *queue_files(QUEUES_DIR, "open")]) as proc:
         yield proc
-    finally:
-        proc.close()
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Page]:
     """A fresh page in headless Chromium (the system's; Playwright downloads no browser)."""
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def is_document(response: Response) -> bool:
@@ -85,7 +62,7 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
 def test_docs_page_takes_a_token_shows_every_queue_and_pushes(
     served: ServeProcess, page: Page
 ) -> None:
-    token = jwt.encode(claims(["system_admin"], ttl=600), SECRET, algorithm="HS256")
+    token = token_for(["system_admin"])
     console: list[ConsoleMessage] = []
     page_errors: list[str] = []
     requests: list[Request] = []
@@ -178,20 +155,7 @@ def test_docs_page_takes_a_token_shows_every_queue_and_pushes(
 def test_a_public_document_loads_without_a_token(tmp_path: Path, page: Page) -> None:
     """With ``--public-openapi`` the page needs no token: Swagger UI shows the document at
     once, and the token explanation never appears."""
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    for source in SEED_HANDLERS_DIR.glob("*.queue.json"):
-        shutil.copyfile(source, handlers / source.name)
-    for source in SEED_HANDLERS_DIR.glob("*.py"):
-        shutil.copyfile(source, handlers / source.name)
-    proc = ServeProcess(
-        ["--store", f"sqlite:///{tmp_path / 'conveyor.db'}", "--handlers", str(handlers),
-         "--public-openapi"],
-        clean_env(CONVEYOR_JWT_SECRET=SECRET),
-        tmp_path / "serve.log",
-    )  # fmt: skip
-    try:
-        proc.wait_healthy()
+    with serve_process(tmp_path, [SEED_HANDLERS_DIR], "--public-openapi") as proc:
         with page.expect_response(is_document) as first:
             page.goto(f"{proc.url}/docs")
         assert first.value.status == 200
@@ -199,5 +163,3 @@ def test_a_public_document_loads_without_a_token(tmp_path: Path, page: Page) -> 
         expect(page.locator(push)).to_have_count(1)
         expect(page.locator("#conveyor-needs-token")).to_be_hidden()
         expect(page.locator("#swagger-ui")).to_be_visible()
-    finally:
-        proc.close()

@@ -17,84 +17,57 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import jwt
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.api_client import http_call
-from tests.support.browser import chromium
-from tests.support.paths import ARTIFACTS, REPO, SEED_HANDLERS_DIR
-from tests.support.processes import clean_env
+from tests.support.browser import LAPTOP, final, paste_token, push, serve_process, shot, token_for
+from tests.support.paths import REPO, SEED_HANDLERS_DIR
 from tests.support.serve import ServeProcess
-from tests.support.tokens import claims
-from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SECRET = "screenshots-secret-" + "s" * 40
 DOCS = REPO / "docs"
-VIEWPORT = {"width": 1280, "height": 860}
 ORDERS = [("apple", 3), ("pear", 2), ("apple", 12), ("kiwi", 1), ("pear", 1)]
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServeProcess]:
     """``conveyor serve`` with the example queues only."""
-    handlers = tmp_path / "handlers"
-    shutil.copytree(SEED_HANDLERS_DIR, handlers, ignore=shutil.ignore_patterns("__pycache__"))
-    proc = ServeProcess(
-        ["--store", f"sqlite:///{tmp_path / 'conveyor.db'}", "--handlers", str(handlers)],
-        clean_env(CONVEYOR_JWT_SECRET=SECRET),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
+    with serve_process(tmp_path, [SEED_HANDLERS_DIR]) as proc:
         yield proc
-    finally:
-        proc.close()
 
 
 def pushed(served: ServeProcess, token: str, queue: str, body: object, query: str = "") -> str:
     """The id of the message pushed, once final (unless delayed)."""
-    status, answer = http_call("POST", f"{served.url}/{queue}{query}", body, token=token)
-    assert status == 201, answer
-    message_id = str(answer["id"])
-    if query:
-        return message_id
-
-    def done() -> bool:
-        status, record = http_call("GET", f"{served.url}/{queue}/{message_id}", token=token)
-        return status == 200 and record["status"] in ("COMPLETE", "ERROR")
-
-    wait_until_sync(done, f"{queue}/{message_id} to finish")
+    message_id = push(served, queue, body, token, query)
+    if not query:
+        final(served, queue, message_id, token)
     return message_id
 
 
 def save(page: Page, name: str) -> None:
     """The page into tests/artifacts/, and into docs/ when asked to."""
-    page.screenshot(path=ARTIFACTS / name, full_page=True)
+    path = shot(page, name)
     if os.environ.get("CONVEYOR_WRITE_SCREENSHOTS") == "1":
-        shutil.copyfile(ARTIFACTS / name, DOCS / name)
+        shutil.copyfile(path, DOCS / name)
 
 
-def test_the_docs_screenshots_show_the_example_queues(served: ServeProcess) -> None:
-    admin = jwt.encode(claims(["system_admin"], ttl=900), SECRET, algorithm="HS256")
+def test_the_docs_screenshots_show_the_example_queues(
+    served: ServeProcess, browser: Browser
+) -> None:
+    admin = token_for(["system_admin"])
     ids = [pushed(served, admin, "orders", {"sku": s, "quantity": q}) for s, q in ORDERS]
     pushed(served, admin, "orders", {"sku": "apple", "quantity": 5}, "?delay=3600")
     for body in ({"hello": "world"}, {"hello": "Ada", "world": "Lovelace"}):
         pushed(served, admin, "myQueue", body)
-
-    with chromium() as browser:
-        shoot(browser, served, admin, ids[0])
+    shoot(browser, served, admin, ids[0])
 
 
 def shoot(browser: Browser, served: ServeProcess, admin: str, order: str) -> None:
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=LAPTOP)
     page = context.new_page()
     page.goto(f"{served.url}/ui")
-    page.locator("#token-input").fill(admin)
-    page.locator("#token-use").click()
-    expect(page.locator("#token-state")).to_have_text("Token set for this tab.")
+    paste_token(page, admin)
     orders = page.locator('tr[data-queue="orders"]')
     expect(orders.locator(".count-COMPLETE")).to_have_text("4")
     expect(orders.locator(".count-ERROR")).to_have_text("1")

@@ -14,72 +14,38 @@ Select with ``-m browser``.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import jwt
 import pytest
-from playwright.sync_api import Browser, Request, expect
+from playwright.sync_api import Browser, expect
 
-from tests.support.api_client import http_call
-from tests.support.browser import chromium
+from tests.support.browser import LAPTOP, Watched, paste_token, push, serve_process, shot, token_for
 from tests.support.paths import SEED_HANDLERS_DIR
-from tests.support.processes import clean_env
 from tests.support.serve import ServeProcess
-from tests.support.tokens import claims
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SECRET = "ui-search-browser-test-" + "s" * 40
 SHOTS = Path("/tmp")
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServeProcess]:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    for source in SEED_HANDLERS_DIR.iterdir():
-        if source.is_file():
-            shutil.copyfile(source, handlers / source.name)
-    store = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    proc = ServeProcess(
-        ["--store", store, "--handlers", str(handlers)],
-        clean_env(CONVEYOR_JWT_SECRET=SECRET),
-        tmp_path / "serve.log",
-    )
-    try:
-        proc.wait_healthy()
+    """``conveyor serve`` with the seed's queues."""
+    with serve_process(tmp_path, [SEED_HANDLERS_DIR]) as proc:
         yield proc
-    finally:
-        proc.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> None:
-    admin = jwt.encode(claims(["system_admin"], ttl=900), SECRET, algorithm="HS256")
+    admin = token_for(["system_admin"])
     pushed: dict[str, list[str]] = {"apple": [], "pear": []}
     for sku, count in (("apple", 3), ("pear", 2)):
         for n in range(count):
-            status, answer = http_call(
-                "POST", f"{served.url}/orders", {"sku": sku, "quantity": n + 1}, token=admin
-            )
-            assert status == 201, answer
-            pushed[sku].append(str(answer["id"]))
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    errors: list[str] = []
-    requests: list[Request] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("request", lambda request: requests.append(request))
+            pushed[sku].append(push(served, "orders", {"sku": sku, "quantity": n + 1}, admin))
+    watched = Watched(browser, LAPTOP)
+    page, requests = watched.page, watched.requests
     page.goto(f"{served.url}/ui")
-    page.locator("#token-input").fill(admin)
-    page.locator("#token-use").click()
+    paste_token(page, admin)
     page.goto(f"{served.url}/ui#/queue/orders")
     expect(page.locator("#message-list tbody tr")).to_have_count(5)
 
@@ -93,10 +59,10 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     shown = sorted(rows.nth(i).get_attribute("data-id") or "" for i in range(3))
     assert shown == sorted(pushed["apple"])
     expect(page.locator("#search-sku")).to_have_value("apple")  # kept from the address
-    page.screenshot(path=SHOTS / "ui-search.png", full_page=True)
+    shot(page, "ui-search.png", SHOTS)
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator("#search-go")).to_be_visible()
-    page.screenshot(path=SHOTS / "ui-search-phone.png", full_page=True)
+    shot(page, "ui-search-phone.png", SHOTS)
     page.set_viewport_size({"width": 1280, "height": 860})
 
     # Bulk on the search results: the count comes from one dry run.
@@ -107,7 +73,7 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     page.locator("#bulk-count").click()
     confirm = page.locator("#bulk-confirm")
     expect(confirm).to_contain_text("Delete 3 messages of orders where sku:apple?")
-    page.screenshot(path=SHOTS / "ui-search-bulk.png", full_page=True)
+    shot(page, "ui-search-bulk.png", SHOTS)
     counting = requests[before:]
     dry = [r for r in counting if r.method == "POST" and "/bulk/" in r.url]
     assert len(dry) == 1, [r.url for r in counting]
@@ -125,6 +91,6 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     assert sorted(left.nth(i).get_attribute("data-id") or "" for i in range(2)) == sorted(
         pushed["pear"]
     )
-    page.screenshot(path=SHOTS / "ui-search-after.png", full_page=True)
-    assert not errors, errors
-    context.close()
+    shot(page, "ui-search-after.png", SHOTS)
+    assert not watched.errors, watched.errors
+    watched.close()

@@ -20,24 +20,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, expect
 
 from shared.domain.message import utcnow
 from tests.support.api_client import http_call
 from tests.support.brokers import RabbitNode
-from tests.support.browser import chromium
+from tests.support.browser import LAPTOP, Watched, paste_token, shot, token_for
 from tests.support.cluster import Cluster, cluster_of
 from tests.support.paths import UI_DIR
 from tests.support.services import queue_prefix
-from tests.support.tokens import HS_SECRET, claims
 from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.distributed]
 
 SHOTS = Path("/tmp/conveyor-ui-workers")
-LAPTOP = {"width": 1280, "height": 860}
 
 
 @pytest.fixture
@@ -57,21 +54,6 @@ def cluster(tmp_path: Path, rabbitmq: RabbitNode) -> Iterator[Cluster]:
     ]
     with cluster_of(tmp_path, flags, prefix, rabbitmq, handlers) as made:
         yield made
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def token_for(roles: list[str]) -> str:
-    return jwt.encode(claims(roles, ttl=900), HS_SECRET, algorithm="HS256")
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SHOTS / name, full_page=True)
 
 
 def record(url: str, message_id: str, token: str) -> dict[str, Any]:
@@ -97,16 +79,10 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
         "the message to run",
     )
 
-    context = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
-    page = context.new_page()
-    console: list[ConsoleMessage] = []
-    errors: list[str] = []
-    page.on("console", lambda message: console.append(message))
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    watched = Watched(browser, LAPTOP)
+    page = watched.page
     page.goto(f"{url}/ui")
-    page.locator("#token-input").fill(admin)
-    page.locator("#token-use").click()
-    expect(page.locator("#token-state")).to_have_text("Token set for this tab.")
+    paste_token(page, admin)
 
     # Workers: the consumer, live, running the message, consuming steps.
     page.locator("header nav a", has_text="Workers").click()
@@ -116,29 +92,29 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
     expect(row.locator(".worker-queues")).to_have_text("steps")
     worker_id = row.get_attribute("data-worker")
     assert worker_id is not None
-    shot(page, "workers-live.png")
+    shot(page, "workers-live.png", SHOTS)
 
     # Queues: steps has one live consumer (no management API configured).
     page.goto(f"{url}/ui#/")
     steps = page.locator('tr[data-queue="steps"] td[data-label="Consumers"]')
     expect(steps).to_have_text("1 live")
-    shot(page, "queues-live.png")
+    shot(page, "queues-live.png", SHOTS)
 
     # The message: held by that worker, not stalled.
     page.goto(f"{url}/ui#/queue/steps/message/{message_id}")
     expect(page.locator("#m-holder")).to_have_text(worker_id)
     expect(page.locator("#m-lease-until")).to_contain_text("lease lapses in ")
     expect(page.locator("#m-stalled")).to_have_count(0)
-    shot(page, "message-held.png")
+    shot(page, "message-held.png", SHOTS)
 
     # The consumer dies: gone, none live, and the message stalled once its lease lapsed.
     consumer.kill()
     page.goto(f"{url}/ui#/workers")
     expect(row.locator('td[data-label="State"]')).to_have_text("gone", timeout=15_000)
-    shot(page, "workers-gone.png")
+    shot(page, "workers-gone.png", SHOTS)
     page.goto(f"{url}/ui#/")
     expect(steps).to_have_text("none live", timeout=15_000)
-    shot(page, "queues-gone.png")
+    shot(page, "queues-gone.png", SHOTS)
 
     def lapsed() -> bool | None:
         lease = record(url, message_id, admin)["lease"]
@@ -150,7 +126,7 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
     expect(page.locator("#m-holder")).to_have_text(worker_id)
     expect(page.locator("#m-stalled")).to_have_text("stalled")
     expect(page.locator("#m-lease-until")).to_contain_text("lease lapsed ")
-    shot(page, "message-stalled.png")
+    shot(page, "message-stalled.png", SHOTS)
 
     # A writer may not read the Workers page: told which roles would do.
     page.evaluate("sessionStorage.clear()")
@@ -160,8 +136,7 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
     expect(page.locator("#workers-page .notice.error")).to_contain_text(
         "Your token lacks role queue_admin or queue_reader or system_admin or system_reader."
     )
-    shot(page, "workers-forbidden.png")
+    shot(page, "workers-forbidden.png", SHOTS)
 
-    violations = [m.text for m in console if "Content Security Policy" in m.text]
-    assert (violations, errors) == ([], [])
-    context.close()
+    assert (watched.csp_violations(), watched.errors) == ([], [])
+    watched.close()
