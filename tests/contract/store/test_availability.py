@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import time
 from collections.abc import Generator, Iterator
+from types import SimpleNamespace
 from typing import cast
 
+import pymongo
 import pytest
 
 from shared.adapters.mongo.collection import MongoStore, client_options
@@ -25,6 +28,7 @@ from shared.ports import (
     Store,
     StoreUnavailable,
 )
+from tests.support import driver_sockets
 from tests.support.services import start_mongo_wire
 from tests.support.sockets import free_port
 from tests.support.stores import Q, Raw, collect, inserted, later, new
@@ -73,7 +77,6 @@ def test_client_options_respect_the_url() -> None:
     assert "socketTimeoutMS" not in client_options("mongodb://h/?timeoutMS=100")
 
 
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_mongo_unreachable_fails_fast() -> None:
     url = fast_fail_url(f"mongodb://127.0.0.1:{free_port()}/?directConnection=true")
     store = MongoStore(url, "db", "messages")
@@ -84,15 +87,49 @@ async def test_mongo_unreachable_fails_fast() -> None:
         await store.ping()  # open failed: not open
     assert time.monotonic() - started < 5
     await store.close()
-    await collect_leaked_sockets()
 
 
-async def collect_leaked_sockets() -> None:
-    """Collect, within the test's ignore filter, the socket pymongo 4.20's async client
-    sometimes drops unclosed when the server dies under it or never answered (its
-    ResourceWarning would otherwise surface in a later test)."""
-    await asyncio.sleep(0.1)
-    gc.collect()
+@pytest.mark.skipif(
+    not driver_sockets.connects_without_blocking(),
+    reason="this PyMongo connects blocking (before 4.11): its connect is never cancelled",
+)
+async def test_a_client_closed_mid_connect_drops_the_socket_the_suite_tolerates() -> None:
+    # PyMongo's known leak (tests/support/driver_sockets.py), made to happen: a listener whose
+    # accept queue is full drops the monitor's SYN, so its connect hangs; open() gives up after
+    # serverSelectionTimeoutMS and closes the client, cancelling the monitor mid-connect. The
+    # dropped socket must not fail this test (pytest checks unraisables at its teardown).
+    with socket.socket() as listener, socket.socket() as queued:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        queued.setblocking(False)
+        queued.connect_ex(("127.0.0.1", port))  # the one connection the queue holds
+        await asyncio.sleep(0.05)
+        url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        url += "&serverSelectionTimeoutMS=300&connectTimeoutMS=10000"
+        before = len(driver_sockets.dropped)
+        with pytest.raises(StoreUnavailable):
+            await MongoStore(url, "db", "messages").open()
+        await asyncio.sleep(0.1)
+        gc.collect()
+        if pymongo.version_tuple <= (4, 20, 1):  # the newest release, without a fix
+            assert len(driver_sockets.dropped) > before
+
+
+def test_only_pymongos_own_sockets_are_tolerated() -> None:
+    assert driver_sockets.creator().socket.socket is driver_sockets.DriverSocket
+    reached: list[object] = []
+    hook = driver_sockets.tolerating(reached.append)
+    with driver_sockets.DriverSocket() as driver, socket.socket() as other:
+        before = len(driver_sockets.dropped)
+        hook(SimpleNamespace(object=driver, exc_value=ResourceWarning("unclosed")))
+        assert (len(driver_sockets.dropped), reached) == (before + 1, [])
+        driver_sockets.dropped.pop()
+        unclosed_other = SimpleNamespace(object=other, exc_value=ResourceWarning("unclosed"))
+        driver_error = SimpleNamespace(object=driver, exc_value=ValueError("another error"))
+        hook(unclosed_other)
+        hook(driver_error)
+        assert reached == [unclosed_other, driver_error]  # raised as before
 
 
 @pytest.fixture
@@ -105,7 +142,6 @@ def own_mongo() -> Iterator[tuple[str, Generator[str, None, None]]]:
 
 
 @pytest.mark.distributed  # its own wire server (not the session's mongo_url)
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_mongo_server_gone(own_mongo: tuple[str, Generator[str, None, None]]) -> None:
     url, server = own_mongo
     store = MongoStore(fast_fail_url(url), "gone", "messages")
@@ -126,7 +162,6 @@ async def test_mongo_server_gone(own_mongo: tuple[str, Generator[str, None, None
         await collect(store.unpublished(utcnow()))
     assert time.monotonic() - started < 5  # bounded by serverSelectionTimeoutMS, not hung
     await store.close()
-    await collect_leaked_sockets()
 
 
 async def test_mongo_reopen_is_idempotent(mongo_db: Raw) -> None:
