@@ -18,6 +18,7 @@ ref listed twice is written once (the later copies answer as a repeated single c
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -62,6 +63,19 @@ def _marks(n: int, width: int) -> str:
     return ",".join([row] * n)
 
 
+@functools.lru_cache(maxsize=64)
+def _claim_sql(n: int) -> str:
+    """The claim statement for ``n`` refs (built once per size: one message at a time, it is
+    always the same text, which also keeps SQLite's statement cache hitting)."""
+    return _CLAIM.format(ids=",".join("?" * n), pairs=_marks(n, 2))
+
+
+@functools.lru_cache(maxsize=64)
+def _finish_sql(n: int) -> str:
+    """The final-write statement for ``n`` items (built once per size)."""
+    return _FINISH.format(rows=_marks(n, 6))
+
+
 def _unclaimed(row: Sequence[Any] | None, at: datetime) -> Claim:
     """What a claim answers for a record it could not claim (``row``: None when absent)."""
     if row is None:
@@ -85,7 +99,7 @@ def claim_batch(
     unique = list(dict.fromkeys(refs))
     claimed: dict[MessageRef, Claim] = {}
     for chunk in _chunks(unique):
-        sql = _CLAIM.format(ids=",".join("?" * len(chunk)), pairs=_marks(len(chunk), 2))
+        sql = _claim_sql(len(chunk))
         pairs = [v for r in chunk for v in (r.id, r.queue)]
         params = (*head, *(r.id for r in chunk), *pairs, now, now)
         for row in c.execute(sql, params).fetchall():
@@ -137,7 +151,7 @@ def finish_batch(
             )
         ]
         params = (to_epoch(at), to_epoch(at), owner, *rows, owner)
-        sql = _FINISH.format(rows=_marks(len(chunk), 6))
+        sql = _finish_sql(len(chunk))
         for row in c.execute(sql, params).fetchall():
             done = row_to_record(row)
             written[MessageRef(done.queue, done.id)] = done
