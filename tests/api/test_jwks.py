@@ -53,13 +53,15 @@ def signed(
 
 
 class FakeClock:
-    """``time`` for ``gateway.auth.jwks``: real monotonic time plus an offset the test moves."""
+    """``time`` for ``gateway.auth.jwks``: a monotonic time that stands still until the test
+    moves it (so a slow run cannot shift the rate limit's Retry-After)."""
 
     def __init__(self) -> None:
+        self.start = time.monotonic()
         self.offset = 0.0
 
     def monotonic(self) -> float:
-        return time.monotonic() + self.offset
+        return self.start + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
