@@ -30,6 +30,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 
@@ -119,11 +120,38 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.executescript(ADDED_INDEXES)
 
 
+#: How long an open keeps retrying a set-up SQLite refused at once as "locked".
+OPEN_BUSY_SECONDS = 5.0
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    """Open ``path`` in WAL mode and bring its schema up to date (on the database thread)."""
-    # timeout: the busy handler is on from the first statement, so processes opening a new
-    # file together wait for each other's WAL switch and schema instead of failing "locked".
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    """Open ``path`` in WAL mode and bring its schema up to date (on the database thread).
+
+    Processes opening a new file together (a gateway and consumers starting at once) wait
+    for each other: the busy handler is on from the first statement (``timeout``), and
+    where SQLite answers "database is locked" at once instead of waiting (its deadlock
+    avoidance, e.g. while another connection switches the new file to WAL), the whole
+    set-up, every step of which is idempotent, is tried again for up to
+    :data:`OPEN_BUSY_SECONDS`."""
+    deadline = time.monotonic() + OPEN_BUSY_SECONDS
+    while True:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+        try:
+            _set_up(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+            continue
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    """WAL mode, the schema and its migrations, and the store's identity row."""
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
@@ -139,7 +167,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     # Concurrent first opens (shared mode) both try; the first insert wins, the other is ignored.
     new_id = uuid.uuid4().hex
     conn.execute("INSERT OR IGNORE INTO store_identity (one, id) VALUES (1, ?)", (new_id,))
-    return conn
 
 
 def _identity(conn: sqlite3.Connection) -> str:

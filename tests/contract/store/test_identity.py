@@ -76,3 +76,17 @@ async def test_concurrent_first_opens_agree_on_one_identity(make_store: MakeStor
     finally:
         await first.close()
         await second.close()
+
+
+async def test_many_concurrent_first_opens_all_open(make_store: MakeStore) -> None:
+    # Four processes starting together on each of several new stores: none may fail to open
+    # (SQLite can answer "database is locked" at once, without its busy wait, while another
+    # connection switches a new file to WAL or creates its schema).
+    for n in range(12):
+        stores = [make_store(f"new-{n}") for _ in range(4)]
+        await asyncio.gather(*(store.open() for store in stores))
+        try:
+            assert len({await store.identity() for store in stores}) == 1
+        finally:
+            for store in stores:
+                await store.close()
