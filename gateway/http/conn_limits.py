@@ -194,10 +194,15 @@ class GuardedHandler(web.RequestHandler):
     # --- the head timer -----------------------------------------------------------------
 
     def _waiting_for_request(self) -> bool:
-        """True while the connection has no complete request to handle (aiohttp's own
-        keep-alive check): bytes arriving now are a request head."""
+        """True while the connection has no complete request to handle: bytes arriving now
+        are a request head. aiohttp's own keep-alive check (its handler task waits for a
+        request), or a new connection whose first bytes arrive before that task's first step
+        (Python 3.11 starts the task a loop turn after ``connection_made``; a busy loop reads
+        the socket first), which would otherwise wait out the idle timeout instead."""
         waiter = self._waiter
-        return waiter is not None and not waiter.done()
+        if waiter is not None:
+            return not waiter.done()
+        return self._request_count == 0 and not self._messages
 
     def data_received(self, data: bytes) -> None:
         if data and self._waiting_for_request():
