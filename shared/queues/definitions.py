@@ -281,7 +281,7 @@ def parse_definition(path: Path, data: Json) -> QueueDefinition:
         raise DefinitionError(path, f"name {name!r} must match {NAME_RE.pattern}")
     if name in RESERVED_NAMES:
         raise DefinitionError(
-            path, f"name {name!r} is reserved: it is the gateway's own {RESERVED_NAMES[name]}"
+            path, f"name {name!r} is reserved for the gateway's own {RESERVED_NAMES[name]}"
         )
     if path.name != name + SUFFIX:
         raise DefinitionError(path, f"name {name!r} does not match the file name {path.name}")

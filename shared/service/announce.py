@@ -53,7 +53,11 @@ class Announcer:
 
         ``record``: the final record exactly as the write left it (``Claims.finish_record``),
         which waiters may answer without reading the store (``shared.service.carried``);
-        None for a delete, or when the writer does not have it."""
+        None for a delete, or when the writer does not have it. A record holding a traceback
+        is never put in an event (a failure's traceback stays in the store, for admins
+        only): those waiters read the store."""
+        if record is not None and record.error is not None and record.error.traceback:
+            record = None
         if not self._woken_by_publish:
             self._notifier.notify(message_id, None if record is None else (lambda: record))
         await self._events.publish_event(queue, message_id, record=record)

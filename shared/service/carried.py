@@ -2,7 +2,8 @@
 
 A consumer's final write returns the record as it left it (``Claims.finish_record``) and the
 completion event carries it (``Announcer.final``; across RabbitMQ only when its JSON is at most
-``shared.ports.CARRIED_RECORD_MAX_BYTES``, else the event is bare). A woken
+``shared.ports.CARRIED_RECORD_MAX_BYTES``, and never a record holding a traceback; else the
+event is bare). A woken
 ``GET /{queue}/{id}?wait=N`` then answers that copy instead of reading the store again, but
 only where that is exact. :class:`CarriedCopies` keeps the rules:
 

@@ -93,7 +93,7 @@ def test_bad_name_is_rejected(tmp_path: Path, name: Any) -> None:
 @pytest.mark.parametrize("name", sorted(definitions.RESERVED_NAMES))
 def test_reserved_name_is_rejected_naming_the_route(tmp_path: Path, name: str) -> None:
     reason = rejection(tmp_path, {"name": name, "incoming": {"schema": {}}})
-    assert reason == f"name {name!r} is reserved: it is the gateway's own GET /{name}"
+    assert reason == f"name {name!r} is reserved for the gateway's own GET /{name}"
 
 
 def test_name_must_match_the_file_name(tmp_path: Path) -> None:

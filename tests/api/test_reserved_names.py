@@ -44,7 +44,7 @@ async def test_a_reserved_name_is_a_load_error_and_its_route_answers(
     listed = await (await api.get("/queues", admin)).json()
     assert not {q["name"] for q in listed["queues"]} & set(RESERVED_NAMES)
     for name, route in RESERVED_NAMES.items():
-        reason = f"name {name!r} is reserved: it is the gateway's own {route}"
+        reason = f"name {name!r} is reserved for the gateway's own {route}"
         assert any(e.endswith(reason) for e in listed["load_errors"]), (name, listed)
 
     for name in SERVED:

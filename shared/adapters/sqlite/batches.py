@@ -12,6 +12,9 @@ savepoint, one future) however many messages it holds:
   'INPROGRESS' RETURNING``, whose rows say which were still held and are the records as the
   write left them (what completion events carry to the gateways' waiters).
 
+A batch of one ref (every call when messages come one at a time) uses the same conditions
+keyed on ``id = ? AND queue = ?`` instead: SQLite plans and runs the row-value ``IN (VALUES
+…)`` forms at a cost a lone message should not pay (bench/README.md, "The lone request").
 Refs are cut into chunks of :data:`CHUNK` to stay far below SQLite's limit on variables; a
 ref listed twice is written once (the later copies answer as a repeated single call would).
 """
@@ -33,16 +36,21 @@ from shared.ports import Claim, ClaimOutcome, Finished, MessageRef, Outcome
 #: Refs per statement (each takes 3 variables in a claim, 6 in a final write).
 CHUNK = 500
 
-_CLAIM = (
+_CLAIM_SET = (
     "UPDATE messages SET status = 'INPROGRESS', attempts = attempts + 1,"
     " deliveries = COALESCE(deliveries, 0) + 1, not_before = NULL,"
     " owner = ?, lease_until = ?, updated_at = ?, published = 1, progress = NULL,"
     f" {SQLITE_STATUS_WRITE.format(attempt='attempts + 1')}"
-    " WHERE id IN ({ids}) AND (id, queue) IN (VALUES {pairs}) AND ((status = 'PENDING'"
-    "  AND (not_before IS NULL OR not_before <= ?))"
-    "  OR (status = 'INPROGRESS' AND lease_until < ?))"
+)
+_CLAIMABLE = (
+    " AND ((status = 'PENDING' AND (not_before IS NULL OR not_before <= ?))"
+    " OR (status = 'INPROGRESS' AND lease_until < ?))"
     f" RETURNING {COLUMNS}"
 )
+_CLAIM = _CLAIM_SET + " WHERE id IN ({ids}) AND (id, queue) IN (VALUES {pairs})" + _CLAIMABLE
+#: The claim of one ref: the same write and condition.
+_CLAIM_ONE = _CLAIM_SET + " WHERE id = ? AND queue = ?" + _CLAIMABLE
+_SELECT_ONE = f"SELECT {COLUMNS} FROM messages WHERE id = ? AND queue = ?"
 
 _FINISH = (
     "UPDATE messages SET status = v.column3, result = v.column4, error = v.column5,"
@@ -50,6 +58,13 @@ _FINISH = (
     f" {sqlite_status_write_of('v.column3')}"
     " FROM (VALUES {rows}) AS v WHERE messages.id = v.column1 AND messages.queue = v.column2"
     " AND messages.owner = ? AND messages.status = 'INPROGRESS'"
+    f" RETURNING {COLUMNS}"
+)
+#: The final write of one ref: the same write and condition.
+_FINISH_ONE = (
+    "UPDATE messages SET status = ?, result = ?, error = ?, updated_at = ?, expires_at = ?,"
+    f" owner = NULL, lease_until = NULL, {sqlite_status_write_of('?')}"
+    " WHERE id = ? AND queue = ? AND owner = ? AND status = 'INPROGRESS'"
     f" RETURNING {COLUMNS}"
 )
 
@@ -86,6 +101,15 @@ def _unclaimed(row: Sequence[Any] | None, at: datetime) -> Claim:
     return Claim(ClaimOutcome.FINAL if record.status.final else ClaimOutcome.BUSY, record)
 
 
+def _claim_one(
+    ref: MessageRef, head: tuple[Any, ...], now: float, at: datetime, c: sqlite3.Connection
+) -> Claim:
+    row = c.execute(_CLAIM_ONE, (*head, ref.id, ref.queue, now, now)).fetchone()
+    if row is not None:
+        return Claim(ClaimOutcome.CLAIMED, row_to_record(row))
+    return _unclaimed(c.execute(_SELECT_ONE, (ref.id, ref.queue)).fetchone(), at)
+
+
 def claim_batch(
     refs: Sequence[MessageRef],
     owner: str,
@@ -96,6 +120,8 @@ def claim_batch(
     """Claim ``refs`` for ``owner`` (see the module docstring); one answer per ref."""
     now = to_epoch(at)
     head = (owner, to_epoch(lease_until), now, *status_params(at, Status.INPROGRESS, owner))
+    if len(refs) == 1:
+        return [_claim_one(refs[0], head, now, at, c)]
     unique = list(dict.fromkeys(refs))
     claimed: dict[MessageRef, Claim] = {}
     for chunk in _chunks(unique):
@@ -131,6 +157,8 @@ def finish_batch(
 ) -> list[Finished]:
     """Write each outcome if ``owner`` still holds its ref; for each, whether it was written
     and the record as the write left it."""
+    if len(items) == 1:
+        return [_finish_one(*items[0], owner, at, c)]
     first: dict[MessageRef, Outcome] = {}
     for ref, outcome in items:
         first.setdefault(ref, outcome)
@@ -160,3 +188,23 @@ def finish_batch(
         kept = written.pop(ref, None)  # a later copy of the same ref: not written again
         answers.append(Finished(kept is not None, kept))
     return answers
+
+
+def _finish_one(
+    ref: MessageRef, outcome: Outcome, owner: str, at: datetime, c: sqlite3.Connection
+) -> Finished:
+    params = (
+        outcome.status.value,
+        json_text(outcome.result),
+        error_to_text(outcome.error),
+        to_epoch(at),
+        to_epoch(outcome.expires_at) if outcome.expires_at else None,
+        to_epoch(at),
+        outcome.status.value,
+        owner,
+        ref.id,
+        ref.queue,
+        owner,
+    )
+    row = c.execute(_FINISH_ONE, params).fetchone()
+    return Finished(row is not None, row_to_record(row) if row is not None else None)

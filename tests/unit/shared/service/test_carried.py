@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import replace
 
 from shared.adapters.inprocess.queues import LocalEvents
-from shared.domain.message import MessageRecord, Status
+from shared.domain.message import ErrorInfo, MessageRecord, Status
 from shared.service.announce import Announcer
 from shared.service.notify import Notifier
 from shared.service.waiting import wait_for_final
@@ -126,3 +126,34 @@ async def test_the_announcer_hands_the_written_record_to_waiters_here() -> None:
         await announcer.final("q", "m", DONE)
         assert await asyncio.wait_for(task, 5) is DONE
         assert store.reads == 1
+
+
+async def test_a_record_with_a_traceback_is_never_carried() -> None:
+    failed = replace(
+        PENDING, status=Status.ERROR, error=ErrorInfo("KeyError", "'k'", "Traceback …"), version=3
+    )
+    published: list[MessageRecord | None] = []
+
+    class Recording(LocalEvents):
+        async def publish_event(
+            self,
+            queue: str,
+            message_id: str,
+            *,
+            final: bool = True,
+            record: MessageRecord | None = None,
+        ) -> None:
+            published.append(record)
+            await super().publish_event(queue, message_id, final=final, record=record)
+
+    for listening in (False, True):
+        notifier, store = Notifier(), Store(PENDING)
+        announcer = Announcer(notifier, Recording())
+        if listening:
+            await announcer.listen()
+        task = await waiting(notifier, store)
+        store.record = failed
+        await announcer.final("q", "m", failed)
+        assert await asyncio.wait_for(task, 5) is failed
+        assert store.reads == 2  # read from the store, not from the event
+    assert published == [None, None]
