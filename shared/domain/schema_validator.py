@@ -4,7 +4,7 @@ jsonschema (pure Python) decides and words every error. jsonschema-rs (compiled)
 common case first: a message it finds valid is accepted without calling jsonschema. It is used
 only where its "valid" is known to be jsonschema's too; anywhere else (and whenever it finds a
 message invalid, or fails) jsonschema alone decides, so verdicts and 422 errors are exactly
-jsonschema's. tests/test_schema_fast_path.py checks the agreement on every shipped schema.
+jsonschema's. tests/unit/shared/domain/test_schema_validator.py checks the agreement on every shipped schema.
 
 The fast path is compiled only for drafts 2020-12, 2019-09, 7 and 6, and only when every
 keyword of the schema is in :data:`PLAIN`, an applicator below, or ``format`` with a format
@@ -38,7 +38,7 @@ _DRAFTS: dict[type[Validator], type[jsonschema_rs.Validator]] = {
     jsonschema.Draft6Validator: jsonschema_rs.Draft6Validator,
 }
 #: Formats jsonschema-rs accepts only where jsonschema's checker does too (tested with
-#: tests/test_schema_fast_path.py; ``date`` is not: module doc).
+#: tests/unit/shared/domain/test_schema_validator.py; ``date`` is not: module doc).
 SAME_FORMATS = frozenset({"email", "idn-email", "ipv4", "ipv6", "uuid"})
 #: Keywords whose value is not a schema, checked alike by both libraries.
 PLAIN = frozenset(

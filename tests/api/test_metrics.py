@@ -14,18 +14,10 @@ from conveyor.serve import Served
 from shared.domain.message import Status, utcnow
 from shared.platform.metrics import Metrics
 from tests.support.api_client import Api, StartConveyor
-from tests.support.metrics import Samples, assert_standard_series, label_names, parse, value
+from tests.support.metrics import assert_standard_series, label_names, parse, scrape, value
 from tests.support.responses import error_list, parse_ts
 from tests.support.sockets import free_port
 from tests.support.waiting import wait_until
-
-
-async def scrape(api: Api) -> Samples:
-    """Every series, as a token with ``system_reader`` sees them."""
-    resp = await api.get("/metrics", api.keys.token(["system_reader"]))
-    assert resp.status == 200, await resp.text()
-    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    return parse(await resp.text())
 
 
 async def test_metrics_count_pushes_outcomes_and_auth_failures(api: Api) -> None:

@@ -13,9 +13,8 @@ import aiohttp
 
 from conveyor.serve import Served, serving
 from shared.platform.settings import Settings
-from tests.api.test_metrics import scrape
 from tests.support.api_client import Api, StartConveyor
-from tests.support.metrics import value
+from tests.support.metrics import scrape, value
 from tests.support.paths import QUEUES_DIR
 from tests.support.queues import add_queue
 from tests.support.responses import error_list

@@ -6,7 +6,6 @@ Test queues come from ``tests/fixtures/queues/retry`` (copied into the test's ``
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,11 @@ from shared.platform.settings import Settings
 from tests.support.api_client import Api, StartConveyor
 from tests.support.brokers import RabbitNode
 from tests.support.metrics import parse, value
-from tests.support.paths import RETRY_DIR
-from tests.support.queues import write_json
+from tests.support.queues import add_retry_queue
 from tests.support.responses import error_list
 from tests.support.waiting import wait_until
 
 ADMIN = ["system_admin"]
-
-
-def add(queues_dir: Path, name: str, handler: str, **options: Any) -> None:
-    """``<name>.queue.json`` with ``options``, handled by ``fixtures/queues/retry/<handler>.py``."""
-    shutil.copyfile(RETRY_DIR / f"{handler}.py", queues_dir / f"{name}.py")
-    definition = {"name": name, "incoming": {"schema": {"type": "object"}}, **options}
-    write_json(queues_dir / f"{name}.queue.json", definition)
 
 
 async def started(
@@ -67,7 +58,7 @@ def waiting_retry(record: dict[str, Any]) -> bool:
 async def test_timeout_ends_error(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api], handler: str
 ) -> None:
-    add(queues_dir, "t", handler, timeout_seconds=0.3)
+    add_retry_queue(queues_dir, "t", handler, timeout_seconds=0.3)
     api, token = await started(start_conveyor, api_for)
     slow = await api.push("t", {"sleep": 5}, token)
     quick = await api.push("t", {"sleep": 0}, token)
@@ -82,7 +73,9 @@ async def test_timeout_ends_error(
 async def test_timeout_counts_as_a_failed_attempt(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
-    add(queues_dir, "t", "sleepy", timeout_seconds=0.2, max_attempts=2, retry_backoff_seconds=0.1)
+    add_retry_queue(
+        queues_dir, "t", "sleepy", timeout_seconds=0.2, max_attempts=2, retry_backoff_seconds=0.1
+    )
     api, token = await started(start_conveyor, api_for)
     message_id = await api.push("t", {"sleep": 5}, token)
     record = await api.wait_final("t", message_id, token)
@@ -93,7 +86,7 @@ async def test_timeout_counts_as_a_failed_attempt(
 async def test_retries_with_backoff_then_complete(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
-    add(
+    add_retry_queue(
         queues_dir,
         "f",
         "flaky",
@@ -124,7 +117,7 @@ async def test_retries_with_backoff_then_complete(
 async def test_max_attempts_exhausted(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
-    add(queues_dir, "f", "flaky", max_attempts=3, retry_backoff_seconds=0.05)
+    add_retry_queue(queues_dir, "f", "flaky", max_attempts=3, retry_backoff_seconds=0.05)
     api, token = await started(start_conveyor, api_for)
     message_id = await api.push("f", {"succeed_on": 99}, token)
     record = await api.wait_final("f", message_id, token)
@@ -137,7 +130,7 @@ async def test_max_attempts_exhausted(
 async def test_without_max_attempts_a_failure_is_final(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
-    add(queues_dir, "f", "flaky")
+    add_retry_queue(queues_dir, "f", "flaky")
     api, token = await started(start_conveyor, api_for)
     record = await api.wait_final("f", await api.push("f", {"succeed_on": 2}, token), token)
     assert (record["status"], record["attempts"]) == ("ERROR", 1)
@@ -149,7 +142,7 @@ async def test_handler_retry_with_delay(
     start_conveyor: StartConveyor,
     api_for: Callable[[Served], Api],
 ) -> None:
-    add(queues_dir, "r", "asks_retry", max_attempts=2, retry_backoff_seconds=300)
+    add_retry_queue(queues_dir, "r", "asks_retry", max_attempts=2, retry_backoff_seconds=300)
     api, token = await started(start_conveyor, api_for)
     runs = tmp_path / "runs.log"
     message_id = await api.push("r", {"delay": 1.2, "log": str(runs)}, token)
@@ -167,7 +160,7 @@ async def test_handler_retry_honours_max_attempts(
     start_conveyor: StartConveyor,
     api_for: Callable[[Served], Api],
 ) -> None:
-    add(queues_dir, "r", "asks_retry")
+    add_retry_queue(queues_dir, "r", "asks_retry")
     api, token = await started(start_conveyor, api_for)
     message_id = await api.push("r", {"delay": 0, "log": str(tmp_path / "runs")}, token)
     record = await api.wait_final("r", message_id, token)
@@ -178,7 +171,7 @@ async def test_handler_retry_honours_max_attempts(
 async def test_reject_fails_at_once(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
-    add(queues_dir, "x", "rejects", max_attempts=5, retry_backoff_seconds=0.05)
+    add_retry_queue(queues_dir, "x", "rejects", max_attempts=5, retry_backoff_seconds=0.05)
     api, token = await started(start_conveyor, api_for)
     record = await api.wait_final("x", await api.push("x", {}, token), token)
     assert (record["status"], record["attempts"]) == ("ERROR", 1)
@@ -197,7 +190,7 @@ async def test_redrive_roles_and_answers(
     start_conveyor: StartConveyor,
     api_for: Callable[[Served], Api],
 ) -> None:
-    add(queues_dir, "m", "marker", roles={"roles": ["m_reader"]})
+    add_retry_queue(queues_dir, "m", "marker", roles={"roles": ["m_reader"]})
     api, token = await started(start_conveyor, api_for)
     marker = tmp_path / "marker"
     message_id = await api.push("m", {"marker": str(marker)}, token)
@@ -241,7 +234,7 @@ async def test_redrive_by_system_admin_reruns_an_error(
     start_conveyor: StartConveyor,
     api_for: Callable[[Served], Api],
 ) -> None:
-    add(queues_dir, "m", "marker", max_attempts=2, retry_backoff_seconds=0.05)
+    add_retry_queue(queues_dir, "m", "marker", max_attempts=2, retry_backoff_seconds=0.05)
     api, token = await started(start_conveyor, api_for)
     marker = tmp_path / "marker"
     message_id = await api.push("m", {"marker": str(marker)}, token)
@@ -264,7 +257,7 @@ async def test_waiting_retry_is_not_held_by_a_consumer(
     rabbitmq: RabbitNode,
 ) -> None:
     """RabbitMQ: the waiting retry sits in the delay queue, acked off the main queue."""
-    add(queues_dir, "w", "asks_retry", max_attempts=2)
+    add_retry_queue(queues_dir, "w", "asks_retry", max_attempts=2)
     served = await start_conveyor()
     api, token = api_for(served), api_for(served).keys.token(ADMIN)
     settings = served.runtime.settings
@@ -301,7 +294,7 @@ async def test_restart_honours_the_retry_schedule(
     base_settings: Settings, queues_dir: Path, tmp_path: Path, keys: Any
 ) -> None:
     """Embedded: a retry waiting in the store is not run early by start-up recovery."""
-    add(queues_dir, "r", "asks_retry", max_attempts=2)
+    add_retry_queue(queues_dir, "r", "asks_retry", max_attempts=2)
     settings = dataclasses.replace(base_settings)
     runs = tmp_path / "runs.log"
     token = keys.token(ADMIN)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.serve import Served
-from tests.api.test_retries import ADMIN, add
 from tests.support.api_client import Api, StartConveyor
+from tests.support.queues import add_retry_queue
 from tests.support.responses import error_list
 from tests.support.waiting import wait_until
 
@@ -35,9 +35,9 @@ async def totals(api: Api, queue: str, token: str) -> dict[str, int]:
 async def test_stats_count_completions_failures_and_retries_per_minute(
     queues_dir: Path, start_conveyor: StartConveyor, api_for: Callable[[Served], Api]
 ) -> None:
-    add(queues_dir, "s", "flaky", max_attempts=2, retry_backoff_seconds=0.05)
+    add_retry_queue(queues_dir, "s", "flaky", max_attempts=2, retry_backoff_seconds=0.05)
     api = api_for(await start_conveyor(rollup_flush_seconds=0.2))
-    token = api.keys.token(ADMIN)
+    token = api.keys.token(["system_admin"])
     assert await totals(api, "s", token) == dict.fromkeys(COUNTERS, 0)
     ids = [await api.push("s", {"succeed_on": n}, token) for n in (1, 1, 1, 2, 9, 9)]
     for message_id in ids:
@@ -53,7 +53,7 @@ async def test_stats_count_completions_failures_and_retries_per_minute(
 
 
 async def test_stats_refuse_a_bad_window_an_unknown_queue_and_other_roles(api: Api) -> None:
-    token = api.keys.token(ADMIN)
+    token = api.keys.token(["system_admin"])
     for bad in ("0", "361", "abc", "-1"):
         errors = await error_list(await api.get(f"/echo/stats?minutes={bad}", token), 400)
         assert "minutes" in errors[0]

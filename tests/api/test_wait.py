@@ -351,7 +351,7 @@ async def test_post_wait_on_an_idempotent_replay_answers_200_once_final(
     assert first.status == 201, await first.text()
     message_id = (await first.json())["id"]
     replay = asyncio.ensure_future(post_wait(wapi, "waithold", body, token, "30", headers=headers))
-    await asyncio.sleep(0.5)
+    await wapi.until_waiting()  # the replay reached its wait for the original
     assert not replay.done()  # the original is held: the replay is waiting for it
     touch(release)
     resp = await asyncio.wait_for(replay, 20)

@@ -2,7 +2,7 @@
 ``conveyor serve``: the header offers it to admin tokens only; it lists the operator actions
 newest first (who, what, which queue, the target: a message link or the bulk filter, how
 many), pages with Older/Newest, and filters by queue; a queue admin's list offers its own
-queues. Screenshots go to /tmp (:data:`SHOTS`).
+queues. Screenshots go to tests/artifacts.
 
 Select with ``-m browser``.
 """
@@ -27,13 +27,12 @@ from tests.support.browser import (
     shot,
     token_for,
 )
-from tests.support.paths import QUEUES_DIR
+from tests.support.paths import ARTIFACTS, QUEUES_DIR
 from tests.support.queues import queue_files
 from tests.support.serve import ServeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = Path("/tmp")
 #: Entries the page shows at once (``gateway/static/ui/pages/audit.js``).
 PAGE_SIZE = 25
 
@@ -83,7 +82,7 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     expect(newest.locator('td[data-label="Action"]')).to_have_text("Cancel")
     expect(newest.locator('td[data-label="Queue"]')).to_have_text("echo")
     expect(newest.locator('td[data-label="Messages"]')).to_have_text("1")
-    shot(page, "conveyor-ui-audit.png", SHOTS)
+    shot(page, "conveyor-ui-audit.png")
 
     page.locator("#audit-older").click()  # the rest, in the order they were done
     expect(rows).to_have_count(3)
@@ -99,7 +98,7 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     retry = page.locator('#audit-list tr[data-action="redrive"]')
     expect(retry.locator('td[data-label="Who"]')).to_have_text("alice")
     expect(retry.locator('td[data-label="Action"]')).to_have_text("Retry")
-    shot(page, "conveyor-ui-audit-older.png", SHOTS)
+    shot(page, "conveyor-ui-audit-older.png")
     retry.locator('td[data-label="Target"] a').click()  # the message it retried
     expect(page.locator(".crumbs")).to_have_text(f"Queues / fail / {failed}")
 
@@ -107,7 +106,7 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     page.locator("#audit-queue").select_option("fail")
     expect(rows).to_have_count(2)
     expect(page.locator("#audit-list td[data-label='Queue']")).to_have_text(["fail", "fail"])
-    shot(page, "conveyor-ui-audit-fail.png", SHOTS)
+    shot(page, "conveyor-ui-audit-fail.png")
 
     # A queue's admin: its own queues to choose from, and only their entries.
     paste_token(page, alice)
@@ -122,6 +121,6 @@ def test_the_audit_page(served: ServeProcess, browser: Browser) -> None:
     paste_token(phone.page, root)
     phone.page.goto(f"{served.url}/ui#/audit")
     expect(phone.page.locator("#audit-list tbody tr")).to_have_count(PAGE_SIZE)
-    phone.page.screenshot(path=SHOTS / "conveyor-ui-audit-phone.png")  # the first screen
+    phone.page.screenshot(path=ARTIFACTS / "conveyor-ui-audit-phone.png")  # the first screen
     phone.assert_clean(root)
     phone.close()

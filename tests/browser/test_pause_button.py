@@ -2,7 +2,7 @@
 real ``conveyor serve``: a writer sees the state line and no button; an admin pauses the
 queue (the line says since when and by whom, ``GET /queues`` agrees and the queues page
 tags it), a message pushed
-meanwhile stays ``PENDING``, and Resume runs it. Screenshots go to /tmp (:data:`SHOTS`).
+meanwhile stays ``PENDING``, and Resume runs it. Screenshots go to tests/artifacts.
 
 Select with ``-m browser``.
 """
@@ -32,8 +32,6 @@ from tests.support.queues import queue_files
 from tests.support.serve import ServeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-SHOTS = Path("/tmp")
 
 
 @pytest.fixture
@@ -78,13 +76,13 @@ def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
     page.goto(f"{served.url}/ui#/")  # the queues page marks it too
     expect(page.locator('tr[data-queue="echo"] .tag')).to_have_text("paused")
     expect(page.locator('tr[data-queue="fail"] .tag')).to_have_count(0)
-    shot(page, "conveyor-ui-paused-list.png", SHOTS)
+    shot(page, "conveyor-ui-paused-list.png")
     page.goto(f"{served.url}/ui#/queue/echo")
     row = page.locator(f'#message-list tr[data-id="{waiting}"]')
     # The consumer took its delivery and parked it; the list (it refreshes) labels it so.
     status_cell = row.locator('td[data-label="Status"]')
     expect(status_cell).to_have_text(re.compile(r"^PENDING\s*parked$"))
-    shot(page, "conveyor-ui-pause.png", SHOTS)
+    shot(page, "conveyor-ui-pause.png")
     status, record = http_call("GET", f"{served.url}/echo/{waiting}", token=writer)
     assert status == 200 and isinstance(record, dict), record
     assert (record["status"], record["delivery"]) == ("PENDING", "parked"), record
@@ -94,6 +92,6 @@ def test_the_pause_button(served: ServeProcess, browser: Browser) -> None:
     expect(page.locator("#pause-state")).to_have_text("Running: consumers take its messages.")
     assert final(served, "echo", waiting, writer)["status"] == "COMPLETE"
     expect(row.locator('td[data-label="Status"]')).to_have_text("COMPLETE")
-    shot(page, "conveyor-ui-resumed.png", SHOTS)
+    shot(page, "conveyor-ui-resumed.png")
     watched.assert_clean(admin)
     watched.close()

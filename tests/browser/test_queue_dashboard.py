@@ -3,7 +3,7 @@ real ``conveyor serve``): each message's error (type and message), a retrying an
 PENDING message labelled apart from a queued one, each finished message's run duration, and
 the last hour's charts (inline SVG) drawn from ``GET /{queue}/stats`` once the consumer
 flushed its rollups. Runs under the page's Content-Security-Policy without a violation.
-Screenshots go to ``/tmp/conveyor-ui-queue*.png``.
+Screenshots go to tests/artifacts (``conveyor-ui-queue*.png``).
 
 Select with ``-m browser``.
 """
@@ -34,8 +34,6 @@ from tests.support.serve import ServeProcess
 from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-SHOTS = Path("/tmp")
 
 
 @pytest.fixture
@@ -117,7 +115,7 @@ def test_the_queue_page_shows_errors_waiting_kinds_durations_and_charts(
     expect(runtime.locator("path.line.c-p50")).to_have_count(1)
     expect(runtime.locator("path.line.c-p95")).to_have_count(1)
     expect(page.locator(".chart-box figcaption").first).to_have_text("Finished per minute")
-    shot(page, "conveyor-ui-queue.png", SHOTS)
+    shot(page, "conveyor-ui-queue.png")
     watched.assert_clean(token)
     watched.close()
 
@@ -126,6 +124,6 @@ def test_the_queue_page_shows_errors_waiting_kinds_durations_and_charts(
     paste_token(phone.page, token)
     phone.page.goto(f"{served.url}/ui#/queue/mixed")
     expect(phone.page.locator("svg#chart-runtime")).to_be_visible()
-    shot(phone.page, "conveyor-ui-queue-phone.png", SHOTS)
+    shot(phone.page, "conveyor-ui-queue-phone.png")
     phone.assert_clean(token)
     phone.close()

@@ -6,7 +6,7 @@ Through the page: the queue page offers a search box for the indexed field; sear
 the address (``?where=sku:apple``) and lists only the matching messages; the bulk panel then
 acts on the search results, its confirmation showing the count from one dry-run request
 (``"dry_run": true``) instead of paging the listing, and the action removes exactly those.
-Screenshots go to /tmp (``ui-search*.png``).
+Screenshots go to tests/artifacts (``ui-search*.png``).
 
 Select with ``-m browser``.
 """
@@ -25,8 +25,6 @@ from tests.support.paths import SEED_HANDLERS_DIR
 from tests.support.serve import ServeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-SHOTS = Path("/tmp")
 
 
 @pytest.fixture
@@ -59,10 +57,10 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     shown = sorted(rows.nth(i).get_attribute("data-id") or "" for i in range(3))
     assert shown == sorted(pushed["apple"])
     expect(page.locator("#search-sku")).to_have_value("apple")  # kept from the address
-    shot(page, "ui-search.png", SHOTS)
+    shot(page, "ui-search.png")
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator("#search-go")).to_be_visible()
-    shot(page, "ui-search-phone.png", SHOTS)
+    shot(page, "ui-search-phone.png")
     page.set_viewport_size({"width": 1280, "height": 860})
 
     # Bulk on the search results: the count comes from one dry run.
@@ -73,7 +71,7 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     page.locator("#bulk-count").click()
     confirm = page.locator("#bulk-confirm")
     expect(confirm).to_contain_text("Delete 3 messages of orders where sku:apple?")
-    shot(page, "ui-search-bulk.png", SHOTS)
+    shot(page, "ui-search-bulk.png")
     counting = requests[before:]
     dry = [r for r in counting if r.method == "POST" and "/bulk/" in r.url]
     assert len(dry) == 1, [r.url for r in counting]
@@ -91,6 +89,6 @@ def test_search_box_and_bulk_dry_run(served: ServeProcess, browser: Browser) -> 
     assert sorted(left.nth(i).get_attribute("data-id") or "" for i in range(2)) == sorted(
         pushed["pear"]
     )
-    shot(page, "ui-search-after.png", SHOTS)
+    shot(page, "ui-search-after.png")
     assert not watched.errors, watched.errors
     watched.close()

@@ -7,7 +7,7 @@ page counts it among the queue's live consumers; the message page names it as th
 the running message. Once the consumer is killed (SIGKILL): the Workers page says gone, the
 queue has none live, and the message, still INPROGRESS, is marked stalled when its lease has
 lapsed. A token without a reader role is told which role the Workers page needs. Screenshots
-go to :data:`SHOTS` (under /tmp); every page runs without a CSP violation or script error.
+go to tests/artifacts; every page runs without a CSP violation or script error.
 
 Select with ``-m browser``.
 """
@@ -33,8 +33,6 @@ from tests.support.services import queue_prefix
 from tests.support.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.distributed]
-
-SHOTS = Path("/tmp/conveyor-ui-workers")
 
 
 @pytest.fixture
@@ -92,29 +90,29 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
     expect(row.locator(".worker-queues")).to_have_text("steps")
     worker_id = row.get_attribute("data-worker")
     assert worker_id is not None
-    shot(page, "workers-live.png", SHOTS)
+    shot(page, "workers-live.png")
 
     # Queues: steps has one live consumer (no management API configured).
     page.goto(f"{url}/ui#/")
     steps = page.locator('tr[data-queue="steps"] td[data-label="Consumers"]')
     expect(steps).to_have_text("1 live")
-    shot(page, "queues-live.png", SHOTS)
+    shot(page, "queues-live.png")
 
     # The message: held by that worker, not stalled.
     page.goto(f"{url}/ui#/queue/steps/message/{message_id}")
     expect(page.locator("#m-holder")).to_have_text(worker_id)
     expect(page.locator("#m-lease-until")).to_contain_text("lease lapses in ")
     expect(page.locator("#m-stalled")).to_have_count(0)
-    shot(page, "message-held.png", SHOTS)
+    shot(page, "message-held.png")
 
     # The consumer dies: gone, none live, and the message stalled once its lease lapsed.
     consumer.kill()
     page.goto(f"{url}/ui#/workers")
     expect(row.locator('td[data-label="State"]')).to_have_text("gone", timeout=15_000)
-    shot(page, "workers-gone.png", SHOTS)
+    shot(page, "workers-gone.png")
     page.goto(f"{url}/ui#/")
     expect(steps).to_have_text("none live", timeout=15_000)
-    shot(page, "queues-gone.png", SHOTS)
+    shot(page, "queues-gone.png")
 
     def lapsed() -> bool | None:
         lease = record(url, message_id, admin)["lease"]
@@ -126,7 +124,7 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
     expect(page.locator("#m-holder")).to_have_text(worker_id)
     expect(page.locator("#m-stalled")).to_have_text("stalled")
     expect(page.locator("#m-lease-until")).to_contain_text("lease lapsed ")
-    shot(page, "message-stalled.png", SHOTS)
+    shot(page, "message-stalled.png")
 
     # A writer may not read the Workers page: told which roles would do.
     page.evaluate("sessionStorage.clear()")
@@ -136,7 +134,7 @@ def test_workers_page_queue_consumers_and_a_stalled_message(
     expect(page.locator("#workers-page .notice.error")).to_contain_text(
         "Your token lacks role queue_admin or queue_reader or system_admin or system_reader."
     )
-    shot(page, "workers-forbidden.png", SHOTS)
+    shot(page, "workers-forbidden.png")
 
     assert (watched.csp_violations(), watched.errors) == ([], [])
     watched.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.api_client import Api
+
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -40,3 +42,11 @@ def assert_standard_series(samples: Samples) -> None:
     info = [dict(labels) for sample, labels in samples if sample == "python_info"]
     assert info and info[0]["implementation"] == "CPython", info
     assert not [n for n in names if n.endswith("_created")], sorted(names)
+
+
+async def scrape(api: Api) -> Samples:
+    """Every series, as a token with ``system_reader`` sees them."""
+    resp = await api.get("/metrics", api.keys.token(["system_reader"]))
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return parse(await resp.text())

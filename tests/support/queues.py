@@ -9,7 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.support.paths import EXTRA_DIR, QUEUES_DIR, RELOAD_DIR, SEED_HANDLERS_DIR, WAIT_DIR
+from tests.support.paths import (
+    EXTRA_DIR,
+    QUEUES_DIR,
+    RELOAD_DIR,
+    RETRY_DIR,
+    SEED_HANDLERS_DIR,
+    WAIT_DIR,
+)
 
 
 def write_json(path: Path, document: Any) -> Path:
@@ -93,3 +100,10 @@ def queue_files(folder: Path, *names: str) -> list[Path]:
     """The definition and the handler (``<name>.queue.json``, ``<name>.py``) of each queue
     ``names`` in ``folder``."""
     return [folder / f"{name}{suffix}" for name in names for suffix in (".queue.json", ".py")]
+
+
+def add_retry_queue(queues_dir: Path, name: str, handler: str, **options: Any) -> None:
+    """``<name>.queue.json`` with ``options``, handled by ``fixtures/queues/retry/<handler>.py``."""
+    shutil.copyfile(RETRY_DIR / f"{handler}.py", queues_dir / f"{name}.py")
+    definition = {"name": name, "incoming": {"schema": {"type": "object"}}, **options}
+    write_json(queues_dir / f"{name}.queue.json", definition)

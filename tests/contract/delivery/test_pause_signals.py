@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.contract.delivery.test_cancel_signals import _until
 from tests.support.deliveries import QUIET, Harness
 from tests.support.waiting import wait_until
 
@@ -32,7 +31,12 @@ async def test_pause_changes_and_cancels_travel_apart(harness: Harness) -> None:
     await harness.cancels(consumer).subscribe_cancels(lambda q, m: cancels.append((q, m)))
     await harness.cancels(gateway).publish_cancel("q", "stop-1")
     await harness.cancels(gateway).publish_pause_change("q")
-    await _until([cancels], [[("q", "stop-1")]])
+    await wait_until(
+        lambda: cancels == [("q", "stop-1")],
+        "the cancel signal",
+        within=5,
+        detail=lambda: cancels,
+    )
     await _until_seen([pauses], [["q"]])
     await asyncio.sleep(QUIET)  # and nothing crosses over later
     assert (pauses, cancels) == (["q"], [("q", "stop-1")])
