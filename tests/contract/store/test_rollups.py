@@ -1,6 +1,6 @@
-"""Store contract for per-minute rollups (``shared.ports.rollups``), against both adapters:
-adds of one (queue, minute) sum exactly, also when concurrent; reads answer one queue's
-window oldest first; prunes delete the minutes before a time."""
+"""Store contract for per-minute rollups (``shared.ports.operations.Rollups``), against both
+adapters: adds of one (queue, minute) sum exactly, also when concurrent; reads answer one
+queue's window oldest first; prunes delete the minutes before a time."""
 
 from __future__ import annotations
 
