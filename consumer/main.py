@@ -12,7 +12,7 @@ from datetime import timedelta
 from consumer.completion import sweep_expired_forever
 from consumer.presence import PresenceConfig, beat_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
-from consumer.rollups import RollupCounter, flush_rollups_forever
+from consumer.run_counts import RollupCounter, flush_rollups_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
 from conveyor.context import Context, ProgressFn
 from conveyor.messaging import HandlerMessaging

@@ -5,7 +5,7 @@ Each is kept in the store (SQLite tables, MongoDB collections of their own), so 
 and consumer sees one state, in every mode, and it survives restarts. Every method raises
 ``StoreUnavailable`` when the store cannot be reached.
 
-- :class:`Audit`: one entry per operator action (``shared.domain.audit``), so every gateway
+- :class:`Audit`: one entry per operator action (``shared.domain.audit_entry``), so every gateway
   writes to one log. An entry is written once, never changed, and deleted only by
   :meth:`Audit.delete_audit_older_than` (the retention).
 - :class:`QueuePauses`: which queues are paused, and the records parked meanwhile. A parked
@@ -13,7 +13,7 @@ and consumer sees one state, in every mode, and it survives restarts. Every meth
   :data:`shared.domain.message.PARKED_UNTIL`: the claim refuses it (``DEFERRED``) and no sweep
   or due timer ever finds it due, so nothing delivers it until :meth:`QueuePauses.unpark`
   gives it back.
-- :class:`Rollups`: per-minute rollups of finished runs (``shared.domain.rollups``).
+- :class:`Rollups`: per-minute rollups of finished runs (``shared.domain.run_stats``).
   Consumers count runs in memory and add them here every few seconds; the gateway reads a
   queue's last hour for the dashboard's charts. One row per (queue, minute), written only by
   increments, so any number of consumers may add to the same row at once and the row is the
@@ -27,7 +27,7 @@ and consumer sees one state, in every mode, and it survives restarts. Every meth
   whose top-level ``field`` equals ``value`` with the same JSON type (an integer also equals the
   same number written with a fraction of zero, ``1.0``, as JSON Schema counts it an integer).
   Matching is exact with or without the index; the index is what makes it cheap, and the
-  service (``shared.service.search``) refuses searches on a field whose index is not built yet.
+  service (``shared.service.searching``) refuses searches on a field whose index is not built yet.
 - :class:`Workers`: the register of consumer processes, each one's last heartbeat. Every
   consumer process (``conveyor consumer``, and the consumer inside ``conveyor serve``) writes
   its :class:`WorkerInfo` every few seconds (``consumer.presence``); ``GET /workers`` reads
@@ -43,10 +43,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.domain.audit import AuditEntry
+from shared.domain.audit_entry import AuditEntry
 from shared.domain.message import Status
 from shared.domain.pause import PauseState
-from shared.domain.rollups import Rollup
+from shared.domain.run_stats import Rollup
 from shared.ports.types import ListCursor, MessageRef
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from shared.domain.rollups import Rollup
+from shared.domain.run_stats import Rollup
 from shared.ports import Store
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 
 from consumer.completion import sweep_expired_once
 from shared.adapters.sqlite.database import SqliteStore
-from shared.domain.audit import AuditAction, AuditEntry
-from shared.service.audit import AuditTrail
+from shared.domain.audit_entry import AuditAction, AuditEntry
+from shared.service.auditing import AuditTrail
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 RETENTION = timedelta(days=90)
