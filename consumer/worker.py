@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
 from consumer.batching import Coalescer
 from consumer.completion import Finisher, until_stored
@@ -73,9 +72,6 @@ from shared.service.dispatch import Dispatcher
 from shared.service.pausing import Pauses
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-P = ParamSpec("P")
-STORE_RETRY_MAX_SECONDS = 5.0
 
 
 #: Builds the ``ctx`` of one run: ``(queue, record, logger bound to the message,
