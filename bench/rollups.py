@@ -1,7 +1,7 @@
 """The dashboard rollups' cost: the consumer's in-memory add per finished run, and a flush.
 
 ``python -m bench.rollups [--runs N] [--rounds K] [--queues Q]`` times
-``consumer.rollups.RollupCounter.add`` over N runs spread over Q queues with log-normal
+``consumer.run_counts.RollupCounter.add`` over N runs spread over Q queues with log-normal
 durations (the only rollup work on the per-message path), median µs per run of K rounds;
 then the flush's write: one ``add_rollups`` of Q rows (each with its buckets) into a fresh
 SQLite store (and a MongoDB one with ``--mongo URL``), median ms per flush of K flushes.
@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from consumer.rollups import RollupCounter
+from consumer.run_counts import RollupCounter
 from shared.adapters.mongo.collection import MongoStore
 from shared.adapters.sqlite.database import SqliteStore
 from shared.domain.message import Status

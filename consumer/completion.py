@@ -4,7 +4,7 @@
 (the final writes of one loop turn together, as one ``Claims.finish_many``: ``consumer.batching``),
 retrying store outages (:func:`until_stored`) while the delivery is held, and announces each
 written change to waiters (``shared.service.announce``); it also counts and logs a run's end
-(``metrics``, and the dashboard's per-minute rollups, ``consumer.rollups``).
+(``metrics``, and the dashboard's per-minute rollups, ``consumer.run_counts``).
 :func:`with_expiry` stamps an :class:`Outcome` with ``expires_at`` from the queue's
 ``result_ttl_seconds`` (None: kept forever). :func:`sweep_expired_forever` deletes expired
 records from stores that do not expire them by themselves (SQLite), and audit entries older
@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from consumer.batching import Coalescer
-from consumer.rollups import RollupCounter
+from consumer.run_counts import RollupCounter
 from shared.domain.message import ErrorInfo, MessageRecord, Status, utcnow
 from shared.platform.logs import TRACEBACK
 from shared.platform.metrics import Metrics
@@ -38,7 +38,7 @@ from shared.ports import (
 )
 from shared.queues.registry import LoadedQueue
 from shared.service.announce import Announcer
-from shared.service.audit import AuditTrail
+from shared.service.auditing import AuditTrail
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

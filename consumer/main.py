@@ -12,15 +12,15 @@ from datetime import timedelta
 from consumer.completion import sweep_expired_forever
 from consumer.presence import PresenceConfig, beat_forever
 from consumer.recovery import SweepPolicy, recover_at_start, sweep_forever
-from consumer.rollups import RollupCounter, flush_rollups_forever
+from consumer.run_counts import RollupCounter, flush_rollups_forever
 from consumer.worker import Consumer, ConsumerConfig, ConsumerPorts, ContextMaker
-from conveyor.cli import installed_version
 from conveyor.context import Context, ProgressFn
 from conveyor.messaging import HandlerMessaging
 from shared.domain.message import MessageRecord
 from shared.platform.settings import Settings
 from shared.platform.signals import wait_for_stop_signal
 from shared.platform.tasks import cancel_and_wait
+from shared.platform.version import installed_version
 from shared.queues.client_tokens import QueueClientAuth
 from shared.queues.registry import LoadedQueue
 from shared.queues.reload import running_reloader

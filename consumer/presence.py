@@ -9,7 +9,7 @@ a minute a beat also deletes entries last seen more than ``--worker-forget-secon
 (one more write), so the register holds only recent processes.
 
 A beat the store refuses is logged and skipped: the next one tries again. The gateway
-decides ``live``/``gone`` from ``last_seen_at`` when it answers (``gateway.routes.workers``).
+decides ``live``/``gone`` from ``last_seen_at`` when it answers (``gateway.routes.worker_list``).
 """
 
 from __future__ import annotations

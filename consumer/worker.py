@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
 from consumer.batching import Coalescer
 from consumer.completion import Finisher, until_stored
@@ -47,8 +46,8 @@ from consumer.leases import Leases
 from consumer.progress import ProgressReporter
 from consumer.reschedule import defer, schedule_retry
 from consumer.retries import retry_delay
-from consumer.rollups import RollupCounter
 from consumer.run import Run
+from consumer.run_counts import RollupCounter
 from consumer.settle import settlement
 from consumer.threads import HandlerThreads
 from conveyor.context import Context, ProgressFn, ignore_progress
@@ -70,12 +69,9 @@ from shared.ports import (
 from shared.queues.registry import LoadedQueue, Registry
 from shared.service.announce import Announcer
 from shared.service.dispatch import Dispatcher
-from shared.service.pauses import Pauses
+from shared.service.pausing import Pauses
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-P = ParamSpec("P")
-STORE_RETRY_MAX_SECONDS = 5.0
 
 
 #: Builds the ``ctx`` of one run: ``(queue, record, logger bound to the message,
@@ -225,7 +221,7 @@ class Consumer:
     async def _park(self, pauses: Pauses, delivery: Delivered) -> bool:
         """For a delivery of a paused queue: True if its record is now parked (ack it, never
         requeue: a requeue counts toward the broker's delivery limit); False: claim it as
-        usual (``shared.service.pauses.Pauses.park``)."""
+        usual (``shared.service.pausing.Pauses.park``)."""
         return await until_stored(lambda: pauses.park(delivery.queue, delivery.message_id), "park")
 
     def _without_record(self, delivery: Delivered) -> None:

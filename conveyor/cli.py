@@ -7,20 +7,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from conveyor import queue_control
 from shared.platform.settings import Settings, SettingsError, add_arguments, parse_settings
-
-
-def installed_version() -> str:
-    """The installed distribution's version (package metadata), or ``unknown``."""
-    try:
-        return version("conveyor")
-    except PackageNotFoundError:
-        return "unknown"
+from shared.platform.version import installed_version
 
 
 def build_parser() -> argparse.ArgumentParser:

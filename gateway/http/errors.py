@@ -34,8 +34,8 @@ from shared.service import (
     UnknownQueue,
     ValidationFailed,
 )
-from shared.service.pauses import QueuePaused
-from shared.service.search import IndexBuilding
+from shared.service.pausing import QueuePaused
+from shared.service.searching import IndexBuilding
 
 log = logging.getLogger(__name__)
 

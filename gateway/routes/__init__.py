@@ -8,7 +8,7 @@ aiohttp takes the first match, so fixed paths come before the ``/{queue}`` patte
 
 from gateway.routes import (
     admin,
-    audit,
+    audit_log,
     batch,
     bulk,
     cancel,
@@ -23,7 +23,7 @@ from gateway.routes import (
     root,
     stats,
     ui,
-    workers,
+    worker_list,
 )
 from gateway.routes.spec import Route
 
@@ -31,8 +31,8 @@ ROUTES: tuple[Route, ...] = (
     *root.ROUTES,
     *health.ROUTES,
     *admin.ROUTES,
-    *audit.ROUTES,  # fixed paths: before every /{queue} pattern
-    *workers.ROUTES,
+    *audit_log.ROUTES,  # fixed paths: before every /{queue} pattern
+    *worker_list.ROUTES,
     *openapi.ROUTES,
     *docs.ROUTES,
     *ui.ROUTES,

@@ -10,7 +10,7 @@ switched off, or is 401 when there are none.
 Each queue carries its counts by status, ``finished`` (records that reached a final status
 in the last :data:`RATE_WINDOW_SECONDS`, read from the store so every consumer process's work
 counts) with ``completed_per_minute``, ``live_workers`` (the live consumer processes
-consuming it, from their heartbeats: ``gateway.routes.workers``) and ``consumers`` (from the
+consuming it, from their heartbeats: ``gateway.routes.worker_list``) and ``consumers`` (from the
 RabbitMQ management API when ``--rabbitmq-management-url`` is set, else null: unknown).
 """
 
@@ -32,7 +32,7 @@ from shared.ports import QueueCounts
 from shared.queues.definitions import QueueOptions
 from shared.queues.registry import LoadedQueue
 from shared.queues.roles import is_permitted
-from shared.service.workers import WorkerTimes, live_per_queue, seen_workers
+from shared.service.worker_list import WorkerTimes, live_per_queue, seen_workers
 
 #: Roles that see every queue of ``GET /queues`` and the definitions that failed to load.
 ADMIN_ROLES = frozenset({"system_admin", "system_reader", "queue_reader", "queue_admin"})

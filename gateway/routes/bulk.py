@@ -31,7 +31,7 @@ from gateway.http.where import MAX_TERMS, WhereError, parse_term
 from gateway.routes.messages import RUNTIME, _read_json, resolve_queue
 from gateway.routes.redrive import authorize_admin
 from gateway.routes.spec import Doc, Route, guarded, json_body, problems
-from shared.domain.audit import AuditAction
+from shared.domain.audit_entry import AuditAction
 from shared.domain.message import Status
 from shared.domain.payloads import validation_errors
 from shared.ports import FieldMatch

@@ -19,7 +19,7 @@ from gateway.auth.record_view import record_view
 from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, location, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, problems, record_answer
-from shared.domain.audit import AuditAction
+from shared.domain.audit_entry import AuditAction
 from shared.queues.registry import LoadedQueue
 
 

@@ -123,7 +123,7 @@ PAGE_PARAMS: list[Doc] = [
 
 async def search_indexes(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: build the served queues' search indexes in the background from the
-    gateway's start (and after each reload: ``shared.service.search``), stop at its end."""
+    gateway's start (and after each reload: ``shared.service.searching``), stop at its end."""
     rt = app[RUNTIME]
     indexes = rt.messaging.indexes
     if indexes is not None:

@@ -25,7 +25,7 @@ from gateway.routes.spec import (
     problems,
     record_answer,
 )
-from shared.domain.audit import AuditAction
+from shared.domain.audit_entry import AuditAction
 from shared.domain.payloads import BadJson, parse_json
 from shared.queues.registry import LoadedQueue
 from shared.runtime.resources import Runtime

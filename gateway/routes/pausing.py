@@ -6,7 +6,7 @@ auth switched off). Both are idempotent and answer ``200`` with
 first pause; pausing a paused queue changes nothing). ``401``/``403``; ``404`` unknown
 queue; ``503`` when the store is unavailable. Each call is recorded in the audit log
 (``gateway.auth.operators``: ``pause``/``resume``, target null, count 0). The logic is
-``shared.service.pauses``.
+``shared.service.pausing``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from gateway.http.errors import json_response
 from gateway.routes.messages import RUNTIME, resolve_queue
 from gateway.routes.redrive import authorize_admin
 from gateway.routes.spec import Doc, Route, guarded, json_body, problems
-from shared.domain.audit import AuditAction
+from shared.domain.audit_entry import AuditAction
 from shared.domain.message import Json
 from shared.queues.registry import LoadedQueue
 

@@ -16,7 +16,7 @@ from gateway.http.errors import ApiError, json_response
 from gateway.http.numbers import integer, shown
 from gateway.routes.messages import RUNTIME, resolve_queue
 from gateway.routes.spec import Doc, Route, guarded, json_body, problems
-from shared.domain.rollups import BUCKET_RELATIVE_ERROR, COUNTERS
+from shared.domain.run_stats import BUCKET_RELATIVE_ERROR, COUNTERS
 from shared.queues.registry import LoadedQueue
 from shared.service.stats import MAX_MINUTES, last_minutes
 

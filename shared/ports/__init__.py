@@ -2,8 +2,9 @@
 
 - ``shared.ports.store``: :class:`Store` = :class:`Records` + :class:`Claims` +
   :class:`Recovery` + :class:`Keys` + :class:`ProgressReports` + :class:`StoreLifecycle`
-  (+ :class:`ScheduleStates`, :class:`Audit`, :class:`QueuePauses`, :class:`Workers` and
-  :class:`Rollups`, in modules of their own, and ``shared.ports.search``: :class:`Search`);
+  (+ :class:`ScheduleStates` in ``shared.ports.schedules``, and the operator features'
+  :class:`Audit`, :class:`QueuePauses`, :class:`Rollups`, :class:`Search` and
+  :class:`Workers` in ``shared.ports.operations``);
 - ``shared.ports.delivery``: :class:`WorkQueue`,
   :class:`CompletionEvents` and :class:`CancelSignals`;
 - ``shared.ports.types``: the values and errors that cross them.
@@ -11,7 +12,6 @@
 Nothing above the ports (HTTP layer, consumer, handlers) sees a driver type.
 """
 
-from shared.ports.audit import Audit
 from shared.ports.delivery import (
     CARRIED_RECORD_MAX_BYTES,
     CancelCallback,
@@ -25,10 +25,16 @@ from shared.ports.delivery import (
     PauseCallback,
     WorkQueue,
 )
-from shared.ports.pauses import QueuePauses
-from shared.ports.rollups import Rollups
+from shared.ports.operations import (
+    Audit,
+    FieldMatch,
+    QueuePauses,
+    Rollups,
+    Search,
+    WorkerInfo,
+    Workers,
+)
 from shared.ports.schedules import ScheduleStates
-from shared.ports.search import FieldMatch, Search
 from shared.ports.store import (
     Claims,
     Keys,
@@ -54,7 +60,6 @@ from shared.ports.types import (
     StoreRejected,
     StoreUnavailable,
 )
-from shared.ports.workers import WorkerInfo, Workers
 
 __all__ = [
     "CARRIED_RECORD_MAX_BYTES",

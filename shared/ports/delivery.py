@@ -194,7 +194,7 @@ class CancelSignals(Protocol):
     async def publish_pause_change(self, queue: str) -> None:
         """Tell every subscriber that ``queue`` was paused or resumed (they read the store:
         the signal carries no state). Never raises: each process also reads the pauses every
-        second (``shared.service.pauses``)."""
+        second (``shared.service.pausing``)."""
 
     async def subscribe_pause_changes(self, callback: PauseCallback) -> None:
         """Call ``callback(queue)`` for every pause change published from now on (apart from

@@ -9,9 +9,10 @@
 - :class:`Keys`: idempotency keys; the idempotent push.
 - :class:`ProgressReports`: a running handler's ``ctx.progress``; the consumer.
 - :class:`ScheduleStates` (``shared.ports.schedules``): the last tick of each cron schedule.
-- :class:`Workers` (``shared.ports.workers``): the consumer processes' heartbeats.
-- :class:`Audit` (``shared.ports.audit``): the operator actions' audit log.
-- :class:`Rollups` (``shared.ports.rollups``): per-minute counts of finished runs.
+- The operator features' ports (``shared.ports.operations``): :class:`Audit` (the operator
+  actions' audit log), :class:`QueuePauses` (paused queues and their parked records),
+  :class:`Rollups` (per-minute counts of finished runs), :class:`Search` (indexes on body
+  fields) and :class:`Workers` (the consumer processes' heartbeats).
 
 :class:`Store` is all of them plus the lifecycle (:class:`StoreLifecycle`); an adapter
 package (``shared.adapters.sqlite``, ``shared.adapters.mongo``) implements it as one class
@@ -42,11 +43,8 @@ from typing import Protocol
 
 from shared.domain.idempotency import IdempotencyEntry
 from shared.domain.message import ErrorInfo, MessageRecord, Progress, Status
-from shared.ports.audit import Audit
-from shared.ports.pauses import QueuePauses
-from shared.ports.rollups import Rollups
+from shared.ports.operations import Audit, FieldMatch, QueuePauses, Rollups, Search, Workers
 from shared.ports.schedules import ScheduleStates
-from shared.ports.search import FieldMatch, Search
 from shared.ports.types import (
     Cancel,
     Claim,
@@ -57,7 +55,6 @@ from shared.ports.types import (
     QueueCounts,
     StoreRejected,
 )
-from shared.ports.workers import Workers
 
 
 class StoreLifecycle(Protocol):
@@ -127,9 +124,9 @@ class Records(Protocol):
         where: Sequence[FieldMatch] = (),
     ) -> list[MessageRecord]:
         """Up to ``limit`` records of ``queue`` (only ``status`` ones if given, and only those
-        matching every ``where`` term: ``shared.ports.search``), newest first (``created_at``
-        descending, then ``id`` descending), strictly after ``before`` in that order when
-        given (keyset pagination)."""
+        matching every ``where`` term: ``shared.ports.operations.Search``), newest first
+        (``created_at`` descending, then ``id`` descending), strictly after ``before`` in that
+        order when given (keyset pagination)."""
 
     async def counts(self) -> dict[str, QueueCounts]:
         """Per queue with any record: its record count by status and the ``created_at`` of

@@ -3,11 +3,11 @@
 A top-level property of a queue's ``incoming.schema`` declared with ``"type": "string"``,
 ``"integer"`` or ``"boolean"`` may carry ``"x-conveyor-index": true``: both stores then keep
 an index on that field of the queue's message bodies, and ``GET /{queue}?where=field:value``
-and the bulk actions filter on it (``shared.ports.search``). A mark anywhere else (a nested
-or array item schema, a ``number``/``array``/``object`` property, one with no single such
-``type``, a combinator branch) or with a value other than ``true``/``false`` is a load error
-naming the property, as is an indexed property whose name is not :data:`FIELD_RE` (the name
-becomes part of an index name and of a JSON path).
+and the bulk actions filter on it (``shared.ports.operations.Search``). A mark anywhere else
+(a nested or array item schema, a ``number``/``array``/``object`` property, one with no single
+such ``type``, a combinator branch) or with a value other than ``true``/``false`` is a load
+error naming the property, as is an indexed property whose name is not :data:`FIELD_RE` (the
+name becomes part of an index name and of a JSON path).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ A :class:`Reloader` watches ``--handlers`` by polling (every ``reload_interval_s
 3. declares the added queues on the delivery (``WorkQueue.open``), calls
    ``on_queues([], removed)`` (the consumer stops consuming those), swaps the registry as a
    whole (``shared.queues.registry.RegistryHolder``) and tells ``on_swap`` (the gateway
-   builds new search indexes: ``shared.service.search``), then calls ``on_queues(added, [])``
+   builds new search indexes: ``shared.service.searching``), then calls ``on_queues(added, [])``
    (the consumer starts consuming those).
 
 If the delivery cannot declare the added queues, nothing is swapped and the next poll tries

@@ -32,10 +32,10 @@ from shared.queues.reload import QueueFollower, Reloader
 from shared.runtime.wiring import make_cancel_signals, make_delivery, make_store
 from shared.service import Messaging
 from shared.service.announce import Announcer
-from shared.service.audit import AuditTrail
+from shared.service.auditing import AuditTrail
 from shared.service.dispatch import Dispatcher
 from shared.service.notify import Notifier
-from shared.service.pauses import Pauses
+from shared.service.pausing import Pauses
 from shared.service.published import PublishMarker
 from shared.service.scheduler import Scheduler
 
@@ -77,7 +77,7 @@ class Runtime:
 
     @functools.cached_property
     def pauses(self) -> Pauses:
-        """The paused queues as this process sees them (``shared.service.pauses``)."""
+        """The paused queues as this process sees them (``shared.service.pausing``)."""
         return Pauses(self.store, self.dispatch, self.metrics, self.cancels)
 
     @functools.cached_property

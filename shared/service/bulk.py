@@ -50,7 +50,7 @@ class BulkFilter:
     status: Status | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None
-    #: Body-field terms, ANDed (``shared.ports.search``).
+    #: Body-field terms, ANDed (``shared.ports.operations.FieldMatch``).
     where: tuple[FieldMatch, ...] = ()
 
     def __post_init__(self) -> None:

@@ -51,7 +51,7 @@ from shared.service.errors import (
 )
 from shared.service.notify import Notifier
 from shared.service.pushing import Pushing
-from shared.service.search import SearchIndexes
+from shared.service.searching import SearchIndexes
 from shared.service.waiting import wait_for_final
 from shared.service.watching import Tick, watch_changes
 
@@ -92,7 +92,7 @@ class Messaging(Pushing):
         self._announce = announce
         self._cancels = cancels
         self._metrics = metrics
-        #: Body-field indexes (``shared.service.search``); None: searches are refused.
+        #: Body-field indexes (``shared.service.searching``); None: searches are refused.
         self.indexes = SearchIndexes(search) if search is not None else None
         self._search = search
 
@@ -161,7 +161,7 @@ class Messaging(Pushing):
         where: Sequence[FieldMatch] = (),
     ) -> list[MessageRecord]:
         """Up to ``limit`` records, newest first, after ``before``, matching ``where`` (see
-        ``Records``). Raises Unavailable, and IndexBuilding (``shared.service.search``) while
+        ``Records``). Raises Unavailable, and IndexBuilding (``shared.service.searching``) while
         a ``where`` field's index is not built yet."""
         self._require_indexes(queue, where)
         try:

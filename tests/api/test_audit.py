@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from shared.domain.audit import AuditAction
+from shared.domain.audit_entry import AuditAction
 from tests.support.api_client import Api
 from tests.support.responses import error_list
 

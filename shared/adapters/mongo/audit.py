@@ -19,7 +19,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
-from shared.domain.audit import AuditAction, AuditEntry
+from shared.domain.audit_entry import AuditAction, AuditEntry
 from shared.ports import Audit, ListCursor
 
 

@@ -16,7 +16,7 @@ from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
 from shared.domain.message import PARKED_UNTIL, Status, utcnow
 from shared.domain.pause import PauseState
 from shared.ports import MessageRef, StoreUnavailable
-from shared.ports.pauses import QueuePauses
+from shared.ports.operations import QueuePauses
 
 #: The pauses' collection is ``<messages collection><PAUSES_SUFFIX>``.
 PAUSES_SUFFIX = "_pauses"

@@ -17,7 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.adapters.mongo.connection import Doc, MongoConnection, mapped
-from shared.domain.rollups import COUNTERS, Rollup, minute_of
+from shared.domain.run_stats import COUNTERS, Rollup, minute_of
 from shared.ports import Rollups, StoreUnavailable
 
 #: The rollups' collection is ``<messages collection><ROLLUPS_SUFFIX>``.

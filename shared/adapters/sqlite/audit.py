@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.adapters.record_fields import from_epoch, to_epoch
 from shared.adapters.sqlite.connection import SqliteConnection
-from shared.domain.audit import AuditAction, AuditEntry
+from shared.domain.audit_entry import AuditAction, AuditEntry
 from shared.ports import Audit, ListCursor
 
 SCHEMA = """

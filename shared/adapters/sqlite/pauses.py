@@ -13,7 +13,7 @@ from shared.adapters.sqlite.connection import SqliteConnection
 from shared.domain.message import PARKED_UNTIL, utcnow
 from shared.domain.pause import PauseState
 from shared.ports import MessageRef
-from shared.ports.pauses import QueuePauses
+from shared.ports.operations import QueuePauses
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pauses (

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from shared.adapters.record_fields import from_epoch, to_epoch
 from shared.adapters.sqlite.connection import SqliteConnection
-from shared.domain.rollups import COUNTERS, Rollup
+from shared.domain.run_stats import COUNTERS, Rollup
 from shared.ports import Rollups
 
 SCHEMA = """

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import shared.adapters.sqlite.audit as sqlite_audit
-from shared.domain.audit import AuditAction, AuditEntry, AuditTarget
+from shared.domain.audit_entry import AuditAction, AuditEntry, AuditTarget
 from shared.ports import ListCursor, Store
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,13 +1,13 @@
-"""Store contract for per-minute rollups (``shared.ports.rollups``), against both adapters:
-adds of one (queue, minute) sum exactly, also when concurrent; reads answer one queue's
-window oldest first; prunes delete the minutes before a time."""
+"""Store contract for per-minute rollups (``shared.ports.operations.Rollups``), against both
+adapters: adds of one (queue, minute) sum exactly, also when concurrent; reads answer one
+queue's window oldest first; prunes delete the minutes before a time."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from shared.domain.rollups import Rollup
+from shared.domain.run_stats import Rollup
 from shared.ports import Store
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)

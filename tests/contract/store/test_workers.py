@@ -1,4 +1,4 @@
-"""Store contract for the workers register (``shared.ports.workers``), against both
+"""Store contract for the workers register (``shared.ports.operations.Workers``), against both
 adapters: a beat creates or replaces its worker's entry whole, the list is ordered by id,
 and prune deletes exactly the entries last seen before its time."""
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from consumer.completion import sweep_expired_once
-from shared.domain.audit import AuditAction, AuditEntry
+from shared.domain.audit_entry import AuditAction, AuditEntry
 from shared.ports import Store
-from shared.service.audit import AuditTrail
+from shared.service.auditing import AuditTrail
 from tests.support.stores import open_store
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Rollup buckets and quantiles (``shared.domain.rollups``): every duration lands in a bucket
+"""Rollup buckets and quantiles (``shared.domain.run_stats``): every duration lands in a bucket
 whose middle is within the documented error, merged rollups give the quantiles of the
 combined runs, and outcomes map to their counters."""
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.domain.message import Status
-from shared.domain.rollups import (
+from shared.domain.run_stats import (
     BUCKET_BASE_SECONDS,
     BUCKET_RELATIVE_ERROR,
     MAX_BUCKET,

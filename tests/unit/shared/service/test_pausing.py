@@ -1,4 +1,4 @@
-"""``shared.service.pauses.Pauses``: the park decision when a resume races it (the record is
+"""``shared.service.pausing.Pauses``: the park decision when a resume races it (the record is
 taken back by exactly one side: this consumer runs it, or the resume publishes it), and the
 process's copy of the pauses (a dict lookup, updated by its own calls and by each read)."""
 
@@ -11,7 +11,7 @@ from shared.domain.pause import PauseState
 from shared.platform.metrics import Metrics
 from shared.ports import MessageRef
 from shared.service.dispatch import Dispatcher
-from shared.service.pauses import Pauses
+from shared.service.pausing import Pauses
 from tests.support.fakes import FakeWorkQueue
 
 

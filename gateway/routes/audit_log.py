@@ -21,7 +21,7 @@ from gateway.http.errors import ApiError, json_response
 from gateway.routes.listing import PAGE_PARAMS, _limit, decode_cursor, encode_position
 from gateway.routes.messages import RUNTIME
 from gateway.routes.spec import Doc, Route, json_body, plain, problems
-from shared.domain.audit import AuditAction
+from shared.domain.audit_entry import AuditAction
 from shared.ports import ListCursor
 from shared.queues.roles import SYSTEM_ADMIN
 
@@ -74,7 +74,7 @@ async def list_audit(request: web.Request) -> web.Response:
     )
 
 
-#: One entry of ``GET /audit`` (``shared.domain.audit.AuditEntry.to_public``).
+#: One entry of ``GET /audit`` (``shared.domain.audit_entry.AuditEntry.to_public``).
 ENTRY_SCHEMA: Doc = {
     "type": "object",
     "required": ["at", "subject", "action", "queue", "target", "count"],

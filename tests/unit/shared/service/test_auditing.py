@@ -1,4 +1,4 @@
-"""``shared.service.audit.AuditTrail``: an entry the store cannot take is logged with every
+"""``shared.service.auditing.AuditTrail``: an entry the store cannot take is logged with every
 field, and the action that was already done is not failed; reads map the outage to
 ``Unavailable``."""
 
@@ -9,10 +9,10 @@ from datetime import datetime
 
 import pytest
 
-from shared.domain.audit import AuditAction, AuditEntry, AuditTarget
+from shared.domain.audit_entry import AuditAction, AuditEntry, AuditTarget
 from shared.ports import ListCursor, StoreUnavailable
 from shared.service import Unavailable
-from shared.service.audit import AuditTrail
+from shared.service.auditing import AuditTrail
 
 
 class DownAudit:
@@ -42,7 +42,7 @@ async def test_an_unstored_entry_is_logged_with_every_field(
         target,
         3,
     )
-    [logged] = [r for r in caplog.records if r.name == "shared.service.audit"]
+    [logged] = [r for r in caplog.records if r.name == "shared.service.auditing"]
     assert logged.levelname == "ERROR"
     assert logged.__dict__["audit"] == entry.to_public()
 

@@ -1,4 +1,4 @@
-"""The consumer's rollup counter (``consumer.rollups``): runs are counted per (queue,
+"""The consumer's rollup counter (``consumer.run_counts``): runs are counted per (queue,
 minute) by outcome and duration bucket, a take hands them over once, and a flush that the
 store refuses drops them (never added twice) while the next one goes through; the loop
 prunes old rows and flushes once more when stopped."""
@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from consumer.rollups import KEEP_SECONDS, RollupCounter, flush, flush_rollups_forever
+from consumer.run_counts import KEEP_SECONDS, RollupCounter, flush, flush_rollups_forever
 from shared.domain.message import Status, utcnow
-from shared.domain.rollups import Rollup, bucket_of, minute_of
+from shared.domain.run_stats import Rollup, bucket_of, minute_of
 from shared.platform.tasks import cancel_and_wait
 from shared.ports import StoreUnavailable
 from tests.support.waiting import wait_until
@@ -41,7 +41,7 @@ class Recorded:
 
 
 def test_runs_are_counted_by_queue_outcome_and_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("consumer.rollups.time.time", lambda: 1_800_000_030.0)
+    monkeypatch.setattr("consumer.run_counts.time.time", lambda: 1_800_000_030.0)
     counter = RollupCounter()
     counter.add("a", Status.COMPLETE, 0.01)
     counter.add("a", Status.COMPLETE, 0.01)
@@ -58,7 +58,7 @@ def test_runs_are_counted_by_queue_outcome_and_bucket(monkeypatch: pytest.Monkey
 
 def test_a_new_minute_starts_a_new_row(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1_800_000_059.0]
-    monkeypatch.setattr("consumer.rollups.time.time", lambda: now[0])
+    monkeypatch.setattr("consumer.run_counts.time.time", lambda: now[0])
     counter = RollupCounter()
     counter.add("a", Status.COMPLETE, 0.01)
     now[0] += 1

@@ -14,7 +14,7 @@ from shared.domain.message import Status
 from shared.ports import FieldMatch, ListCursor, StoreUnavailable
 from shared.queues.definitions import parse_definition
 from shared.queues.registry import LoadedQueue
-from shared.service.search import IndexBuilding, SearchIndexes
+from shared.service.searching import IndexBuilding, SearchIndexes
 from tests.support.waiting import wait_until
 
 SCHEMA = {

@@ -18,7 +18,7 @@ import time
 from datetime import timedelta
 
 from shared.domain.message import Status, utcnow
-from shared.domain.rollups import Rollup, bucket_of, counter_of, minute_of
+from shared.domain.run_stats import Rollup, bucket_of, counter_of, minute_of
 from shared.ports import Rollups, StoreUnavailable
 
 log = logging.getLogger(__name__)

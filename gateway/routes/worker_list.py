@@ -1,6 +1,6 @@
 """Operator endpoint: ``GET /workers``, the consumer processes and whether each is live.
 
-Read from the store's workers register (``shared.service.workers``), which every consumer
+Read from the store's workers register (``shared.service.worker_list``), which every consumer
 process writes a heartbeat to (``consumer.presence``), so it answers the same in every mode
 and needs no broker management API. Only :data:`READER_ROLES` may read it: it names hosts,
 pids and queues. Gateways are not listed (they consume nothing).
@@ -16,7 +16,7 @@ from gateway.routes.admin import ADMIN_ROLES, worker_times
 from gateway.routes.messages import RUNTIME
 from gateway.routes.spec import Doc, Route, plain, problems
 from shared.domain.message import Json, iso, utcnow
-from shared.service.workers import SeenWorker, seen_workers
+from shared.service.worker_list import SeenWorker, seen_workers
 
 #: The roles that may read ``GET /workers``: those that see every queue of ``GET /queues``.
 READER_ROLES = ADMIN_ROLES

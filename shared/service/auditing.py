@@ -16,7 +16,7 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from shared.domain.audit import AuditAction, AuditEntry, AuditTarget
+from shared.domain.audit_entry import AuditAction, AuditEntry, AuditTarget
 from shared.ports import Audit, ListCursor, StoreUnavailable
 from shared.service.errors import store_down
 

@@ -1,5 +1,5 @@
 """What ``GET /workers`` and ``GET /queues`` know about consumer processes: the store's
-workers register (``shared.ports.workers``), each entry ``live`` or ``gone``.
+workers register (``shared.ports.operations.Workers``), each entry ``live`` or ``gone``.
 
 A worker is ``live`` while its last heartbeat is at most ``gone_seconds`` old, else
 ``gone``; an entry older than ``forget_seconds`` is left out (the consumers delete those,
