@@ -4,7 +4,8 @@ jsonschema (pure Python) decides and words every error. jsonschema-rs (compiled)
 common case first: a message it finds valid is accepted without calling jsonschema. It is used
 only where its "valid" is known to be jsonschema's too; anywhere else (and whenever it finds a
 message invalid, or fails) jsonschema alone decides, so verdicts and 422 errors are exactly
-jsonschema's. tests/unit/shared/domain/test_schema_validator.py checks the agreement on every shipped schema.
+jsonschema's. tests/unit/shared/domain/test_schema_validator.py checks the agreement on every
+shipped schema.
 
 The fast path is compiled only for drafts 2020-12, 2019-09, 7 and 6, and only when every
 keyword of the schema is in :data:`PLAIN`, an applicator below, or ``format`` with a format
