@@ -10,8 +10,9 @@
 - A claim answered more than half a lease after it was asked for (a store that stalled
   mid-call, e.g. while it came back from an outage) may hold a lease that lapses before the
   heartbeat's next renewal, or has lapsed already and been taken over by another delivery:
-  it is not run; its delivery goes back (:class:`consumer.settle.GiveBack`) and a fresh claim
-  runs the message once the record's lease has expired (the attempt stays counted).
+  it is not run. The delivery is held (never requeued: a requeue counts toward the broker's
+  delivery limit) and claimed again once that lease has lapsed, like any ``BUSY`` one (the
+  attempt stays counted).
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from collections.abc import Container
 from consumer.batching import Coalescer
 from consumer.completion import until_stored
 from consumer.leases import Leases
-from consumer.settle import GiveBack
 from shared.ports import Claim, ClaimOutcome, Claims, MessageRef
 
 log = logging.getLogger(__name__)
+
+#: Seconds past a lease's end (as counted here) before a too-late claim is asked again; if the
+#: store's lease ends later still, that ask is ``BUSY`` and waits as usual.
+LAPSE_SLACK = 0.1
 
 
 class Claimer:
@@ -45,7 +49,7 @@ class Claimer:
 
     async def claim(self, ref: MessageRef) -> tuple[Claim, float]:
         """The claim of ``ref``, never ``BUSY``, and when (monotonic) its answered attempt
-        was asked for. Raises :class:`GiveBack` for a claim answered too late to run."""
+        was asked for."""
         asked = 0.0
 
         async def ask() -> Claim:
@@ -59,19 +63,23 @@ class Claimer:
                 claim = Claim(ClaimOutcome.BUSY)
             else:
                 claim = await until_stored(ask, "claim")
+            late = time.monotonic() - asked
+            if claim.outcome is ClaimOutcome.CLAIMED and late > lease / 2:
+                log.warning(
+                    "claim of %s on %s answered %.1f s after it was asked (over half the "
+                    "%g s lease): not run; claiming it again once that lease has lapsed",
+                    ref.id,
+                    ref.queue,
+                    late,
+                    lease,
+                    extra={"message_id": ref.id, "queue": ref.queue},
+                )
+                await asyncio.sleep(max(asked + lease - time.monotonic(), 0.0) + LAPSE_SLACK)
+                continue
             if claim.outcome is not ClaimOutcome.BUSY:
-                break
+                return claim, asked
             wait = min(lease / 3, 5.0)
             log.debug(
                 "message %s on %s is running; asking again in %.1f s", ref.id, ref.queue, wait
             )
             await asyncio.sleep(wait)
-        if claim.outcome is ClaimOutcome.CLAIMED and time.monotonic() - asked > lease / 2:
-            log.warning(
-                "claim of %s on %s answered after half its lease; delivery given back unrun",
-                ref.id,
-                ref.queue,
-                extra={"message_id": ref.id, "queue": ref.queue},
-            )
-            raise GiveBack
-        return claim, asked

@@ -12,9 +12,6 @@ Every delivery is processed inside :func:`settlement`:
   are shielded, so a shutdown arriving meanwhile cannot leave the delivery unsettled;
 - ``CancelledError`` otherwise (shutdown past the grace period) → requeue for another
   consumer, then re-raise;
-- :class:`GiveBack` (the body decided, before running anything, that this delivery is not
-  its to run now, e.g. a claim answered after its lease could have lapsed) → requeue, with
-  the body's own log line;
 - any other exception (a bug, not a handler failure: those are outcomes) → log and requeue.
 
 So a user's cancel and a shutdown, which both reach the body as ``CancelledError``, are told
@@ -35,10 +32,6 @@ from typing import Protocol
 from shared.ports import Delivered, DeliveryUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class GiveBack(Exception):
-    """Raised by a settlement's body to requeue its delivery on purpose (it has logged why)."""
 
 
 class UserStop(Protocol):
@@ -89,9 +82,6 @@ async def settlement(delivery: Delivered, stop: UserStop | None = None) -> Async
             return
         await asyncio.shield(_requeue(delivery))
         raise
-    except GiveBack:
-        await _requeue(delivery)
-        return
     except Exception:
         log.exception(
             "unexpected failure processing %s on %s; requeued", delivery.message_id, delivery.queue
