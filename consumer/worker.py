@@ -3,11 +3,12 @@
 Per delivery (one task each, all tracked in one set; the delivery's prefetch is the
 concurrency limit, so there is no second counter):
 
-1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease (the claims of one
-   loop turn go as one ``Claims.claim_many``, ``consumer.batching``, each answered as its
-   own). Already final → ack and skip; no record → ack, a WARNING and a count
-   (``conveyor_deliveries_without_record_total``). Held by a live lease elsewhere → wait and
-   retry (never run it twice at once);
+1. claim the record: ``PENDING`` → ``INPROGRESS`` atomically with a lease
+   (``consumer.claiming``: the claims of one loop turn go as one ``Claims.claim_many``, each
+   answered as its own). Already final → ack and skip; no record → ack, a WARNING and a
+   count (``conveyor_deliveries_without_record_total``). Held by a live lease elsewhere, or
+   running here → wait and retry (never run it twice at once); claimed too late to be sure
+   of the lease → requeued unrun;
 2. run the handler with a ``ctx``; the heartbeat renews the lease meanwhile;
 3. write the final status, conditional on still holding it (a delete while ``INPROGRESS``
    is not undone);
@@ -39,7 +40,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from consumer.batching import Coalescer
+from consumer.claiming import Claimer
 from consumer.completion import Finisher, until_stored
 from consumer.execute import RunResult, run_handler
 from consumer.leases import Leases
@@ -57,7 +58,6 @@ from shared.platform.metrics import Metrics
 from shared.platform.tasks import cancel_and_wait, wait_cancelled
 from shared.ports import (
     CancelSignals,
-    Claim,
     ClaimOutcome,
     Claims,
     Delivered,
@@ -129,15 +129,10 @@ class Consumer:
             ports.claims, owner, config.lease_seconds, self._lease_lost, on_cancel=self.cancel
         )
         self._finisher = Finisher(ports.claims, ports.announce, ports.metrics, owner, ports.rollups)
-        leases, claims = self._leases, ports.claims
-        # The claims asked for in one loop turn go as one ``claim_many`` (``consumer.batching``);
-        # the lease counts from the batch's send, after each caller asked: never too long.
-        self._claims: Coalescer[MessageRef, Claim] = Coalescer(
-            lambda refs: claims.claim_many(refs, owner, leases.until()), "claim-batch"
-        )
         self._tasks: set[asyncio.Task[None]] = set()
         #: The message each running handler runs, by ref (``consumer.run``).
         self._runs: dict[MessageRef, Run] = {}
+        self._claimer = Claimer(ports.claims, self._leases, self._runs.keys())
         # Sync handlers run here, one daemon thread per call (see HandlerThreads).
         self._executor = HandlerThreads()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -206,18 +201,6 @@ class Consumer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _claim(self, delivery: Delivered) -> tuple[Claim, float]:
-        """The claim, and when (monotonic) it was asked for: its lease counts from then."""
-        ref = MessageRef(delivery.queue, delivery.message_id)
-        while True:
-            asked = time.monotonic()
-            claim = await until_stored(lambda: self._claims.ask(ref), "claim")
-            if claim.outcome is not ClaimOutcome.BUSY:
-                return claim, asked
-            # Another live consumer holds it (e.g. a redelivery after a network blip):
-            # hold this delivery and wait; if that consumer dies its lease expires.
-            await asyncio.sleep(min(self._leases.lease_seconds / 3, 5.0))
-
     async def _park(self, pauses: Pauses, delivery: Delivered) -> bool:
         """For a delivery of a paused queue: True if its record is now parked (ack it, never
         requeue: a requeue counts toward the broker's delivery limit); False: claim it as
@@ -263,10 +246,9 @@ class Consumer:
                 and await self._park(pauses, delivery)
             ):
                 return
-            claim, asked = await self._claim(delivery)
+            claim, asked = await self._claimer.claim(run.ref)
             if claim.outcome is ClaimOutcome.DEFERRED and claim.due is not None:
-                ref = MessageRef(delivery.queue, delivery.message_id)
-                await defer(self._ports.dispatch, ref, claim.due)
+                await defer(self._ports.dispatch, run.ref, claim.due)
                 return
             if claim.outcome is ClaimOutcome.GONE:
                 self._without_record(delivery)

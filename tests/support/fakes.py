@@ -104,6 +104,8 @@ class FakeClaims:
     #: Ids whose ``finish`` raises ``StoreUnavailable`` (their write alone cannot be done).
     broken: set[str] = field(default_factory=set)
     renew_delay: float = 0.0
+    #: Seconds each claim takes (a store that stalls mid-call).
+    claim_delay: float = 0.0
     calls: list[str] = field(default_factory=list)
     #: Ids whose cancel was requested (``cancel`` on a held record); ``renew`` reports them.
     cancel_flags: set[str] = field(default_factory=set)
@@ -120,6 +122,7 @@ class FakeClaims:
 
     async def claim(self, queue: str, message_id: str, owner: str, lease_until: datetime) -> Claim:
         self._enter("claim")
+        await asyncio.sleep(self.claim_delay)
         record = self.records.get(message_id)
         scripted = self.claim_outcomes.pop(0) if self.claim_outcomes else None
         if scripted is ClaimOutcome.DEFERRED:

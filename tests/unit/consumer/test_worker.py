@@ -413,3 +413,50 @@ async def test_shutdown_after_a_cancel_signal_for_another_message_still_requeues
     assert delivered.calls == ["requeue"]
     assert rig.claims.records[record.id].status is Status.PENDING
     assert "finish" not in rig.claims.calls
+
+
+async def test_a_claim_answered_after_half_its_lease_is_claimed_again_once_it_lapsed(
+    rig_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = await rig_for(done, lease=0.4)
+    rig.claims.claim_delay = 0.3  # a store that stalls mid-call (coming back from an outage)
+    record = rig.claims.add("q")
+    with caplog.at_level(logging.WARNING):
+        delivered = await rig.work.deliver(record)
+        await wait_until(
+            lambda: any("over half the" in r.getMessage() for r in caplog.records),
+            "the late claim to be refused",
+        )
+        assert rig.ran == []  # not run on the late claim
+        rig.claims.claim_delay = 0.0
+        assert await delivered.wait_settled() == "ack"  # held, never requeued
+    assert rig.ran == [record.id] and rig.claims.calls.count("claim") == 2
+    assert rig.claims.outcomes[record.id].status is Status.COMPLETE
+
+
+async def test_a_second_delivery_of_a_message_running_here_waits_for_it(
+    rig_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The store would hand it over (here: every claim succeeds, as an expired lease would).
+    release = asyncio.Event()
+
+    async def held(message: Any, ctx: Any) -> Any:
+        await release.wait()
+        return "done"
+
+    rig = await rig_for(held, lease=0.6)
+    record = rig.claims.add("q")
+    first = await rig.work.deliver(record)
+    await wait_until(lambda: rig.ran == [record.id], "the first run to start")
+    rig.claims.records[record.id] = dataclasses.replace(record)  # claimable again
+    with caplog.at_level(logging.DEBUG, logger="consumer.claiming"):
+        second = await rig.work.deliver(record)
+        await wait_until(
+            lambda: any("is running; asking again" in r.getMessage() for r in caplog.records),
+            "the second delivery to be held",
+        )
+    assert rig.claims.calls.count("claim") == 1 and rig.ran == [record.id] and not second.calls
+    release.set()
+    assert await first.wait_settled() == "ack"
+    assert await second.wait_settled() == "ack"  # then claimed: final, acked unrun
+    assert rig.ran == [record.id]
