@@ -18,7 +18,10 @@ warm up with one message each, then all start together. As a suite benchmark:
 ``python -m bench --only observed``. Alone, for A/B rounds (``bench.ab`` runs it this way)::
 
     python -m bench.observed --topologies embedded,shared-1 --messages 5000 --rounds 3 \\
-        [--product DIR] [--event-loop asyncio|uvloop|auto|default] [--json]
+        [--product DIR] [--event-loop asyncio|uvloop|auto|default] [--json] [--post-wait]
+
+``--post-wait``: each client sends ``POST /bench?wait=30`` alone (issue 19's one-request form)
+instead of the push and the ``GET ?wait``.
 
 ``--product DIR`` runs the ``conveyor`` processes from another checkout (their
 ``PYTHONPATH`` and working directory); this bench code drives them either way.
@@ -45,7 +48,7 @@ GENERATOR = f"Python aiohttp client process, {CLIENTS} clients: POST, GET ?wait=
 
 
 async def _start_clients(
-    topo: Topology, tokens: list[str], messages: int, clients: int, processes: int
+    topo: Topology, tokens: list[str], messages: int, clients: int, processes: int, style: str
 ) -> list[asyncio.subprocess.Process]:
     tokens_file = topo.tmp / "tokens.json"
     tokens_file.write_text(json.dumps(tokens))
@@ -53,7 +56,7 @@ async def _start_clients(
     for k in range(processes):
         share = messages // processes + (1 if k < messages % processes else 0)
         per = clients // processes + (1 if k < clients % processes else 0)
-        args = [topo.base, str(share), str(per), str(tokens_file)]
+        args = [topo.base, str(share), str(per), str(tokens_file), style]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.observed_client", *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=HERE.parent,
@@ -67,10 +70,10 @@ async def _start_clients(
 
 
 async def _drive(
-    topo: Topology, tokens: list[str], messages: int, clients: int, processes: int
+    topo: Topology, tokens: list[str], messages: int, clients: int, processes: int, style: str
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
     """Clients started and warmed up, CPU read, go, results; CPU used by each process."""
-    started = await _start_clients(topo, tokens, messages, clients, processes)
+    started = await _start_clients(topo, tokens, messages, clients, processes, style)
     pids = dict(zip(topo.names, [p.pid for p in topo.procs], strict=True))
     before = {name: cpu_split(pid) for name, pid in pids.items()}
     for proc in started:
@@ -87,12 +90,18 @@ async def _drive(
 
 
 async def measure(
-    topology: str, keys: Keys, messages: int, clients: int = CLIENTS, processes: int = 1
+    topology: str,
+    keys: Keys,
+    messages: int,
+    clients: int = CLIENTS,
+    processes: int = 1,
+    style: str = "get-wait",
 ) -> dict[str, float]:
-    """One fresh ``topology``, ``messages`` observed by ``clients``: the metrics above."""
+    """One fresh ``topology``, ``messages`` observed by ``clients``: the metrics above
+    (``style``: ``get-wait``, POST then GET ?wait; ``post-wait``, POST ?wait alone)."""
     async with Topology(topology, keys) as topo:
         await topo.wait_consumers("bench")
-        results, used = await _drive(topo, keys.tokens, messages, clients, processes)
+        results, used = await _drive(topo, keys.tokens, messages, clients, processes, style)
         for proc in topo.procs:
             proc.check_alive()
         counts = store_counts(topo.db)
@@ -144,6 +153,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--product", type=Path, help="checkout to run conveyor from")
     parser.add_argument("--event-loop", choices=EVENT_LOOPS, default="asyncio")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument(
+        "--post-wait",
+        action="store_true",
+        help="each client sends POST /bench?wait=30 instead of POST then GET ?wait=30",
+    )
     args = parser.parse_args(argv)
     args.topologies = [t.strip() for t in args.topologies.split(",") if t.strip()]
     if unknown := set(args.topologies) - set(TOPOLOGIES):
@@ -159,8 +173,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         keys = Keys(Path(tmp))
         for _ in range(args.rounds):
             for topology in args.topologies:
+                style = "post-wait" if args.post_wait else "get-wait"
                 found = await measure(
-                    topology, keys, args.messages, args.clients, args.client_processes
+                    topology, keys, args.messages, args.clients, args.client_processes, style
                 )
                 rounds[topology].append(found)
     medians = {
@@ -176,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(document))
         return 0
     product = args.product or "this checkout"
-    print(f"observed: {args.messages} messages, {args.clients} clients, conveyor from {product}")
+    how = "POST ?wait=30" if args.post_wait else "POST, then GET ?wait=30"
+    print(f"observed ({how}): {args.messages} messages, {args.clients} clients, from {product}")
     print(f"event loop {args.event_loop}; medians of {args.rounds} round(s)\n")
     for topology, metrics in document["medians"].items():
         for metric, value in metrics.items():
