@@ -23,18 +23,32 @@ from pathlib import Path
 
 from bench import common, wrk
 from bench.common import BODY, Keys, cpu_split, cpu_used, last_final, wait_drained
+from bench.runs_throughput import BATCH, BATCH_CONNECTIONS
 from bench.topology import EVENT_LOOP, EVENT_LOOPS, TOPOLOGIES, Topology
 
 
-async def one_round(topology: str, messages: int, keys: Keys) -> dict[str, float]:
-    """One fresh topology, ``messages`` pushed flat out: rate and CPU us/msg per process."""
+async def one_round(
+    topology: str, messages: int, keys: Keys, batch: bool = False
+) -> dict[str, float]:
+    """One fresh topology, ``messages`` pushed flat out (``batch``: as ``e2e-batch`` does, in
+    ``POST /bench/batch`` of 100 over 8 connections): rate and CPU us/msg per process."""
+    if batch:
+        path, body, quota, expect, connections = (
+            "/bench/batch",
+            [BODY] * BATCH,
+            messages // BATCH,
+            207,
+            BATCH_CONNECTIONS,
+        )
+    else:
+        path, body, quota, expect, connections = "/bench", BODY, messages, 201, 64
     async with Topology(topology, keys) as topo:
         await topo.wait_consumers("bench")
         pids = dict(zip(topo.names, [p.pid for p in topo.procs], strict=True))
         before = {name: cpu_split(pid) for name, pid in pids.items()}
         result = await asyncio.to_thread(
-            wrk.run_wrk, topo.base, "/bench", keys.tokens, BODY,
-            quota=messages, expect=201, connections=64,
+            wrk.run_wrk, topo.base, path, keys.tokens, body,
+            quota=quota, expect=expect, connections=connections,
         )  # fmt: skip
         await wait_drained(topo.db, topo.procs)
         after = {name: cpu_split(pid) for name, pid in pids.items()}
@@ -55,7 +69,8 @@ async def run(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
         keys = Keys(Path(tmp))
         for _ in range(args.rounds):
             for topology in args.topologies:
-                rounds[topology].append(await one_round(topology, args.messages, keys))
+                found = await one_round(topology, args.messages, keys, args.batch)
+                rounds[topology].append(found)
     return rounds
 
 
@@ -66,6 +81,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--product", type=Path, help="checkout to run conveyor from")
     parser.add_argument("--event-loop", choices=EVENT_LOOPS, default="asyncio")
+    parser.add_argument(
+        "--batch", action="store_true", help="push as e2e-batch does: POST /bench/batch of 100"
+    )
     args = parser.parse_args()
     args.topologies = [t.strip() for t in args.topologies.split(",") if t.strip()]
     if unknown := set(args.topologies) - set(TOPOLOGIES):
